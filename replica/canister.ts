@@ -1,0 +1,211 @@
+/** One canister's state and the transactional execution of its code. */
+import { Principal } from '@dfinity/principal';
+
+import type { CostModel } from './costs';
+import { Execution, Trap } from './execution';
+import type { CallContext, OutgoingCall } from './execution';
+import { CanisterInstance } from './instance';
+import { MAX_LOG_BYTES, MAX_PAYLOAD_BYTES, MAX_QUERY_REPLY_BYTES } from './limits';
+import { StableMemory } from './stable_memory';
+import { createSystemApi } from './system_api';
+import type { CompiledModule } from './wasm/prepare';
+
+export type CanisterStatus = 'running' | 'stopping' | 'stopped';
+export type LogVisibility = { controllers: null } | { public: null } | { allowed_viewers: Principal[] };
+
+export interface LogRecord {
+    idx: bigint;
+    timestampNanos: bigint;
+    content: Uint8Array;
+}
+
+export interface CanisterSettings {
+    computeAllocation: bigint;
+    memoryAllocation: bigint;
+    freezingThreshold: bigint;
+    reservedCyclesLimit: bigint;
+    wasmMemoryLimit: bigint;
+    logVisibility: LogVisibility;
+}
+
+export interface ExecutionOutcome {
+    trap: Trap | null;
+    exec: Execution;
+}
+
+export class Canister {
+    controllers: Principal[];
+    settings: CanisterSettings = {
+        computeAllocation: 0n,
+        memoryAllocation: 0n,
+        freezingThreshold: 2_592_000n,
+        reservedCyclesLimit: 5_000_000_000_000n,
+        wasmMemoryLimit: 3n * 1024n * 1024n * 1024n,
+        logVisibility: { controllers: null }
+    };
+    cycles: bigint;
+    status: CanisterStatus = 'running';
+    module: CompiledModule | null = null;
+    instance: CanisterInstance | null = null;
+    readonly stable = new StableMemory();
+    version = 0n;
+    certifiedData = new Uint8Array();
+    globalTimer = 0n;
+    readonly callContexts = new Map<number, CallContext>();
+    readonly logs: LogRecord[] = [];
+    private logBytes = 0;
+    private nextLogIdx = 0n;
+    /** Chunks uploaded with `upload_chunk`, by hex SHA-256. */
+    readonly chunkStore = new Map<string, Uint8Array>();
+    /** The execution now running on this canister, if any. */
+    exec: Execution | null = null;
+    readonly limits = { maxQueryReplyBytes: MAX_QUERY_REPLY_BYTES };
+    private readonly systemApi: Record<string, (...args: any[]) => any>;
+    echoLogs = false;
+
+    constructor(
+        readonly id: Principal,
+        controllers: Principal[],
+        cycles: bigint,
+        readonly costs: CostModel,
+        /** Decides whether an outgoing call may be enqueued; 0 means yes, otherwise call_perform's error code. */
+        private readonly outgoingCallCheck: (canister: Canister, call: OutgoingCall) => number
+    ) {
+        this.controllers = controllers;
+        this.cycles = cycles;
+        this.systemApi = createSystemApi(this);
+    }
+
+    get idText(): string {
+        return this.id.toText();
+    }
+
+    isController(p: Principal): boolean {
+        const text = p.toText();
+        return this.controllers.some((c) => c.toText() === text);
+    }
+
+    hasExport(name: string): boolean {
+        return this.module?.exportedFunctions.includes(name) ?? false;
+    }
+
+    /** Creates a fresh instance of `module` (a new heap); the old one is returned for rollback. */
+    instantiate(module: CompiledModule): CanisterInstance | null {
+        const previous = this.instance;
+        this.module = module;
+        this.instance = new CanisterInstance(module, { ic0: this.systemApi });
+        return previous;
+    }
+
+    /** Cycles the canister may spend without going below its freezing threshold reserve. */
+    liquidCycles(): bigint {
+        return this.cycles - this.costs.freezingReserve(this);
+    }
+
+    memoryBytes(): bigint {
+        return BigInt(this.instance?.heapBytes ?? 0) + BigInt(this.stable.size) * 65536n;
+    }
+
+    growStable(pages: number): number {
+        return this.stable.grow(pages);
+    }
+
+    checkOutgoingCall(exec: Execution, call: OutgoingCall): number {
+        if (call.argSize > MAX_PAYLOAD_BYTES) return 2;
+        void exec;
+        return this.outgoingCallCheck(this, call);
+    }
+
+    chargeSystemCall(exec: Execution, name: string): void {
+        this.costs.chargeSystemCall(exec, name);
+    }
+
+    chargeBytes(exec: Execution, name: string, bytes: number): void {
+        this.costs.chargeBytes(exec, name, bytes);
+    }
+
+    log(content: Uint8Array, time: bigint): void {
+        this.logs.push({ idx: this.nextLogIdx++, timestampNanos: time, content });
+        this.logBytes += content.length;
+        while (this.logBytes > MAX_LOG_BYTES && this.logs.length > 1) {
+            this.logBytes -= this.logs.shift()!.content.length;
+        }
+        if (this.echoLogs) console.log(`[${this.idText}] ${new TextDecoder().decode(content)}`);
+    }
+
+    /**
+     * Runs `entry` as one execution. Heap, stable memory, globals, cycles, the global timer and certified
+     * data are restored when it traps, and also when it succeeds in a context whose changes never persist
+     * (queries, inspect_message). Logs are kept either way, as on the IC.
+     */
+    run(exec: Execution, entry: (instance: CanisterInstance) => void): ExecutionOutcome {
+        const instance = this.instance;
+        if (instance === null) throw new Error(`canister ${this.idText} has no instance`);
+        if (this.exec !== null) throw new Error(`re-entrant execution on canister ${this.idText}`);
+        instance.checkpoint();
+        this.stable.begin();
+        const saved = { cycles: this.cycles, timer: this.globalTimer, certified: this.certifiedData };
+        this.exec = exec;
+        let trap: Trap | null = null;
+        try {
+            this.costs.beginExecution(exec, this);
+            entry(instance);
+            if (exec.pending !== null && !exec.discardsState) {
+                // A call left under construction is discarded when the execution ends; its cycles return.
+                this.cycles += exec.pending.cycles;
+                exec.pending = null;
+            }
+        } catch (error) {
+            trap = toTrap(error);
+            if (trap === null) {
+                // Not the canister's fault: a bug in the replica. Undo the execution and surface it.
+                this.exec = null;
+                this.instance!.rollback();
+                this.stable.rollback();
+                Object.assign(this, { cycles: saved.cycles, globalTimer: saved.timer, certifiedData: saved.certified });
+                throw error;
+            }
+        } finally {
+            this.exec = null;
+        }
+        if (trap !== null) {
+            this.log(new TextEncoder().encode(`[TRAP]: ${trap.message}`), exec.time);
+        }
+        if (trap !== null || exec.discardsState) {
+            this.instance!.rollback();
+            this.stable.rollback();
+            this.cycles = saved.cycles;
+            this.globalTimer = saved.timer;
+            this.certifiedData = saved.certified;
+        } else {
+            this.stable.commit();
+        }
+        if (trap !== null) {
+            // Nothing of a trapped execution leaves the canister: no reply, no calls.
+            exec.response = null;
+            exec.calls.length = 0;
+        }
+        this.costs.endExecution(exec, this, trap);
+        return { trap, exec };
+    }
+}
+
+/** Turns whatever escaped the Wasm code into a trap with the replica's wording; null for replica bugs. */
+export function toTrap(error: unknown): Trap | null {
+    if (error instanceof Trap) return error;
+    if (error instanceof WebAssembly.RuntimeError) {
+        const m = error.message;
+        if (/unreachable/.test(m)) return new Trap('unreachable');
+        if (/out of bounds memory|memory access out of bounds/.test(m)) return new Trap('heap out of bounds');
+        if (/divide by zero|remainder by zero/.test(m)) return new Trap('integer division by 0');
+        if (/integer overflow|float unrepresentable/.test(m)) return new Trap('integer overflow');
+        if (/table index is out of bounds|index out of bounds/.test(m)) return new Trap('table index out of bounds');
+        if (/null function or function signature mismatch|signature mismatch|null function/.test(m)) return new Trap('indirect call signature mismatch');
+        return new Trap(m);
+    }
+    if (error instanceof RangeError && /call stack/.test(error.message)) return new Trap('stack overflow');
+    if (error instanceof Error && error.name === 'InstructionLimitExceeded') {
+        return new Trap(error.message, false, 522);
+    }
+    return null;
+}

@@ -1,0 +1,94 @@
+/** What one execution of canister code sees and produces. */
+import type { Principal } from '@dfinity/principal';
+
+/**
+ * The interface specification's execution contexts: I (init/post_upgrade), G (pre_upgrade), U (update),
+ * RQ/NRQ (replicated/non-replicated query), CQ (composite query), Ry/Rt (reply/reject callback),
+ * CRy/CRt (composite query callbacks), C/CC (cleanup), F (inspect_message), T (timer, heartbeat), s (start).
+ */
+export type ContextKind = 'I' | 'G' | 'U' | 'RQ' | 'NRQ' | 'CQ' | 'Ry' | 'Rt' | 'CRy' | 'CRt' | 'C' | 'CC' | 'F' | 'T' | 's';
+
+export type Response =
+    | { type: 'reply'; data: Uint8Array }
+    | { type: 'reject'; code: number; message: string; errorCode?: number };
+
+/** Where the response of a call context goes. */
+export type CallOrigin =
+    | { type: 'ingress'; messageId: number }
+    | { type: 'canister'; canister: string; callbackId: number; deadline?: bigint }
+    | { type: 'system' };
+
+export interface CallContext {
+    id: number;
+    origin: CallOrigin;
+    caller: Principal;
+    method: string;
+    responded: boolean;
+    /** Callbacks still waiting for a response. */
+    outstanding: number;
+    /** Cycles sent with the call and not yet accepted. */
+    availableCycles: bigint;
+    /** Instructions executed in this call context so far (performance_counter 1). */
+    instructions: bigint;
+}
+
+export interface OutgoingCall {
+    callee: Principal;
+    method: string;
+    args: Uint8Array[];
+    argSize: number;
+    cycles: bigint;
+    reply: { fun: number; env: number };
+    reject: { fun: number; env: number };
+    cleanup?: { fun: number; env: number };
+    /** Seconds, for a best-effort call (`call_with_best_effort_response`). */
+    timeoutSeconds?: number;
+}
+
+export class Trap extends Error {
+    override name = 'Trap';
+    constructor(
+        message: string,
+        /** True when the canister called `ic0.trap` itself; false for Wasm traps and misuse of the API. */
+        readonly explicit = false,
+        /** IC error code to report; defaults to trapped/called-trap. */
+        readonly errorCode?: number
+    ) {
+        super(message);
+    }
+}
+
+export class Execution {
+    readonly replyParts: Uint8Array[] = [];
+    replySize = 0;
+    response: Response | null = null;
+    readonly calls: OutgoingCall[] = [];
+    pending: OutgoingCall | null = null;
+    accepted = false;
+    /** Instructions charged to this execution (performance_counter 0). */
+    instructions = 0n;
+    cyclesAccepted = 0n;
+    /** Entry for the execution's own global timer / certified data changes: applied on commit. */
+    constructor(
+        readonly kind: ContextKind,
+        readonly time: bigint,
+        readonly options: {
+            arg?: Uint8Array;
+            caller?: Principal;
+            method?: string;
+            callContext?: CallContext | null;
+            rejectCode?: number;
+            rejectMessage?: string;
+            refunded?: bigint;
+        } = {}
+    ) {}
+
+    get callContext(): CallContext | null {
+        return this.options.callContext ?? null;
+    }
+
+    /** True when the execution's state changes must be discarded even if it succeeds. */
+    get discardsState(): boolean {
+        return this.kind === 'RQ' || this.kind === 'NRQ' || this.kind === 'CQ' || this.kind === 'CRy' || this.kind === 'CRt' || this.kind === 'CC' || this.kind === 'F';
+    }
+}

@@ -1,0 +1,11 @@
+/** The in-process IC replica: real canister Wasm with the IC's execution semantics, in Node.js. */
+export { PocketIc, CanisterCallError } from './pic';
+export type { Actor, ActorInterface, ActorMethod, CanisterFixture, CanisterLogRecord, DeferredActor, Identity, PocketIcOptions } from './pic';
+export { Replica, userErrorResponse } from './replica';
+export type { IngressStatus, ReplicaOptions } from './replica';
+export { Canister } from './canister';
+export { ErrorCode, Errors, RejectCode, UserError, formatErrorCode } from './errors';
+export type { CostModel } from './costs';
+export { FreeCosts } from './costs';
+export { MANAGEMENT_CANISTER_ID } from './ids';
+export { prepareModule, compileModule, decodeModule } from './wasm/prepare';

@@ -1,0 +1,99 @@
+/**
+ * A running instance of a canister module, with the heap transaction that makes an execution atomic.
+ *
+ * Before an execution that may have to be undone, `checkpoint()` copies the heap into a buffer kept for
+ * reuse and saves the mutable globals; `rollback()` copies it back. Wasm memory cannot shrink, so when a
+ * trapping execution grew the heap the instance is re-created at the old size and refilled instead.
+ */
+import type { CompiledModule } from './wasm/prepare';
+import { WASM_PAGE } from './stable_memory';
+
+export type Imports = { ic0: Record<string, (...args: any[]) => any> };
+
+/** The IC's limit on a canister's Wasm heap (4 GiB, the whole 32-bit address space). */
+export const MAX_HEAP_BYTES = 4 * 1024 * 1024 * 1024;
+
+export class CanisterInstance {
+    instance!: WebAssembly.Instance;
+    memory!: WebAssembly.Memory;
+    table: WebAssembly.Table | null = null;
+    private globals: WebAssembly.Global[] = [];
+    private snapshot = new Uint8Array(0);
+    private snapshotBytes = 0;
+    private snapshotGlobals: unknown[] = [];
+    /** Bytes copied by checkpoints and rollbacks, for the replica's overhead figures. */
+    copiedBytes = 0;
+
+    constructor(
+        readonly compiled: CompiledModule,
+        private readonly imports: Imports
+    ) {
+        this.instantiate();
+    }
+
+    private instantiate(): void {
+        this.instance = new WebAssembly.Instance(this.compiled.module, this.imports);
+        const exports = this.instance.exports;
+        this.memory = exports[this.compiled.memoryExport ?? ''] as WebAssembly.Memory;
+        if (!(this.memory instanceof WebAssembly.Memory)) throw new Error('canister module has no memory');
+        this.table = this.compiled.tableExport === null ? null : (exports[this.compiled.tableExport] as WebAssembly.Table);
+        this.globals = this.compiled.mutableGlobalExports.map((name) => exports[name] as WebAssembly.Global);
+    }
+
+    exportedFunction(name: string): ((...args: unknown[]) => unknown) | undefined {
+        const f = this.instance.exports[name];
+        return typeof f === 'function' ? (f as (...args: unknown[]) => unknown) : undefined;
+    }
+
+    get heapBytes(): number {
+        return this.memory.buffer.byteLength;
+    }
+
+    /** The heap as bytes. Re-read after anything that may grow memory: growth detaches old views. */
+    heap(): Uint8Array {
+        return new Uint8Array(this.memory.buffer);
+    }
+
+    checkpoint(): void {
+        const bytes = this.memory.buffer.byteLength;
+        if (this.snapshot.length < bytes) this.snapshot = new Uint8Array(bytes);
+        this.snapshot.set(new Uint8Array(this.memory.buffer));
+        this.snapshotBytes = bytes;
+        this.snapshotGlobals = this.globals.map((g) => g.value);
+        this.copiedBytes += bytes;
+    }
+
+    rollback(): void {
+        if (this.memory.buffer.byteLength !== this.snapshotBytes) {
+            // The execution grew the heap; memory cannot shrink, so start from a fresh instance.
+            this.instantiate();
+            const grow = this.snapshotBytes / WASM_PAGE - this.memory.buffer.byteLength / WASM_PAGE;
+            if (grow > 0) this.memory.grow(grow);
+        }
+        new Uint8Array(this.memory.buffer).set(this.snapshot.subarray(0, this.snapshotBytes));
+        this.globals.forEach((g, i) => (g.value = this.snapshotGlobals[i]));
+        this.copiedBytes += this.snapshotBytes;
+    }
+
+    /** Invokes a table entry as the IC invokes callbacks: `table[fun](env)`. */
+    callTable(fun: number, env: number): void {
+        const f = this.table?.get(fun);
+        if (typeof f !== 'function') throw new WebAssembly.RuntimeError(`callback ${fun} is not a function in the table`);
+        (f as (env: number) => void)(env);
+    }
+
+    /** A copy of heap and globals, to undo a multi-execution operation such as an upgrade. */
+    exportState(): { heap: Uint8Array; globals: unknown[] } {
+        return { heap: new Uint8Array(this.memory.buffer).slice(), globals: this.globals.map((g) => g.value) };
+    }
+
+    importState(state: { heap: Uint8Array; globals: unknown[] }): void {
+        if (this.memory.buffer.byteLength !== state.heap.length) {
+            this.instantiate();
+            const grow = (state.heap.length - this.memory.buffer.byteLength) / WASM_PAGE;
+            if (grow > 0) this.memory.grow(grow);
+        }
+        new Uint8Array(this.memory.buffer).set(state.heap);
+        this.globals.forEach((g, i) => (g.value = state.globals[i]));
+    }
+}

@@ -1,0 +1,510 @@
+/**
+ * The replica: one application subnet that executes canister Wasm with the IC's message semantics.
+ *
+ * Messages travel through one FIFO queue, so requests between two canisters are delivered in the order
+ * they were sent. `tick()` is one round: due system tasks (global timers, heartbeats) run, expired
+ * best-effort calls are rejected, then every message queued before the round began is executed.
+ * Each execution is a transaction on its canister (see `Canister.run`).
+ */
+import { Principal } from '@dfinity/principal';
+
+import { Canister } from './canister';
+import type { CostModel } from './costs';
+import { FreeCosts } from './costs';
+import { Errors, RejectCode, UserError } from './errors';
+import { Execution, Trap } from './execution';
+import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } from './execution';
+import { canisterIdFromIndex, MANAGEMENT_CANISTER_ID } from './ids';
+import { MAX_INGRESS_BYTES } from './limits';
+import { ManagementCanister } from './management';
+import { compileModule } from './wasm/prepare';
+import { WasmFormatError } from './wasm/binary';
+
+type RequestMessage = {
+    kind: 'request';
+    sender: Principal;
+    receiver: string;
+    method: string;
+    arg: Uint8Array;
+    cycles: bigint;
+    origin: CallOrigin;
+};
+type ResponseMessage = { kind: 'response'; receiver: string; callbackId: number; response: Response; refund: bigint };
+export type Message = RequestMessage | ResponseMessage;
+
+interface Callback {
+    id: number;
+    canister: string;
+    callContextId: number;
+    call: OutgoingCall;
+    deadline?: bigint;
+    /** A response (real or synthesised at the deadline) has been queued; later ones are dropped. */
+    settled: boolean;
+}
+
+export type IngressStatus = { state: 'processing' } | { state: 'done'; response: Response };
+
+export interface ReplicaOptions {
+    /** Initial time in nanoseconds since the epoch (default: now). */
+    time?: bigint;
+    /** Echo canister logs (debug_print and traps) to the console. */
+    echoLogs?: boolean;
+    costs?: CostModel;
+}
+
+export type InstallMode = { install: null } | { reinstall: null } | { upgrade: [] | [{ skip_pre_upgrade: [] | [boolean]; wasm_memory_persistence: [] | [{ keep: null } | { replace: null }] }] };
+
+export class Replica {
+    time: bigint;
+    readonly canisters = new Map<string, Canister>();
+    private queue: Message[] = [];
+    private readonly callbacks = new Map<number, Callback>();
+    private readonly ingress = new Map<number, IngressStatus>();
+    private nextMessageId = 1;
+    private nextCallbackId = 1;
+    private nextCallContextId = 1;
+    private nextCanisterIndex = 0n;
+    readonly management: ManagementCanister;
+    readonly costs: CostModel;
+    echoLogs: boolean;
+    /** Rounds executed so far. */
+    round = 0;
+
+    constructor(options: ReplicaOptions = {}) {
+        this.time = options.time ?? BigInt(Date.now()) * 1_000_000n;
+        this.echoLogs = options.echoLogs ?? false;
+        this.costs = options.costs ?? FreeCosts;
+        this.management = new ManagementCanister(this);
+    }
+
+    // ---------------------------------------------------------------- canisters
+
+    createCanister(controllers: Principal[], cycles: bigint, specifiedId?: Principal): Canister {
+        let id = specifiedId;
+        if (id === undefined) {
+            do id = canisterIdFromIndex(this.nextCanisterIndex++);
+            while (this.canisters.has(id.toText()));
+        } else if (this.canisters.has(id.toText())) {
+            throw new UserError(205, `Unsuccessful canister creation: canister id ${id.toText()} already exists.`);
+        }
+        const canister = new Canister(id, controllers, cycles, this.costs, (c, call) => this.costs.admitCall(c, call));
+        canister.echoLogs = this.echoLogs;
+        this.canisters.set(id.toText(), canister);
+        return canister;
+    }
+
+    getCanister(id: Principal | string): Canister | undefined {
+        return this.canisters.get(typeof id === 'string' ? id : id.toText());
+    }
+
+    deleteCanister(canister: Canister): void {
+        this.canisters.delete(canister.idText);
+    }
+
+    /**
+     * Installs, reinstalls or upgrades code, atomically: if init, pre_upgrade or post_upgrade traps, the
+     * canister is left exactly as it was. Returns an error, or null on success.
+     */
+    installCode(canister: Canister, mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, sender: Principal): UserError | null {
+        let compiled;
+        try {
+            compiled = compileModule(wasm);
+        } catch (error) {
+            if (error instanceof WasmFormatError) return Errors.invalidWasm(canister.idText, error.message);
+            throw error;
+        }
+        const id = canister.idText;
+        const saved = {
+            module: canister.module,
+            instance: canister.instance,
+            heap: canister.instance?.exportState(),
+            stable: canister.stable.snapshot(),
+            version: canister.version,
+            timer: canister.globalTimer,
+            certified: canister.certifiedData
+        };
+        const restore = () => {
+            canister.module = saved.module;
+            canister.instance = saved.instance;
+            if (saved.instance !== null && saved.heap !== undefined) saved.instance.importState(saved.heap);
+            canister.stable.restore(saved.stable);
+            canister.version = saved.version;
+            canister.globalTimer = saved.timer;
+            canister.certifiedData = saved.certified;
+        };
+        const fail = (trap: Trap): UserError => {
+            restore();
+            return this.trapError(canister, trap);
+        };
+
+        if ('upgrade' in mode) {
+            if (canister.module === null) return Errors.emptyCanister(id);
+            const options = mode.upgrade[0];
+            if (options?.wasm_memory_persistence[0] !== undefined && 'keep' in options.wasm_memory_persistence[0]) {
+                return Errors.invalidWasm(id, 'wasm_memory_persistence = keep needs enhanced orthogonal persistence, which this module does not declare');
+            }
+            if (options?.skip_pre_upgrade[0] !== true && canister.hasExport('canister_pre_upgrade')) {
+                const pre = canister.run(new Execution('G', this.time, { caller: sender }), (i) => i.exportedFunction('canister_pre_upgrade')!());
+                if (pre.trap) return fail(pre.trap);
+            }
+            canister.instantiate(compiled);
+            canister.version += 1n;
+            canister.globalTimer = 0n;
+            if (canister.hasExport('canister_post_upgrade')) {
+                const post = canister.run(new Execution('I', this.time, { arg, caller: sender }), (i) => i.exportedFunction('canister_post_upgrade')!());
+                if (post.trap) return fail(post.trap);
+            }
+            return null;
+        }
+
+        if ('install' in mode && canister.module !== null) return Errors.notEmpty(id);
+        canister.stable.reset();
+        canister.instantiate(compiled);
+        canister.version += 1n;
+        canister.globalTimer = 0n;
+        canister.certifiedData = new Uint8Array();
+        if (canister.hasExport('canister_init')) {
+            const init = canister.run(new Execution('I', this.time, { arg, caller: sender }), (i) => i.exportedFunction('canister_init')!());
+            if (init.trap) return fail(init.trap);
+        }
+        if ('reinstall' in mode) this.dropCallContexts(canister, 'Canister has been reinstalled.');
+        return null;
+    }
+
+    /** Removes the canister's code and state, as `uninstall_code` does. */
+    uninstallCode(canister: Canister): void {
+        canister.module = null;
+        canister.instance = null;
+        canister.stable.reset();
+        canister.globalTimer = 0n;
+        canister.certifiedData = new Uint8Array();
+        canister.chunkStore.clear();
+        canister.logs.length = 0;
+        canister.version += 1n;
+        this.dropCallContexts(canister, 'Canister has been uninstalled.');
+    }
+
+    /** Rejects every call context that still owes a response; their callbacks will never run. */
+    private dropCallContexts(canister: Canister, message: string): void {
+        for (const ctx of canister.callContexts.values()) {
+            if (!ctx.responded) this.respond(ctx, { type: 'reject', code: RejectCode.CanisterReject, message }, ctx.availableCycles);
+        }
+        canister.callContexts.clear();
+        this.checkStopped(canister);
+    }
+
+    // ---------------------------------------------------------------- ingress and queries
+
+    /** Submits an update call; returns the message id to poll with `ingressStatus`. */
+    submitIngress(sender: Principal, canisterId: Principal, method: string, arg: Uint8Array): number {
+        const messageId = this.nextMessageId++;
+        const origin: CallOrigin = { type: 'ingress', messageId };
+        const refuse = (error: UserError) => this.ingress.set(messageId, { state: 'done', response: userErrorResponse(error) });
+        if (arg.length > MAX_INGRESS_BYTES) {
+            const message = `Request payload of ${arg.length} bytes exceeds the ingress message limit of ${MAX_INGRESS_BYTES} bytes`;
+            this.ingress.set(messageId, { state: 'done', response: { type: 'reject', code: RejectCode.SysFatal, message } });
+            return messageId;
+        }
+        this.ingress.set(messageId, { state: 'processing' });
+        const receiver = canisterId.toText();
+        if (receiver !== MANAGEMENT_CANISTER_ID.toText()) {
+            const canister = this.canisters.get(receiver);
+            const refusal = canister === undefined ? Errors.canisterNotFound(receiver) : this.admissionError(canister);
+            if (refusal !== null) {
+                refuse(refusal);
+                return messageId;
+            }
+            const inspect = this.inspectMessage(canister!, sender, method, arg);
+            if (inspect !== null) {
+                refuse(inspect);
+                return messageId;
+            }
+        }
+        this.queue.push({ kind: 'request', sender, receiver, method, arg, cycles: 0n, origin });
+        return messageId;
+    }
+
+    ingressStatus(messageId: number): IngressStatus | undefined {
+        return this.ingress.get(messageId);
+    }
+
+    /** Ticks until the ingress message has its response; throws if the replica goes idle without one. */
+    awaitIngress(messageId: number, maxRounds = 10_000): Response {
+        for (let rounds = 0; ; rounds++) {
+            const status = this.ingress.get(messageId);
+            if (status === undefined) throw new Error(`unknown ingress message ${messageId}`);
+            if (status.state === 'done') {
+                this.ingress.delete(messageId);
+                return status.response;
+            }
+            if (rounds >= maxRounds) throw new Error(`the update call did not complete within ${maxRounds} rounds`);
+            this.tick();
+        }
+    }
+
+    /** Runs a query (non-replicated): the reply is returned and nothing the query changed persists. */
+    query(sender: Principal, canisterId: Principal, method: string, arg: Uint8Array): Response {
+        const receiver = canisterId.toText();
+        if (receiver === MANAGEMENT_CANISTER_ID.toText()) return this.management.handleQuery(sender, method, arg);
+        const canister = this.canisters.get(receiver);
+        if (canister === undefined) return userErrorResponse(Errors.canisterNotFound(receiver));
+        const refusal = this.admissionError(canister);
+        if (refusal !== null) return userErrorResponse(refusal);
+        if (canister.hasExport(`canister_composite_query ${method}`)) {
+            return userErrorResponse(new UserError(505, `Canister ${receiver}: composite queries are not supported by this replica`));
+        }
+        if (!canister.hasExport(`canister_query ${method}`)) return userErrorResponse(Errors.methodNotFound(receiver, 'query', method));
+        const ctx = this.newCallContext(canister, { type: 'ingress', messageId: 0 }, sender, method, 0n, false);
+        const { trap, exec } = canister.run(new Execution('NRQ', this.time, { arg, caller: sender, method, callContext: ctx }), (i) =>
+            i.exportedFunction(`canister_query ${method}`)!()
+        );
+        if (trap !== null) return userErrorResponse(this.trapError(canister, trap));
+        return exec.response ?? userErrorResponse(Errors.didNotProduceResponse(receiver));
+    }
+
+    /** Why a call to this canister is refused before it runs, or null. */
+    private admissionError(canister: Canister): UserError | null {
+        if (canister.status === 'stopped') return Errors.stopped(canister.idText);
+        if (canister.status === 'stopping') return Errors.stopping(canister.idText);
+        if (canister.module === null) return Errors.emptyCanister(canister.idText);
+        return this.costs.admitMessage(canister);
+    }
+
+    private inspectMessage(canister: Canister, sender: Principal, method: string, arg: Uint8Array): UserError | null {
+        if (!canister.hasExport('canister_inspect_message')) return null;
+        if (!canister.hasExport(`canister_update ${method}`)) return null;
+        const { trap, exec } = canister.run(new Execution('F', this.time, { arg, caller: sender, method }), (i) =>
+            i.exportedFunction('canister_inspect_message')!()
+        );
+        if (trap !== null) return this.trapError(canister, trap);
+        return exec.accepted ? null : Errors.rejectedMessage(canister.idText);
+    }
+
+    // ---------------------------------------------------------------- rounds
+
+    /** Executes one round. */
+    tick(): void {
+        this.round += 1;
+        for (const canister of [...this.canisters.values()]) {
+            if (canister.status !== 'running' || canister.module === null) continue;
+            if (canister.hasExport('canister_heartbeat')) this.runSystemTask(canister, 'canister_heartbeat');
+            if (canister.globalTimer !== 0n && this.time >= canister.globalTimer && canister.hasExport('canister_global_timer')) {
+                // The timer is deactivated before the task runs; a trap does not re-arm it.
+                canister.globalTimer = 0n;
+                this.runSystemTask(canister, 'canister_global_timer');
+            }
+        }
+        this.expireDeadlines();
+        const batch = this.queue;
+        this.queue = [];
+        for (let i = 0; i < batch.length; i++) {
+            const message = batch[i];
+            if (message.kind === 'request') this.processRequest(message);
+            else this.processResponse(message);
+        }
+    }
+
+    /** True when messages are waiting to be executed. */
+    get busy(): boolean {
+        return this.queue.length > 0;
+    }
+
+    advanceTime(nanos: bigint): void {
+        this.setTime(this.time + nanos);
+    }
+
+    /** Sets the time; time never goes backwards on the IC, so an earlier time is refused. */
+    setTime(nanos: bigint): void {
+        if (nanos < this.time) throw new Error(`time cannot go backwards (from ${this.time} to ${nanos} ns)`);
+        this.time = nanos;
+    }
+
+    private expireDeadlines(): void {
+        for (const callback of this.callbacks.values()) {
+            if (!callback.settled && callback.deadline !== undefined && this.time >= callback.deadline) {
+                const error = Errors.deadlineExpired();
+                // The system stops waiting: a SYS_UNKNOWN reject with no refund; a late response is dropped.
+                this.enqueueResponse(callback.id, { type: 'reject', code: error.rejectCode, message: error.message, errorCode: error.errorCode }, 0n);
+            }
+        }
+    }
+
+    private processRequest(message: RequestMessage): void {
+        if (message.receiver === MANAGEMENT_CANISTER_ID.toText()) {
+            this.management.handleRequest(message);
+            return;
+        }
+        const canister = this.canisters.get(message.receiver);
+        const refuse = (error: UserError) => this.deliver(message.origin, userErrorResponse(error), message.cycles);
+        if (canister === undefined) return refuse(Errors.canisterNotFound(message.receiver));
+        const refusal = this.admissionError(canister);
+        if (refusal !== null) return refuse(refusal);
+        let kind: ContextKind;
+        let entry: string;
+        if (canister.hasExport(`canister_update ${message.method}`)) {
+            kind = 'U';
+            entry = `canister_update ${message.method}`;
+        } else if (canister.hasExport(`canister_query ${message.method}`)) {
+            kind = 'RQ';
+            entry = `canister_query ${message.method}`;
+        } else if (canister.hasExport(`canister_composite_query ${message.method}`)) {
+            return refuse(new UserError(527, `Composite query cannot be called in replicated mode`));
+        } else {
+            return refuse(Errors.methodNotFound(message.receiver, 'update', message.method));
+        }
+        const ctx = this.newCallContext(canister, message.origin, message.sender, message.method, message.cycles, true);
+        const exec = new Execution(kind, this.time, { arg: message.arg, caller: message.sender, method: message.method, callContext: ctx });
+        const outcome = canister.run(exec, (i) => i.exportedFunction(entry)!());
+        this.finish(canister, ctx, outcome.exec, outcome.trap);
+    }
+
+    private processResponse(message: ResponseMessage): void {
+        const callback = this.callbacks.get(message.callbackId);
+        if (callback === undefined) return;
+        this.callbacks.delete(callback.id);
+        const canister = this.canisters.get(callback.canister);
+        if (canister === undefined) return;
+        canister.cycles += message.refund;
+        const ctx = canister.callContexts.get(callback.callContextId);
+        // A response for a deleted call context (the canister was reinstalled or uninstalled) runs nothing.
+        if (ctx === undefined || canister.module === null) return;
+        ctx.outstanding -= 1;
+        const response = message.response;
+        const kind: ContextKind = response.type === 'reply' ? 'Ry' : 'Rt';
+        const exec = new Execution(kind, this.time, {
+            arg: response.type === 'reply' ? response.data : undefined,
+            caller: ctx.caller,
+            callContext: ctx,
+            rejectCode: response.type === 'reject' ? response.code : 0,
+            rejectMessage: response.type === 'reject' ? response.message : undefined,
+            refunded: message.refund
+        });
+        const target = response.type === 'reply' ? callback.call.reply : callback.call.reject;
+        let { trap } = canister.run(exec, (i) => i.callTable(target.fun, target.env));
+        const cleanup = callback.call.cleanup;
+        if (trap !== null && cleanup !== undefined) {
+            const cleanupExec = new Execution('C', this.time, { caller: ctx.caller, callContext: ctx });
+            const cleanupOutcome = canister.run(cleanupExec, (i) => i.callTable(cleanup.fun, cleanup.env));
+            if (cleanupOutcome.trap !== null) {
+                trap = new Trap(`${trap.message}\n\ncall_on_cleanup also failed:\n\n${cleanupOutcome.trap.message}`, trap.explicit, trap.errorCode);
+            }
+        }
+        this.finish(canister, ctx, exec, trap);
+    }
+
+    private runSystemTask(canister: Canister, entry: 'canister_heartbeat' | 'canister_global_timer'): void {
+        const ctx = this.newCallContext(canister, { type: 'system' }, MANAGEMENT_CANISTER_ID, entry, 0n, true);
+        const exec = new Execution('T', this.time, { caller: MANAGEMENT_CANISTER_ID, callContext: ctx });
+        const { trap } = canister.run(exec, (i) => i.exportedFunction(entry)!());
+        this.finish(canister, ctx, exec, trap);
+    }
+
+    private newCallContext(canister: Canister, origin: CallOrigin, caller: Principal, method: string, cycles: bigint, register: boolean): CallContext {
+        const ctx: CallContext = {
+            id: this.nextCallContextId++,
+            origin,
+            caller,
+            method,
+            responded: origin.type === 'system',
+            outstanding: 0,
+            availableCycles: cycles,
+            instructions: 0n
+        };
+        if (register) canister.callContexts.set(ctx.id, ctx);
+        return ctx;
+    }
+
+    /** Settles a call context after one of its executions: responses, new calls, starvation, stopping. */
+    private finish(canister: Canister, ctx: CallContext, exec: Execution, trap: Trap | null): void {
+        ctx.instructions += exec.instructions;
+        if (trap !== null) {
+            if (!ctx.responded && ctx.outstanding === 0) {
+                this.respond(ctx, userErrorResponse(this.trapError(canister, trap)), ctx.availableCycles);
+            }
+        } else {
+            if (exec.kind !== 'RQ') canister.version += 1n;
+            if (exec.response !== null) this.respond(ctx, exec.response, ctx.availableCycles);
+            for (const call of exec.calls) this.sendCall(canister, ctx, call);
+            if (!ctx.responded && ctx.outstanding === 0) {
+                // The call context can no longer be answered by anyone: the system rejects it.
+                const response: Response =
+                    ctx.origin.type === 'canister'
+                        ? { type: 'reject', code: RejectCode.CanisterError, message: 'No response' }
+                        : userErrorResponse(Errors.didNotReply(canister.idText));
+                this.respond(ctx, response, ctx.availableCycles);
+            }
+        }
+        if (ctx.responded && ctx.outstanding === 0) canister.callContexts.delete(ctx.id);
+        this.checkStopped(canister);
+    }
+
+    private sendCall(canister: Canister, ctx: CallContext, call: OutgoingCall): void {
+        const callback: Callback = {
+            id: this.nextCallbackId++,
+            canister: canister.idText,
+            callContextId: ctx.id,
+            call,
+            deadline: call.timeoutSeconds === undefined ? undefined : this.time + BigInt(call.timeoutSeconds) * 1_000_000_000n,
+            settled: false
+        };
+        this.callbacks.set(callback.id, callback);
+        ctx.outstanding += 1;
+        const arg = new Uint8Array(call.argSize);
+        let offset = 0;
+        for (const part of call.args) {
+            arg.set(part, offset);
+            offset += part.length;
+        }
+        this.queue.push({
+            kind: 'request',
+            sender: canister.id,
+            receiver: call.callee.toText(),
+            method: call.method,
+            arg,
+            cycles: call.cycles,
+            origin: { type: 'canister', canister: canister.idText, callbackId: callback.id, deadline: callback.deadline }
+        });
+    }
+
+    /** Sends the response of a call context to whoever made the call, with the unaccepted cycles. */
+    respond(ctx: CallContext, response: Response, refund: bigint): void {
+        ctx.responded = true;
+        ctx.availableCycles = 0n;
+        this.deliver(ctx.origin, response, refund);
+    }
+
+    /** Delivers a response to a call's origin: an ingress status, a canister's callback, or nobody. */
+    deliver(origin: CallOrigin, response: Response, refund: bigint): void {
+        if (origin.type === 'ingress') {
+            if (this.ingress.has(origin.messageId)) this.ingress.set(origin.messageId, { state: 'done', response });
+        } else if (origin.type === 'canister') {
+            this.enqueueResponse(origin.callbackId, response, refund);
+        }
+    }
+
+    private enqueueResponse(callbackId: number, response: Response, refund: bigint): void {
+        const callback = this.callbacks.get(callbackId);
+        if (callback === undefined || callback.settled) return;
+        callback.settled = true;
+        this.queue.push({ kind: 'response', receiver: callback.canister, callbackId, response, refund });
+    }
+
+    /** Moves a stopping canister to stopped once no call context is open, answering the stop requests. */
+    checkStopped(canister: Canister): void {
+        if (canister.status === 'stopping' && canister.callContexts.size === 0) {
+            canister.status = 'stopped';
+            canister.version += 1n;
+            this.management.stopped(canister);
+        }
+    }
+
+    trapError(canister: Canister, trap: Trap): UserError {
+        if (trap.errorCode === 522) return new UserError(522, trap.message);
+        if (trap.errorCode === 504) return Errors.contractViolation(canister.idText, trap.message);
+        return trap.explicit ? Errors.calledTrap(canister.idText, trap.message) : Errors.trapped(canister.idText, trap.message);
+    }
+}
+
+export function userErrorResponse(error: UserError): Response {
+    return { type: 'reject', code: error.rejectCode, message: error.message, errorCode: error.errorCode };
+}

@@ -1,0 +1,107 @@
+/**
+ * Builds every Azle canister of the project (the Silo canisters and the replica's test fixtures).
+ *
+ * Each canister is rebuilt only when a source it can depend on changed: the build is keyed by a SHA-256
+ * over its sources, `shared/` and the Azle version, stored next to the Wasm.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+
+interface Target {
+    /** Folder holding the dfx.json that names the canister. */
+    dfxRoot: string;
+    name: string;
+    /** Folders whose content decides whether a rebuild is needed. */
+    inputs: string[];
+}
+
+function dfxTargets(dfxRoot: string, inputs: string[]): Target[] {
+    const dfxJson = JSON.parse(readFileSync(join(dfxRoot, 'dfx.json'), 'utf8'));
+    return Object.entries<{ main?: string }>(dfxJson.canisters)
+        .filter(([, c]) => c.main !== undefined && existsSync(join(dfxRoot, c.main)))
+        .map(([name]) => ({ dfxRoot, name, inputs }));
+}
+
+function listFiles(dir: string, out: string[] = []): string[] {
+    if (!existsSync(dir)) return out;
+    for (const entry of readdirSync(dir).sort()) {
+        if (entry === '.azle' || entry === 'node_modules' || entry.endsWith('.test.ts')) continue;
+        const path = join(dir, entry);
+        if (statSync(path).isDirectory()) listFiles(path, out);
+        else out.push(path);
+    }
+    return out;
+}
+
+function inputHash(target: Target): string {
+    const hash = createHash('sha256');
+    const azleVersion = JSON.parse(readFileSync(join(root, 'node_modules/azle/package.json'), 'utf8')).version;
+    hash.update(`azle ${azleVersion}\n`);
+    hash.update(readFileSync(join(target.dfxRoot, 'dfx.json')));
+    for (const dir of target.inputs) {
+        for (const file of listFiles(dir)) {
+            hash.update(relative(root, file));
+            hash.update(readFileSync(file));
+        }
+    }
+    return hash.digest('hex');
+}
+
+export function wasmPath(dfxRoot: string, name: string): string {
+    return join(dfxRoot, '.azle', name, `${name}.wasm`);
+}
+
+function build(target: Target): Promise<'built' | 'cached'> {
+    const hashFile = join(target.dfxRoot, '.azle', target.name, 'inputs.sha256');
+    const wanted = inputHash(target);
+    if (existsSync(wasmPath(target.dfxRoot, target.name)) && existsSync(hashFile) && readFileSync(hashFile, 'utf8') === wanted) {
+        return Promise.resolve('cached');
+    }
+    return new Promise((resolvePromise, reject) => {
+        const child = spawn(join(root, 'node_modules/.bin/azle'), ['build', target.name], {
+            cwd: target.dfxRoot,
+            env: { ...process.env, CANISTER_CANDID_PATH: join('.azle', target.name, `${target.name}.did`) },
+            stdio: ['ignore', 'pipe', 'pipe']
+        });
+        let output = '';
+        child.stdout.on('data', (d) => (output += d));
+        child.stderr.on('data', (d) => (output += d));
+        child.on('close', (code) => {
+            if (code !== 0) {
+                reject(new Error(`azle build ${target.name} failed (exit ${code}):\n${output}`));
+                return;
+            }
+            writeFileSync(hashFile, wanted);
+            resolvePromise('built');
+        });
+    });
+}
+
+export async function buildAll(log = console.log): Promise<void> {
+    const shared = join(root, 'shared');
+    const targets = [
+        ...dfxTargets(root, [join(root, 'canisters'), shared]),
+        ...dfxTargets(join(root, 'tests/fixtures'), [join(root, 'tests/fixtures'), shared])
+    ];
+    // Azle builds are CPU-bound; two at a time matches the machines this runs on.
+    const queue = [...targets];
+    const workers = Array.from({ length: 2 }, async () => {
+        for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
+            const started = Date.now();
+            const result = await build(t);
+            log(`${result === 'built' ? 'built ' : 'cached'} ${relative(root, wasmPath(t.dfxRoot, t.name))}${result === 'built' ? ` in ${((Date.now() - started) / 1000).toFixed(1)} s` : ''}`);
+        }
+    });
+    await Promise.all(workers);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+    buildAll().catch((error) => {
+        console.error(error instanceof Error ? error.message : error);
+        process.exit(1);
+    });
+}

@@ -1,0 +1,195 @@
+/**
+ * Candid types of the IC management canister (`aaaaa-aa`), as in the interface specification's ic.did:
+ * used by the replica that implements it and by the index canister that calls it.
+ */
+import { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+
+export const LogVisibility = IDL.Variant({
+    controllers: IDL.Null,
+    public: IDL.Null,
+    allowed_viewers: IDL.Vec(IDL.Principal)
+});
+export type LogVisibility = { controllers: null } | { public: null } | { allowed_viewers: Principal[] };
+
+export const EnvironmentVariable = IDL.Record({ name: IDL.Text, value: IDL.Text });
+
+export const CanisterSettings = IDL.Record({
+    controllers: IDL.Opt(IDL.Vec(IDL.Principal)),
+    compute_allocation: IDL.Opt(IDL.Nat),
+    memory_allocation: IDL.Opt(IDL.Nat),
+    freezing_threshold: IDL.Opt(IDL.Nat),
+    reserved_cycles_limit: IDL.Opt(IDL.Nat),
+    log_visibility: IDL.Opt(LogVisibility),
+    wasm_memory_limit: IDL.Opt(IDL.Nat),
+    wasm_memory_threshold: IDL.Opt(IDL.Nat),
+    environment_variables: IDL.Opt(IDL.Vec(EnvironmentVariable))
+});
+export interface CanisterSettings {
+    controllers: [] | [Principal[]];
+    compute_allocation: [] | [bigint];
+    memory_allocation: [] | [bigint];
+    freezing_threshold: [] | [bigint];
+    reserved_cycles_limit: [] | [bigint];
+    log_visibility: [] | [LogVisibility];
+    wasm_memory_limit: [] | [bigint];
+    wasm_memory_threshold: [] | [bigint];
+    environment_variables: [] | [{ name: string; value: string }[]];
+}
+
+export const DefiniteCanisterSettings = IDL.Record({
+    controllers: IDL.Vec(IDL.Principal),
+    compute_allocation: IDL.Nat,
+    memory_allocation: IDL.Nat,
+    freezing_threshold: IDL.Nat,
+    reserved_cycles_limit: IDL.Nat,
+    log_visibility: LogVisibility,
+    wasm_memory_limit: IDL.Nat,
+    wasm_memory_threshold: IDL.Nat,
+    environment_variables: IDL.Vec(EnvironmentVariable)
+});
+
+export const ChunkHash = IDL.Record({ hash: IDL.Vec(IDL.Nat8) });
+export type ChunkHash = { hash: Uint8Array };
+
+export const CanisterIdRecord = IDL.Record({ canister_id: IDL.Principal });
+export type CanisterIdRecord = { canister_id: Principal };
+
+export const CreateCanisterArgs = IDL.Record({
+    settings: IDL.Opt(CanisterSettings),
+    sender_canister_version: IDL.Opt(IDL.Nat64)
+});
+export type CreateCanisterArgs = { settings: [] | [CanisterSettings]; sender_canister_version: [] | [bigint] };
+
+export const UpdateSettingsArgs = IDL.Record({
+    canister_id: IDL.Principal,
+    settings: CanisterSettings,
+    sender_canister_version: IDL.Opt(IDL.Nat64)
+});
+export type UpdateSettingsArgs = { canister_id: Principal; settings: CanisterSettings; sender_canister_version: [] | [bigint] };
+
+export const UploadChunkArgs = IDL.Record({ canister_id: IDL.Principal, chunk: IDL.Vec(IDL.Nat8) });
+export type UploadChunkArgs = { canister_id: Principal; chunk: Uint8Array };
+
+export const CanisterInstallMode = IDL.Variant({
+    install: IDL.Null,
+    reinstall: IDL.Null,
+    upgrade: IDL.Opt(
+        IDL.Record({
+            skip_pre_upgrade: IDL.Opt(IDL.Bool),
+            wasm_memory_persistence: IDL.Opt(IDL.Variant({ keep: IDL.Null, replace: IDL.Null }))
+        })
+    )
+});
+export type CanisterInstallMode =
+    | { install: null }
+    | { reinstall: null }
+    | { upgrade: [] | [{ skip_pre_upgrade: [] | [boolean]; wasm_memory_persistence: [] | [{ keep: null } | { replace: null }] }] };
+
+export const InstallCodeArgs = IDL.Record({
+    mode: CanisterInstallMode,
+    canister_id: IDL.Principal,
+    wasm_module: IDL.Vec(IDL.Nat8),
+    arg: IDL.Vec(IDL.Nat8),
+    sender_canister_version: IDL.Opt(IDL.Nat64)
+});
+export type InstallCodeArgs = {
+    mode: CanisterInstallMode;
+    canister_id: Principal;
+    wasm_module: Uint8Array;
+    arg: Uint8Array;
+    sender_canister_version: [] | [bigint];
+};
+
+export const InstallChunkedCodeArgs = IDL.Record({
+    mode: CanisterInstallMode,
+    target_canister: IDL.Principal,
+    store_canister: IDL.Opt(IDL.Principal),
+    chunk_hashes_list: IDL.Vec(ChunkHash),
+    wasm_module_hash: IDL.Vec(IDL.Nat8),
+    arg: IDL.Vec(IDL.Nat8),
+    sender_canister_version: IDL.Opt(IDL.Nat64)
+});
+export type InstallChunkedCodeArgs = {
+    mode: CanisterInstallMode;
+    target_canister: Principal;
+    store_canister: [] | [Principal];
+    chunk_hashes_list: ChunkHash[];
+    wasm_module_hash: Uint8Array;
+    arg: Uint8Array;
+    sender_canister_version: [] | [bigint];
+};
+
+export const UninstallCodeArgs = IDL.Record({ canister_id: IDL.Principal, sender_canister_version: IDL.Opt(IDL.Nat64) });
+
+export const CanisterStatusResult = IDL.Record({
+    status: IDL.Variant({ running: IDL.Null, stopping: IDL.Null, stopped: IDL.Null }),
+    ready_for_migration: IDL.Bool,
+    version: IDL.Nat64,
+    settings: DefiniteCanisterSettings,
+    module_hash: IDL.Opt(IDL.Vec(IDL.Nat8)),
+    memory_size: IDL.Nat,
+    memory_metrics: IDL.Record({
+        wasm_memory_size: IDL.Nat,
+        stable_memory_size: IDL.Nat,
+        global_memory_size: IDL.Nat,
+        wasm_binary_size: IDL.Nat,
+        custom_sections_size: IDL.Nat,
+        canister_history_size: IDL.Nat,
+        wasm_chunk_store_size: IDL.Nat,
+        snapshots_size: IDL.Nat
+    }),
+    cycles: IDL.Nat,
+    reserved_cycles: IDL.Nat,
+    idle_cycles_burned_per_day: IDL.Nat,
+    query_stats: IDL.Record({
+        num_calls_total: IDL.Nat,
+        num_instructions_total: IDL.Nat,
+        request_payload_bytes_total: IDL.Nat,
+        response_payload_bytes_total: IDL.Nat
+    })
+});
+export type CanisterStatusResult = {
+    status: { running: null } | { stopping: null } | { stopped: null };
+    version: bigint;
+    module_hash: [] | [Uint8Array];
+    memory_size: bigint;
+    cycles: bigint;
+    settings: { controllers: Principal[]; freezing_threshold: bigint; log_visibility: LogVisibility };
+    idle_cycles_burned_per_day: bigint;
+};
+
+export const ProvisionalCreateCanisterWithCyclesArgs = IDL.Record({
+    amount: IDL.Opt(IDL.Nat),
+    settings: IDL.Opt(CanisterSettings),
+    specified_id: IDL.Opt(IDL.Principal),
+    sender_canister_version: IDL.Opt(IDL.Nat64)
+});
+export const ProvisionalTopUpCanisterArgs = IDL.Record({ canister_id: IDL.Principal, amount: IDL.Nat });
+
+export const CanisterLogRecord = IDL.Record({ idx: IDL.Nat64, timestamp_nanos: IDL.Nat64, content: IDL.Vec(IDL.Nat8) });
+export const FetchCanisterLogsArgs = IDL.Record({ canister_id: IDL.Principal });
+export const FetchCanisterLogsResult = IDL.Record({ canister_log_records: IDL.Vec(CanisterLogRecord) });
+export type FetchCanisterLogsResult = { canister_log_records: { idx: bigint; timestamp_nanos: bigint; content: Uint8Array }[] };
+
+/** Argument and result types of each management method (arguments as one tuple, like Candid). */
+export const ManagementMethods = {
+    create_canister: { args: [CreateCanisterArgs], result: [CanisterIdRecord] },
+    provisional_create_canister_with_cycles: { args: [ProvisionalCreateCanisterWithCyclesArgs], result: [CanisterIdRecord] },
+    provisional_top_up_canister: { args: [ProvisionalTopUpCanisterArgs], result: [] },
+    update_settings: { args: [UpdateSettingsArgs], result: [] },
+    upload_chunk: { args: [UploadChunkArgs], result: [ChunkHash] },
+    clear_chunk_store: { args: [CanisterIdRecord], result: [] },
+    stored_chunks: { args: [CanisterIdRecord], result: [IDL.Vec(ChunkHash)] },
+    install_code: { args: [InstallCodeArgs], result: [] },
+    install_chunked_code: { args: [InstallChunkedCodeArgs], result: [] },
+    uninstall_code: { args: [UninstallCodeArgs], result: [] },
+    start_canister: { args: [CanisterIdRecord], result: [] },
+    stop_canister: { args: [CanisterIdRecord], result: [] },
+    canister_status: { args: [CanisterIdRecord], result: [CanisterStatusResult] },
+    delete_canister: { args: [CanisterIdRecord], result: [] },
+    deposit_cycles: { args: [CanisterIdRecord], result: [] },
+    raw_rand: { args: [], result: [IDL.Vec(IDL.Nat8)] },
+    fetch_canister_logs: { args: [FetchCanisterLogsArgs], result: [FetchCanisterLogsResult] }
+} satisfies Record<string, { args: IDL.Type[]; result: IDL.Type[] }>;
+export type ManagementMethod = keyof typeof ManagementMethods;
