@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -15,15 +16,17 @@ interface Target {
     /** Folder holding the dfx.json that names the canister. */
     dfxRoot: string;
     name: string;
+    /** Environment variables baked into the canister (dfx.json `silo_build_env`; Azle reads `custom.env`). */
+    env: Record<string, string>;
     /** Folders whose content decides whether a rebuild is needed. */
     inputs: string[];
 }
 
 function dfxTargets(dfxRoot: string, inputs: string[]): Target[] {
     const dfxJson = JSON.parse(readFileSync(join(dfxRoot, 'dfx.json'), 'utf8'));
-    return Object.entries<{ main?: string }>(dfxJson.canisters)
+    return Object.entries<{ main?: string; silo_build_env?: Record<string, string> }>(dfxJson.canisters)
         .filter(([, c]) => c.main !== undefined && existsSync(join(dfxRoot, c.main)))
-        .map(([name]) => ({ dfxRoot, name, inputs }));
+        .map(([name, c]) => ({ dfxRoot, name, inputs, env: c.silo_build_env ?? {} }));
 }
 
 function listFiles(dir: string, out: string[] = []): string[] {
@@ -58,13 +61,13 @@ export function wasmPath(dfxRoot: string, name: string): string {
 function build(target: Target): Promise<'built' | 'cached'> {
     const hashFile = join(target.dfxRoot, '.azle', target.name, 'inputs.sha256');
     const wanted = inputHash(target);
-    if (existsSync(wasmPath(target.dfxRoot, target.name)) && existsSync(hashFile) && readFileSync(hashFile, 'utf8') === wanted) {
+    if (existsSync(`${wasmPath(target.dfxRoot, target.name)}.gz`) && existsSync(hashFile) && readFileSync(hashFile, 'utf8') === wanted) {
         return Promise.resolve('cached');
     }
     return new Promise((resolvePromise, reject) => {
         const child = spawn(join(root, 'node_modules/.bin/azle'), ['build', target.name], {
             cwd: target.dfxRoot,
-            env: { ...process.env, CANISTER_CANDID_PATH: join('.azle', target.name, `${target.name}.did`) },
+            env: { ...process.env, ...target.env, CANISTER_CANDID_PATH: join('.azle', target.name, `${target.name}.did`) },
             stdio: ['ignore', 'pipe', 'pipe']
         });
         let output = '';
@@ -75,6 +78,9 @@ function build(target: Target): Promise<'built' | 'cached'> {
                 reject(new Error(`azle build ${target.name} failed (exit ${code}):\n${output}`));
                 return;
             }
+            // The gzipped module is what gets deployed: it fits in one install_code message.
+            const wasm = readFileSync(wasmPath(target.dfxRoot, target.name));
+            writeFileSync(`${wasmPath(target.dfxRoot, target.name)}.gz`, gzipSync(wasm, { level: 9 }));
             writeFileSync(hashFile, wanted);
             resolvePromise('built');
         });
@@ -85,7 +91,7 @@ export async function buildAll(log = console.log): Promise<void> {
     const shared = join(root, 'shared');
     const targets = [
         ...dfxTargets(root, [join(root, 'canisters'), shared]),
-        ...dfxTargets(join(root, 'tests/fixtures'), [join(root, 'tests/fixtures'), shared])
+        ...dfxTargets(join(root, 'tests/fixtures'), [join(root, 'tests/fixtures'), join(root, 'canisters'), shared])
     ];
     // Azle builds are CPU-bound; two at a time matches the machines this runs on.
     const queue = [...targets];

@@ -1,0 +1,291 @@
+/**
+ * The bucket's logic, free of Azle: every function takes the state and the caller's environment and
+ * returns a `Result`. The decorated methods in main.ts only check who calls and delegate here.
+ */
+import { Principal } from '@dfinity/principal';
+
+import { BUCKET_LAYOUT_VERSION, DELETE_BATCH_CHUNKS, SHA256_BLOCK_BYTES } from '../../shared/constants';
+import { absorbBlocks, decodeState, encodeState } from '../../shared/sha256';
+import { readU32, writeU32 } from '../../shared/stable';
+import type {
+    BucketStats,
+    CommitSessionArgs,
+    DeleteProgress,
+    HashChunkArgs,
+    HashChunkResult,
+    OpenSessionArgs,
+    Result,
+    SessionActivity,
+    SiloError,
+    UploadStatus
+} from '../../shared/types';
+import { type BucketSession, type BucketState, type Env, MetaKey } from './state';
+
+const ok = <T>(value: T): Result<T> => ({ Ok: value });
+const err = <T>(error: SiloError): Result<T> => ({ Err: error });
+
+export function stateName(session: BucketSession): string {
+    return Object.keys(session.state)[0];
+}
+
+// ------------------------------------------------------------------ set-up and layout
+
+/** Records the layout version and the index on first install. */
+export function initialize(state: BucketState, index: Principal): void {
+    const version = new Uint8Array(4);
+    writeU32(version, 0, BUCKET_LAYOUT_VERSION);
+    state.meta.insert(MetaKey.layoutVersion, version);
+    state.meta.insert(MetaKey.index, index.toUint8Array());
+}
+
+/**
+ * Checks, after an upgrade, that stable memory holds a layout this build understands. Returns a reason
+ * to refuse to start, or null. Trapping in post_upgrade makes the IC roll the upgrade back.
+ */
+export function checkLayout(state: BucketState): string | null {
+    const stored = state.meta.get(MetaKey.layoutVersion);
+    if (stored === undefined) return 'stable memory has no layout version: this is not a Silo bucket';
+    const version = readU32(stored, 0);
+    if (version !== BUCKET_LAYOUT_VERSION) {
+        return `stable memory layout v${version} is not the v${BUCKET_LAYOUT_VERSION} this build understands; refusing to start`;
+    }
+    return null;
+}
+
+/** An upgrade must name the bucket's own index: a bucket never changes hands. */
+export function checkIndex(state: BucketState, index: Principal): string | null {
+    const current = indexPrincipal(state).toText();
+    return current === index.toText() ? null : `this bucket belongs to index ${current}, not ${index.toText()}; refusing to change it in an upgrade`;
+}
+
+export function indexPrincipal(state: BucketState): Principal {
+    const bytes = state.meta.get(MetaKey.index);
+    if (bytes === undefined) throw new Error('bucket has no index recorded: it was not initialized');
+    return Principal.fromUint8Array(bytes);
+}
+
+// ------------------------------------------------------------------ chunk bitmap
+
+export function hasChunk(session: BucketSession, index: number): boolean {
+    return (session.received[index >> 3] & (1 << (index & 7))) !== 0;
+}
+
+function setChunk(session: BucketSession, index: number, present: boolean): void {
+    if (present) session.received[index >> 3] |= 1 << (index & 7);
+    else session.received[index >> 3] &= ~(1 << (index & 7));
+}
+
+/** The exact length chunk `index` must have. */
+export function expectedChunkLength(session: { size: bigint; chunk_size: number; chunk_count: number }, index: number): number {
+    if (index < session.chunk_count - 1) return session.chunk_size;
+    return Number(session.size - BigInt(session.chunk_size) * BigInt(session.chunk_count - 1));
+}
+
+function missingChunks(session: BucketSession): { missing: number[]; count: number } {
+    const missing: number[] = [];
+    let count = 0;
+    for (let i = 0; i < session.chunk_count; i++) {
+        if (!hasChunk(session, i)) {
+            count++;
+            if (missing.length < 1000) missing.push(i);
+        }
+    }
+    return { missing, count };
+}
+
+// ------------------------------------------------------------------ index-only (c2c) operations
+
+export function openSession(state: BucketState, env: Env, args: OpenSessionArgs): Result<null> {
+    const existing = state.sessions.get(args.session_id);
+    if (existing !== undefined) {
+        // Registering the same session twice (a retried call) is harmless; a different one is not.
+        const same = existing.owner.toText() === args.owner.toText() && existing.size === args.size && existing.chunk_size === args.chunk_size;
+        return same ? ok(null) : err({ InvalidArgument: `session ${args.session_id} is already registered with other parameters` });
+    }
+    if (args.chunk_count === 0 && args.size !== 0n) return err({ InvalidArgument: 'a non-empty upload needs at least one chunk' });
+    state.sessions.insert(args.session_id, {
+        session_id: args.session_id,
+        owner: args.owner,
+        size: args.size,
+        chunk_size: args.chunk_size,
+        chunk_count: args.chunk_count,
+        visibility: args.visibility,
+        state: { open: null },
+        received: new Uint8Array(Math.ceil(args.chunk_count / 8)),
+        received_count: 0,
+        received_bytes: 0n,
+        frozen_below: 0,
+        last_activity: env.now
+    });
+    return ok(null);
+}
+
+/** Closes the session to writes once every chunk is present. */
+export function sealSession(state: BucketState, sessionId: bigint): Result<null> {
+    const session = state.sessions.get(sessionId);
+    if (session === undefined) return err({ SessionNotFound: sessionId });
+    if ('sealed' in session.state || 'committed' in session.state) return ok(null);
+    if (!('open' in session.state)) return err({ SessionClosed: { session_id: sessionId, state: stateName(session) } });
+    if (session.received_count !== session.chunk_count) return err({ MissingChunks: missingChunks(session) });
+    session.state = { sealed: null };
+    state.sessions.insert(sessionId, session);
+    return ok(null);
+}
+
+/**
+ * Re-opens a sealed session after verification failed at chunk `from`: chunks before it are verified and
+ * stay frozen; chunk `from` is dropped so it must be sent again (when `dropChunk`), the rest may be
+ * replaced.
+ */
+export function reopenSession(state: BucketState, sessionId: bigint, from: number, dropChunk: boolean): Result<null> {
+    const session = state.sessions.get(sessionId);
+    if (session === undefined) return err({ SessionNotFound: sessionId });
+    if (!('sealed' in session.state) && !('open' in session.state)) return err({ SessionClosed: { session_id: sessionId, state: stateName(session) } });
+    if (from > session.chunk_count) return err({ ChunkOutOfRange: { index: from, chunk_count: session.chunk_count } });
+    session.state = { open: null };
+    session.frozen_below = from;
+    if (dropChunk && from < session.chunk_count && hasChunk(session, from)) {
+        const removed = state.chunks.remove([sessionId, from]);
+        setChunk(session, from, false);
+        session.received_count -= 1;
+        session.received_bytes -= BigInt(removed?.length ?? 0);
+    }
+    state.sessions.insert(sessionId, session);
+    return ok(null);
+}
+
+/**
+ * Reads a part of a sealed chunk back from stable memory and advances the SHA-256 state the index
+ * passed in. Only the final part of the final chunk may leave a partial block, returned as `tail`.
+ */
+export function hashChunk(state: BucketState, args: HashChunkArgs): Result<HashChunkResult> {
+    const session = state.sessions.get(args.session_id);
+    if (session === undefined) return err({ SessionNotFound: args.session_id });
+    if (!('sealed' in session.state)) return err({ SessionClosed: { session_id: args.session_id, state: stateName(session) } });
+    if (args.index >= session.chunk_count) return err({ ChunkOutOfRange: { index: args.index, chunk_count: session.chunk_count } });
+    const chunk = state.chunks.get([args.session_id, args.index]);
+    if (chunk === undefined) return err({ MissingChunks: missingChunks(session) });
+    const end = args.length === 0 ? chunk.length : args.offset + args.length;
+    if (args.offset % SHA256_BLOCK_BYTES !== 0 || end > chunk.length || args.offset > end) {
+        return err({ InvalidArgument: `cannot hash bytes ${args.offset}..${end} of chunk ${args.index} (length ${chunk.length})` });
+    }
+    const isFinalPart = args.index === session.chunk_count - 1 && end === chunk.length;
+    const aligned = isFinalPart ? end - ((end - args.offset) % SHA256_BLOCK_BYTES) : end;
+    if (aligned !== end && !isFinalPart) return err({ InvalidArgument: 'only the final part of the final chunk may end inside a SHA-256 block' });
+    let hashState;
+    try {
+        hashState = decodeState(args.state);
+    } catch (error) {
+        return err({ InvalidArgument: `bad hash state: ${(error as Error).message}` });
+    }
+    const next = absorbBlocks(hashState, chunk.subarray(args.offset, aligned));
+    return ok({ state: encodeState(next), tail: chunk.slice(aligned, end) });
+}
+
+/** The index committed the asset: chunks now belong to it and are readable as its visibility allows. */
+export function commitSession(state: BucketState, args: CommitSessionArgs): Result<null> {
+    const session = state.sessions.get(args.session_id);
+    if (session === undefined) return err({ SessionNotFound: args.session_id });
+    if ('committed' in session.state) return ok(null);
+    if (!('sealed' in session.state)) return err({ SessionClosed: { session_id: args.session_id, state: stateName(session) } });
+    session.state = { committed: null };
+    session.owner = args.owner;
+    session.visibility = args.visibility;
+    state.sessions.insert(args.session_id, session);
+    return ok(null);
+}
+
+/**
+ * Deletes a session's or asset's chunks, a batch per call so no message grows with the asset. The index
+ * calls again while `remaining` is not zero. Unknown ids are already deleted.
+ */
+export function deleteChunks(state: BucketState, id: bigint, batch = DELETE_BATCH_CHUNKS): Result<DeleteProgress> {
+    const session = state.sessions.get(id);
+    if (session === undefined) return ok({ remaining: 0 });
+    // From the first call on, the chunks are unreadable and unwritable.
+    session.state = { deleting: null };
+    let removed = 0;
+    for (let i = 0; i < session.chunk_count && removed < batch; i++) {
+        if (!hasChunk(session, i)) continue;
+        const value = state.chunks.remove([id, i]);
+        setChunk(session, i, false);
+        session.received_count -= 1;
+        session.received_bytes -= BigInt(value?.length ?? 0);
+        removed++;
+    }
+    if (session.received_count === 0) {
+        state.sessions.remove(id);
+        return ok({ remaining: 0 });
+    }
+    state.sessions.insert(id, session);
+    return ok({ remaining: session.received_count });
+}
+
+export function sessionActivity(state: BucketState, ids: bigint[]): SessionActivity[] {
+    return ids.map((id) => {
+        const session = state.sessions.get(id);
+        return { session_id: id, last_activity: session === undefined ? [] : [session.last_activity] };
+    });
+}
+
+// ------------------------------------------------------------------ client operations
+
+export function putChunk(state: BucketState, env: Env, sessionId: bigint, index: number, bytes: Uint8Array): Result<null> {
+    const session = state.sessions.get(sessionId);
+    if (session === undefined) return err({ SessionNotFound: sessionId });
+    if (session.owner.toText() !== env.caller.toText()) return err({ Unauthorized: `only the owner of session ${sessionId} may upload its chunks` });
+    if (!('open' in session.state)) return err({ SessionClosed: { session_id: sessionId, state: stateName(session) } });
+    if (index >= session.chunk_count) return err({ ChunkOutOfRange: { index, chunk_count: session.chunk_count } });
+    if (index < session.frozen_below) {
+        return err({ SessionClosed: { session_id: sessionId, state: `chunk ${index} is verified and can no longer change` } });
+    }
+    const expected = expectedChunkLength(session, index);
+    if (bytes.length !== expected) return err({ WrongChunkLength: { index, expected, actual: bytes.length } });
+    const previous = state.chunks.insert([sessionId, index], bytes);
+    if (previous === undefined) {
+        setChunk(session, index, true);
+        session.received_count += 1;
+        session.received_bytes += BigInt(bytes.length);
+    }
+    session.last_activity = env.now;
+    state.sessions.insert(sessionId, session);
+    return ok(null);
+}
+
+export function uploadStatus(state: BucketState, env: Env, sessionId: bigint, index: Principal): Result<UploadStatus> {
+    const session = state.sessions.get(sessionId);
+    if (session === undefined) return err({ SessionNotFound: sessionId });
+    const caller = env.caller.toText();
+    if (caller !== session.owner.toText() && caller !== index.toText()) return err({ Unauthorized: `only the owner of session ${sessionId} may read its status` });
+    const received: number[] = [];
+    for (let i = 0; i < session.chunk_count; i++) if (hasChunk(session, i)) received.push(i);
+    return ok({ session_id: sessionId, state: session.state, chunk_count: session.chunk_count, received, bytes_received: session.received_bytes });
+}
+
+export function getChunk(state: BucketState, env: Env, assetId: bigint, index: number): Result<Uint8Array> {
+    const session = state.sessions.get(assetId);
+    if (session === undefined || !('committed' in session.state)) return err({ AssetNotFound: assetId });
+    if ('private' in session.visibility && session.owner.toText() !== env.caller.toText()) {
+        return err({ Unauthorized: `asset ${assetId} is private to its owner` });
+    }
+    if (index >= session.chunk_count) return err({ ChunkOutOfRange: { index, chunk_count: session.chunk_count } });
+    const chunk = state.chunks.get([assetId, index]);
+    if (chunk === undefined) throw new Error(`invariant broken: committed asset ${assetId} has no chunk ${index}`);
+    return ok(chunk);
+}
+
+export function stats(state: BucketState): BucketStats {
+    let stored = 0n;
+    let chunks = 0n;
+    for (const [, session] of state.sessions.items()) {
+        stored += session.received_bytes;
+        chunks += BigInt(session.received_count);
+    }
+    return {
+        index: indexPrincipal(state),
+        sessions: BigInt(state.sessions.len()),
+        chunks,
+        stored_bytes: stored,
+        layout_version: BUCKET_LAYOUT_VERSION
+    };
+}

@@ -1,0 +1,115 @@
+/**
+ * Silo bucket canister: holds chunks in a StableBTreeMap. Clients write their session's chunks here
+ * directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
+ */
+import { init, msgCaller, postUpgrade, query, StableBTreeMap, time, trap, update } from 'azle';
+
+import { bytesSerializer, candidSerializer, idIndexKey, u64Key, u8Key } from '../../shared/stable';
+import { bucketMethods as b } from '../../shared/idl';
+import { BucketInitArgs } from '../../shared/types';
+import type {
+    BucketStats,
+    DeleteProgress,
+    HashChunkResult,
+    SessionActivity,
+    UploadStatus,
+    BucketInitArgs as InitArgsT,
+    CommitSessionArgs as CommitArgsT,
+    HashChunkArgs as HashArgsT,
+    OpenSessionArgs as OpenArgsT,
+    Result as ResultT
+} from '../../shared/types';
+import * as logic from './logic';
+import { BucketMemory } from './memory';
+import { type BucketSession, BucketSessionRecord, type BucketState, type Env } from './state';
+
+/** Set only in the test build `bucket_faulty`: makes c2c_hash_chunk trap, to test failures mid-finish. */
+const FAULT = process.env.SILO_FAULT_INJECTION ?? '';
+
+const state: BucketState = {
+    meta: new StableBTreeMap<number, Uint8Array>(BucketMemory.meta, u8Key, bytesSerializer),
+    sessions: new StableBTreeMap<bigint, BucketSession>(BucketMemory.sessions, u64Key, candidSerializer(BucketSessionRecord)),
+    chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer)
+};
+
+function env(): Env {
+    return { caller: msgCaller(), now: time() };
+}
+
+/** c2c_* methods answer only the index; anyone else gets Unauthorized. */
+function fromIndex<T>(method: string, run: () => ResultT<T>): ResultT<T> {
+    if (msgCaller().toText() !== logic.indexPrincipal(state).toText()) {
+        return { Err: { Unauthorized: `${method} may be called only by the index canister` } };
+    }
+    return run();
+}
+
+export default class {
+    @init([BucketInitArgs])
+    init(args: InitArgsT): void {
+        logic.initialize(state, args.index);
+    }
+
+    /** Takes the init argument too (Azle requires it); the index of a bucket never changes. */
+    @postUpgrade([BucketInitArgs])
+    postUpgrade(args: InitArgsT): void {
+        const refusal = logic.checkLayout(state) ?? logic.checkIndex(state, args.index);
+        if (refusal !== null) trap(refusal);
+    }
+
+    @update(b.put_chunk.argTypes, b.put_chunk.retTypes[0])
+    put_chunk(sessionId: bigint, index: number, bytes: Uint8Array): ResultT<null> {
+        return logic.putChunk(state, env(), sessionId, index, bytes);
+    }
+
+    @query(b.upload_status.argTypes, b.upload_status.retTypes[0])
+    upload_status(sessionId: bigint): ResultT<UploadStatus> {
+        return logic.uploadStatus(state, env(), sessionId, logic.indexPrincipal(state));
+    }
+
+    @query(b.get_chunk.argTypes, b.get_chunk.retTypes[0])
+    get_chunk(assetId: bigint, index: number): ResultT<Uint8Array> {
+        return logic.getChunk(state, env(), assetId, index);
+    }
+
+    @query(b.stats.argTypes, b.stats.retTypes[0])
+    stats(): BucketStats {
+        return logic.stats(state);
+    }
+
+    @update(b.c2c_open_session.argTypes, b.c2c_open_session.retTypes[0])
+    c2c_open_session(args: OpenArgsT): ResultT<null> {
+        return fromIndex('c2c_open_session', () => logic.openSession(state, env(), args));
+    }
+
+    @update(b.c2c_seal_session.argTypes, b.c2c_seal_session.retTypes[0])
+    c2c_seal_session(sessionId: bigint): ResultT<null> {
+        return fromIndex('c2c_seal_session', () => logic.sealSession(state, sessionId));
+    }
+
+    @update(b.c2c_reopen_session.argTypes, b.c2c_reopen_session.retTypes[0])
+    c2c_reopen_session(sessionId: bigint, from: number, dropChunk: boolean): ResultT<null> {
+        return fromIndex('c2c_reopen_session', () => logic.reopenSession(state, sessionId, from, dropChunk));
+    }
+
+    @update(b.c2c_hash_chunk.argTypes, b.c2c_hash_chunk.retTypes[0])
+    c2c_hash_chunk(args: HashArgsT): ResultT<HashChunkResult> {
+        if (FAULT === 'trap_on_hash') trap(`fault injection: c2c_hash_chunk traps (chunk ${args.index})`);
+        return fromIndex('c2c_hash_chunk', () => logic.hashChunk(state, args));
+    }
+
+    @update(b.c2c_commit_session.argTypes, b.c2c_commit_session.retTypes[0])
+    c2c_commit_session(args: CommitArgsT): ResultT<null> {
+        return fromIndex('c2c_commit_session', () => logic.commitSession(state, args));
+    }
+
+    @update(b.c2c_delete.argTypes, b.c2c_delete.retTypes[0])
+    c2c_delete(id: bigint): ResultT<DeleteProgress> {
+        return fromIndex('c2c_delete', () => logic.deleteChunks(state, id));
+    }
+
+    @query(b.c2c_session_activity.argTypes, b.c2c_session_activity.retTypes[0])
+    c2c_session_activity(ids: bigint[]): ResultT<SessionActivity[]> {
+        return fromIndex('c2c_session_activity', () => ({ Ok: logic.sessionActivity(state, ids) }));
+    }
+}

@@ -1,0 +1,53 @@
+/** The bucket's durable state: three stable maps, typed. */
+import { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+
+import type { KvMap } from '../../shared/stable';
+import { BucketSessionState, Visibility } from '../../shared/types';
+import type { BucketSessionState as SessionStateT, Visibility as VisibilityT } from '../../shared/types';
+
+export const BucketSessionRecord = IDL.Record({
+    session_id: IDL.Nat64,
+    owner: IDL.Principal,
+    size: IDL.Nat64,
+    chunk_size: IDL.Nat32,
+    chunk_count: IDL.Nat32,
+    visibility: Visibility,
+    state: BucketSessionState,
+    /** One bit per chunk: set when the bucket holds it. */
+    received: IDL.Vec(IDL.Nat8),
+    received_count: IDL.Nat32,
+    received_bytes: IDL.Nat64,
+    /** Chunks below this index have been verified by the index and can no longer change. */
+    frozen_below: IDL.Nat32,
+    last_activity: IDL.Nat64
+});
+export interface BucketSession {
+    session_id: bigint;
+    owner: Principal;
+    size: bigint;
+    chunk_size: number;
+    chunk_count: number;
+    visibility: VisibilityT;
+    state: SessionStateT;
+    received: Uint8Array;
+    received_count: number;
+    received_bytes: bigint;
+    frozen_below: number;
+    last_activity: bigint;
+}
+
+/** Keys of the meta map. */
+export const MetaKey = { layoutVersion: 0, index: 1 } as const;
+
+export interface BucketState {
+    meta: KvMap<number, Uint8Array>;
+    sessions: KvMap<bigint, BucketSession>;
+    /** (session or asset id, chunk index) → the chunk's bytes, stored as they are. */
+    chunks: KvMap<[bigint, number], Uint8Array>;
+}
+
+export interface Env {
+    caller: Principal;
+    now: bigint;
+}

@@ -1,0 +1,116 @@
+/** The asset index: committed assets, per-owner listing pages and per-owner byte accounting. */
+import type { Principal } from '@dfinity/principal';
+
+import { MAX_LIST_LIMIT } from '../../shared/constants';
+import type { Asset, AssetPage, ListAssetsArgs, Result } from '../../shared/types';
+import { adjustBucket } from './buckets';
+import { type Env, type IndexState, type OwnerRecord, type Ports } from './state';
+import { enqueueTask, runTask } from './tasks';
+
+/** Asset ids per owner page. */
+export const OWNER_PAGE_SIZE = 256;
+/** `list_assets` cursors pack (page, last id): the id in the low 40 bits, the page above. */
+const CURSOR_ID_BITS = 40n;
+
+export function getOwner(state: IndexState, owner: Principal): OwnerRecord {
+    return state.owners.get(owner) ?? { committed_bytes: 0n, reserved_bytes: 0n, asset_count: 0n, pages: 0 };
+}
+
+export function adjustOwner(state: IndexState, owner: Principal, delta: { reserved?: bigint; committed?: bigint }): void {
+    const record = getOwner(state, owner);
+    record.reserved_bytes += delta.reserved ?? 0n;
+    record.committed_bytes += delta.committed ?? 0n;
+    if (record.reserved_bytes < 0n || record.committed_bytes < 0n) throw new Error(`invariant broken: accounting of ${owner.toText()} went negative`);
+    state.owners.insert(owner, record);
+}
+
+/** Records a committed asset and lists it on its owner's last page. */
+export function insertAsset(state: IndexState, asset: Asset): void {
+    const owner = getOwner(state, asset.owner);
+    let page = owner.pages - 1;
+    let ids = page >= 0 ? (state.ownerPages.get([asset.owner, page]) ?? []) : [];
+    if (page < 0 || ids.length >= OWNER_PAGE_SIZE) {
+        page = owner.pages;
+        owner.pages += 1;
+        ids = [];
+    }
+    ids.push(asset.id);
+    state.ownerPages.insert([asset.owner, page], ids);
+    owner.asset_count += 1n;
+    state.owners.insert(asset.owner, owner);
+    state.assets.insert(asset.id, { asset, page });
+}
+
+function removeAssetRecord(state: IndexState, id: bigint): Asset | undefined {
+    const record = state.assets.remove(id);
+    if (record === undefined) return undefined;
+    const { asset, page } = record;
+    const ids = state.ownerPages.get([asset.owner, page]) ?? [];
+    state.ownerPages.insert(
+        [asset.owner, page],
+        ids.filter((x) => x !== id)
+    );
+    const owner = getOwner(state, asset.owner);
+    owner.asset_count -= 1n;
+    owner.committed_bytes -= asset.size;
+    state.owners.insert(asset.owner, owner);
+    return asset;
+}
+
+function mayRead(env: Env, asset: Asset): boolean {
+    return 'public' in asset.visibility || asset.owner.toText() === env.caller.toText() || env.isController(env.caller);
+}
+
+export function getAsset(state: IndexState, env: Env, id: bigint): Result<Asset> {
+    const record = state.assets.get(id);
+    if (record === undefined) return { Err: { AssetNotFound: id } };
+    if (!mayRead(env, record.asset)) return { Err: { Unauthorized: `asset ${id} is private to its owner` } };
+    return { Ok: record.asset };
+}
+
+/**
+ * Lists an owner's assets in upload order, a page at a time. Others see only public assets. Cursors stay
+ * valid while assets are deleted: they name the last asset returned, not a position.
+ */
+export function listAssets(state: IndexState, env: Env, args: ListAssetsArgs): Result<AssetPage> {
+    const owner = args.owner[0] ?? env.caller;
+    const limit = args.limit[0] ?? 100;
+    if (limit < 1 || limit > MAX_LIST_LIMIT) return { Err: { InvalidArgument: `limit must be between 1 and ${MAX_LIST_LIMIT}` } };
+    const cursor = args.cursor[0];
+    let page = cursor === undefined ? 0 : Number(cursor >> CURSOR_ID_BITS);
+    const after = cursor === undefined ? -1n : cursor & ((1n << CURSOR_ID_BITS) - 1n);
+    const pages = getOwner(state, owner).pages;
+    const assets: Asset[] = [];
+    let last: { page: number; id: bigint } | null = null;
+    for (; page < pages && assets.length < limit; page++) {
+        for (const id of state.ownerPages.get([owner, page]) ?? []) {
+            if (id <= after) continue;
+            const record = state.assets.get(id);
+            if (record === undefined) continue;
+            last = { page, id };
+            if (mayRead(env, record.asset)) assets.push(record.asset);
+            if (assets.length >= limit) break;
+        }
+    }
+    // A full page may be followed by more; the next call then returns the rest (possibly nothing).
+    const full = assets.length >= limit && last !== null;
+    return { Ok: { assets, next_cursor: full ? [(BigInt(last!.page) << CURSOR_ID_BITS) | last!.id] : [] } };
+}
+
+/**
+ * Removes an asset from the index at once (it is gone for readers from this message on), then has its
+ * bucket delete the chunks, now or later from the persisted task queue.
+ */
+export async function deleteAsset(state: IndexState, env: Env, ports: Ports, id: bigint): Promise<Result<null>> {
+    const record = state.assets.get(id);
+    if (record === undefined) return { Err: { AssetNotFound: id } };
+    const asset = record.asset;
+    if (asset.owner.toText() !== env.caller.toText() && !env.isController(env.caller)) {
+        return { Err: { Unauthorized: `only the owner of asset ${id} may delete it` } };
+    }
+    removeAssetRecord(state, id);
+    adjustBucket(state, asset.bucket, { used: -asset.size });
+    const task = enqueueTask(state, env, { delete_chunks: { bucket: asset.bucket, id } });
+    await runTask(state, env, ports, task);
+    return { Ok: null };
+}

@@ -1,0 +1,246 @@
+/**
+ * The bucket registry: capacity accounting and allocation, the bucket module the index keeps so it can
+ * create buckets, and rolling upgrades of all buckets to a new module.
+ */
+import { IDL } from '@dfinity/candid';
+import { Principal } from '@dfinity/principal';
+
+import { sha256, toHex } from '../../shared/sha256';
+import { BucketInitArgs, type BucketInfo, type Result, type UpgradeStatus } from '../../shared/types';
+import { type Env, getConfig, getU64, type IndexState, MetaKey, type Ports, setU64, takeNext, currentEpoch } from './state';
+
+/** Pieces of a bucket module are stored in pieces of at most this size. */
+export const WASM_PIECE_BYTES = 1024 * 1024;
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+// ------------------------------------------------------------------ capacity
+
+/** The byte count past which a bucket takes no new uploads. */
+export function bucketLimit(bucket: BucketInfo, thresholdPercent: number): bigint {
+    return (bucket.capacity_bytes * BigInt(thresholdPercent)) / 100n;
+}
+
+/**
+ * Picks the active bucket with the most room for `size` more bytes (spreading uploads), or null.
+ */
+export function allocateBucket(state: IndexState, size: bigint): BucketInfo | null {
+    const threshold = getConfig(state).full_threshold_percent;
+    let best: BucketInfo | null = null;
+    let bestFree = -1n;
+    for (const [, bucket] of state.buckets.items()) {
+        if (!('active' in bucket.status)) continue;
+        const free = bucketLimit(bucket, threshold) - bucket.used_bytes - bucket.reserved_bytes;
+        if (free >= size && free > bestFree) {
+            best = bucket;
+            bestFree = free;
+        }
+    }
+    return best;
+}
+
+/** Adds to a bucket's reserved or used bytes (negative to release), marking it full or active. */
+export function adjustBucket(state: IndexState, id: Principal, delta: { reserved?: bigint; used?: bigint }): void {
+    const bucket = state.buckets.get(id);
+    if (bucket === undefined) throw new Error(`invariant broken: bucket ${id.toText()} is not registered`);
+    bucket.reserved_bytes += delta.reserved ?? 0n;
+    bucket.used_bytes += delta.used ?? 0n;
+    if (bucket.reserved_bytes < 0n || bucket.used_bytes < 0n) throw new Error(`invariant broken: bucket ${id.toText()} accounting went negative`);
+    const full = bucket.used_bytes + bucket.reserved_bytes >= bucketLimit(bucket, getConfig(state).full_threshold_percent);
+    bucket.status = full ? { full: null } : { active: null };
+    state.buckets.insert(id, bucket);
+}
+
+export function registerBucket(state: IndexState, env: Env, id: Principal, capacity: bigint, createdByIndex: boolean, moduleHash?: Uint8Array): Result<BucketInfo> {
+    if (state.buckets.containsKey(id)) return { Err: { InvalidArgument: `bucket ${id.toText()} is already registered` } };
+    if (capacity <= 0n) return { Err: { InvalidArgument: 'bucket capacity must be positive' } };
+    const bucket: BucketInfo = {
+        id,
+        capacity_bytes: capacity,
+        used_bytes: 0n,
+        reserved_bytes: 0n,
+        status: { active: null },
+        created_by_index: createdByIndex,
+        created_at: env.now,
+        module_hash: moduleHash === undefined ? [] : [moduleHash],
+        last_upgrade_error: []
+    };
+    state.buckets.insert(id, bucket);
+    return { Ok: bucket };
+}
+
+// ------------------------------------------------------------------ the bucket module
+
+/** Starts a new upload of the bucket module; returns its generation, to pass with each piece. */
+export function beginBucketWasm(state: IndexState): bigint {
+    return takeNext(state, MetaKey.nextWasmGeneration);
+}
+
+export function putBucketWasmPiece(state: IndexState, generation: bigint, index: number, bytes: Uint8Array): Result<null> {
+    if (generation === 0n || generation >= getU64(state, MetaKey.nextWasmGeneration)) {
+        return { Err: { InvalidArgument: `unknown module generation ${generation}; call admin_begin_bucket_wasm first` } };
+    }
+    if (generation === getU64(state, MetaKey.activeWasmGeneration)) {
+        return { Err: { InvalidArgument: `generation ${generation} is active and can no longer change` } };
+    }
+    if (bytes.length === 0 || bytes.length > WASM_PIECE_BYTES) return { Err: { InvalidArgument: `a piece must hold 1 to ${WASM_PIECE_BYTES} bytes` } };
+    state.bucketWasm.insert([generation, index], bytes);
+    return { Ok: null };
+}
+
+function assemble(state: IndexState, generation: bigint): Uint8Array {
+    const pieces: Uint8Array[] = [];
+    for (let i = 0; ; i++) {
+        const piece = state.bucketWasm.get([generation, i]);
+        if (piece === undefined) break;
+        pieces.push(piece);
+    }
+    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of pieces) {
+        out.set(p, offset);
+        offset += p.length;
+    }
+    return out;
+}
+
+/** Activates an uploaded generation once its pieces hash to `expected`; older pieces are dropped. */
+export function commitBucketWasm(state: IndexState, generation: bigint, expected: Uint8Array): Result<null> {
+    const wasm = assemble(state, generation);
+    if (wasm.length === 0) return { Err: { InvalidArgument: `generation ${generation} has no pieces (pieces are numbered from 0)` } };
+    const actual = sha256(wasm);
+    if (toHex(actual) !== toHex(expected)) {
+        return { Err: { HashMismatch: { expected, actual } } };
+    }
+    const previous = getU64(state, MetaKey.activeWasmGeneration);
+    setU64(state, MetaKey.activeWasmGeneration, generation);
+    state.meta.insert(MetaKey.activeWasmHash, actual);
+    setU64(state, MetaKey.activeWasmSize, BigInt(wasm.length));
+    if (previous !== 0n) {
+        for (let i = 0; state.bucketWasm.remove([previous, i]) !== undefined; i++);
+    }
+    return { Ok: null };
+}
+
+export function activeWasmHash(state: IndexState): Uint8Array | undefined {
+    return state.meta.get(MetaKey.activeWasmHash);
+}
+
+function activeWasm(state: IndexState): Uint8Array | undefined {
+    const generation = getU64(state, MetaKey.activeWasmGeneration);
+    return generation === 0n ? undefined : assemble(state, generation);
+}
+
+// ------------------------------------------------------------------ creating buckets
+
+/**
+ * Creates and installs a new bucket with cycles from the index's balance, then registers it. Only one
+ * creation runs at a time; a second caller gets Busy and should retry.
+ */
+export async function createBucket(state: IndexState, env: Env, ports: Ports): Promise<Result<BucketInfo>> {
+    const config = getConfig(state);
+    const wasm = activeWasm(state);
+    if (wasm === undefined) {
+        return { Err: { NoCapacity: 'no bucket has room and the index holds no bucket module to create one; a controller must upload it (admin_begin_bucket_wasm) or register a bucket' } };
+    }
+    const creating = state.meta.get(MetaKey.creatingBucket);
+    if (creating !== undefined && getU64(state, MetaKey.creatingBucket) === currentEpoch(state)) {
+        return { Err: { Busy: 'a new bucket is being created; retry in a few seconds' } };
+    }
+    const pending = state.meta.get(MetaKey.pendingBucket);
+    if (pending === undefined && env.cycles() < config.bucket_cycles * 2n) {
+        return { Err: { NoCapacity: `the index has ${env.cycles()} cycles, too few to create a bucket with ${config.bucket_cycles}; top it up` } };
+    }
+    setU64(state, MetaKey.creatingBucket, currentEpoch(state));
+    try {
+        let id: Principal;
+        if (pending !== undefined) {
+            id = Principal.fromUint8Array(pending);
+        } else {
+            id = await ports.management.createCanister([env.self, ...config.bucket_controllers], config.bucket_cycles);
+            // Remember it at once: if installing fails, the next attempt installs this canister.
+            state.meta.insert(MetaKey.pendingBucket, id.toUint8Array());
+        }
+        await ports.management.installCode(id, 'install', wasm, new Uint8Array(IDL.encode([BucketInitArgs], [{ index: env.self }])));
+        state.meta.remove(MetaKey.pendingBucket);
+        return registerBucket(state, env, id, config.bucket_capacity_bytes, true, sha256(wasm));
+    } catch (error) {
+        return { Err: { NoCapacity: `creating a new bucket failed: ${describe(error)}` } };
+    } finally {
+        state.meta.remove(MetaKey.creatingBucket);
+    }
+}
+
+// ------------------------------------------------------------------ upgrading buckets
+
+/** Queues every bucket for an upgrade to the active module. */
+export function scheduleUpgrades(state: IndexState, env: Env): Result<UpgradeStatus> {
+    const target = activeWasmHash(state);
+    if (target === undefined) return { Err: { InvalidArgument: 'no bucket module is active; upload one first' } };
+    for (const [id] of state.buckets.items()) {
+        state.upgrades.insert(id, { target_hash: target, attempts: 0, done: false, error: [], next_attempt_at: env.now });
+    }
+    return { Ok: upgradeStatus(state) };
+}
+
+export function upgradeStatus(state: IndexState): UpgradeStatus {
+    const status: UpgradeStatus = { target_hash: [], pending: [], failed: [], upgraded: [] };
+    const target = activeWasmHash(state);
+    if (target !== undefined) status.target_hash = [target];
+    for (const [id, record] of state.upgrades.items()) {
+        if (record.done) status.upgraded.push(id);
+        else if (record.error.length > 0) status.failed.push({ bucket: id, error: record.error[0]!, attempts: record.attempts });
+        else status.pending.push(id);
+    }
+    return status;
+}
+
+/**
+ * Upgrades the due buckets one at a time: stop, install the new module, start. A failure is recorded and
+ * retried later with backoff; the bucket is started again either way.
+ */
+export async function runUpgrades(state: IndexState, env: Env, ports: Ports): Promise<void> {
+    const wasm = activeWasm(state);
+    const target = activeWasmHash(state);
+    if (wasm === undefined || target === undefined) return;
+    for (const [id, record] of state.upgrades.items()) {
+        if (record.done || record.next_attempt_at > env.now) continue;
+        if (toHex(record.target_hash) !== toHex(target)) record.target_hash = target;
+        let error: string | null = null;
+        try {
+            await ports.management.stopCanister(id);
+            await ports.management.installCode(id, 'upgrade', wasm, new Uint8Array(IDL.encode([BucketInitArgs], [{ index: env.self }])));
+        } catch (e) {
+            error = describe(e);
+        }
+        try {
+            await ports.management.startCanister(id);
+        } catch (e) {
+            error = error ?? `started no more after the upgrade: ${describe(e)}`;
+        }
+        // Other messages ran during the awaits: read the records again before writing.
+        const current = state.upgrades.get(id);
+        if (current === undefined) continue;
+        current.attempts += 1;
+        if (error === null) {
+            current.done = true;
+            current.error = [];
+        } else {
+            current.error = [error];
+            current.next_attempt_at = env.now + backoff(current.attempts);
+        }
+        state.upgrades.insert(id, current);
+        const bucket = state.buckets.get(id);
+        if (bucket !== undefined) {
+            if (error === null) bucket.module_hash = [target];
+            bucket.last_upgrade_error = error === null ? [] : [error];
+            state.buckets.insert(id, bucket);
+        }
+    }
+}
+
+/** Retry delay after `attempts` failures: 10 s doubling, at most an hour. */
+export function backoff(attempts: number): bigint {
+    const seconds = Math.min(10 * 2 ** Math.max(0, attempts - 1), 3600);
+    return BigInt(seconds) * 1_000_000_000n;
+}

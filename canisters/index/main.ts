@@ -1,0 +1,269 @@
+/**
+ * Silo index canister: upload sessions and their rolling SHA-256 state, the bucket registry and the
+ * atomic asset index. Each method checks its caller and delegates to the plain functions beside it.
+ */
+import {
+    canisterCycleBalance,
+    canisterSelf,
+    init,
+    isController,
+    msgCaller,
+    postUpgrade,
+    query,
+    setTimerInterval,
+    StableBTreeMap,
+    time,
+    trap,
+    update
+} from 'azle';
+import type { Principal } from 'azle';
+
+import { indexMethods } from '../../shared/idl';
+import { IndexInitArgs } from '../../shared/types';
+import { bytesSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u8Key } from '../../shared/stable';
+import type {
+    Asset,
+    AssetPage,
+    BeginUploadArgs,
+    BucketInfo,
+    Config,
+    ConfigUpdate,
+    ListAssetsArgs,
+    Result,
+    SessionInfo,
+    Stats,
+    UpgradeStatus,
+    UploadTicket
+} from '../../shared/types';
+import { deleteAsset, getAsset, listAssets } from './assets';
+import {
+    activeWasmHash,
+    beginBucketWasm,
+    commitBucketWasm,
+    createBucket,
+    putBucketWasmPiece,
+    registerBucket,
+    runUpgrades,
+    scheduleUpgrades,
+    upgradeStatus
+} from './buckets';
+import { IndexMemory } from './memory';
+import { ports } from './ports';
+import {
+    applyConfigUpdate,
+    assetSerializer,
+    bucketSerializer,
+    checkLayout,
+    type Env,
+    getConfig,
+    type IndexState,
+    initializeLayout,
+    ownerSerializer,
+    sessionSerializer,
+    setConfig,
+    startEpoch,
+    taskSerializer,
+    upgradeSerializer,
+    validateConfig
+} from './state';
+import { runDueTasks } from './tasks';
+import { abortUpload, beginUpload, expireSessions, finishUpload, sessionInfo } from './uploads';
+
+const state: IndexState = {
+    meta: new StableBTreeMap(IndexMemory.meta, u8Key, bytesSerializer),
+    sessions: new StableBTreeMap(IndexMemory.sessions, u64Key, sessionSerializer),
+    checkpoints: new StableBTreeMap(IndexMemory.checkpoints, idIndexKey, bytesSerializer),
+    assets: new StableBTreeMap(IndexMemory.assets, u64Key, assetSerializer),
+    ownerPages: new StableBTreeMap(IndexMemory.ownerPages, principalPageKey, u64ListSerializer),
+    owners: new StableBTreeMap(IndexMemory.owners, principalKey, ownerSerializer),
+    buckets: new StableBTreeMap(IndexMemory.buckets, principalKey, bucketSerializer),
+    tasks: new StableBTreeMap(IndexMemory.tasks, u64Key, taskSerializer),
+    bucketWasm: new StableBTreeMap(IndexMemory.bucketWasm, idIndexKey, bytesSerializer),
+    upgrades: new StableBTreeMap(IndexMemory.upgrades, principalKey, upgradeSerializer)
+};
+
+function env(): Env {
+    return { caller: msgCaller(), now: time(), self: canisterSelf(), isController, cycles: canisterCycleBalance };
+}
+
+function controllerOnly<T>(method: string, run: () => T): T | { Err: { Unauthorized: string } } {
+    if (!isController(msgCaller())) return { Err: { Unauthorized: `${method} may be called only by a controller of the index` } };
+    return run();
+}
+
+/** Heap flag: one maintenance run at a time (it awaits bucket calls). */
+let maintaining = false;
+
+async function maintenance(): Promise<void> {
+    if (maintaining) return;
+    maintaining = true;
+    try {
+        await expireSessions(state, env(), ports);
+        await runDueTasks(state, env(), ports);
+        await runUpgrades(state, env(), ports);
+    } finally {
+        maintaining = false;
+    }
+}
+
+function startMaintenance(): void {
+    setTimerInterval(getConfig(state).sweep_interval_seconds, maintenance);
+}
+
+const m = indexMethods;
+
+export default class {
+    @init([IndexInitArgs])
+    init(update: ConfigUpdate): void {
+        initializeLayout(state);
+        const config = applyConfigUpdate(getConfig(state), update);
+        const invalid = validateConfig(config);
+        if (invalid !== null) trap(`invalid configuration: ${invalid}`);
+        setConfig(state, config);
+        startEpoch(state);
+        startMaintenance();
+    }
+
+    /** Takes the init argument too (Azle requires it): settings given there are applied. */
+    @postUpgrade([IndexInitArgs])
+    postUpgrade(update: ConfigUpdate): void {
+        const refusal = checkLayout(state);
+        if (refusal !== null) trap(refusal);
+        const config = applyConfigUpdate(getConfig(state), update);
+        const invalid = validateConfig(config);
+        if (invalid !== null) trap(`invalid configuration: ${invalid}`);
+        setConfig(state, config);
+        // A new epoch makes finish locks held by the previous code instance stale.
+        startEpoch(state);
+        startMaintenance();
+    }
+
+    @update(m.begin_upload.argTypes, m.begin_upload.retTypes[0])
+    async begin_upload(args: BeginUploadArgs): Promise<Result<UploadTicket>> {
+        return beginUpload(state, env(), ports, args);
+    }
+
+    @update(m.finish_upload.argTypes, m.finish_upload.retTypes[0])
+    async finish_upload(sessionId: bigint): Promise<Result<Asset>> {
+        return finishUpload(state, env(), ports, sessionId);
+    }
+
+    @update(m.abort_upload.argTypes, m.abort_upload.retTypes[0])
+    async abort_upload(sessionId: bigint): Promise<Result<null>> {
+        return abortUpload(state, env(), ports, sessionId);
+    }
+
+    @query(m.upload_session.argTypes, m.upload_session.retTypes[0])
+    upload_session(sessionId: bigint): Result<SessionInfo> {
+        return sessionInfo(state, env(), sessionId);
+    }
+
+    @query(m.get_asset.argTypes, m.get_asset.retTypes[0])
+    get_asset(id: bigint): Result<Asset> {
+        return getAsset(state, env(), id);
+    }
+
+    @query(m.list_assets.argTypes, m.list_assets.retTypes[0])
+    list_assets(args: ListAssetsArgs): Result<AssetPage> {
+        return listAssets(state, env(), args);
+    }
+
+    @update(m.delete_asset.argTypes, m.delete_asset.retTypes[0])
+    async delete_asset(id: bigint): Promise<Result<null>> {
+        return deleteAsset(state, env(), ports, id);
+    }
+
+    @query(m.buckets.argTypes, m.buckets.retTypes[0])
+    buckets(): BucketInfo[] {
+        return state.buckets.items().map(([, b]) => b);
+    }
+
+    @query(m.stats.argTypes, m.stats.retTypes[0])
+    stats(): Stats {
+        let assets = 0n;
+        let stored = 0n;
+        let reserved = 0n;
+        for (const [, owner] of state.owners.items()) {
+            assets += owner.asset_count;
+            stored += owner.committed_bytes;
+            reserved += owner.reserved_bytes;
+        }
+        const hash = activeWasmHash(state);
+        return {
+            assets,
+            stored_bytes: stored,
+            open_sessions: BigInt(state.sessions.len()),
+            reserved_bytes: reserved,
+            buckets: Number(state.buckets.len()),
+            pending_bucket_tasks: Number(state.tasks.len()),
+            bucket_wasm_hash: hash === undefined ? [] : [hash],
+            cycles: canisterCycleBalance()
+        };
+    }
+
+    @query(m.config.argTypes, m.config.retTypes[0])
+    config(): Config {
+        return getConfig(state);
+    }
+
+    @query(m.bucket_upgrade_status.argTypes, m.bucket_upgrade_status.retTypes[0])
+    bucket_upgrade_status(): UpgradeStatus {
+        return upgradeStatus(state);
+    }
+
+    @update(m.admin_set_config.argTypes, m.admin_set_config.retTypes[0])
+    admin_set_config(update: ConfigUpdate): Result<Config> {
+        return controllerOnly('admin_set_config', () => {
+            const previous = getConfig(state);
+            const config = applyConfigUpdate(previous, update);
+            const invalid = validateConfig(config);
+            if (invalid !== null) return { Err: { InvalidArgument: invalid } };
+            setConfig(state, config);
+            return { Ok: config };
+        });
+    }
+
+    @update(m.admin_register_bucket.argTypes, m.admin_register_bucket.retTypes[0])
+    admin_register_bucket(bucket: Principal, capacity: [] | [bigint]): Result<BucketInfo> {
+        return controllerOnly('admin_register_bucket', () =>
+            registerBucket(state, env(), bucket, capacity[0] ?? getConfig(state).bucket_capacity_bytes, false)
+        );
+    }
+
+    @update(m.admin_begin_bucket_wasm.argTypes, m.admin_begin_bucket_wasm.retTypes[0])
+    admin_begin_bucket_wasm(): Result<bigint> {
+        return controllerOnly('admin_begin_bucket_wasm', () => ({ Ok: beginBucketWasm(state) }));
+    }
+
+    @update(m.admin_put_bucket_wasm.argTypes, m.admin_put_bucket_wasm.retTypes[0])
+    admin_put_bucket_wasm(generation: bigint, index: number, bytes: Uint8Array): Result<null> {
+        return controllerOnly('admin_put_bucket_wasm', () => putBucketWasmPiece(state, generation, index, bytes));
+    }
+
+    @update(m.admin_commit_bucket_wasm.argTypes, m.admin_commit_bucket_wasm.retTypes[0])
+    admin_commit_bucket_wasm(generation: bigint, sha256: Uint8Array): Result<null> {
+        return controllerOnly('admin_commit_bucket_wasm', () => commitBucketWasm(state, generation, sha256));
+    }
+
+    @update(m.admin_create_bucket.argTypes, m.admin_create_bucket.retTypes[0])
+    async admin_create_bucket(): Promise<Result<BucketInfo>> {
+        if (!isController(msgCaller())) return { Err: { Unauthorized: 'admin_create_bucket may be called only by a controller of the index' } };
+        return createBucket(state, env(), ports);
+    }
+
+    @update(m.admin_upgrade_buckets.argTypes, m.admin_upgrade_buckets.retTypes[0])
+    async admin_upgrade_buckets(): Promise<Result<UpgradeStatus>> {
+        if (!isController(msgCaller())) return { Err: { Unauthorized: 'admin_upgrade_buckets may be called only by a controller of the index' } };
+        const scheduled = scheduleUpgrades(state, env());
+        if ('Err' in scheduled) return scheduled;
+        await runUpgrades(state, env(), ports);
+        return { Ok: upgradeStatus(state) };
+    }
+
+    @update(m.admin_run_maintenance.argTypes, m.admin_run_maintenance.retTypes[0])
+    async admin_run_maintenance(): Promise<Result<null>> {
+        if (!isController(msgCaller())) return { Err: { Unauthorized: 'admin_run_maintenance may be called only by a controller of the index' } };
+        await maintenance();
+        return { Ok: null };
+    }
+}

@@ -1,0 +1,16 @@
+/**
+ * The index's stable memory ids. Append only: a new structure takes the next id; an id is never reused,
+ * even after its structure is retired (254 and 255 belong to Azle and ic-stable-structures).
+ */
+export const IndexMemory = {
+    meta: 0,
+    sessions: 1,
+    checkpoints: 2,
+    assets: 3,
+    ownerPages: 4,
+    owners: 5,
+    buckets: 6,
+    tasks: 7,
+    bucketWasm: 8,
+    upgrades: 9
+} as const;

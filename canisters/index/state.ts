@@ -1,0 +1,301 @@
+/** The index's durable state (stable maps), its records, and the ports through which it calls out. */
+import { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+
+import {
+    DEFAULT_BUCKET_CAPACITY_BYTES,
+    DEFAULT_BUCKET_CYCLES,
+    DEFAULT_FULL_THRESHOLD_PERCENT,
+    DEFAULT_QUOTA_BYTES,
+    DEFAULT_SESSION_TTL_NS,
+    DEFAULT_SWEEP_INTERVAL_SECONDS,
+    INDEX_LAYOUT_VERSION
+} from '../../shared/constants';
+import type { KvMap } from '../../shared/stable';
+import { candidSerializer, readU32, readU64, writeU32, writeU64 } from '../../shared/stable';
+import {
+    Asset,
+    BucketInfo,
+    Config,
+    SessionState,
+    Visibility,
+    type Asset as AssetT,
+    type BucketInfo as BucketInfoT,
+    type CommitSessionArgs,
+    type Config as ConfigT,
+    type ConfigUpdate,
+    type DeleteProgress,
+    type HashChunkArgs,
+    type HashChunkResult,
+    type OpenSessionArgs,
+    type Result,
+    type SessionActivity,
+    type SessionState as SessionStateT,
+    type Visibility as VisibilityT
+} from '../../shared/types';
+
+export const SessionRecord = IDL.Record({
+    session_id: IDL.Nat64,
+    owner: IDL.Principal,
+    name: IDL.Text,
+    content_type: IDL.Text,
+    size: IDL.Nat64,
+    sha256: IDL.Vec(IDL.Nat8),
+    chunk_size: IDL.Nat32,
+    chunk_count: IDL.Nat32,
+    visibility: Visibility,
+    bucket: IDL.Principal,
+    state: SessionState,
+    has_checkpoints: IDL.Bool,
+    /** Bytes read back and absorbed into `hash_state` (a multiple of 64). */
+    verified_bytes: IDL.Nat64,
+    /** The rolling SHA-256 state (shared/sha256 encoding) after `verified_bytes`. */
+    hash_state: IDL.Vec(IDL.Nat8),
+    /** Who holds the finish lock: the boot epoch and a token; a lock from an older epoch is stale. */
+    finish_epoch: IDL.Nat64,
+    finish_token: IDL.Nat64,
+    created_at: IDL.Nat64,
+    expires_at: IDL.Nat64
+});
+export interface SessionRecord {
+    session_id: bigint;
+    owner: Principal;
+    name: string;
+    content_type: string;
+    size: bigint;
+    sha256: Uint8Array;
+    chunk_size: number;
+    chunk_count: number;
+    visibility: VisibilityT;
+    bucket: Principal;
+    state: SessionStateT;
+    has_checkpoints: boolean;
+    verified_bytes: bigint;
+    hash_state: Uint8Array;
+    finish_epoch: bigint;
+    finish_token: bigint;
+    created_at: bigint;
+    expires_at: bigint;
+}
+
+/** An asset as stored: the public record plus the owner page that lists it. */
+export const AssetRecord = IDL.Record({ asset: Asset, page: IDL.Nat32 });
+export interface AssetRecord {
+    asset: AssetT;
+    page: number;
+}
+
+export const OwnerRecord = IDL.Record({
+    committed_bytes: IDL.Nat64,
+    reserved_bytes: IDL.Nat64,
+    asset_count: IDL.Nat64,
+    /** Pages of asset ids in `ownerPages`; new ids go to the last page. */
+    pages: IDL.Nat32
+});
+export interface OwnerRecord {
+    committed_bytes: bigint;
+    reserved_bytes: bigint;
+    asset_count: bigint;
+    pages: number;
+}
+
+export const TaskKind = IDL.Variant({
+    delete_chunks: IDL.Record({ bucket: IDL.Principal, id: IDL.Nat64 }),
+    notify_commit: IDL.Record({ bucket: IDL.Principal, session_id: IDL.Nat64, owner: IDL.Principal, visibility: Visibility })
+});
+export type TaskKind =
+    | { delete_chunks: { bucket: Principal; id: bigint } }
+    | { notify_commit: { bucket: Principal; session_id: bigint; owner: Principal; visibility: VisibilityT } };
+
+export const TaskRecord = IDL.Record({
+    id: IDL.Nat64,
+    kind: TaskKind,
+    attempts: IDL.Nat32,
+    next_attempt_at: IDL.Nat64,
+    last_error: IDL.Opt(IDL.Text)
+});
+export interface TaskRecord {
+    id: bigint;
+    kind: TaskKind;
+    attempts: number;
+    next_attempt_at: bigint;
+    last_error: [] | [string];
+}
+
+export const UpgradeRecord = IDL.Record({
+    target_hash: IDL.Vec(IDL.Nat8),
+    attempts: IDL.Nat32,
+    done: IDL.Bool,
+    error: IDL.Opt(IDL.Text),
+    next_attempt_at: IDL.Nat64
+});
+export interface UpgradeRecord {
+    target_hash: Uint8Array;
+    attempts: number;
+    done: boolean;
+    error: [] | [string];
+    next_attempt_at: bigint;
+}
+
+export interface IndexState {
+    meta: KvMap<number, Uint8Array>;
+    sessions: KvMap<bigint, SessionRecord>;
+    /** (session id, chunk index) → the client's 32-byte SHA-256 chaining value after that chunk. */
+    checkpoints: KvMap<[bigint, number], Uint8Array>;
+    assets: KvMap<bigint, AssetRecord>;
+    ownerPages: KvMap<[Principal, number], bigint[]>;
+    owners: KvMap<Principal, OwnerRecord>;
+    buckets: KvMap<Principal, BucketInfoT>;
+    tasks: KvMap<bigint, TaskRecord>;
+    /** (generation, chunk index) → a piece of an uploaded bucket module. */
+    bucketWasm: KvMap<[bigint, number], Uint8Array>;
+    upgrades: KvMap<Principal, UpgradeRecord>;
+}
+
+export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
+export const assetSerializer = candidSerializer<AssetRecord>(AssetRecord);
+export const ownerSerializer = candidSerializer<OwnerRecord>(OwnerRecord);
+export const bucketSerializer = candidSerializer<BucketInfoT>(BucketInfo);
+export const taskSerializer = candidSerializer<TaskRecord>(TaskRecord);
+export const upgradeSerializer = candidSerializer<UpgradeRecord>(UpgradeRecord);
+
+/** What an index method knows about the message it runs in. */
+export interface Env {
+    caller: Principal;
+    now: bigint;
+    self: Principal;
+    isController(p: Principal): boolean;
+    /** The index's cycles balance. */
+    cycles(): bigint;
+}
+
+/**
+ * Calls to a bucket. Each resolves to the bucket's Result, and rejects (throws) when the call itself
+ * fails: the bucket is stopped, trapped, missing or out of cycles.
+ */
+export interface BucketApi {
+    openSession(bucket: Principal, args: OpenSessionArgs): Promise<Result<null>>;
+    sealSession(bucket: Principal, sessionId: bigint): Promise<Result<null>>;
+    reopenSession(bucket: Principal, sessionId: bigint, from: number, dropChunk: boolean): Promise<Result<null>>;
+    hashChunk(bucket: Principal, args: HashChunkArgs): Promise<Result<HashChunkResult>>;
+    commitSession(bucket: Principal, args: CommitSessionArgs): Promise<Result<null>>;
+    deleteChunks(bucket: Principal, id: bigint): Promise<Result<DeleteProgress>>;
+    sessionActivity(bucket: Principal, ids: bigint[]): Promise<Result<SessionActivity[]>>;
+}
+
+/** Calls to the management canister; each rejects with the system's message when it fails. */
+export interface ManagementApi {
+    createCanister(controllers: Principal[], cycles: bigint): Promise<Principal>;
+    installCode(canister: Principal, mode: 'install' | 'upgrade', wasm: Uint8Array, arg: Uint8Array): Promise<void>;
+    stopCanister(canister: Principal): Promise<void>;
+    startCanister(canister: Principal): Promise<void>;
+}
+
+export interface Ports {
+    bucket: BucketApi;
+    management: ManagementApi;
+}
+
+// ------------------------------------------------------------------ meta entries
+
+export const MetaKey = {
+    layoutVersion: 0,
+    nextId: 1,
+    config: 2,
+    bootEpoch: 3,
+    nextToken: 4,
+    activeWasmGeneration: 5,
+    activeWasmHash: 6,
+    activeWasmSize: 7,
+    nextWasmGeneration: 8,
+    /** A bucket canister created but not yet installed: the next creation installs it instead. */
+    pendingBucket: 9,
+    /** Set while a bucket is being created (holds the boot epoch); stale after an upgrade. */
+    creatingBucket: 10,
+    nextTaskId: 11
+} as const;
+
+const configSerializer = candidSerializer<ConfigT>(Config);
+
+export const DEFAULT_CONFIG: ConfigT = {
+    quota_bytes: DEFAULT_QUOTA_BYTES,
+    session_ttl_ns: DEFAULT_SESSION_TTL_NS,
+    bucket_capacity_bytes: DEFAULT_BUCKET_CAPACITY_BYTES,
+    full_threshold_percent: DEFAULT_FULL_THRESHOLD_PERCENT,
+    bucket_cycles: DEFAULT_BUCKET_CYCLES,
+    sweep_interval_seconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
+    auto_create_buckets: true,
+    hash_slice_bytes: 0,
+    bucket_controllers: []
+};
+
+export function getU64(state: IndexState, key: number): bigint {
+    const bytes = state.meta.get(key);
+    return bytes === undefined ? 0n : readU64(bytes, 0);
+}
+
+export function setU64(state: IndexState, key: number, value: bigint): void {
+    const bytes = new Uint8Array(8);
+    writeU64(bytes, 0, value);
+    state.meta.insert(key, bytes);
+}
+
+/** Returns the current value of a counter and stores the next. */
+export function takeNext(state: IndexState, key: number, first = 1n): bigint {
+    const current = state.meta.containsKey(key) ? getU64(state, key) : first;
+    setU64(state, key, current + 1n);
+    return current;
+}
+
+export function getConfig(state: IndexState): ConfigT {
+    const bytes = state.meta.get(MetaKey.config);
+    return bytes === undefined ? DEFAULT_CONFIG : configSerializer.fromBytes(bytes);
+}
+
+export function setConfig(state: IndexState, config: ConfigT): void {
+    state.meta.insert(MetaKey.config, configSerializer.toBytes(config));
+}
+
+export function applyConfigUpdate(config: ConfigT, update: ConfigUpdate): ConfigT {
+    const next = { ...config } as Record<string, unknown>;
+    for (const [key, value] of Object.entries(update)) {
+        if ((value as unknown[]).length === 1) next[key] = (value as unknown[])[0];
+    }
+    return next as unknown as ConfigT;
+}
+
+/** Why a configuration is unusable, or null. */
+export function validateConfig(config: ConfigT): string | null {
+    if (config.full_threshold_percent < 1 || config.full_threshold_percent > 100) return 'full_threshold_percent must be between 1 and 100';
+    if (config.hash_slice_bytes % 64 !== 0) return 'hash_slice_bytes must be a multiple of 64';
+    if (config.sweep_interval_seconds < 1) return 'sweep_interval_seconds must be at least 1';
+    if (config.session_ttl_ns < 1_000_000_000n) return 'session_ttl_ns must be at least one second';
+    if (config.bucket_controllers.length > 9) return 'at most 9 extra bucket controllers (the index is the tenth)';
+    return null;
+}
+
+export function initializeLayout(state: IndexState): void {
+    const bytes = new Uint8Array(4);
+    writeU32(bytes, 0, INDEX_LAYOUT_VERSION);
+    state.meta.insert(MetaKey.layoutVersion, bytes);
+}
+
+/** After an upgrade: a reason to refuse to start (an unknown layout), or null. */
+export function checkLayout(state: IndexState): string | null {
+    const stored = state.meta.get(MetaKey.layoutVersion);
+    if (stored === undefined) return 'stable memory has no layout version: this is not a Silo index';
+    const version = readU32(stored, 0);
+    if (version !== INDEX_LAYOUT_VERSION) {
+        return `stable memory layout v${version} is not the v${INDEX_LAYOUT_VERSION} this build understands; refusing to start`;
+    }
+    return null;
+}
+
+/** Marks a new instance of the index code: locks taken by an earlier instance become stale. */
+export function startEpoch(state: IndexState): bigint {
+    return takeNext(state, MetaKey.bootEpoch) + 1n;
+}
+
+export function currentEpoch(state: IndexState): bigint {
+    return getU64(state, MetaKey.bootEpoch);
+}

@@ -1,0 +1,50 @@
+/** Numbers the canisters and the client agree on. */
+
+/** SHA-256 works on 64-byte blocks; chunk boundaries fall on block boundaries so checkpoints exist. */
+export const SHA256_BLOCK_BYTES = 64;
+
+/**
+ * Largest chunk: 1.9 MiB rounded down to a whole number of SHA-256 blocks. It leaves room for the
+ * Candid envelope of `put_chunk` under the IC's 2 MiB ingress limit.
+ */
+export const MAX_CHUNK_SIZE = Math.floor((1.9 * 1024 * 1024) / SHA256_BLOCK_BYTES) * SHA256_BLOCK_BYTES;
+
+/** Chunk size the client uses unless told otherwise. */
+export const DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE;
+
+/** The longest name and content type an asset may have, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 1024;
+export const MAX_CONTENT_TYPE_BYTES = 256;
+
+/** The largest asset Silo accepts (1 TiB); chunk counts stay well inside a nat32. */
+export const MAX_ASSET_SIZE = 1n << 40n;
+
+export const NANOS_PER_SECOND = 1_000_000_000n;
+
+/** Sessions with no progress for this long expire (24 h). */
+export const DEFAULT_SESSION_TTL_NS = 24n * 3600n * NANOS_PER_SECOND;
+
+/** Bytes one owner may hold, committed plus reserved (1 TiB by default). */
+export const DEFAULT_QUOTA_BYTES = 1n << 40n;
+
+/** Bytes a bucket created by the index may hold. Stable memory allows 500 GiB; keep a wide margin. */
+export const DEFAULT_BUCKET_CAPACITY_BYTES = 300n * (1n << 30n);
+
+/** A bucket is marked full once committed plus reserved bytes pass this share of its capacity. */
+export const DEFAULT_FULL_THRESHOLD_PERCENT = 95;
+
+/** Cycles the index gives a bucket it creates. */
+export const DEFAULT_BUCKET_CYCLES = 3_000_000_000_000n;
+
+/** How often the index sweeps expired sessions and retries queued bucket work. */
+export const DEFAULT_SWEEP_INTERVAL_SECONDS = 60;
+
+/** Largest page `list_assets` returns. */
+export const MAX_LIST_LIMIT = 500;
+
+/** Chunks a bucket deletes per message when an asset or session is removed. */
+export const DELETE_BATCH_CHUNKS = 64;
+
+/** Versions of the stable memory layouts; a canister refuses to start on a layout it does not know. */
+export const INDEX_LAYOUT_VERSION = 1;
+export const BUCKET_LAYOUT_VERSION = 1;

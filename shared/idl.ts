@@ -1,0 +1,69 @@
+/**
+ * The Candid services of the index and the bucket, as IDL factories for actors (client, tests, CLI).
+ * Built from the same types the canisters declare their methods with.
+ */
+import type { IDL as IDLNamespace } from '@dfinity/candid';
+import { IDL } from '@dfinity/candid';
+
+import {
+    Asset,
+    AssetPage,
+    BeginUploadArgs,
+    BucketInfo,
+    BucketStats,
+    Config,
+    ConfigUpdate,
+    HashChunkArgs,
+    HashChunkResult,
+    CommitSessionArgs,
+    DeleteProgress,
+    OpenSessionArgs,
+    ListAssetsArgs,
+    Result,
+    SessionActivity,
+    SessionInfo,
+    Stats,
+    UnitResult,
+    UpgradeStatus,
+    UploadStatus,
+    UploadTicket
+} from './types';
+
+export const indexMethods = {
+    begin_upload: IDL.Func([BeginUploadArgs], [Result(UploadTicket)], []),
+    finish_upload: IDL.Func([IDL.Nat64], [Result(Asset)], []),
+    abort_upload: IDL.Func([IDL.Nat64], [UnitResult], []),
+    upload_session: IDL.Func([IDL.Nat64], [Result(SessionInfo)], ['query']),
+    get_asset: IDL.Func([IDL.Nat64], [Result(Asset)], ['query']),
+    list_assets: IDL.Func([ListAssetsArgs], [Result(AssetPage)], ['query']),
+    delete_asset: IDL.Func([IDL.Nat64], [UnitResult], []),
+    buckets: IDL.Func([], [IDL.Vec(BucketInfo)], ['query']),
+    stats: IDL.Func([], [Stats], ['query']),
+    config: IDL.Func([], [Config], ['query']),
+    bucket_upgrade_status: IDL.Func([], [UpgradeStatus], ['query']),
+    admin_set_config: IDL.Func([ConfigUpdate], [Result(Config)], []),
+    admin_register_bucket: IDL.Func([IDL.Principal, IDL.Opt(IDL.Nat64)], [Result(BucketInfo)], []),
+    admin_begin_bucket_wasm: IDL.Func([], [Result(IDL.Nat64)], []),
+    admin_put_bucket_wasm: IDL.Func([IDL.Nat64, IDL.Nat32, IDL.Vec(IDL.Nat8)], [UnitResult], []),
+    admin_commit_bucket_wasm: IDL.Func([IDL.Nat64, IDL.Vec(IDL.Nat8)], [UnitResult], []),
+    admin_create_bucket: IDL.Func([], [Result(BucketInfo)], []),
+    admin_upgrade_buckets: IDL.Func([], [Result(UpgradeStatus)], []),
+    admin_run_maintenance: IDL.Func([], [UnitResult], [])
+};
+
+export const bucketMethods = {
+    put_chunk: IDL.Func([IDL.Nat64, IDL.Nat32, IDL.Vec(IDL.Nat8)], [UnitResult], []),
+    upload_status: IDL.Func([IDL.Nat64], [Result(UploadStatus)], ['query']),
+    get_chunk: IDL.Func([IDL.Nat64, IDL.Nat32], [Result(IDL.Vec(IDL.Nat8))], ['query']),
+    stats: IDL.Func([], [BucketStats], ['query']),
+    c2c_open_session: IDL.Func([OpenSessionArgs], [UnitResult], []),
+    c2c_seal_session: IDL.Func([IDL.Nat64], [UnitResult], []),
+    c2c_reopen_session: IDL.Func([IDL.Nat64, IDL.Nat32, IDL.Bool], [UnitResult], []),
+    c2c_hash_chunk: IDL.Func([HashChunkArgs], [Result(HashChunkResult)], []),
+    c2c_commit_session: IDL.Func([CommitSessionArgs], [UnitResult], []),
+    c2c_delete: IDL.Func([IDL.Nat64], [Result(DeleteProgress)], []),
+    c2c_session_activity: IDL.Func([IDL.Vec(IDL.Nat64)], [Result(IDL.Vec(SessionActivity))], ['query'])
+};
+
+export const indexIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(indexMethods);
+export const bucketIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(bucketMethods);

@@ -1,0 +1,373 @@
+/**
+ * Silo's Candid types, defined once: the canisters declare their methods with them, the client and the
+ * tests encode and decode with them. Each IDL value has a TypeScript type of the same name.
+ */
+import { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+
+export const Visibility = IDL.Variant({ public: IDL.Null, private: IDL.Null });
+export type Visibility = { public: null } | { private: null };
+
+/** Every expected failure, as a variant the client turns into a named Error subclass. */
+export const SiloError = IDL.Variant({
+    Unauthorized: IDL.Text,
+    InvalidArgument: IDL.Text,
+    QuotaExceeded: IDL.Record({ limit: IDL.Nat64, used: IDL.Nat64, requested: IDL.Nat64 }),
+    NoCapacity: IDL.Text,
+    SessionNotFound: IDL.Nat64,
+    SessionExpired: IDL.Nat64,
+    SessionClosed: IDL.Record({ session_id: IDL.Nat64, state: IDL.Text }),
+    ChunkOutOfRange: IDL.Record({ index: IDL.Nat32, chunk_count: IDL.Nat32 }),
+    WrongChunkLength: IDL.Record({ index: IDL.Nat32, expected: IDL.Nat32, actual: IDL.Nat32 }),
+    /** `missing` lists at most 1,000 indexes; `count` is the total. */
+    MissingChunks: IDL.Record({ missing: IDL.Vec(IDL.Nat32), count: IDL.Nat32 }),
+    ChecksumMismatch: IDL.Record({ chunk_index: IDL.Nat32 }),
+    HashMismatch: IDL.Record({ expected: IDL.Vec(IDL.Nat8), actual: IDL.Vec(IDL.Nat8) }),
+    BucketUnavailable: IDL.Record({ bucket: IDL.Principal, reason: IDL.Text }),
+    Busy: IDL.Text,
+    AssetNotFound: IDL.Nat64
+});
+export type SiloError =
+    | { Unauthorized: string }
+    | { InvalidArgument: string }
+    | { QuotaExceeded: { limit: bigint; used: bigint; requested: bigint } }
+    | { NoCapacity: string }
+    | { SessionNotFound: bigint }
+    | { SessionExpired: bigint }
+    | { SessionClosed: { session_id: bigint; state: string } }
+    | { ChunkOutOfRange: { index: number; chunk_count: number } }
+    | { WrongChunkLength: { index: number; expected: number; actual: number } }
+    | { MissingChunks: { missing: number[]; count: number } }
+    | { ChecksumMismatch: { chunk_index: number } }
+    | { HashMismatch: { expected: Uint8Array; actual: Uint8Array } }
+    | { BucketUnavailable: { bucket: Principal; reason: string } }
+    | { Busy: string }
+    | { AssetNotFound: bigint };
+
+export type Result<T> = { Ok: T } | { Err: SiloError };
+export function Result(ok: IDL.Type): IDL.VariantClass {
+    return IDL.Variant({ Ok: ok, Err: SiloError });
+}
+export const UnitResult = Result(IDL.Null);
+
+// ------------------------------------------------------------------ index: uploads and assets
+
+export const BeginUploadArgs = IDL.Record({
+    name: IDL.Text,
+    content_type: IDL.Text,
+    size: IDL.Nat64,
+    sha256: IDL.Vec(IDL.Nat8),
+    chunk_size: IDL.Nat32,
+    visibility: Visibility,
+    /** SHA-256 chaining state (32 bytes) after each full chunk, in order; optional. */
+    checkpoints: IDL.Opt(IDL.Vec(IDL.Vec(IDL.Nat8)))
+});
+export interface BeginUploadArgs {
+    name: string;
+    content_type: string;
+    size: bigint;
+    sha256: Uint8Array;
+    chunk_size: number;
+    visibility: Visibility;
+    checkpoints: [] | [Uint8Array[]];
+}
+
+export const UploadTicket = IDL.Record({
+    session_id: IDL.Nat64,
+    bucket: IDL.Principal,
+    chunk_size: IDL.Nat32,
+    chunk_count: IDL.Nat32,
+    expires_at: IDL.Nat64
+});
+export interface UploadTicket {
+    session_id: bigint;
+    bucket: Principal;
+    chunk_size: number;
+    chunk_count: number;
+    expires_at: bigint;
+}
+
+export const SessionState = IDL.Variant({ opening: IDL.Null, open: IDL.Null, finishing: IDL.Null });
+export type SessionState = { opening: null } | { open: null } | { finishing: null };
+
+export const SessionInfo = IDL.Record({
+    session_id: IDL.Nat64,
+    owner: IDL.Principal,
+    name: IDL.Text,
+    content_type: IDL.Text,
+    size: IDL.Nat64,
+    chunk_size: IDL.Nat32,
+    chunk_count: IDL.Nat32,
+    bucket: IDL.Principal,
+    visibility: Visibility,
+    state: SessionState,
+    /** Bytes already read back from the bucket and hashed by `finish_upload`. */
+    verified_bytes: IDL.Nat64,
+    created_at: IDL.Nat64,
+    expires_at: IDL.Nat64
+});
+export interface SessionInfo {
+    session_id: bigint;
+    owner: Principal;
+    name: string;
+    content_type: string;
+    size: bigint;
+    chunk_size: number;
+    chunk_count: number;
+    bucket: Principal;
+    visibility: Visibility;
+    state: SessionState;
+    verified_bytes: bigint;
+    created_at: bigint;
+    expires_at: bigint;
+}
+
+export const Asset = IDL.Record({
+    id: IDL.Nat64,
+    owner: IDL.Principal,
+    name: IDL.Text,
+    content_type: IDL.Text,
+    size: IDL.Nat64,
+    sha256: IDL.Vec(IDL.Nat8),
+    chunk_size: IDL.Nat32,
+    chunk_count: IDL.Nat32,
+    bucket: IDL.Principal,
+    visibility: Visibility,
+    created_at: IDL.Nat64
+});
+export interface Asset {
+    id: bigint;
+    owner: Principal;
+    name: string;
+    content_type: string;
+    size: bigint;
+    sha256: Uint8Array;
+    chunk_size: number;
+    chunk_count: number;
+    bucket: Principal;
+    visibility: Visibility;
+    created_at: bigint;
+}
+
+export const ListAssetsArgs = IDL.Record({
+    /** Whose assets; the caller's when absent. Others' private assets are never listed. */
+    owner: IDL.Opt(IDL.Principal),
+    cursor: IDL.Opt(IDL.Nat64),
+    limit: IDL.Opt(IDL.Nat32)
+});
+export interface ListAssetsArgs {
+    owner: [] | [Principal];
+    cursor: [] | [bigint];
+    limit: [] | [number];
+}
+export const AssetPage = IDL.Record({ assets: IDL.Vec(Asset), next_cursor: IDL.Opt(IDL.Nat64) });
+export interface AssetPage {
+    assets: Asset[];
+    next_cursor: [] | [bigint];
+}
+
+// ------------------------------------------------------------------ index: buckets and administration
+
+export const BucketStatus = IDL.Variant({ active: IDL.Null, full: IDL.Null });
+export type BucketStatus = { active: null } | { full: null };
+
+export const BucketInfo = IDL.Record({
+    id: IDL.Principal,
+    capacity_bytes: IDL.Nat64,
+    used_bytes: IDL.Nat64,
+    reserved_bytes: IDL.Nat64,
+    status: BucketStatus,
+    created_by_index: IDL.Bool,
+    created_at: IDL.Nat64,
+    /** SHA-256 of the module the index last installed on it, if it did. */
+    module_hash: IDL.Opt(IDL.Vec(IDL.Nat8)),
+    last_upgrade_error: IDL.Opt(IDL.Text)
+});
+export interface BucketInfo {
+    id: Principal;
+    capacity_bytes: bigint;
+    used_bytes: bigint;
+    reserved_bytes: bigint;
+    status: BucketStatus;
+    created_by_index: boolean;
+    created_at: bigint;
+    module_hash: [] | [Uint8Array];
+    last_upgrade_error: [] | [string];
+}
+
+export const Config = IDL.Record({
+    quota_bytes: IDL.Nat64,
+    session_ttl_ns: IDL.Nat64,
+    bucket_capacity_bytes: IDL.Nat64,
+    full_threshold_percent: IDL.Nat8,
+    bucket_cycles: IDL.Nat,
+    sweep_interval_seconds: IDL.Nat32,
+    auto_create_buckets: IDL.Bool,
+    /** Bytes `finish_upload` asks a bucket to hash per call (a multiple of 64); 0 means a whole chunk. */
+    hash_slice_bytes: IDL.Nat32,
+    /** Extra controllers of the buckets the index creates (the index always controls them). */
+    bucket_controllers: IDL.Vec(IDL.Principal)
+});
+export interface Config {
+    quota_bytes: bigint;
+    session_ttl_ns: bigint;
+    bucket_capacity_bytes: bigint;
+    full_threshold_percent: number;
+    bucket_cycles: bigint;
+    sweep_interval_seconds: number;
+    auto_create_buckets: boolean;
+    hash_slice_bytes: number;
+    bucket_controllers: Principal[];
+}
+
+export const ConfigUpdate = IDL.Record({
+    quota_bytes: IDL.Opt(IDL.Nat64),
+    session_ttl_ns: IDL.Opt(IDL.Nat64),
+    bucket_capacity_bytes: IDL.Opt(IDL.Nat64),
+    full_threshold_percent: IDL.Opt(IDL.Nat8),
+    bucket_cycles: IDL.Opt(IDL.Nat),
+    sweep_interval_seconds: IDL.Opt(IDL.Nat32),
+    auto_create_buckets: IDL.Opt(IDL.Bool),
+    hash_slice_bytes: IDL.Opt(IDL.Nat32),
+    bucket_controllers: IDL.Opt(IDL.Vec(IDL.Principal))
+});
+export type ConfigUpdate = { [K in keyof Config]: [] | [Config[K]] };
+
+/** The index's init argument: settings that differ from the defaults. */
+export const IndexInitArgs = ConfigUpdate;
+
+export const Stats = IDL.Record({
+    assets: IDL.Nat64,
+    stored_bytes: IDL.Nat64,
+    open_sessions: IDL.Nat64,
+    reserved_bytes: IDL.Nat64,
+    buckets: IDL.Nat32,
+    pending_bucket_tasks: IDL.Nat32,
+    bucket_wasm_hash: IDL.Opt(IDL.Vec(IDL.Nat8)),
+    cycles: IDL.Nat
+});
+export interface Stats {
+    assets: bigint;
+    stored_bytes: bigint;
+    open_sessions: bigint;
+    reserved_bytes: bigint;
+    buckets: number;
+    pending_bucket_tasks: number;
+    bucket_wasm_hash: [] | [Uint8Array];
+    cycles: bigint;
+}
+
+export const UpgradeStatus = IDL.Record({
+    target_hash: IDL.Opt(IDL.Vec(IDL.Nat8)),
+    pending: IDL.Vec(IDL.Principal),
+    failed: IDL.Vec(IDL.Record({ bucket: IDL.Principal, error: IDL.Text, attempts: IDL.Nat32 })),
+    upgraded: IDL.Vec(IDL.Principal)
+});
+export interface UpgradeStatus {
+    target_hash: [] | [Uint8Array];
+    pending: Principal[];
+    failed: { bucket: Principal; error: string; attempts: number }[];
+    upgraded: Principal[];
+}
+
+// ------------------------------------------------------------------ bucket
+
+export const BucketInitArgs = IDL.Record({ index: IDL.Principal });
+export interface BucketInitArgs {
+    index: Principal;
+}
+
+export const OpenSessionArgs = IDL.Record({
+    session_id: IDL.Nat64,
+    owner: IDL.Principal,
+    size: IDL.Nat64,
+    chunk_size: IDL.Nat32,
+    chunk_count: IDL.Nat32,
+    visibility: Visibility
+});
+export interface OpenSessionArgs {
+    session_id: bigint;
+    owner: Principal;
+    size: bigint;
+    chunk_size: number;
+    chunk_count: number;
+    visibility: Visibility;
+}
+
+export const BucketSessionState = IDL.Variant({ open: IDL.Null, sealed: IDL.Null, committed: IDL.Null, deleting: IDL.Null });
+export type BucketSessionState = { open: null } | { sealed: null } | { committed: null } | { deleting: null };
+
+export const UploadStatus = IDL.Record({
+    session_id: IDL.Nat64,
+    state: BucketSessionState,
+    chunk_count: IDL.Nat32,
+    /** Indexes of the chunks the bucket holds, ascending. */
+    received: IDL.Vec(IDL.Nat32),
+    bytes_received: IDL.Nat64
+});
+export interface UploadStatus {
+    session_id: bigint;
+    state: BucketSessionState;
+    chunk_count: number;
+    received: number[];
+    bytes_received: bigint;
+}
+
+export const HashChunkArgs = IDL.Record({
+    session_id: IDL.Nat64,
+    index: IDL.Nat32,
+    /** Where in the chunk to start and how many bytes to hash (0: to the end); multiples of 64 but the final part. */
+    offset: IDL.Nat32,
+    length: IDL.Nat32,
+    /** The encoded SHA-256 chaining state to continue from (see shared/sha256). */
+    state: IDL.Vec(IDL.Nat8)
+});
+export interface HashChunkArgs {
+    session_id: bigint;
+    index: number;
+    offset: number;
+    length: number;
+    state: Uint8Array;
+}
+export const HashChunkResult = IDL.Record({
+    state: IDL.Vec(IDL.Nat8),
+    /** Bytes after the last whole 64-byte block of the final chunk: the index finalizes with them. */
+    tail: IDL.Vec(IDL.Nat8)
+});
+export interface HashChunkResult {
+    state: Uint8Array;
+    tail: Uint8Array;
+}
+
+export const CommitSessionArgs = IDL.Record({ session_id: IDL.Nat64, owner: IDL.Principal, visibility: Visibility });
+export interface CommitSessionArgs {
+    session_id: bigint;
+    owner: Principal;
+    visibility: Visibility;
+}
+
+export const DeleteProgress = IDL.Record({ remaining: IDL.Nat32 });
+export interface DeleteProgress {
+    remaining: number;
+}
+
+export const SessionActivity = IDL.Record({ session_id: IDL.Nat64, last_activity: IDL.Opt(IDL.Nat64) });
+export interface SessionActivity {
+    session_id: bigint;
+    last_activity: [] | [bigint];
+}
+
+export const BucketStats = IDL.Record({
+    index: IDL.Principal,
+    sessions: IDL.Nat64,
+    chunks: IDL.Nat64,
+    stored_bytes: IDL.Nat64,
+    layout_version: IDL.Nat32
+});
+export interface BucketStats {
+    index: Principal;
+    sessions: bigint;
+    chunks: bigint;
+    stored_bytes: bigint;
+    layout_version: number;
+}

@@ -1,0 +1,178 @@
+/** Deploys Silo (index and buckets, from the real Wasm) on a test replica, and drives uploads. */
+import { readFileSync } from 'node:fs';
+
+import { IDL } from '@dfinity/candid';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import type { Principal } from '@dfinity/principal';
+
+import { bucketIdlFactory, indexIdlFactory } from '../../shared/idl';
+import { Sha256, sha256 } from '../../shared/sha256';
+import { BucketInitArgs, IndexInitArgs, type Asset, type ConfigUpdate, type Result, type UploadTicket, type Visibility } from '../../shared/types';
+import type { Actor } from '../../replica';
+import { canisterWasm, type TestPic } from './pic';
+
+export type Service = Record<string, (...args: any[]) => Promise<any>>;
+
+/** A deterministic identity per name. */
+export function identity(name: string): Ed25519KeyIdentity {
+    const seed = new Uint8Array(32);
+    new TextEncoder().encodeInto(name.padEnd(32, '.'), seed);
+    return Ed25519KeyIdentity.generate(seed);
+}
+
+export const ADMIN = identity('admin').getPrincipal();
+
+export function noConfig(): ConfigUpdate {
+    return {
+        quota_bytes: [],
+        session_ttl_ns: [],
+        bucket_capacity_bytes: [],
+        full_threshold_percent: [],
+        bucket_cycles: [],
+        sweep_interval_seconds: [],
+        auto_create_buckets: [],
+        hash_slice_bytes: [],
+        bucket_controllers: []
+    };
+}
+
+export interface Silo {
+    pic: TestPic;
+    indexId: Principal;
+    /** Actor on the index as `ADMIN` (a controller). */
+    admin: Actor<Service>;
+    buckets: Principal[];
+    /** An actor on the index for a user. */
+    index(user: Ed25519KeyIdentity): Actor<Service>;
+    bucket(id: Principal, user: Ed25519KeyIdentity): Actor<Service>;
+}
+
+export async function deploySilo(pic: TestPic, options: { config?: Partial<ConfigUpdate>; buckets?: number; bucketCapacity?: bigint; bucketWasm?: string } = {}): Promise<Silo> {
+    const indexId = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN], cycles: 100_000_000_000_000n });
+    const config = { ...noConfig(), ...options.config };
+    await pic.installCode({ canisterId: indexId, wasm: canisterWasm('index'), arg: new Uint8Array(IDL.encode([IndexInitArgs], [config])), sender: ADMIN });
+    const admin = pic.createActor<Service>(indexIdlFactory, indexId);
+    admin.setPrincipal(ADMIN);
+    const buckets: Principal[] = [];
+    for (let i = 0; i < (options.buckets ?? 1); i++) {
+        buckets.push(await deployBucket(pic, indexId, options.bucketWasm ?? canisterWasm('bucket')));
+        unwrap(await admin.admin_register_bucket(buckets[i], options.bucketCapacity === undefined ? [] : [options.bucketCapacity]));
+    }
+    return {
+        pic,
+        indexId,
+        admin,
+        buckets,
+        index(user) {
+            const actor = pic.createActor<Service>(indexIdlFactory, indexId);
+            actor.setIdentity(user);
+            return actor;
+        },
+        bucket(id, user) {
+            const actor = pic.createActor<Service>(bucketIdlFactory, id);
+            actor.setIdentity(user);
+            return actor;
+        }
+    };
+}
+
+/** A bucket controlled by the admin and the index, with the index as its only writer. */
+export async function deployBucket(pic: TestPic, indexId: Principal, wasm: string): Promise<Principal> {
+    const id = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN, indexId], cycles: 100_000_000_000_000n });
+    await pic.installCode({ canisterId: id, wasm, arg: new Uint8Array(IDL.encode([BucketInitArgs], [{ index: indexId }])), sender: ADMIN });
+    return id;
+}
+
+/** Gives the index the bucket module so it can create buckets itself. */
+export async function storeBucketWasm(silo: Silo): Promise<void> {
+    const module = new Uint8Array(readFileSync(canisterWasm('bucket')));
+    const generation = unwrap<bigint>(await silo.admin.admin_begin_bucket_wasm());
+    for (let i = 0, offset = 0; offset < module.length; i++, offset += 1024 * 1024) {
+        unwrap(await silo.admin.admin_put_bucket_wasm(generation, i, module.subarray(offset, offset + 1024 * 1024)));
+    }
+    unwrap(await silo.admin.admin_commit_bucket_wasm(generation, sha256(module)));
+}
+
+export function unwrap<T>(result: Result<T>): T {
+    if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_, v) => (typeof v === 'bigint' ? `${v}` : v))}`);
+    return result.Ok;
+}
+
+/** Deterministic bytes from a seed (xorshift32). */
+export function bytes(length: number, seed = 1): Uint8Array {
+    const out = new Uint8Array(length);
+    let x = seed | 0 || 1;
+    for (let i = 0; i < length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        out[i] = x & 0xff;
+    }
+    return out;
+}
+
+export function chunksOf(data: Uint8Array, chunkSize: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let offset = 0; offset < data.length; offset += chunkSize) out.push(data.subarray(offset, offset + chunkSize));
+    return out;
+}
+
+export function checkpointsOf(data: Uint8Array, chunkSize: number): Uint8Array[] {
+    const hasher = new Sha256();
+    return chunksOf(data, chunkSize)
+        .filter((c) => c.length === chunkSize)
+        .map((c) => {
+            hasher.update(c);
+            return hasher.checkpoint();
+        });
+}
+
+export interface UploadOptions {
+    chunkSize?: number;
+    checkpoints?: boolean;
+    visibility?: Visibility;
+    name?: string;
+}
+
+export function beginArgs(data: Uint8Array, options: UploadOptions = {}) {
+    const chunkSize = options.chunkSize ?? 1024;
+    return {
+        name: options.name ?? 'data.bin',
+        content_type: 'application/octet-stream',
+        size: BigInt(data.length),
+        sha256: sha256(data),
+        chunk_size: chunkSize,
+        visibility: options.visibility ?? { private: null },
+        checkpoints: options.checkpoints === false ? [] : [checkpointsOf(data, chunkSize)]
+    };
+}
+
+/** begin, put every chunk, finish: the whole protocol as a client runs it. */
+export async function upload(silo: Silo, user: Ed25519KeyIdentity, data: Uint8Array, options: UploadOptions = {}): Promise<{ ticket: UploadTicket; asset: Asset }> {
+    const index = silo.index(user);
+    const ticket = unwrap<UploadTicket>(await index.begin_upload(beginArgs(data, options)));
+    const bucket = silo.bucket(ticket.bucket, user);
+    const chunks = chunksOf(data, ticket.chunk_size);
+    for (let i = 0; i < chunks.length; i++) unwrap(await bucket.put_chunk(ticket.session_id, i, chunks[i]));
+    const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
+    return { ticket, asset };
+}
+
+export async function download(silo: Silo, user: Ed25519KeyIdentity, asset: Asset): Promise<Uint8Array> {
+    const bucket = silo.bucket(asset.bucket, user);
+    const out = new Uint8Array(Number(asset.size));
+    for (let i = 0; i < asset.chunk_count; i++) {
+        out.set(unwrap<Uint8Array>(await bucket.get_chunk(asset.id, i)), i * asset.chunk_size);
+    }
+    return out;
+}
+
+/** Upgrades the index to the built module (settings unchanged). */
+export async function upgradeIndex(silo: Silo): Promise<void> {
+    await silo.pic.upgradeCanister({ canisterId: silo.indexId, wasm: canisterWasm('index'), arg: new Uint8Array(IDL.encode([IndexInitArgs], [noConfig()])), sender: ADMIN });
+}
+
+/** Upgrades a bucket to `wasm` (the built bucket module by default). */
+export async function upgradeBucket(silo: Silo, bucket: Principal, wasm = canisterWasm('bucket')): Promise<void> {
+    await silo.pic.upgradeCanister({ canisterId: bucket, wasm, arg: new Uint8Array(IDL.encode([BucketInitArgs], [{ index: silo.indexId }])), sender: ADMIN });
+}

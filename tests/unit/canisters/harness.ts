@@ -1,0 +1,201 @@
+/**
+ * Runs the index and bucket logic together without a replica: stable maps are in-memory `MemoryMap`s and
+ * the index's ports call the bucket logic directly (asynchronously, like inter-canister calls), with
+ * hooks to make a bucket unreachable or to hold a call so that other messages can interleave.
+ */
+import { Principal } from '@dfinity/principal';
+
+import * as bucketLogic from '../../../canisters/bucket/logic';
+import { BucketSessionRecord, type BucketSession, type BucketState } from '../../../canisters/bucket/state';
+import {
+    assetSerializer,
+    bucketSerializer,
+    type BucketApi,
+    type Env,
+    type IndexState,
+    initializeLayout,
+    type ManagementApi,
+    ownerSerializer,
+    type Ports,
+    sessionSerializer,
+    setConfig,
+    startEpoch,
+    taskSerializer,
+    upgradeSerializer,
+    DEFAULT_CONFIG
+} from '../../../canisters/index/state';
+import { sha256, Sha256 } from '../../../shared/sha256';
+import {
+    bytesSerializer,
+    candidSerializer,
+    idIndexKey,
+    MemoryMap,
+    principalKey,
+    principalPageKey,
+    u64Key,
+    u64ListSerializer,
+    u8Key
+} from '../../../shared/stable';
+import type { Config } from '../../../shared/types';
+
+export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
+/** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
+export function user(seed: number): Principal {
+    const raw = new Uint8Array(29);
+    raw.fill(seed, 0, 28);
+    raw[28] = 0x02;
+    return Principal.fromUint8Array(raw);
+}
+export const ALICE = user(1);
+export const BOB = user(2);
+export const ADMIN = user(3);
+
+export function newIndexState(config: Partial<Config> = {}): IndexState {
+    const state: IndexState = {
+        meta: new MemoryMap(u8Key, bytesSerializer),
+        sessions: new MemoryMap(u64Key, sessionSerializer),
+        checkpoints: new MemoryMap(idIndexKey, bytesSerializer),
+        assets: new MemoryMap(u64Key, assetSerializer),
+        ownerPages: new MemoryMap(principalPageKey, u64ListSerializer),
+        owners: new MemoryMap(principalKey, ownerSerializer),
+        buckets: new MemoryMap(principalKey, bucketSerializer),
+        tasks: new MemoryMap(u64Key, taskSerializer),
+        bucketWasm: new MemoryMap(idIndexKey, bytesSerializer),
+        upgrades: new MemoryMap(principalKey, upgradeSerializer)
+    };
+    initializeLayout(state);
+    setConfig(state, { ...DEFAULT_CONFIG, ...config });
+    startEpoch(state);
+    return state;
+}
+
+export function newBucketState(): BucketState {
+    const state: BucketState = {
+        meta: new MemoryMap(u8Key, bytesSerializer),
+        sessions: new MemoryMap<bigint, BucketSession>(u64Key, candidSerializer(BucketSessionRecord)),
+        chunks: new MemoryMap(idIndexKey, bytesSerializer)
+    };
+    bucketLogic.initialize(state, INDEX);
+    return state;
+}
+
+/** A deferred point in a call: the call waits at `gate` until `open()` is called. */
+export class Gate {
+    private resolve!: () => void;
+    readonly promise = new Promise<void>((r) => (this.resolve = r));
+    open(): void {
+        this.resolve();
+    }
+}
+
+export class World {
+    now = 1_700_000_000_000_000_000n;
+    readonly buckets = new Map<string, BucketState>();
+    /** Buckets whose calls fail (as a stopped or trapping canister's would). */
+    readonly unreachable = new Set<string>();
+    /** When set, the next bucket call of this method waits for the gate. */
+    readonly holds = new Map<string, Gate>();
+    readonly calls: { method: string; args: unknown[] }[] = [];
+    private nextCanister = 100;
+    cycles = 100_000_000_000_000n;
+    readonly state: IndexState;
+
+    constructor(config: Partial<Config> = {}) {
+        this.state = newIndexState(config);
+    }
+
+    env(caller: Principal, controllers: Principal[] = [ADMIN]): Env {
+        return {
+            caller,
+            now: this.now,
+            self: INDEX,
+            isController: (p) => controllers.some((c) => c.toText() === p.toText()),
+            cycles: () => this.cycles
+        };
+    }
+
+    addBucket(): Principal {
+        const id = Principal.fromUint8Array(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, this.nextCanister++, 1, 1]));
+        this.buckets.set(id.toText(), newBucketState());
+        return id;
+    }
+
+    bucket(id: Principal): BucketState {
+        const b = this.buckets.get(id.toText());
+        if (!b) throw new Error(`no bucket ${id.toText()}`);
+        return b;
+    }
+
+    private async enter(bucket: Principal, method: string, args: unknown[]): Promise<BucketState> {
+        this.calls.push({ method, args });
+        // Like an inter-canister call, the callee runs in a later message.
+        await Promise.resolve();
+        const gate = this.holds.get(method);
+        if (gate) {
+            this.holds.delete(method);
+            await gate.promise;
+        }
+        if (this.unreachable.has(bucket.toText())) throw new Error(`Canister ${bucket.toText()} is stopped`);
+        return this.bucket(bucket);
+    }
+
+    readonly bucketApi: BucketApi = {
+        openSession: async (b, args) => bucketLogic.openSession(await this.enter(b, 'openSession', [args]), { caller: INDEX, now: this.now }, args),
+        sealSession: async (b, id) => bucketLogic.sealSession(await this.enter(b, 'sealSession', [id]), id),
+        reopenSession: async (b, id, from, drop) => bucketLogic.reopenSession(await this.enter(b, 'reopenSession', [id, from, drop]), id, from, drop),
+        hashChunk: async (b, args) => bucketLogic.hashChunk(await this.enter(b, 'hashChunk', [args]), args),
+        commitSession: async (b, args) => bucketLogic.commitSession(await this.enter(b, 'commitSession', [args]), args),
+        deleteChunks: async (b, id) => bucketLogic.deleteChunks(await this.enter(b, 'deleteChunks', [id]), id, 2),
+        sessionActivity: async (b, ids) => ({ Ok: bucketLogic.sessionActivity(await this.enter(b, 'sessionActivity', [ids]), ids) })
+    };
+
+    readonly management: ManagementApi = {
+        createCanister: async () => {
+            this.calls.push({ method: 'createCanister', args: [] });
+            const id = Principal.fromUint8Array(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, this.nextCanister++, 1, 1]));
+            return id;
+        },
+        installCode: async (canister, mode) => {
+            this.calls.push({ method: `installCode:${mode}`, args: [canister] });
+            if (this.unreachable.has(canister.toText())) throw new Error('install failed');
+            if (mode === 'install') this.buckets.set(canister.toText(), newBucketState());
+        },
+        stopCanister: async (c) => void this.calls.push({ method: 'stopCanister', args: [c] }),
+        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] })
+    };
+
+    get ports(): Ports {
+        return { bucket: this.bucketApi, management: this.management };
+    }
+
+    put(caller: Principal, bucket: Principal, sessionId: bigint, index: number, bytes: Uint8Array) {
+        return bucketLogic.putChunk(this.bucket(bucket), { caller, now: this.now }, sessionId, index, bytes);
+    }
+}
+
+/** Deterministic bytes from a seed (xorshift32). */
+export function bytes(length: number, seed = 1): Uint8Array {
+    const out = new Uint8Array(length);
+    let x = seed | 0 || 1;
+    for (let i = 0; i < length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        out[i] = x & 0xff;
+    }
+    return out;
+}
+
+/** Chunks of `data` and the SHA-256 checkpoints after each full chunk. */
+export function split(data: Uint8Array, chunkSize: number): { chunks: Uint8Array[]; checkpoints: Uint8Array[]; digest: Uint8Array } {
+    const chunks: Uint8Array[] = [];
+    const checkpoints: Uint8Array[] = [];
+    const hasher = new Sha256();
+    for (let offset = 0; offset < data.length; offset += chunkSize) {
+        const chunk = data.subarray(offset, offset + chunkSize);
+        chunks.push(chunk);
+        hasher.update(chunk);
+        if (chunk.length === chunkSize) checkpoints.push(hasher.checkpoint());
+    }
+    return { chunks, checkpoints, digest: sha256(data) };
+}
