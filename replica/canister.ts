@@ -89,11 +89,14 @@ export class Canister {
         return this.module?.exportedFunctions.includes(name) ?? false;
     }
 
-    /** Creates a fresh instance of `module` (a new heap); the old one is returned for rollback. */
+    /**
+     * Creates a fresh instance of `module` (a new heap); the old one is returned for rollback. Nothing
+     * changes when instantiation throws.
+     */
     instantiate(module: CompiledModule): CanisterInstance | null {
         const previous = this.instance;
-        this.module = module;
         this.instance = new CanisterInstance(module, { ic0: this.systemApi });
+        this.module = module;
         return previous;
     }
 
@@ -124,13 +127,31 @@ export class Canister {
         this.costs.chargeBytes(exec, name, bytes);
     }
 
-    log(content: Uint8Array, time: bigint): void {
-        this.logs.push({ idx: this.nextLogIdx++, timestampNanos: time, content });
-        this.logBytes += content.length;
-        while (this.logBytes > MAX_LOG_BYTES && this.logs.length > 1) {
-            this.logBytes -= this.logs.shift()!.content.length;
+    /**
+     * Appends a log record, dropping the oldest beyond 4 KiB. `keep = false` (non-replicated executions,
+     * whose logs the IC does not collect) only echoes it.
+     */
+    log(content: Uint8Array, time: bigint, keep = true): void {
+        if (keep) {
+            this.logs.push({ idx: this.nextLogIdx++, timestampNanos: time, content });
+            this.logBytes += content.length;
+            while (this.logBytes > MAX_LOG_BYTES && this.logs.length > 1) {
+                this.logBytes -= this.logs.shift()!.content.length;
+            }
         }
         if (this.echoLogs) console.log(`[${this.idText}] ${new TextDecoder().decode(content)}`);
+    }
+
+    /** The index the next log record will get. */
+    get nextLogIndex(): bigint {
+        return this.nextLogIdx;
+    }
+
+    /** Deletes the log records with an index below `before` (all of them by default). */
+    clearLogs(before = this.nextLogIdx): void {
+        const kept = this.logs.filter((r) => r.idx >= before);
+        this.logs.splice(0, this.logs.length, ...kept);
+        this.logBytes = kept.reduce((n, r) => n + r.content.length, 0);
     }
 
     /**
@@ -169,7 +190,7 @@ export class Canister {
             this.exec = null;
         }
         if (trap !== null) {
-            this.log(new TextEncoder().encode(`[TRAP]: ${trap.message}`), exec.time);
+            this.log(new TextEncoder().encode(`[TRAP]: ${trap.message}`), exec.time, exec.replicated);
         }
         if (trap !== null || exec.discardsState) {
             this.instance!.rollback();

@@ -87,6 +87,14 @@ export class Execution {
         return this.options.callContext ?? null;
     }
 
+    /**
+     * False in the non-replicated modes (queries called as queries, composite queries and their
+     * callbacks, inspect_message): what `in_replicated_execution` reports, and where logs are not kept.
+     */
+    get replicated(): boolean {
+        return !(this.kind === 'NRQ' || this.kind === 'CQ' || this.kind === 'CRy' || this.kind === 'CRt' || this.kind === 'CC' || this.kind === 'F');
+    }
+
     /** True when the execution's state changes must be discarded even if it succeeds. */
     get discardsState(): boolean {
         return this.kind === 'RQ' || this.kind === 'NRQ' || this.kind === 'CQ' || this.kind === 'CRy' || this.kind === 'CRt' || this.kind === 'CC' || this.kind === 'F';

@@ -34,8 +34,8 @@ export class CanisterInstance {
     private instantiate(): void {
         this.instance = new WebAssembly.Instance(this.compiled.module, this.imports);
         const exports = this.instance.exports;
-        this.memory = exports[this.compiled.memoryExport ?? ''] as WebAssembly.Memory;
-        if (!(this.memory instanceof WebAssembly.Memory)) throw new Error('canister module has no memory');
+        // A module may declare no memory; it then has an empty heap that never grows.
+        this.memory = this.compiled.memoryExport === null ? new WebAssembly.Memory({ initial: 0, maximum: 0 }) : (exports[this.compiled.memoryExport] as WebAssembly.Memory);
         this.table = this.compiled.tableExport === null ? null : (exports[this.compiled.tableExport] as WebAssembly.Table);
         this.globals = this.compiled.mutableGlobalExports.map((name) => exports[name] as WebAssembly.Global);
     }

@@ -123,6 +123,14 @@ function unwrap(response: Response, certified: boolean): Uint8Array {
     throw new CanisterCallError(response.code, response.message, errorCode, certified);
 }
 
+/**
+ * Milliseconds to nanoseconds through whole microseconds: `ms * 1e6` is not exact in a double for
+ * present-day times, which would turn a whole millisecond into 1795490738113.999 on the way back.
+ */
+function msToNanos(ms: number): bigint {
+    return BigInt(Math.round(ms * 1_000)) * 1_000n;
+}
+
 function decodeReply(types: IDL.Type[], data: Uint8Array): unknown {
     const values = IDL.decode(types, data);
     return values.length === 0 ? null : values.length === 1 ? values[0] : values;
@@ -137,7 +145,7 @@ export class PocketIc {
     static async create(_url?: string, options: PocketIcOptions = {}): Promise<PocketIc> {
         return new PocketIc(
             new Replica({
-                time: options.time === undefined ? undefined : BigInt(Math.round(options.time * 1_000_000)),
+                time: options.time === undefined ? undefined : msToNanos(options.time),
                 echoLogs: options.echoLogs ?? process.env.SILO_REPLICA_LOGS === '1',
                 costs: options.costs
             })
@@ -281,12 +289,13 @@ export class PocketIc {
     }
 
     async getTime(): Promise<number> {
-        return Number(this.live().time) / 1_000_000;
+        // Through microseconds, as msToNanos: nanoseconds since the epoch do not fit a double exactly.
+        return Number(this.live().time / 1_000n) / 1_000;
     }
 
     async setTime(time: Date | number): Promise<void> {
         const ms = typeof time === 'number' ? time : time.getTime();
-        this.live().setTime(BigInt(Math.round(ms * 1_000_000)));
+        this.live().setTime(msToNanos(ms));
     }
 
     async resetTime(): Promise<void> {
@@ -294,7 +303,7 @@ export class PocketIc {
     }
 
     async advanceTime(durationMs: number): Promise<void> {
-        this.live().advanceTime(BigInt(Math.round(durationMs * 1_000_000)));
+        this.live().advanceTime(msToNanos(durationMs));
     }
 
     async tearDown(): Promise<void> {

@@ -8,7 +8,7 @@
  */
 import { Principal } from '@dfinity/principal';
 
-import { Canister } from './canister';
+import { Canister, toTrap } from './canister';
 import type { CostModel } from './costs';
 import { FreeCosts } from './costs';
 import { Errors, RejectCode, UserError } from './errors';
@@ -17,7 +17,7 @@ import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } fro
 import { canisterIdFromIndex, MANAGEMENT_CANISTER_ID } from './ids';
 import { MAX_INGRESS_BYTES } from './limits';
 import { ManagementCanister } from './management';
-import { compileModule } from './wasm/prepare';
+import { compileModule, type CompiledModule } from './wasm/prepare';
 import { WasmFormatError } from './wasm/binary';
 
 type RequestMessage = {
@@ -147,7 +147,8 @@ export class Replica {
                 const pre = canister.run(new Execution('G', this.time, { caller: sender }), (i) => i.exportedFunction('canister_pre_upgrade')!());
                 if (pre.trap) return fail(pre.trap);
             }
-            canister.instantiate(compiled);
+            const startTrap = this.startInstance(canister, compiled);
+            if (startTrap) return fail(startTrap);
             canister.version += 1n;
             canister.globalTimer = 0n;
             if (canister.hasExport('canister_post_upgrade')) {
@@ -158,8 +159,10 @@ export class Replica {
         }
 
         if ('install' in mode && canister.module !== null) return Errors.notEmpty(id);
+        const firstLog = canister.nextLogIndex;
         canister.stable.reset();
-        canister.instantiate(compiled);
+        const startTrap = this.startInstance(canister, compiled);
+        if (startTrap) return fail(startTrap);
         canister.version += 1n;
         canister.globalTimer = 0n;
         canister.certifiedData = new Uint8Array();
@@ -167,8 +170,30 @@ export class Replica {
             const init = canister.run(new Execution('I', this.time, { arg, caller: sender }), (i) => i.exportedFunction('canister_init')!());
             if (init.trap) return fail(init.trap);
         }
-        if ('reinstall' in mode) this.dropCallContexts(canister, 'Canister has been reinstalled.');
+        if ('reinstall' in mode) {
+            // Logs persist across upgrades but not reinstalls; what this install logged is kept.
+            canister.clearLogs(firstLog);
+            this.dropCallContexts(canister, 'Canister has been reinstalled.');
+        }
         return null;
+    }
+
+    /**
+     * Gives the canister a fresh instance of `compiled` and runs the module's `(start)` function, if it
+     * has one, as an execution in context `s`. Returns the trap that stopped either, or null.
+     */
+    private startInstance(canister: Canister, compiled: CompiledModule): Trap | null {
+        try {
+            canister.instantiate(compiled);
+        } catch (error) {
+            // Instantiation itself traps when, say, a data segment does not fit the declared memory.
+            const trap = toTrap(error);
+            if (trap === null) throw error;
+            return trap;
+        }
+        const start = compiled.startExport;
+        if (start === null) return null;
+        return canister.run(new Execution('s', this.time), (i) => i.exportedFunction(start)!()).trap;
     }
 
     /** Removes the canister's code and state, as `uninstall_code` does. */
@@ -179,7 +204,7 @@ export class Replica {
         canister.globalTimer = 0n;
         canister.certifiedData = new Uint8Array();
         canister.chunkStore.clear();
-        canister.logs.length = 0;
+        canister.clearLogs();
         canister.version += 1n;
         this.dropCallContexts(canister, 'Canister has been uninstalled.');
     }

@@ -83,15 +83,12 @@ export class StableMemory {
 
     private writablePage(page: number, whole: boolean): Uint8Array {
         const current = this.pages.get(page);
-        if (this.journal !== null && !this.journal.has(page)) {
-            this.journal.set(page, current);
-            // The journal keeps `current` untouched; this execution writes to a fresh page.
-            const fresh = whole || current === undefined ? new Uint8Array(WASM_PAGE) : current.slice();
-            this.pages.set(page, fresh);
-            return fresh;
-        }
-        if (current !== undefined) return current;
-        const fresh = new Uint8Array(WASM_PAGE);
+        // A page this transaction already replaced is its own to modify.
+        if (this.journal?.has(page)) return current!;
+        this.journal?.set(page, current);
+        // Any other page may be shared, with the journal or with a snapshot, so it is never written in
+        // place: the write goes to a fresh page (outside a transaction too, or a snapshot would change).
+        const fresh = whole || current === undefined ? new Uint8Array(WASM_PAGE) : current.slice();
         this.pages.set(page, fresh);
         return fresh;
     }
@@ -104,8 +101,8 @@ export class StableMemory {
     }
 
     /**
-     * A cheap copy of the whole content: pages are never modified in place inside a transaction (the
-     * first write of a transaction replaces the page), so sharing the page objects is safe.
+     * A cheap copy of the whole content: a page that existed before is never modified in place (the
+     * first write of a transaction, or any write outside one, replaces it), so sharing pages is safe.
      */
     snapshot(): { pages: Map<number, Uint8Array>; size: number } {
         if (this.journal !== null) throw new Error('stable memory snapshot taken inside a transaction');

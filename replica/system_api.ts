@@ -80,23 +80,32 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
         const e = canister.exec;
         if (e === null) throw violation(`"ic0_${name}" cannot be executed outside of an execution`);
         if (!AVAILABILITY[name].includes(e.kind)) {
-            throw violation(`"ic0_${name}" cannot be executed in ${contextName(e.kind)} mode`);
+            throw violation(`"ic0_${name}" cannot be executed in ${contextName(e)} mode`);
         }
         canister.chargeSystemCall(e, name);
         return e;
     };
     const heap = (): Uint8Array => canister.instance!.heap();
-    /** A view of the heap range [src, src + size), trapping when it leaves the heap. */
+    /** A view of the heap range [src, src + size); leaving the heap is a contract violation (IC0504). */
     const read = (name: string, src: number, size: number): Uint8Array => {
+        const h = heap();
+        if (src + size > h.length) throw violation(`ic0.${name}: src=${src} + length=${size} exceeds the slice size=${h.length}`);
+        return h.subarray(src, src + size);
+    };
+    /** The same for the stable memory copies, which the IC reports as a "heap out of bounds" trap (IC0502). */
+    const stableHeapRange = (src: number, size: number): Uint8Array => {
         const h = heap();
         if (src + size > h.length) throw new Trap('heap out of bounds');
         return h.subarray(src, src + size);
     };
-    /** Copies `data[offset, offset + size)` to the heap at `dst`, trapping on either range being out of bounds. */
+    /**
+     * Copies `data[offset, offset + size)` to the heap at `dst`. Either range being out of bounds is a
+     * contract violation (IC0504), the heap range checked first, worded as the IC words them.
+     */
     const copyOut = (name: string, data: Uint8Array, dst: number, offset: number, size: number): void => {
-        if (offset + size > data.length) throw violation(`ic0.${name}: src=${offset} + length=${size} exceeds the slice size=${data.length}`);
         const h = heap();
-        if (dst + size > h.length) throw new Trap('heap out of bounds');
+        if (dst + size > h.length) throw violation(`ic0.${name} heap: src=${dst} + length=${size} exceeds the slice size=${h.length}`);
+        if (offset + size > data.length) throw violation(`ic0.${name}: src=${offset} + length=${size} exceeds the slice size=${data.length}`);
         h.set(data.subarray(offset, offset + size), dst);
     };
     const write128 = (name: string, dst: number, value: bigint): void => {
@@ -166,9 +175,10 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
         msg_reject: (src: number, size: number) => {
             const e = exec('msg_reject');
             ensureCanRespond('msg_reject', e);
+            const bytes = read('msg_reject', u32(src), u32(size));
             let message: string;
             try {
-                message = strictDecoder.decode(read('msg_reject', u32(src), u32(size)));
+                message = strictDecoder.decode(bytes);
             } catch {
                 throw violation('ic0.msg_reject: the reject message is not valid UTF-8');
             }
@@ -306,7 +316,7 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
             const n = u64(size);
             if (!canister.stable.inBounds(o, n)) throw new Trap('stable memory out of bounds');
             canister.chargeBytes(e, 'stable64_write', n);
-            canister.stable.write(o, read('stable64_write', u64(src), n));
+            canister.stable.write(o, stableHeapRange(u64(src), n));
         },
         stable64_read: (dst: bigint, offset: bigint, size: bigint) => {
             const e = exec('stable64_read');
@@ -314,7 +324,7 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
             const n = u64(size);
             if (!canister.stable.inBounds(o, n)) throw new Trap('stable memory out of bounds');
             canister.chargeBytes(e, 'stable64_read', n);
-            const target = read('stable64_read', u64(dst), n);
+            const target = stableHeapRange(u64(dst), n);
             canister.stable.read(o, target);
         },
         certified_data_set: (src: number, size: number) => {
@@ -353,10 +363,7 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
             const text = Principal.fromUint8Array(bytes.slice()).toText();
             return canister.controllers.some((c) => c.toText() === text) ? 1 : 0;
         },
-        in_replicated_execution: () => {
-            const e = exec('in_replicated_execution');
-            return e.kind === 'NRQ' || e.kind === 'CQ' || e.kind === 'CRy' || e.kind === 'CRt' || e.kind === 'CC' || e.kind === 'F' ? 0 : 1;
-        },
+        in_replicated_execution: () => (exec('in_replicated_execution').replicated ? 1 : 0),
         cost_call: (methodNameSize: bigint, payloadSize: bigint, dst: number) => {
             exec('cost_call');
             write128('cost_call', u32(dst), canister.costs.call(BigInt.asUintN(64, methodNameSize) + BigInt.asUintN(64, payloadSize)));
@@ -369,7 +376,7 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
             if (s + u32(size) > h.length) return;
             const content = h.slice(s, s + u32(size));
             canister.chargeBytes(e, 'debug_print', content.length);
-            canister.log(content, e.time);
+            canister.log(content, e.time, e.replicated);
         },
         trap: (src: number, size: number) => {
             exec('trap');
@@ -381,9 +388,12 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
     };
 }
 
-function contextName(kind: ContextKind): string {
+/** The mode names the IC uses in its "cannot be executed in ... mode" errors. */
+function contextName(e: Execution): string {
+    // System tasks are named after the task; post_upgrade runs in the same "init" mode as canister_init.
+    if (e.kind === 'T') return e.callContext?.method === 'canister_heartbeat' ? 'heartbeat' : 'global timer';
     const names: Record<ContextKind, string> = {
-        I: 'init or post upgrade',
+        I: 'init',
         G: 'pre upgrade',
         U: 'update',
         RQ: 'replicated query',
@@ -396,8 +406,8 @@ function contextName(kind: ContextKind): string {
         C: 'cleanup',
         CC: 'composite cleanup',
         F: 'inspect message',
-        T: 'heartbeat or global timer',
+        T: 'global timer',
         s: 'start'
     };
-    return names[kind];
+    return names[e.kind];
 }

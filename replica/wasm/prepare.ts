@@ -1,7 +1,9 @@
 /**
  * Prepares a canister module for execution, as the IC's own instrumentation does before it runs one:
  * the function table and every mutable global are exported, so that the replica can invoke callbacks
- * as `table[fun](env)` and save and restore the globals around an execution that traps.
+ * as `table[fun](env)` and save and restore the globals around an execution that traps. A `(start)`
+ * function is turned into an export, so that the replica runs it as an execution of its own (context
+ * `s`) on install and upgrade only, and not again when it re-creates an instance to roll back a trap.
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
@@ -12,6 +14,7 @@ import { ExternalKind, readLimits, readSections, Section, SectionId, skipConstEx
 export const TABLE_EXPORT = '__silo_table';
 export const GLOBAL_EXPORT_PREFIX = '__silo_global_';
 export const MEMORY_EXPORT = '__silo_memory';
+export const START_EXPORT = '__silo_start';
 
 export interface ImportInfo {
     module: string;
@@ -32,6 +35,8 @@ export interface PreparedModule {
     /** Names of the canister's entry points (`canister_update foo`, `canister_init`, ...). */
     exportedFunctions: string[];
     memoryExport: string | null;
+    /** Export name of the module's `(start)` function (removed from the module), or null. */
+    startExport: string | null;
 }
 
 export function isGzip(bytes: Uint8Array): boolean {
@@ -62,6 +67,7 @@ export function prepareModule(input: Uint8Array): PreparedModule {
     const mutableGlobals: number[] = [];
     const exports: { name: string; kind: number; index: number }[] = [];
     let exportSectionIndex = -1;
+    let startFunction: number | null = null;
 
     sections.forEach((section, position) => {
         const r = new WasmReader(section.body);
@@ -118,6 +124,9 @@ export function prepareModule(input: Uint8Array): PreparedModule {
                 }
                 break;
             }
+            case SectionId.start:
+                startFunction = r.u32();
+                break;
         }
     });
 
@@ -151,18 +160,22 @@ export function prepareModule(input: Uint8Array): PreparedModule {
         return name;
     });
 
+    const startExport = startFunction === null ? null : START_EXPORT;
+    if (startFunction !== null) added.push({ name: START_EXPORT, kind: ExternalKind.func, index: startFunction });
+
     const all = [...exports, ...added];
     const w = new WasmWriter().u32(all.length);
     for (const e of all) w.name(e.name).byte(e.kind).u32(e.index);
     const exportSection: Section = { id: SectionId.export, body: w.finish() };
 
-    const out = [...sections];
+    let out = [...sections];
     if (exportSectionIndex >= 0) out[exportSectionIndex] = exportSection;
     else {
         // Sections must appear in id order; custom sections (id 0) may sit anywhere.
         const insertAt = out.findIndex((s) => s.id !== SectionId.custom && s.id > SectionId.export);
         out.splice(insertAt < 0 ? out.length : insertAt, 0, exportSection);
     }
+    out = out.filter((section) => section.id !== SectionId.start);
 
     return {
         wasm: writeSections(out),
@@ -171,7 +184,8 @@ export function prepareModule(input: Uint8Array): PreparedModule {
         mutableGlobalExports,
         imports,
         exportedFunctions: exports.filter((e) => e.kind === ExternalKind.func).map((e) => e.name),
-        memoryExport
+        memoryExport,
+        startExport
     };
 }
 

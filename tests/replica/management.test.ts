@@ -1,0 +1,64 @@
+/**
+ * The management canister as canisters use it: a canister creates another, uploads a module to the
+ * new canister's chunk store and installs it with install_chunked_code; raw_rand gives fresh bytes.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+import { IDL } from '@dfinity/candid';
+import { Principal } from '@dfinity/principal';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { Actor } from '../../replica';
+import { createPic, type TestPic } from '../helpers/pic';
+import { idlFactory, type ProbeService } from '../fixtures/probe/idl';
+import { PROBE_WASM, setupProbe } from './probe';
+
+describe('management canister calls from canisters', () => {
+    let pic: TestPic;
+    let parent: Actor<ProbeService>;
+    let parentId: Principal;
+
+    beforeAll(async () => {
+        pic = await createPic();
+        ({ actor: parent, canisterId: parentId } = await setupProbe(pic, 'parent'));
+    });
+    afterAll(async () => {
+        await pic.tearDown();
+    });
+
+    it('creates a child canister and installs a chunked module in it, then the child answers', async () => {
+        const module = new Uint8Array(readFileSync(PROBE_WASM));
+        expect(module.length).toBeGreaterThan(1024 * 1024); // more than one chunk
+        const piece = 512 * 1024;
+        for (let offset = 0; offset < module.length; offset += piece) await parent.stage_wasm(module.subarray(offset, offset + piece));
+        const hash = new Uint8Array(createHash('sha256').update(module).digest());
+
+        const childId = await parent.create_child('child', 1_000_000_000_000n, hash);
+        const child = pic.createActor<ProbeService>(idlFactory, childId);
+        expect(await child.info()).toMatchObject({ init_arg: 'child', upgraded: false, counter: 0n });
+        expect(await child.inc()).toBe(1n);
+        // The creator is the child's controller, and the child's cycles came from the call.
+        expect((await pic.getControllers(childId)).map((p) => p.toText())).toEqual([parentId.toText()]);
+        expect(await child.is_controller(parentId)).toBe(true);
+        expect(await pic.getCyclesBalance(childId)).toBe(1_000_000_000_000n);
+    });
+
+    it('refuses install_chunked_code when the hash does not match the chunks', async () => {
+        await expect(parent.create_child('bad', 1_000_000_000n, new Uint8Array(32))).rejects.toThrow('does not match the hash');
+    });
+
+    it('raw_rand returns 32 fresh bytes per call', async () => {
+        const first = await parent.random();
+        const second = await parent.random();
+        expect(first).toHaveLength(32);
+        expect(second).toHaveLength(32);
+        expect(Buffer.from(first).equals(Buffer.from(second))).toBe(false);
+    });
+
+    it('raw_rand is not accepted as an ingress message', async () => {
+        await expect(
+            pic.updateCall({ canisterId: Principal.managementCanister(), method: 'raw_rand', arg: new Uint8Array(IDL.encode([], [])) })
+        ).rejects.toThrow('Only canisters can call ic00 method raw_rand');
+    });
+});
