@@ -16,6 +16,7 @@ import { Execution, Trap } from './execution';
 import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } from './execution';
 import { canisterIdFromIndex, MANAGEMENT_CANISTER_ID } from './ids';
 import { MAX_INGRESS_BYTES } from './limits';
+import type { PageFile } from './stable_memory';
 import { ManagementCanister } from './management';
 import { compileModule, type CompiledModule } from './wasm/prepare';
 import { WasmFormatError } from './wasm/binary';
@@ -50,6 +51,21 @@ export interface ReplicaOptions {
     /** Echo canister logs (debug_print and traps) to the console. */
     echoLogs?: boolean;
     costs?: CostModel;
+}
+
+/** What `restoreCanister` needs: the state the IC keeps across an upgrade. */
+export interface RestoredCanister {
+    id: Principal;
+    controllers: Principal[];
+    cycles: bigint;
+    settings: Canister['settings'];
+    version: bigint;
+    status: Canister['status'];
+    wasm: Uint8Array | null;
+    stablePages: Map<number, Uint8Array>;
+    stableSize: number;
+    /** Committed pages on disk, when the state keeps them there (persistence); else `stablePages`. */
+    pageFile?: PageFile | null;
 }
 
 export type InstallMode = { install: null } | { reinstall: null } | { upgrade: [] | [{ skip_pre_upgrade: [] | [boolean]; wasm_memory_persistence: [] | [{ keep: null } | { replace: null }] }] };
@@ -147,15 +163,8 @@ export class Replica {
                 const pre = canister.run(new Execution('G', this.time, { caller: sender }), (i) => i.exportedFunction('canister_pre_upgrade')!());
                 if (pre.trap) return fail(pre.trap);
             }
-            const startTrap = this.startInstance(canister, compiled);
-            if (startTrap) return fail(startTrap);
-            canister.version += 1n;
-            canister.globalTimer = 0n;
-            if (canister.hasExport('canister_post_upgrade')) {
-                const post = canister.run(new Execution('I', this.time, { arg, caller: sender }), (i) => i.exportedFunction('canister_post_upgrade')!());
-                if (post.trap) return fail(post.trap);
-            }
-            return null;
+            const trap = this.runNewModule(canister, compiled, arg, sender);
+            return trap === null ? null : fail(trap);
         }
 
         if ('install' in mode && canister.module !== null) return Errors.notEmpty(id);
@@ -176,6 +185,43 @@ export class Replica {
             this.dropCallContexts(canister, 'Canister has been reinstalled.');
         }
         return null;
+    }
+
+    /** The second half of an upgrade: a fresh instance of the new module, then post_upgrade with `arg`. */
+    private runNewModule(canister: Canister, compiled: CompiledModule, arg: Uint8Array, sender: Principal): Trap | null {
+        const startTrap = this.startInstance(canister, compiled);
+        if (startTrap) return startTrap;
+        canister.version += 1n;
+        canister.globalTimer = 0n;
+        if (canister.hasExport('canister_post_upgrade')) {
+            const post = canister.run(new Execution('I', this.time, { arg, caller: sender }), (i) => i.exportedFunction('canister_post_upgrade')!());
+            if (post.trap) return post.trap;
+        }
+        return null;
+    }
+
+    /**
+     * Brings back a canister from saved state the way an upgrade would: what the IC keeps across an
+     * upgrade (id, controllers, settings, cycles, version, module, stable memory) is restored, the heap
+     * starts fresh and post_upgrade runs with `arg`.
+     */
+    restoreCanister(saved: RestoredCanister, arg: Uint8Array): UserError | null {
+        const canister = this.createCanister(saved.controllers, saved.cycles, saved.id);
+        Object.assign(canister.settings, saved.settings);
+        canister.version = saved.version;
+        canister.status = saved.status;
+        if (saved.pageFile) canister.stable.attach(saved.pageFile, saved.stableSize);
+        else canister.stable.reset(saved.stablePages, saved.stableSize);
+        if (saved.wasm === null) return null;
+        let compiled;
+        try {
+            compiled = compileModule(saved.wasm);
+        } catch (error) {
+            if (error instanceof WasmFormatError) return Errors.invalidWasm(canister.idText, error.message);
+            throw error;
+        }
+        const trap = this.runNewModule(canister, compiled, arg, MANAGEMENT_CANISTER_ID);
+        return trap === null ? null : this.trapError(canister, trap);
     }
 
     /**

@@ -1,17 +1,43 @@
 /**
  * A canister's stable memory: sparse 64 KiB pages allocated on first write, so a canister that grows
- * its stable memory by gigabytes costs only what it writes. Every execution runs inside a transaction:
- * the first write to a page saves the page's previous version in a journal, and a trap puts the saved
- * versions back. A page that the write covers entirely is replaced without copying its old content.
+ * its stable memory by gigabytes costs only what it writes.
+ *
+ * Pages live in an in-memory overlay, optionally on top of a page file on disk (the embedded replica's
+ * persistent state). Written pages stay in the overlay until a checkpoint moves them to the file; pages
+ * read from the file are kept in a small cache. Without a file, the overlay is the whole memory.
+ *
+ * Every execution runs inside a transaction: the first write to a page saves the page's previous overlay
+ * entry in a journal, and a trap puts the saved entries back. A page that the write covers entirely is
+ * replaced without reading or copying its old content. Pages are never modified in place once shared
+ * (with a journal or a snapshot): a write goes to a fresh copy.
  */
 export const WASM_PAGE = 65536;
 /** 500 GiB, the IC's stable memory limit, in Wasm pages. */
 export const MAX_STABLE_PAGES = (500 * 1024 * 1024 * 1024) / WASM_PAGE;
 
+/** Committed pages on disk. */
+export interface PageFile {
+    /** Reads a page into `into`; returns false (leaving `into` untouched) when it was never written. */
+    read(page: number, into: Uint8Array): boolean;
+}
+
+/** Clean pages read from the page file, kept for re-reads (least recently used first out). */
+const CACHE_PAGES = 256;
+
+export interface StableSnapshot {
+    overlay: Map<number, Uint8Array>;
+    size: number;
+    cleared: boolean;
+}
+
 export class StableMemory {
-    private pages = new Map<number, Uint8Array>();
+    private overlay = new Map<number, Uint8Array>();
+    private file: PageFile | null = null;
+    private readonly cache = new Map<number, Uint8Array>();
+    /** The page file's content no longer counts (a reinstall since the last checkpoint). */
+    private cleared = false;
     private sizePages = 0;
-    /** Page number → previous content (undefined: the page did not exist). Null outside a transaction. */
+    /** Page number → previous overlay entry (undefined: none). Null outside a transaction. */
     private journal: Map<number, Uint8Array | undefined> | null = null;
     private journalSize = 0;
 
@@ -19,9 +45,14 @@ export class StableMemory {
         return this.sizePages;
     }
 
-    /** Bytes held in memory for allocated pages. */
+    /** Bytes of page content held in memory (overlay and cache). */
     get residentBytes(): number {
-        return this.pages.size * WASM_PAGE;
+        return (this.overlay.size + this.cache.size) * WASM_PAGE;
+    }
+
+    /** Bytes written since the last checkpoint. */
+    get overlayBytes(): number {
+        return this.overlay.size * WASM_PAGE;
     }
 
     begin(): void {
@@ -36,8 +67,8 @@ export class StableMemory {
     rollback(): void {
         if (this.journal === null) return;
         for (const [page, previous] of this.journal) {
-            if (previous === undefined) this.pages.delete(page);
-            else this.pages.set(page, previous);
+            if (previous === undefined) this.overlay.delete(page);
+            else this.overlay.set(page, previous);
         }
         this.sizePages = this.journalSize;
         this.journal = null;
@@ -55,6 +86,23 @@ export class StableMemory {
         return offset >= 0 && length >= 0 && offset + length <= this.sizePages * WASM_PAGE;
     }
 
+    /** The committed-or-current content of a page, or undefined when it was never written. */
+    private content(page: number): Uint8Array | undefined {
+        const own = this.overlay.get(page);
+        if (own !== undefined || this.file === null || this.cleared) return own;
+        const cached = this.cache.get(page);
+        if (cached !== undefined) {
+            this.cache.delete(page);
+            this.cache.set(page, cached);
+            return cached;
+        }
+        const loaded = new Uint8Array(WASM_PAGE);
+        if (!this.file.read(page, loaded)) return undefined;
+        this.cache.set(page, loaded);
+        if (this.cache.size > CACHE_PAGES) this.cache.delete(this.cache.keys().next().value!);
+        return loaded;
+    }
+
     read(offset: number, target: Uint8Array): void {
         let done = 0;
         while (done < target.length) {
@@ -62,7 +110,7 @@ export class StableMemory {
             const page = Math.floor(position / WASM_PAGE);
             const within = position - page * WASM_PAGE;
             const n = Math.min(WASM_PAGE - within, target.length - done);
-            const content = this.pages.get(page);
+            const content = this.content(page);
             if (content === undefined) target.fill(0, done, done + n);
             else target.set(content.subarray(within, within + n), done);
             done += n;
@@ -82,39 +130,74 @@ export class StableMemory {
     }
 
     private writablePage(page: number, whole: boolean): Uint8Array {
-        const current = this.pages.get(page);
+        const own = this.overlay.get(page);
         // A page this transaction already replaced is its own to modify.
-        if (this.journal?.has(page)) return current!;
-        this.journal?.set(page, current);
-        // Any other page may be shared, with the journal or with a snapshot, so it is never written in
-        // place: the write goes to a fresh page (outside a transaction too, or a snapshot would change).
-        const fresh = whole || current === undefined ? new Uint8Array(WASM_PAGE) : current.slice();
-        this.pages.set(page, fresh);
+        if (this.journal?.has(page)) return own!;
+        this.journal?.set(page, own);
+        const base = whole ? undefined : this.content(page);
+        const fresh = base === undefined ? new Uint8Array(WASM_PAGE) : base.slice();
+        this.overlay.set(page, fresh);
         return fresh;
     }
 
-    /** Replaces the whole content (used when a canister is reinstalled or its state is loaded). */
+    /** Replaces the whole content (a reinstall, or state loaded without a page file). */
     reset(pages: Map<number, Uint8Array> = new Map(), size = 0): void {
-        this.pages = pages;
+        this.overlay = pages;
+        this.sizePages = size;
+        this.journal = null;
+        this.cache.clear();
+        this.cleared = this.file !== null;
+    }
+
+    /**
+     * A cheap copy of the whole content, to undo a multi-execution operation (an upgrade). The page file
+     * changes only at checkpoints, so copying the overlay suffices while none happens in between.
+     */
+    snapshot(): StableSnapshot {
+        if (this.journal !== null) throw new Error('stable memory snapshot taken inside a transaction');
+        return { overlay: new Map(this.overlay), size: this.sizePages, cleared: this.cleared };
+    }
+
+    restore(snapshot: StableSnapshot): void {
+        this.overlay = new Map(snapshot.overlay);
+        this.sizePages = snapshot.size;
+        this.cleared = snapshot.cleared;
+        this.journal = null;
+    }
+
+    /** Pages held in the overlay, in page order (all pages when there is no page file). */
+    *entries(): IterableIterator<[number, Uint8Array]> {
+        for (const page of [...this.overlay.keys()].sort((a, b) => a - b)) yield [page, this.overlay.get(page)!];
+    }
+
+    // ---------------------------------------------------------------- page file and checkpoints
+
+    /** Puts the memory on top of a page file holding `size` pages' committed content. */
+    attach(file: PageFile, size: number): void {
+        this.file = file;
+        this.overlay = new Map();
+        this.cache.clear();
+        this.cleared = false;
         this.sizePages = size;
         this.journal = null;
     }
 
+    get attached(): boolean {
+        return this.file !== null;
+    }
+
     /**
-     * A cheap copy of the whole content: a page that existed before is never modified in place (the
-     * first write of a transaction, or any write outside one, replaces it), so sharing pages is safe.
+     * What a checkpoint must write: the overlay's pages, and whether the file must first be emptied.
+     * Call `checkpointed()` once they are durably in the file.
      */
-    snapshot(): { pages: Map<number, Uint8Array>; size: number } {
-        if (this.journal !== null) throw new Error('stable memory snapshot taken inside a transaction');
-        return { pages: new Map(this.pages), size: this.sizePages };
+    pendingCheckpoint(): { cleared: boolean; pages: [number, Uint8Array][] } {
+        if (this.journal !== null) throw new Error('checkpoint taken inside a transaction');
+        return { cleared: this.cleared, pages: [...this.entries()] };
     }
 
-    restore(snapshot: { pages: Map<number, Uint8Array>; size: number }): void {
-        this.reset(new Map(snapshot.pages), snapshot.size);
-    }
-
-    /** Allocated pages in page order, for persistence. */
-    *entries(): IterableIterator<[number, Uint8Array]> {
-        for (const page of [...this.pages.keys()].sort((a, b) => a - b)) yield [page, this.pages.get(page)!];
+    checkpointed(): void {
+        this.overlay = new Map();
+        this.cache.clear();
+        this.cleared = false;
     }
 }

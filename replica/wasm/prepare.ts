@@ -27,6 +27,8 @@ export interface PreparedModule {
     wasm: Uint8Array;
     /** SHA-256 of the module as installed (after gunzip, before rewriting): what `module_hash` reports. */
     moduleHash: Uint8Array;
+    /** The module as installed, gunzipped and before rewriting (what persistence saves). */
+    original: Uint8Array;
     /** Name of the table export, or null when the module has no table. */
     tableExport: string | null;
     /** Export names of the mutable globals, in global index order. */
@@ -180,6 +182,7 @@ export function prepareModule(input: Uint8Array): PreparedModule {
     return {
         wasm: writeSections(out),
         moduleHash,
+        original: raw,
         tableExport,
         mutableGlobalExports,
         imports,

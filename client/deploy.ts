@@ -1,0 +1,156 @@
+/**
+ * Deploys Silo (an index and a first bucket) through the management canister, over any transport: the
+ * embedded replica on first run, a local `dfx start` replica, or the IC. The index receives the bucket
+ * module too, so it can create more buckets when these fill up.
+ */
+import { IDL } from '@dfinity/candid';
+import { Principal } from '@dfinity/principal';
+
+import { indexIdlFactory, managementIdlFactory } from '../shared/idl';
+import { type CanisterInstallMode } from '../shared/management';
+import { sha256 } from '../shared/sha256';
+import { BucketInitArgs, type ConfigUpdate, IndexInitArgs } from '../shared/types';
+import { fromVariant } from './errors';
+import type { Transport } from './transport';
+
+/** The largest install_code payload sent whole; above it the module goes through the chunk store. */
+const MAX_INSTALL_CODE_PAYLOAD = 1_850_000;
+const CHUNK = 1024 * 1024;
+
+type Service = Record<string, (...args: any[]) => Promise<any>>;
+
+/** Options of {@link deploySilo}. */
+export interface DeployOptions {
+    /** The index and bucket modules (raw or gzipped Wasm). */
+    indexWasm: Uint8Array;
+    bucketWasm: Uint8Array;
+    /** Existing canisters to install into; created with provisional cycles when absent (local replicas). */
+    indexId?: Principal;
+    bucketId?: Principal;
+    /** Cycles for each canister created here (default 10 T, local replicas only). */
+    cycles?: bigint;
+    /** Index settings that differ from the defaults. */
+    config?: Partial<ConfigUpdate>;
+    /** Reports each step. */
+    onStep?: (message: string) => void;
+}
+
+export function emptyConfig(): ConfigUpdate {
+    return {
+        quota_bytes: [],
+        session_ttl_ns: [],
+        bucket_capacity_bytes: [],
+        full_threshold_percent: [],
+        bucket_cycles: [],
+        sweep_interval_seconds: [],
+        auto_create_buckets: [],
+        hash_slice_bytes: [],
+        bucket_controllers: []
+    };
+}
+
+export const indexInitArg = (config: Partial<ConfigUpdate> = {}): Uint8Array => new Uint8Array(IDL.encode([IndexInitArgs], [{ ...emptyConfig(), ...config }]));
+export const bucketInitArg = (index: Principal): Uint8Array => new Uint8Array(IDL.encode([BucketInitArgs], [{ index }]));
+
+/** Installs `wasm` on `canisterId` in one install_code call, or chunk by chunk when it is too large. */
+export async function installModule(management: Service, canisterId: Principal, wasm: Uint8Array, arg: Uint8Array, mode: CanisterInstallMode): Promise<void> {
+    if (wasm.length + arg.length <= MAX_INSTALL_CODE_PAYLOAD) {
+        await management.install_code({ mode, canister_id: canisterId, wasm_module: wasm, arg, sender_canister_version: [] });
+        return;
+    }
+    await management.clear_chunk_store({ canister_id: canisterId });
+    const hashes = [];
+    for (let offset = 0; offset < wasm.length; offset += CHUNK) {
+        hashes.push(await management.upload_chunk({ canister_id: canisterId, chunk: wasm.subarray(offset, offset + CHUNK) }));
+    }
+    await management.install_chunked_code({
+        mode,
+        target_canister: canisterId,
+        store_canister: [],
+        chunk_hashes_list: hashes,
+        wasm_module_hash: sha256(wasm),
+        arg,
+        sender_canister_version: []
+    });
+    await management.clear_chunk_store({ canister_id: canisterId });
+}
+
+/**
+ * Creates (or takes) the index and a first bucket, installs both, registers the bucket and hands the
+ * index the bucket module. The caller becomes a controller of both; the index controls the bucket.
+ */
+export async function deploySilo(transport: Transport, options: DeployOptions): Promise<{ indexId: Principal; bucketId: Principal }> {
+    const step = options.onStep ?? (() => {});
+    const management = transport.actor<Service>(managementIdlFactory, Principal.managementCanister());
+    const me = transport.principal;
+    const create = async (controllers: Principal[]): Promise<Principal> => {
+        const settings = {
+            controllers: [controllers],
+            compute_allocation: [],
+            memory_allocation: [],
+            freezing_threshold: [],
+            reserved_cycles_limit: [],
+            log_visibility: [],
+            wasm_memory_limit: [],
+            wasm_memory_threshold: [],
+            environment_variables: []
+        };
+        const result = await management.provisional_create_canister_with_cycles({
+            amount: [options.cycles ?? 10_000_000_000_000n],
+            settings: [settings],
+            specified_id: [],
+            sender_canister_version: []
+        });
+        return result.canister_id;
+    };
+
+    const indexId = options.indexId ?? (await create([me]));
+    step(`index canister ${indexId.toText()}`);
+    await installModule(management, indexId, options.indexWasm, indexInitArg(options.config), { install: null });
+    step('index installed');
+
+    const bucketId = options.bucketId ?? (await create([me, indexId]));
+    if (options.bucketId !== undefined) {
+        // An existing canister: make the index one of its controllers so it can upgrade it later.
+        const status = await management.canister_status({ canister_id: bucketId });
+        const controllers: Principal[] = status.settings.controllers;
+        if (!controllers.some((c) => c.toText() === indexId.toText())) {
+            await management.update_settings({
+                canister_id: bucketId,
+                settings: { ...noSettings(), controllers: [[...controllers, indexId]] },
+                sender_canister_version: []
+            });
+        }
+    }
+    step(`bucket canister ${bucketId.toText()}`);
+    await installModule(management, bucketId, options.bucketWasm, bucketInitArg(indexId), { install: null });
+    step('bucket installed');
+
+    const index = transport.actor<Service>(indexIdlFactory, indexId);
+    const check = (result: { Err?: unknown }) => {
+        if ('Err' in result) throw fromVariant(result.Err as never);
+    };
+    check(await index.admin_register_bucket(bucketId, []));
+    const generation = await index.admin_begin_bucket_wasm();
+    check(generation);
+    for (let i = 0, offset = 0; offset < options.bucketWasm.length; i++, offset += CHUNK) {
+        check(await index.admin_put_bucket_wasm(generation.Ok, i, options.bucketWasm.subarray(offset, offset + CHUNK)));
+    }
+    check(await index.admin_commit_bucket_wasm(generation.Ok, sha256(options.bucketWasm)));
+    step('bucket module stored in the index');
+    return { indexId, bucketId };
+}
+
+function noSettings() {
+    return {
+        controllers: [],
+        compute_allocation: [],
+        memory_allocation: [],
+        freezing_threshold: [],
+        reserved_cycles_limit: [],
+        log_visibility: [],
+        wasm_memory_limit: [],
+        wasm_memory_threshold: [],
+        environment_variables: []
+    };
+}

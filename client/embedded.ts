@@ -1,0 +1,144 @@
+/**
+ * Silo on the in-process replica, kept in a state directory between runs: the CLI's default network.
+ * The first run deploys an index and a bucket; later runs bring the canisters back the way an upgrade
+ * does (stable memory kept, post_upgrade run). State is checkpointed while work proceeds, so a killed
+ * process loses at most the last few seconds, and never leaves a half-written state behind.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import type { Identity } from '@dfinity/agent';
+import type { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+import { Principal as P } from '@dfinity/principal';
+
+import { PocketIc, Replica } from '../replica';
+import { ReplicaStore, restoreInto } from '../replica/persistence';
+import { bucketInitArg, deploySilo, indexInitArg } from './deploy';
+import { SiloError } from './errors';
+import { identityFromPem, newEd25519Pem } from './identity';
+import { ReplicaTransport, type Transport } from './transport';
+
+/** Checkpoint after this much new stable memory, or this long (SILO_CHECKPOINT_MS), whichever comes first. */
+const SAVE_EVERY_BYTES = 32 * 1024 * 1024;
+const SAVE_EVERY_MS = Number(process.env.SILO_CHECKPOINT_MS ?? 2000);
+
+const root = resolve(import.meta.dirname, '..');
+
+/** Where `npm run build` leaves the canister modules. */
+export function builtModule(name: 'index' | 'bucket'): Uint8Array {
+    const path = join(root, '.azle', name, `${name}.wasm.gz`);
+    if (!existsSync(path)) throw new SiloError(`${path} is missing: run \`npm run build\` first.`);
+    return new Uint8Array(readFileSync(path));
+}
+
+interface AppState {
+    indexId: string;
+}
+
+/** A Silo deployment in the in-process replica, persisted in a directory. */
+export class EmbeddedSilo {
+    private lastSave = Date.now();
+    private closed = false;
+
+    private constructor(
+        readonly pic: PocketIc,
+        private readonly store: ReplicaStore,
+        /** The index canister. */
+        readonly indexId: Principal,
+        /** The identity kept in the state directory, used when no other is given. */
+        readonly defaultIdentity: Identity
+    ) {}
+
+    /**
+     * Opens the deployment in `stateDir`, creating it on first use. The directory is locked until
+     * {@link close}: a second process gets a `StateInUseError`.
+     */
+    static async open(stateDir: string, options: { onStep?: (message: string) => void; echoLogs?: boolean } = {}): Promise<EmbeddedSilo> {
+        const store = ReplicaStore.open(stateDir);
+        try {
+            const identityPath = join(stateDir, 'identity.pem');
+            if (!existsSync(identityPath)) writeFileSync(identityPath, newEd25519Pem(), { mode: 0o600 });
+            const identity = identityFromPem(readFileSync(identityPath, 'utf8'), identityPath);
+            const replica = new Replica({ echoLogs: options.echoLogs });
+            const pic = new PocketIc(replica);
+            const loaded = store.load();
+            let indexId: Principal;
+            if (loaded !== null) {
+                indexId = P.fromText((loaded.app as AppState).indexId);
+                restoreInto(replica, loaded, (id) => (id.toText() === indexId.toText() ? indexInitArg() : bucketInitArg(indexId)));
+            } else {
+                options.onStep?.(`deploying Silo in ${stateDir}`);
+                ({ indexId } = await deploySilo(new ReplicaTransport(pic, identity.getPrincipal()), {
+                    indexWasm: builtModule('index'),
+                    bucketWasm: builtModule('bucket'),
+                    onStep: options.onStep
+                }));
+            }
+            const silo = new EmbeddedSilo(pic, store, indexId, identity);
+            silo.save();
+            return silo;
+        } catch (error) {
+            store.close();
+            throw error;
+        }
+    }
+
+    /** A transport calling as `identity` (the state directory's own by default). */
+    transport(identity: Identity = this.defaultIdentity): Transport {
+        const inner = new ReplicaTransport(this.pic, identity.getPrincipal());
+        return {
+            principal: inner.principal,
+            actor: <T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T => this.tracked(inner.actor<Record<string, unknown>>(idlFactory, canisterId)) as T
+        };
+    }
+
+    /** Each call runs on the wall clock's time and may checkpoint afterwards. */
+    private tracked(actor: Record<string, unknown>): Record<string, unknown> {
+        return new Proxy(actor, {
+            get: (target, key) => {
+                const value = target[key as string];
+                if (typeof value !== 'function') return value;
+                return async (...args: unknown[]) => {
+                    this.syncClock();
+                    const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+                    this.maybeSave();
+                    return result;
+                };
+            }
+        });
+    }
+
+    private syncClock(): void {
+        const now = BigInt(Date.now()) * 1_000_000n;
+        if (now > this.pic.replica.time) this.pic.replica.time = now;
+    }
+
+    private maybeSave(): void {
+        let pending = 0;
+        for (const canister of this.pic.replica.canisters.values()) pending += canister.stable.overlayBytes;
+        if (pending >= SAVE_EVERY_BYTES || Date.now() - this.lastSave >= SAVE_EVERY_MS) this.save();
+    }
+
+    /** Lets queued work finish, then checkpoints the state directory. */
+    save(): void {
+        const replica = this.pic.replica;
+        // A restored canister starts from its stable memory: finish in-flight work before saving.
+        for (let rounds = 0; rounds < 10_000 && (replica.busy || [...replica.canisters.values()].some((c) => c.callContexts.size > 0)); rounds++) {
+            replica.tick();
+        }
+        this.store.save(replica, { indexId: this.indexId.toText() } satisfies AppState);
+        this.lastSave = Date.now();
+    }
+
+    /** Saves and releases the state directory. */
+    close(): void {
+        if (this.closed) return;
+        this.closed = true;
+        try {
+            this.save();
+        } finally {
+            this.store.close();
+        }
+    }
+}

@@ -1,0 +1,162 @@
+/**
+ * Errors the client throws: one named subclass per `SiloError` variant of the canisters, plus the
+ * client's own (transport failures, aborts, integrity failures). Every message says what to do next.
+ */
+import type { Principal } from '@dfinity/principal';
+
+import type { SiloError as SiloErrorVariant } from '../shared/types';
+
+/** Base class of every error the Silo client throws. */
+export class SiloError extends Error {
+    override name = 'SiloError';
+}
+
+/** The caller may not do this (not the owner, not a controller, or anonymous). */
+export class UnauthorizedError extends SiloError {
+    override name = 'UnauthorizedError';
+}
+/** An argument was rejected; the message names it. */
+export class InvalidArgumentError extends SiloError {
+    override name = 'InvalidArgumentError';
+}
+/** The owner's quota (committed plus reserved bytes) would be exceeded. */
+export class QuotaExceededError extends SiloError {
+    override name = 'QuotaExceededError';
+    constructor(
+        readonly limit: bigint,
+        readonly used: bigint,
+        readonly requested: bigint
+    ) {
+        super(`Quota exceeded: ${used} of ${limit} bytes in use, ${requested} more requested. Delete assets or ask the operator for a larger quota.`);
+    }
+}
+/** No bucket has room and the index could not create one. */
+export class NoCapacityError extends SiloError {
+    override name = 'NoCapacityError';
+}
+export class SessionNotFoundError extends SiloError {
+    override name = 'SessionNotFoundError';
+    constructor(readonly sessionId: bigint) {
+        super(`Upload session ${sessionId} does not exist (it finished, was aborted or expired). Start a new upload.`);
+    }
+}
+export class SessionExpiredError extends SiloError {
+    override name = 'SessionExpiredError';
+    constructor(readonly sessionId: bigint) {
+        super(`Upload session ${sessionId} expired for lack of progress and was cleaned up. Start a new upload.`);
+    }
+}
+export class SessionClosedError extends SiloError {
+    override name = 'SessionClosedError';
+    constructor(
+        readonly sessionId: bigint,
+        readonly state: string
+    ) {
+        super(`Upload session ${sessionId} does not accept this now (${state}).`);
+    }
+}
+export class ChunkOutOfRangeError extends SiloError {
+    override name = 'ChunkOutOfRangeError';
+}
+export class WrongChunkLengthError extends SiloError {
+    override name = 'WrongChunkLengthError';
+}
+/** finish_upload found chunks missing; `missing` lists (up to 1,000 of) them. */
+export class MissingChunksError extends SiloError {
+    override name = 'MissingChunksError';
+    constructor(
+        readonly missing: number[],
+        readonly count: number
+    ) {
+        super(`${count} chunks are missing (first: ${missing.slice(0, 10).join(', ')}). Send them and finish again.`);
+    }
+}
+/** The bucket holds a chunk whose content does not match the client's checkpoint. */
+export class ChecksumMismatchError extends SiloError {
+    override name = 'ChecksumMismatchError';
+    constructor(readonly chunkIndex: number) {
+        super(`Chunk ${chunkIndex} does not match its checkpoint: send that chunk again, then finish again.`);
+    }
+}
+/** The stored bytes do not hash to the declared SHA-256. */
+export class HashMismatchError extends SiloError {
+    override name = 'HashMismatchError';
+    constructor(
+        readonly expected: Uint8Array,
+        readonly actual: Uint8Array
+    ) {
+        super(`Content hash mismatch: expected ${hex(expected)}, got ${hex(actual)}. The source changed during upload or was corrupted; upload again.`);
+    }
+}
+/** A bucket could not be reached (stopped, trapping, out of cycles); retry later. */
+export class BucketUnavailableError extends SiloError {
+    override name = 'BucketUnavailableError';
+    constructor(
+        readonly bucket: Principal,
+        readonly reason: string
+    ) {
+        super(`Bucket ${bucket.toText()} is unavailable (${reason}). Nothing was lost; retry later.`);
+    }
+}
+/** Another operation holds the session or the index; retry shortly. */
+export class BusyError extends SiloError {
+    override name = 'BusyError';
+}
+export class AssetNotFoundError extends SiloError {
+    override name = 'AssetNotFoundError';
+    constructor(readonly assetId: bigint) {
+        super(`Asset ${assetId} does not exist. List assets with listAssets() or \`silo ls\`.`);
+    }
+}
+
+/** A call did not reach the canister or was rejected by the system (not a Silo error variant). */
+export class TransportError extends SiloError {
+    override name = 'TransportError';
+    constructor(
+        message: string,
+        readonly rejectCode?: number,
+        cause?: unknown
+    ) {
+        super(message, { cause });
+    }
+}
+/** The operation was cancelled through its AbortSignal. */
+export class AbortedError extends SiloError {
+    override name = 'AbortedError';
+    constructor(readonly sessionId?: bigint) {
+        super(sessionId === undefined ? 'The operation was aborted.' : `The upload was aborted; resume it with resume(${sessionId}n, source).`);
+    }
+}
+/** Downloaded bytes do not hash to the asset's SHA-256: nothing was written as final. */
+export class IntegrityError extends SiloError {
+    override name = 'IntegrityError';
+}
+
+function hex(bytes: Uint8Array): string {
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Turns a canister's `Err` variant into the matching error. */
+export function fromVariant(error: SiloErrorVariant): SiloError {
+    if ('Unauthorized' in error) return new UnauthorizedError(`Unauthorized: ${error.Unauthorized}.`);
+    if ('InvalidArgument' in error) return new InvalidArgumentError(`Invalid argument: ${error.InvalidArgument}.`);
+    if ('QuotaExceeded' in error) return new QuotaExceededError(error.QuotaExceeded.limit, error.QuotaExceeded.used, error.QuotaExceeded.requested);
+    if ('NoCapacity' in error) return new NoCapacityError(`No storage capacity: ${error.NoCapacity}.`);
+    if ('SessionNotFound' in error) return new SessionNotFoundError(error.SessionNotFound);
+    if ('SessionExpired' in error) return new SessionExpiredError(error.SessionExpired);
+    if ('SessionClosed' in error) return new SessionClosedError(error.SessionClosed.session_id, error.SessionClosed.state);
+    if ('ChunkOutOfRange' in error) {
+        return new ChunkOutOfRangeError(`Chunk ${error.ChunkOutOfRange.index} is out of range: the upload has ${error.ChunkOutOfRange.chunk_count} chunks.`);
+    }
+    if ('WrongChunkLength' in error) {
+        const e = error.WrongChunkLength;
+        return new WrongChunkLengthError(`Chunk ${e.index} must be ${e.expected} bytes, got ${e.actual}.`);
+    }
+    if ('MissingChunks' in error) return new MissingChunksError(Array.from(error.MissingChunks.missing), error.MissingChunks.count);
+    if ('ChecksumMismatch' in error) return new ChecksumMismatchError(error.ChecksumMismatch.chunk_index);
+    if ('HashMismatch' in error) return new HashMismatchError(new Uint8Array(error.HashMismatch.expected), new Uint8Array(error.HashMismatch.actual));
+    if ('BucketUnavailable' in error) return new BucketUnavailableError(error.BucketUnavailable.bucket, error.BucketUnavailable.reason);
+    if ('Busy' in error) return new BusyError(`Busy: ${error.Busy}.`);
+    if ('AssetNotFound' in error) return new AssetNotFoundError(error.AssetNotFound);
+    return new SiloError(`Unknown error: ${JSON.stringify(error)}`);
+}

@@ -1,0 +1,40 @@
+/** Identities from PEM files: dfx's secp256k1 keys and Ed25519 PKCS#8 keys. */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+
+import type { Identity } from '@dfinity/agent';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
+
+import { InvalidArgumentError } from './errors';
+
+/** DER prefix of an Ed25519 private key in PKCS#8 (RFC 8410); the 32-byte seed follows. */
+const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+
+function pemBody(pem: string, label: string): Uint8Array | null {
+    const match = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`).exec(pem);
+    return match ? new Uint8Array(Buffer.from(match[1].replace(/\s+/g, ''), 'base64')) : null;
+}
+
+/** Reads an identity from a PEM file (`dfx identity export` output, or an Ed25519 PKCS#8 key). */
+export function identityFromPem(text: string, source = 'the PEM'): Identity {
+    if (text.includes('EC PRIVATE KEY')) return Secp256k1KeyIdentity.fromPem(text);
+    const der = pemBody(text, 'PRIVATE KEY');
+    if (der !== null && der.length === 48 && ED25519_PKCS8_PREFIX.every((b, i) => der[i] === b)) {
+        return Ed25519KeyIdentity.fromSecretKey(der.subarray(16));
+    }
+    if (der !== null) return Secp256k1KeyIdentity.fromPem(text);
+    throw new InvalidArgumentError(`${source} holds no private key Silo can read: use a secp256k1 ('EC PRIVATE KEY') or Ed25519 PKCS#8 ('PRIVATE KEY') PEM, e.g. from \`dfx identity export\`.`);
+}
+
+export function loadIdentity(path: string): Identity {
+    if (!existsSync(path)) throw new InvalidArgumentError(`Identity file ${path} does not exist.`);
+    return identityFromPem(readFileSync(path, 'utf8'), path);
+}
+
+/** A new Ed25519 key as PKCS#8 PEM. */
+export function newEd25519Pem(): string {
+    const der = Buffer.concat([ED25519_PKCS8_PREFIX, randomBytes(32)]);
+    const lines = der.toString('base64').match(/.{1,64}/g)!.join('\n');
+    return `-----BEGIN PRIVATE KEY-----\n${lines}\n-----END PRIVATE KEY-----\n`;
+}

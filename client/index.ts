@@ -1,0 +1,12 @@
+/** The Silo client library: verified uploads and downloads over the in-process replica or a real network. */
+export { SiloClient, defaultRetryPolicy } from './silo';
+export type { DownloadOptions, Progress, RetryPolicy, UploadOptions } from './silo';
+export { AgentTransport, ReplicaTransport } from './transport';
+export type { Transport } from './transport';
+export { EmbeddedSilo } from './embedded';
+export { deploySilo } from './deploy';
+export type { DeployOptions } from './deploy';
+export { identityFromPem, loadIdentity } from './identity';
+export type { SourceInput, UploadSource } from './source';
+export * from './errors';
+export type { Asset, BucketInfo, Stats, SessionInfo } from '../shared/types';

@@ -1,0 +1,130 @@
+/**
+ * Upload sources: bytes, Blobs/Files (browser), file paths and streams (Node). A source is read by
+ * offset, a chunk at a time, so a file of any size never sits in memory whole.
+ */
+import { Sha256 } from '../shared/sha256';
+
+/** Something to upload, read a piece at a time. */
+export interface UploadSource {
+    /** Total size in bytes. */
+    readonly size: number;
+    /** Reads exactly `length` bytes at `offset` (fewer only at the end). */
+    read(offset: number, length: number): Promise<Uint8Array>;
+    /** Releases what the source holds (open files, spooled copies). */
+    close(): Promise<void>;
+    /** A name to record when none is given (a file's base name). */
+    readonly name?: string;
+}
+
+/** What `upload` and `resume` accept: bytes, a Blob or File, a file path, or a stream of bytes. */
+export type SourceInput = Uint8Array | Blob | string | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
+
+export function bytesSource(bytes: Uint8Array, name?: string): UploadSource {
+    return {
+        size: bytes.length,
+        name,
+        read: async (offset, length) => bytes.subarray(offset, offset + length),
+        close: async () => {}
+    };
+}
+
+export function blobSource(blob: Blob): UploadSource {
+    return {
+        size: blob.size,
+        name: (blob as { name?: string }).name,
+        read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
+        close: async () => {}
+    };
+}
+
+export async function fileSource(path: string): Promise<UploadSource> {
+    const { open } = await import('node:fs/promises');
+    const { basename } = await import('node:path');
+    const handle = await open(path, 'r');
+    const { size } = await handle.stat();
+    return {
+        size,
+        name: basename(path),
+        async read(offset, length) {
+            const buffer = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+            let done = 0;
+            while (done < buffer.length) {
+                const { bytesRead } = await handle.read(buffer, done, buffer.length - done, offset + done);
+                if (bytesRead === 0) throw new Error(`${path} shrank while it was being uploaded`);
+                done += bytesRead;
+            }
+            return buffer;
+        },
+        close: () => handle.close()
+    };
+}
+
+/**
+ * A stream can be read only once, but the upload reads the content twice (hash, then send): it is spooled
+ * to a temporary file first, so memory stays bounded whatever its length.
+ */
+export async function streamSource(stream: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): Promise<UploadSource> {
+    const { mkdtemp, rm, open } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'silo-spool-'));
+    const path = join(dir, 'stream');
+    const out = await open(path, 'w');
+    try {
+        const iterable = Symbol.asyncIterator in stream ? (stream as AsyncIterable<Uint8Array>) : readableToIterable(stream as ReadableStream<Uint8Array>);
+        for await (const piece of iterable) await out.write(piece);
+    } finally {
+        await out.close();
+    }
+    const file = await fileSource(path);
+    return {
+        size: file.size,
+        read: file.read,
+        close: async () => {
+            await file.close();
+            await rm(dir, { recursive: true, force: true });
+        }
+    };
+}
+
+async function* readableToIterable(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+    const reader = stream.getReader();
+    try {
+        for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return;
+            yield value;
+        }
+    } finally {
+        reader.releaseLock();
+    }
+}
+
+export async function toSource(input: SourceInput): Promise<UploadSource> {
+    if (input instanceof Uint8Array) return bytesSource(input);
+    if (typeof input === 'string') return fileSource(input);
+    if (typeof Blob !== 'undefined' && input instanceof Blob) return blobSource(input);
+    return streamSource(input as AsyncIterable<Uint8Array>);
+}
+
+/**
+ * Reads the source once, in chunk order, for its SHA-256 and the chaining value after each full chunk.
+ * Calls `onChunk` with each chunk's size so progress can be shown.
+ */
+export async function hashSource(
+    source: UploadSource,
+    chunkSize: number,
+    signal?: AbortSignal,
+    onChunk?: (bytes: number) => void
+): Promise<{ sha256: Uint8Array; checkpoints: Uint8Array[] }> {
+    const hasher = new Sha256();
+    const checkpoints: Uint8Array[] = [];
+    for (let offset = 0; offset < source.size; offset += chunkSize) {
+        signal?.throwIfAborted();
+        const chunk = await source.read(offset, chunkSize);
+        hasher.update(chunk);
+        if (chunk.length === chunkSize) checkpoints.push(hasher.checkpoint());
+        onChunk?.(chunk.length);
+    }
+    return { sha256: hasher.digest(), checkpoints };
+}

@@ -1,0 +1,86 @@
+/**
+ * How the client reaches canisters. One interface, two implementations: the in-process replica
+ * (`ReplicaTransport`) and `@dfinity/agent`'s HttpAgent for a real network (`AgentTransport`). Everything
+ * above it is the same for both.
+ */
+import { Actor, HttpAgent, type Identity } from '@dfinity/agent';
+import type { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+
+import { CanisterCallError, type PocketIc } from '../replica';
+import { TransportError } from './errors';
+
+/** Makes actors for canisters, as one caller. */
+export interface Transport {
+    /** The principal every call is made as. */
+    readonly principal: Principal;
+    /**
+     * An actor whose methods encode their arguments, call, and decode the reply. A call the system
+     * rejects (unreachable canister, trap, network failure) throws a {@link TransportError}.
+     */
+    actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T;
+}
+
+/** Wraps every method of an actor so that failures surface as TransportError. */
+function guarded<T>(actor: Record<string, unknown>, canisterId: Principal): T {
+    return new Proxy(actor, {
+        get(target, key) {
+            const value = target[key as string];
+            if (typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+                try {
+                    return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+                } catch (error) {
+                    throw toTransportError(error, canisterId, String(key));
+                }
+            };
+        }
+    }) as T;
+}
+
+function toTransportError(error: unknown, canisterId: Principal, method: string): TransportError {
+    if (error instanceof TransportError) return error;
+    if (error instanceof CanisterCallError) {
+        return new TransportError(`Call to ${method} on ${canisterId.toText()} was rejected: ${error.rejectMessage}`, error.rejectCode, error);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    // The agent's reject errors carry the reject code in their text ("Reject code: 5").
+    const code = /[Rr]eject code:?\s*(\d)/.exec(message)?.[1];
+    return new TransportError(`Call to ${method} on ${canisterId.toText()} failed: ${message}`, code === undefined ? undefined : Number(code), error);
+}
+
+/** Calls canisters in the in-process replica. */
+export class ReplicaTransport implements Transport {
+    constructor(
+        private readonly pic: Pick<PocketIc, 'createActor'>,
+        readonly principal: Principal
+    ) {}
+
+    actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T {
+        const actor = this.pic.createActor<Record<string, unknown>>(idlFactory, canisterId);
+        actor.setPrincipal(this.principal);
+        return guarded<T>(actor, canisterId);
+    }
+}
+
+/** Calls canisters on a network (a local `dfx start` replica or the IC) through HttpAgent. */
+export class AgentTransport implements Transport {
+    private constructor(
+        private readonly agent: HttpAgent,
+        readonly principal: Principal
+    ) {}
+
+    /**
+     * @param host - the replica's URL, e.g. `http://127.0.0.1:4943` or `https://icp-api.io`
+     * @param identity - who calls; anonymous when absent
+     * @param fetchRootKey - true for a local replica (its root key is not the IC's)
+     */
+    static async create(options: { host: string; identity?: Identity; fetchRootKey?: boolean }): Promise<AgentTransport> {
+        const agent = await HttpAgent.create({ host: options.host, identity: options.identity, shouldFetchRootKey: options.fetchRootKey ?? false });
+        return new AgentTransport(agent, await agent.getPrincipal());
+    }
+
+    actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T {
+        return guarded<T>(Actor.createActor(idlFactory, { agent: this.agent, canisterId }) as unknown as Record<string, unknown>, canisterId);
+    }
+}

@@ -1,0 +1,213 @@
+/** The client library against the real canisters on the test replica. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+
+import type { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+    AbortedError,
+    ChecksumMismatchError,
+    IntegrityError,
+    QuotaExceededError,
+    SessionNotFoundError,
+    SiloClient,
+    TransportError,
+    UnauthorizedError
+} from '../../client';
+import { ReplicaTransport, type Transport } from '../../client/transport';
+import { sha256 } from '../../shared/sha256';
+import { createPic, type TestPic } from '../helpers/pic';
+import { bytes, deploySilo, identity, type Silo } from '../helpers/silo';
+
+const CHUNK = 1024;
+const alice = identity('alice');
+
+/** A transport whose actors pass every call through `hook` first (to count, fail or corrupt calls). */
+function hooked(inner: Transport, hook: (method: string, args: unknown[]) => Promise<void> | void, reply?: (method: string, result: any) => any): Transport {
+    return {
+        principal: inner.principal,
+        actor<T>(idl: IDL.InterfaceFactory, id: Principal): T {
+            const actor = inner.actor<Record<string, (...a: unknown[]) => Promise<unknown>>>(idl, id);
+            return new Proxy(actor, {
+                get: (target, key) => async (...args: unknown[]) => {
+                    await hook(String(key), args);
+                    const result = await target[key as string](...args);
+                    return reply ? reply(String(key), result) : result;
+                }
+            }) as T;
+        }
+    };
+}
+
+let pic: TestPic;
+let silo: Silo;
+let transport: Transport;
+let client: SiloClient;
+
+beforeAll(async () => {
+    pic = await createPic();
+    silo = await deploySilo(pic, { buckets: 2 });
+    transport = new ReplicaTransport(pic, alice.getPrincipal());
+    client = new SiloClient({ transport, indexId: silo.indexId });
+});
+afterAll(async () => {
+    await pic.tearDown();
+});
+
+describe('SiloClient', () => {
+    it('round-trips random data of every interesting size', async () => {
+        for (const size of [0, 1, CHUNK, CHUNK + 1, 17 * CHUNK + 5]) {
+            const data = bytes(size, size + 1);
+            const asset = await client.upload(data, { chunkSize: CHUNK, name: `f${size}` });
+            expect(asset.size).toBe(BigInt(size));
+            expect(asset.sha256).toEqual(sha256(data));
+            expect(await client.download(asset.id)).toEqual(data);
+        }
+    });
+
+    it('uploads from a file path, a Blob and a stream, and downloads to a file', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'silo-client-'));
+        const data = bytes(5 * CHUNK + 3, 42);
+        writeFileSync(join(dir, 'in.bin'), data);
+        const fromFile = await client.upload(join(dir, 'in.bin'), { chunkSize: CHUNK });
+        expect(fromFile.name).toBe('in.bin');
+        const fromBlob = await client.upload(new Blob([data as Uint8Array<ArrayBuffer>]), { chunkSize: CHUNK });
+        const fromStream = await client.upload(Readable.from([data.subarray(0, 100), data.subarray(100)]), { chunkSize: CHUNK });
+        for (const asset of [fromFile, fromBlob, fromStream]) expect(asset.sha256).toEqual(sha256(data));
+        const out = join(dir, 'out.bin');
+        await client.download(fromStream.id, out);
+        expect(new Uint8Array(readFileSync(out))).toEqual(data);
+    });
+
+    it('keeps at most `concurrency` chunks in flight and reports progress', async () => {
+        let inFlight = 0;
+        let peak = 0;
+        const counting = hooked(transport, async (method) => {
+            if (method !== 'put_chunk') return;
+            inFlight++;
+            peak = Math.max(peak, inFlight);
+            await new Promise((r) => setTimeout(r, 2));
+            inFlight--;
+        });
+        const progress: number[] = [];
+        const data = bytes(20 * CHUNK, 7);
+        const asset = await new SiloClient({ transport: counting, indexId: silo.indexId }).upload(data, {
+            chunkSize: CHUNK,
+            concurrency: 3,
+            onProgress: (p) => progress.push(p.bytesSent)
+        });
+        expect(peak).toBe(3);
+        expect(progress.at(-1)).toBe(data.length);
+        expect(await client.download(asset.id, undefined, { concurrency: 2 })).toEqual(data);
+    });
+
+    it('retries transient failures, with a counter that starts over when progress is made', async () => {
+        let calls = 0;
+        const flaky = hooked(transport, (method) => {
+            if (method === 'put_chunk' && ++calls % 2 === 1) throw new TransportError('injected transient failure', 2);
+        });
+        const seen: number[] = [];
+        const data = bytes(8 * CHUNK, 8);
+        const retrying = new SiloClient({
+            transport: flaky,
+            indexId: silo.indexId,
+            // Gives up on a second failure in a row: passes only because successes reset the count.
+            retry: (error, attempt) => {
+                seen.push(attempt);
+                return error instanceof TransportError && attempt < 2 ? 1 : undefined;
+            }
+        });
+        const asset = await retrying.upload(data, { chunkSize: CHUNK, concurrency: 1 });
+        expect(asset.sha256).toEqual(sha256(data));
+        expect(seen).toEqual(Array(8).fill(1));
+        const neverRetry = new SiloClient({ transport: flaky, indexId: silo.indexId, retry: () => undefined });
+        await expect(neverRetry.upload(data, { chunkSize: CHUNK, concurrency: 1 })).rejects.toBeInstanceOf(TransportError);
+    });
+
+    it('aborts through an AbortSignal, cleaning up the session unless asked to keep it', async () => {
+        const data = bytes(30 * CHUNK, 9);
+        let session: bigint | undefined;
+        const controller = new AbortController();
+        await expect(
+            client.upload(data, { chunkSize: CHUNK, concurrency: 1, signal: controller.signal, onSession: (id) => (session = id), onProgress: () => controller.abort() })
+        ).rejects.toBeInstanceOf(AbortedError);
+        await expect(client.session(session!)).rejects.toBeInstanceOf(SessionNotFoundError);
+
+        const keep = new AbortController();
+        await expect(
+            client.upload(data, { chunkSize: CHUNK, concurrency: 1, signal: keep.signal, keepSessionOnAbort: true, onSession: (id) => (session = id), onProgress: () => keep.abort() })
+        ).rejects.toThrow(/resume/);
+        const asset = await client.resume(session!, data);
+        expect(await client.download(asset.id)).toEqual(data);
+    });
+
+    it('resumes after a crash, sending only what the bucket lacks', async () => {
+        const data = bytes(12 * CHUNK, 10);
+        let sent = 0;
+        let session: bigint | undefined;
+        const crashing = hooked(transport, (method) => {
+            if (method === 'put_chunk' && ++sent > 5) throw new Error('process killed');
+        });
+        await expect(
+            new SiloClient({ transport: crashing, indexId: silo.indexId, retry: () => undefined }).upload(data, { chunkSize: CHUNK, concurrency: 1, onSession: (id) => (session = id) })
+        ).rejects.toThrow('process killed');
+        const puts: number[] = [];
+        const counting = hooked(transport, (method, args) => {
+            if (method === 'put_chunk') puts.push(args[1] as number);
+        });
+        const asset = await new SiloClient({ transport: counting, indexId: silo.indexId }).resume(session!, data);
+        expect(puts).toEqual([5, 6, 7, 8, 9, 10, 11]);
+        expect(await client.download(asset.id)).toEqual(data);
+    });
+
+    it('re-sends a chunk the index finds corrupted, then finishes', async () => {
+        const data = bytes(6 * CHUNK, 11);
+        const puts: number[] = [];
+        const corrupting = hooked(transport, (method, args) => {
+            if (method !== 'put_chunk') return;
+            puts.push(args[1] as number);
+            if (args[1] === 2 && puts.filter((i) => i === 2).length === 1) {
+                const corrupted = (args[2] as Uint8Array).slice();
+                corrupted[0] ^= 0xff;
+                args[2] = corrupted;
+            }
+        });
+        const asset = await new SiloClient({ transport: corrupting, indexId: silo.indexId }).upload(data, { chunkSize: CHUNK, concurrency: 1 });
+        expect(puts).toEqual([0, 1, 2, 3, 4, 5, 2]);
+        expect(await client.download(asset.id)).toEqual(data);
+        expect(new ChecksumMismatchError(2).message).toMatch(/send that chunk again/);
+    });
+
+    it('refuses to return downloaded bytes that do not match the asset hash', async () => {
+        const data = bytes(3 * CHUNK, 12);
+        const asset = await client.upload(data, { chunkSize: CHUNK });
+        const tampering = hooked(transport, () => {}, (method, result) => {
+            if (method === 'get_chunk' && 'Ok' in result) result.Ok[0] ^= 1;
+            return result;
+        });
+        const dir = mkdtempSync(join(tmpdir(), 'silo-integrity-'));
+        await expect(new SiloClient({ transport: tampering, indexId: silo.indexId }).download(asset.id, join(dir, 'x'))).rejects.toBeInstanceOf(IntegrityError);
+        expect(() => readFileSync(join(dir, 'x'))).toThrow();
+        expect(() => readFileSync(join(dir, 'x.partial'))).toThrow();
+    });
+
+    it('lists, reads and deletes assets, and names errors after the canister variants', async () => {
+        const mine = [];
+        for await (const asset of client.listAssets({ pageSize: 2 })) mine.push(asset.id);
+        expect(mine.length).toBeGreaterThan(5);
+        await client.deleteAsset(mine[0]);
+        const after = [];
+        for await (const asset of client.listAssets()) after.push(asset.id);
+        expect(after).toEqual(mine.slice(1));
+        const bob = new SiloClient({ transport: new ReplicaTransport(pic, identity('bob').getPrincipal()), indexId: silo.indexId });
+        await expect(bob.getAsset(mine[1])).rejects.toBeInstanceOf(UnauthorizedError);
+        expect((await client.stats()).buckets).toBe(2);
+        expect((await client.buckets()).length).toBe(2);
+        const tight = await deploySilo(pic, { config: { quota_bytes: [100n] } });
+        await expect(new SiloClient({ transport, indexId: tight.indexId }).upload(bytes(200))).rejects.toBeInstanceOf(QuotaExceededError);
+    });
+});
