@@ -7,9 +7,9 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { indexIdlFactory, managementIdlFactory } from '../shared/idl';
-import { type CanisterInstallMode } from '../shared/management';
+import { type CanisterInstallMode, emptySettings } from '../shared/management';
 import { sha256 } from '../shared/sha256';
-import { BucketInitArgs, type ConfigUpdate, IndexInitArgs } from '../shared/types';
+import { BucketInitArgs, type ConfigUpdate, emptyConfigUpdate, IndexInitArgs } from '../shared/types';
 import { fromVariant } from './errors';
 import type { Transport } from './transport';
 
@@ -35,21 +35,7 @@ export interface DeployOptions {
     onStep?: (message: string) => void;
 }
 
-export function emptyConfig(): ConfigUpdate {
-    return {
-        quota_bytes: [],
-        session_ttl_ns: [],
-        bucket_capacity_bytes: [],
-        full_threshold_percent: [],
-        bucket_cycles: [],
-        sweep_interval_seconds: [],
-        auto_create_buckets: [],
-        hash_slice_bytes: [],
-        bucket_controllers: []
-    };
-}
-
-export const indexInitArg = (config: Partial<ConfigUpdate> = {}): Uint8Array => new Uint8Array(IDL.encode([IndexInitArgs], [{ ...emptyConfig(), ...config }]));
+export const indexInitArg = (config: Partial<ConfigUpdate> = {}): Uint8Array => new Uint8Array(IDL.encode([IndexInitArgs], [{ ...emptyConfigUpdate(), ...config }]));
 export const bucketInitArg = (index: Principal): Uint8Array => new Uint8Array(IDL.encode([BucketInitArgs], [{ index }]));
 
 /** Installs `wasm` on `canisterId` in one install_code call, or chunk by chunk when it is too large. */
@@ -84,17 +70,7 @@ export async function deploySilo(transport: Transport, options: DeployOptions): 
     const management = transport.actor<Service>(managementIdlFactory, Principal.managementCanister());
     const me = transport.principal;
     const create = async (controllers: Principal[]): Promise<Principal> => {
-        const settings = {
-            controllers: [controllers],
-            compute_allocation: [],
-            memory_allocation: [],
-            freezing_threshold: [],
-            reserved_cycles_limit: [],
-            log_visibility: [],
-            wasm_memory_limit: [],
-            wasm_memory_threshold: [],
-            environment_variables: []
-        };
+        const settings = { ...emptySettings(), controllers: [controllers] };
         const result = await management.provisional_create_canister_with_cycles({
             amount: [options.cycles ?? 10_000_000_000_000n],
             settings: [settings],
@@ -117,7 +93,7 @@ export async function deploySilo(transport: Transport, options: DeployOptions): 
         if (!controllers.some((c) => c.toText() === indexId.toText())) {
             await management.update_settings({
                 canister_id: bucketId,
-                settings: { ...noSettings(), controllers: [[...controllers, indexId]] },
+                settings: { ...emptySettings(), controllers: [[...controllers, indexId]] },
                 sender_canister_version: []
             });
         }
@@ -141,16 +117,3 @@ export async function deploySilo(transport: Transport, options: DeployOptions): 
     return { indexId, bucketId };
 }
 
-function noSettings() {
-    return {
-        controllers: [],
-        compute_allocation: [],
-        memory_allocation: [],
-        freezing_threshold: [],
-        reserved_cycles_limit: [],
-        log_visibility: [],
-        wasm_memory_limit: [],
-        wasm_memory_threshold: [],
-        environment_variables: []
-    };
-}

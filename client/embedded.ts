@@ -20,7 +20,7 @@ import { identityFromPem, newEd25519Pem } from './identity';
 import { ReplicaTransport, type Transport } from './transport';
 
 /** Checkpoint after this much new stable memory, or this long (SILO_CHECKPOINT_MS), whichever comes first. */
-const SAVE_EVERY_BYTES = 32 * 1024 * 1024;
+const SAVE_EVERY_BYTES = 16 * 1024 * 1024;
 const SAVE_EVERY_MS = Number(process.env.SILO_CHECKPOINT_MS ?? 2000);
 
 const root = resolve(import.meta.dirname, '..');
@@ -129,6 +129,9 @@ export class EmbeddedSilo {
         }
         this.store.save(replica, { indexId: this.indexId.toText() } satisfies AppState);
         this.lastSave = Date.now();
+        // The checkpoint just released the pages it wrote; V8 collects large buffers lazily, so a long
+        // upload's memory stays bounded only if they are collected now (when the CLI exposed gc).
+        (globalThis as { gc?: () => void }).gc?.();
     }
 
     /** Saves and releases the state directory. */

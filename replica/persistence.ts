@@ -248,6 +248,8 @@ export class ReplicaStore {
         this.state = state;
         this.generation = Math.max(0, ...state.canisters.map((c) => Number(/\.(\d+)\.img$/.exec(c.image ?? '')?.[1] ?? 0)));
         if (replayed) this.commit(state);
+        // Write-ahead files of checkpoints that never committed, and applied ones, are dead weight.
+        this.removeUnreferenced(state);
         const canisters = state.canisters.map((entry) => {
             const wasm = entry.module === null ? null : modules.get(entry.module);
             if (wasm === undefined) throw new StateCorruptError(`module ${entry.module} of canister ${entry.id} is missing; the state directory is unusable.`);

@@ -87,7 +87,31 @@ function build(target: Target): Promise<'built' | 'cached'> {
     });
 }
 
+/**
+ * Bundles the `silo` CLI into one ES module, so the command starts without a TypeScript loader (faster,
+ * and some 40 MB less memory). Dependencies stay external, resolved from node_modules.
+ */
+async function bundleCli(log: (line: string) => void): Promise<void> {
+    const { build } = await import('esbuild');
+    const outfile = join(root, '.build', 'silo.mjs');
+    await build({
+        entryPoints: [join(root, 'client', 'cli.ts')],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        sourcemap: 'linked',
+        logLevel: 'warning',
+        // The embedded network finds the built canisters relative to the repository root.
+        define: { 'import.meta.dirname': JSON.stringify(join(root, 'client')) }
+    });
+    log(`built  ${relative(root, outfile)}`);
+}
+
 export async function buildAll(log = console.log): Promise<void> {
+    await bundleCli(log);
     const shared = join(root, 'shared');
     const targets = [
         ...dfxTargets(root, [join(root, 'canisters'), shared]),

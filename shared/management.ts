@@ -37,6 +37,21 @@ export interface CanisterSettings {
     environment_variables: [] | [{ name: string; value: string }[]];
 }
 
+/** Settings that change nothing; spread and override the fields to set. */
+export function emptySettings(): CanisterSettings {
+    return {
+        controllers: [],
+        compute_allocation: [],
+        memory_allocation: [],
+        freezing_threshold: [],
+        reserved_cycles_limit: [],
+        log_visibility: [],
+        wasm_memory_limit: [],
+        wasm_memory_threshold: [],
+        environment_variables: []
+    };
+}
+
 export const DefiniteCanisterSettings = IDL.Record({
     controllers: IDL.Vec(IDL.Principal),
     compute_allocation: IDL.Nat,

@@ -233,6 +233,21 @@ export const ConfigUpdate = IDL.Record({
 });
 export type ConfigUpdate = { [K in keyof Config]: [] | [Config[K]] };
 
+/** A ConfigUpdate that changes nothing; spread and override the fields to set. */
+export function emptyConfigUpdate(): ConfigUpdate {
+    return {
+        quota_bytes: [],
+        session_ttl_ns: [],
+        bucket_capacity_bytes: [],
+        full_threshold_percent: [],
+        bucket_cycles: [],
+        sweep_interval_seconds: [],
+        auto_create_buckets: [],
+        hash_slice_bytes: [],
+        bucket_controllers: []
+    };
+}
+
 /** The index's init argument: settings that differ from the defaults. */
 export const IndexInitArgs = ConfigUpdate;
 

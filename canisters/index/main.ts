@@ -110,18 +110,24 @@ function startMaintenance(): void {
     setTimerInterval(getConfig(state).sweep_interval_seconds, maintenance);
 }
 
+/** Applies the settings given at install or upgrade, starts a new epoch and the maintenance timer. */
+function start(update: ConfigUpdate): void {
+    const config = applyConfigUpdate(getConfig(state), update);
+    const invalid = validateConfig(config);
+    if (invalid !== null) trap(`invalid configuration: ${invalid}`);
+    setConfig(state, config);
+    // A new epoch makes finish locks held by the previous code instance stale.
+    startEpoch(state);
+    startMaintenance();
+}
+
 const m = indexMethods;
 
 export default class {
     @init([IndexInitArgs])
     init(update: ConfigUpdate): void {
         initializeLayout(state);
-        const config = applyConfigUpdate(getConfig(state), update);
-        const invalid = validateConfig(config);
-        if (invalid !== null) trap(`invalid configuration: ${invalid}`);
-        setConfig(state, config);
-        startEpoch(state);
-        startMaintenance();
+        start(update);
     }
 
     /** Takes the init argument too (Azle requires it): settings given there are applied. */
@@ -129,13 +135,7 @@ export default class {
     postUpgrade(update: ConfigUpdate): void {
         const refusal = checkLayout(state);
         if (refusal !== null) trap(refusal);
-        const config = applyConfigUpdate(getConfig(state), update);
-        const invalid = validateConfig(config);
-        if (invalid !== null) trap(`invalid configuration: ${invalid}`);
-        setConfig(state, config);
-        // A new epoch makes finish locks held by the previous code instance stale.
-        startEpoch(state);
-        startMaintenance();
+        start(update);
     }
 
     @update(m.begin_upload.argTypes, m.begin_upload.retTypes[0])
@@ -247,23 +247,24 @@ export default class {
 
     @update(m.admin_create_bucket.argTypes, m.admin_create_bucket.retTypes[0])
     async admin_create_bucket(): Promise<Result<BucketInfo>> {
-        if (!isController(msgCaller())) return { Err: { Unauthorized: 'admin_create_bucket may be called only by a controller of the index' } };
-        return createBucket(state, env(), ports);
+        return controllerOnly('admin_create_bucket', () => createBucket(state, env(), ports));
     }
 
     @update(m.admin_upgrade_buckets.argTypes, m.admin_upgrade_buckets.retTypes[0])
     async admin_upgrade_buckets(): Promise<Result<UpgradeStatus>> {
-        if (!isController(msgCaller())) return { Err: { Unauthorized: 'admin_upgrade_buckets may be called only by a controller of the index' } };
-        const scheduled = scheduleUpgrades(state, env());
-        if ('Err' in scheduled) return scheduled;
-        await runUpgrades(state, env(), ports);
-        return { Ok: upgradeStatus(state) };
+        return controllerOnly('admin_upgrade_buckets', async () => {
+            const scheduled = scheduleUpgrades(state, env());
+            if ('Err' in scheduled) return scheduled;
+            await runUpgrades(state, env(), ports);
+            return { Ok: upgradeStatus(state) };
+        });
     }
 
     @update(m.admin_run_maintenance.argTypes, m.admin_run_maintenance.retTypes[0])
     async admin_run_maintenance(): Promise<Result<null>> {
-        if (!isController(msgCaller())) return { Err: { Unauthorized: 'admin_run_maintenance may be called only by a controller of the index' } };
-        await maintenance();
-        return { Ok: null };
+        return controllerOnly('admin_run_maintenance', async () => {
+            await maintenance();
+            return { Ok: null };
+        });
     }
 }

@@ -6,6 +6,7 @@ import { bucketMethods } from '../../shared/idl';
 import {
     CanisterIdRecord,
     CreateCanisterArgs,
+    emptySettings,
     InstallChunkedCodeArgs,
     InstallCodeArgs,
     UploadChunkArgs,
@@ -36,23 +37,12 @@ const bucketApi: BucketApi = {
 };
 
 const MGMT = 'aaaaa-aa';
-const noSettings = {
-    compute_allocation: [],
-    memory_allocation: [],
-    freezing_threshold: [],
-    reserved_cycles_limit: [],
-    log_visibility: [],
-    wasm_memory_limit: [],
-    wasm_memory_threshold: [],
-    environment_variables: []
-};
-
 const managementApi: ManagementApi = {
     async createCanister(controllers, cycles) {
         const result: { canister_id: Principal } = await call(MGMT, 'create_canister', {
             paramIdlTypes: [CreateCanisterArgs],
             returnIdlType: CanisterIdRecord,
-            args: [{ settings: [{ ...noSettings, controllers: [controllers] }], sender_canister_version: [] }],
+            args: [{ settings: [{ ...emptySettings(), controllers: [controllers] }], sender_canister_version: [] }],
             cycles
         });
         return result.canister_id;

@@ -1,7 +1,21 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx (installed with the project's dependencies).
-import { register } from 'tsx/esm/api';
+// Runs the bundled CLI that `npm run build` writes, or the TypeScript source through tsx before a build.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
-register();
-const { main } = await import('../cli.ts');
+// The embedded replica collects garbage after each checkpoint to keep long uploads' memory bounded.
+setFlagsFromString('--expose-gc');
+globalThis.gc = runInNewContext('gc');
+
+const bundle = fileURLToPath(new URL('../../.build/silo.mjs', import.meta.url));
+let main;
+if (existsSync(bundle)) {
+    ({ main } = await import(bundle));
+} else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    ({ main } = await import('../cli.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));

@@ -7,7 +7,7 @@ import type { Principal } from '@dfinity/principal';
 
 import { bucketIdlFactory, indexIdlFactory } from '../../shared/idl';
 import { Sha256, sha256 } from '../../shared/sha256';
-import { BucketInitArgs, IndexInitArgs, type Asset, type ConfigUpdate, type Result, type UploadTicket, type Visibility } from '../../shared/types';
+import { BucketInitArgs, emptyConfigUpdate, IndexInitArgs, type Asset, type ConfigUpdate, type Result, type UploadTicket, type Visibility } from '../../shared/types';
 import type { Actor } from '../../replica';
 import { canisterWasm, type TestPic } from './pic';
 
@@ -22,19 +22,8 @@ export function identity(name: string): Ed25519KeyIdentity {
 
 export const ADMIN = identity('admin').getPrincipal();
 
-export function noConfig(): ConfigUpdate {
-    return {
-        quota_bytes: [],
-        session_ttl_ns: [],
-        bucket_capacity_bytes: [],
-        full_threshold_percent: [],
-        bucket_cycles: [],
-        sweep_interval_seconds: [],
-        auto_create_buckets: [],
-        hash_slice_bytes: [],
-        bucket_controllers: []
-    };
-}
+/** Index settings that change nothing. */
+export const noConfig = emptyConfigUpdate;
 
 export interface Silo {
     pic: TestPic;
@@ -98,18 +87,7 @@ export function unwrap<T>(result: Result<T>): T {
     return result.Ok;
 }
 
-/** Deterministic bytes from a seed (xorshift32). */
-export function bytes(length: number, seed = 1): Uint8Array {
-    const out = new Uint8Array(length);
-    let x = seed | 0 || 1;
-    for (let i = 0; i < length; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        out[i] = x & 0xff;
-    }
-    return out;
-}
+export { bytes } from './bytes';
 
 export function chunksOf(data: Uint8Array, chunkSize: number): Uint8Array[] {
     const out: Uint8Array[] = [];
@@ -147,13 +125,19 @@ export function beginArgs(data: Uint8Array, options: UploadOptions = {}) {
     };
 }
 
-/** begin, put every chunk, finish: the whole protocol as a client runs it. */
-export async function upload(silo: Silo, user: Ed25519KeyIdentity, data: Uint8Array, options: UploadOptions = {}): Promise<{ ticket: UploadTicket; asset: Asset }> {
+/** begin_upload, then put the chunks (all of them, or those `only` names), without finishing. */
+export async function stage(silo: Silo, user: Ed25519KeyIdentity, data: Uint8Array, options: UploadOptions & { only?: number[] } = {}) {
     const index = silo.index(user);
     const ticket = unwrap<UploadTicket>(await index.begin_upload(beginArgs(data, options)));
     const bucket = silo.bucket(ticket.bucket, user);
     const chunks = chunksOf(data, ticket.chunk_size);
-    for (let i = 0; i < chunks.length; i++) unwrap(await bucket.put_chunk(ticket.session_id, i, chunks[i]));
+    for (const i of options.only ?? chunks.keys()) unwrap(await bucket.put_chunk(ticket.session_id, i, chunks[i]));
+    return { index, bucket, ticket, chunks };
+}
+
+/** begin, put every chunk, finish: the whole protocol as a client runs it. */
+export async function upload(silo: Silo, user: Ed25519KeyIdentity, data: Uint8Array, options: UploadOptions = {}): Promise<{ ticket: UploadTicket; asset: Asset }> {
+    const { index, ticket } = await stage(silo, user, data, options);
     const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
     return { ticket, asset };
 }

@@ -18,6 +18,7 @@ import {
     type Service,
     type Silo,
     storeBucketWasm,
+    stage,
     unwrap,
     upgradeBucket,
     upgradeIndex,
@@ -154,10 +155,7 @@ describe('uploads', () => {
     it('answers Busy to a second finish_upload while the first runs', async () => {
         const silo = await deploySilo(pic);
         const data = bytes(8000, 11);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data)));
-        const bucket = silo.bucket(ticket.bucket, alice);
-        for (const [i, chunk] of chunksOf(data, ticket.chunk_size).entries()) unwrap(await bucket.put_chunk(ticket.session_id, i, chunk));
+        const { index, ticket } = await stage(silo, alice, data);
         const deferred = pic.createDeferredActor<Service>(indexIdlFactory, silo.indexId);
         deferred.setIdentity(alice);
         const first = await deferred.finish_upload(ticket.session_id);
@@ -170,10 +168,7 @@ describe('uploads', () => {
     it('keeps the session when the bucket is stopped during finish, and finishes later', async () => {
         const silo = await deploySilo(pic);
         const data = bytes(8000, 12);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data)));
-        const bucket = silo.bucket(ticket.bucket, alice);
-        for (const [i, chunk] of chunksOf(data, ticket.chunk_size).entries()) unwrap(await bucket.put_chunk(ticket.session_id, i, chunk));
+        const { index, ticket } = await stage(silo, alice, data);
         const deferred = pic.createDeferredActor<Service>(indexIdlFactory, silo.indexId);
         deferred.setIdentity(alice);
         const finish = await deferred.finish_upload(ticket.session_id);
@@ -191,10 +186,7 @@ describe('uploads', () => {
     it('keeps the session when the bucket traps during finish; an upgraded bucket then finishes it', async () => {
         const silo = await deploySilo(pic, { bucketWasm: fixtureWasm('bucket_faulty') });
         const data = bytes(3000, 13);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data)));
-        const bucket = silo.bucket(ticket.bucket, alice);
-        for (const [i, chunk] of chunksOf(data, ticket.chunk_size).entries()) unwrap(await bucket.put_chunk(ticket.session_id, i, chunk));
+        const { index, ticket } = await stage(silo, alice, data);
         const failed = await index.finish_upload(ticket.session_id);
         expect(failed).toMatchObject({ Err: { BucketUnavailable: { reason: expect.stringContaining('fault injection') } } });
         await upgradeBucket(silo, ticket.bucket);

@@ -173,18 +173,7 @@ export class World {
     }
 }
 
-/** Deterministic bytes from a seed (xorshift32). */
-export function bytes(length: number, seed = 1): Uint8Array {
-    const out = new Uint8Array(length);
-    let x = seed | 0 || 1;
-    for (let i = 0; i < length; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        out[i] = x & 0xff;
-    }
-    return out;
-}
+export { bytes } from '../../helpers/bytes';
 
 /** Chunks of `data` and the SHA-256 checkpoints after each full chunk. */
 export function split(data: Uint8Array, chunkSize: number): { chunks: Uint8Array[]; checkpoints: Uint8Array[]; digest: Uint8Array } {
