@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { bucketIdlFactory, indexIdlFactory } from '../../shared/idl';
 import { sha256 } from '../../shared/sha256';
-import { IndexInitArgs } from '../../shared/types';
+import { IDL } from '@dfinity/candid';
+import { BucketInitArgs, IndexInitArgs } from '../../shared/types';
 import { canisterWasm, createPic, fixtureWasm, type TestPic } from '../helpers/pic';
 import {
     ADMIN,
@@ -228,6 +229,39 @@ describe('uploads', () => {
     });
 });
 
+describe('operations', () => {
+    it('upgrades every bucket through the index, one at a time, recording failures', async () => {
+        const silo = await deploySilo(pic, { buckets: 2 });
+        const { asset } = await upload(silo, alice, bytes(3000, 20));
+        // A third bucket the index does not control: its upgrade must fail and be reported, not stop the rest.
+        const orphan = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN], cycles: 10_000_000_000_000n });
+        await pic.installCode({ canisterId: orphan, wasm: canisterWasm('bucket'), arg: new Uint8Array(IDL.encode([BucketInitArgs], [{ index: silo.indexId }])), sender: ADMIN });
+        unwrap(await silo.admin.admin_register_bucket(orphan, []));
+        await storeBucketWasm(silo);
+        const status = unwrap<any>(await silo.admin.admin_upgrade_buckets());
+        expect(status.upgraded.map((p: Principal) => p.toText()).sort()).toEqual(silo.buckets.map((p) => p.toText()).sort());
+        expect(status.failed).toMatchObject([{ bucket: orphan, attempts: 1, error: expect.stringContaining('controllers') }]);
+        expect((await silo.admin.bucket_upgrade_status()).failed).toHaveLength(1);
+        // Upgraded buckets still serve what they held, and run again.
+        expect(await download(silo, alice, asset)).toEqual(bytes(3000, 20));
+        await upload(silo, alice, bytes(500, 21));
+    });
+
+    it('deletes an asset at once, and its chunks once an unreachable bucket is back', async () => {
+        const silo = await deploySilo(pic, { config: { sweep_interval_seconds: [60] } });
+        const { asset } = await upload(silo, alice, bytes(4000, 22));
+        await pic.stopCanister({ canisterId: asset.bucket, sender: ADMIN });
+        unwrap(await silo.index(alice).delete_asset(asset.id));
+        expect(await silo.index(alice).get_asset(asset.id)).toEqual({ Err: { AssetNotFound: asset.id } });
+        expect(await silo.admin.stats()).toMatchObject({ assets: 0n, pending_bucket_tasks: 1 });
+        await pic.startCanister({ canisterId: asset.bucket, sender: ADMIN });
+        await pic.advanceTime(5 * 60 * 1000);
+        await pic.tick(10);
+        expect(await silo.admin.stats()).toMatchObject({ pending_bucket_tasks: 0 });
+        expect(await silo.bucket(asset.bucket, alice).stats()).toMatchObject({ chunks: 0n, sessions: 0n });
+    });
+});
+
 describe('access control and malformed calls', () => {
     let silo: Silo;
     beforeEach(async () => {
@@ -280,7 +314,6 @@ describe('access control and malformed calls', () => {
     it('refuses to upgrade onto a stable memory layout it does not know', async () => {
         // A probe canister's stable memory is not a Silo index layout: the upgrade must fail and roll back.
         const other = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN] });
-        const { IDL } = await import('@dfinity/candid');
         await pic.installCode({ canisterId: other, wasm: fixtureWasm('probe'), arg: new Uint8Array(IDL.encode([IDL.Text], ['x'])), sender: ADMIN });
         const arg = new Uint8Array(IDL.encode([IndexInitArgs], [noConfig()]));
         await expect(pic.upgradeCanister({ canisterId: other, wasm: canisterWasm('index'), arg, sender: ADMIN })).rejects.toThrow(/no layout version/);
