@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const root = resolve(import.meta.dirname, '..');
@@ -22,11 +22,17 @@ interface Target {
     inputs: string[];
 }
 
-function dfxTargets(dfxRoot: string, inputs: string[]): Target[] {
+function dfxTargets(dfxRoot: string): Target[] {
     const dfxJson = JSON.parse(readFileSync(join(dfxRoot, 'dfx.json'), 'utf8'));
     return Object.entries<{ main?: string; silo_build_env?: Record<string, string> }>(dfxJson.canisters)
         .filter(([, c]) => c.main !== undefined && existsSync(join(dfxRoot, c.main)))
-        .map(([name, c]) => ({ dfxRoot, name, inputs, env: c.silo_build_env ?? {} }));
+        .map(([name, c]) => ({
+            dfxRoot,
+            name,
+            // A canister depends on the folder of its entry point and on shared/ (and on the Azle version).
+            inputs: [dirname(join(dfxRoot, c.main!)), join(root, 'shared')],
+            env: c.silo_build_env ?? {}
+        }));
 }
 
 function listFiles(dir: string, out: string[] = []): string[] {
@@ -112,11 +118,7 @@ async function bundleCli(log: (line: string) => void): Promise<void> {
 
 export async function buildAll(log = console.log): Promise<void> {
     await bundleCli(log);
-    const shared = join(root, 'shared');
-    const targets = [
-        ...dfxTargets(root, [join(root, 'canisters'), shared]),
-        ...dfxTargets(join(root, 'tests/fixtures'), [join(root, 'tests/fixtures'), join(root, 'canisters'), shared])
-    ];
+    const targets = [...dfxTargets(root), ...dfxTargets(join(root, 'tests/fixtures'))];
     // Azle builds are CPU-bound; two at a time matches the machines this runs on.
     const queue = [...targets];
     const workers = Array.from({ length: 2 }, async () => {

@@ -79,7 +79,8 @@ const state: IndexState = {
     buckets: new StableBTreeMap(IndexMemory.buckets, principalKey, bucketSerializer),
     tasks: new StableBTreeMap(IndexMemory.tasks, u64Key, taskSerializer),
     bucketWasm: new StableBTreeMap(IndexMemory.bucketWasm, idIndexKey, bytesSerializer),
-    upgrades: new StableBTreeMap(IndexMemory.upgrades, principalKey, upgradeSerializer)
+    upgrades: new StableBTreeMap(IndexMemory.upgrades, principalKey, upgradeSerializer),
+    expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key)
 };
 
 function env(): Env {

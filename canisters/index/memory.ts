@@ -12,5 +12,6 @@ export const IndexMemory = {
     buckets: 6,
     tasks: 7,
     bucketWasm: 8,
-    upgrades: 9
+    upgrades: 9,
+    expired: 10
 } as const;

@@ -150,6 +150,8 @@ export interface IndexState {
     /** (generation, chunk index) → a piece of an uploaded bucket module. */
     bucketWasm: KvMap<[bigint, number], Uint8Array>;
     upgrades: KvMap<Principal, UpgradeRecord>;
+    /** Sessions the expiry timer removed → when, so later calls can say `SessionExpired`. */
+    expired: KvMap<bigint, bigint>;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);

@@ -173,17 +173,15 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
     const session = state.sessions.get(sessionId);
     if (session === undefined) {
         const committed = state.assets.get(sessionId);
-        if (committed === undefined) return { Err: { SessionNotFound: sessionId } };
+        if (committed === undefined) return { Err: missing(state, sessionId) };
         if (committed.asset.owner.toText() !== env.caller.toText()) return { Err: { Unauthorized: `session ${sessionId} belongs to another caller` } };
         return { Ok: committed.asset };
     }
     if (session.owner.toText() !== env.caller.toText()) return { Err: { Unauthorized: `session ${sessionId} belongs to another caller` } };
     if ('opening' in session.state) return { Err: { Busy: `session ${sessionId} is still being opened` } };
     if (finishing(state, session)) return { Err: { Busy: `finish_upload is already running for session ${sessionId}` } };
-    if (session.expires_at < env.now) {
-        await runTask(state, env, ports, dropSession(state, env, session));
-        return { Err: { SessionExpired: sessionId } };
-    }
+    // A session past its expiry that the timer has not swept yet may still be finished: only the sweep,
+    // which asks the bucket about recent writes, decides that a session is dead.
 
     const token = takeNext(state, MetaKey.nextToken);
     session.state = { finishing: null };
@@ -329,7 +327,7 @@ async function reopen(ports: Ports, s: SessionRecord, from: number, dropChunk: b
 
 export async function abortUpload(state: IndexState, env: Env, ports: Ports, sessionId: bigint): Promise<Result<null>> {
     const session = state.sessions.get(sessionId);
-    if (session === undefined) return { Err: { SessionNotFound: sessionId } };
+    if (session === undefined) return { Err: missing(state, sessionId) };
     if (session.owner.toText() !== env.caller.toText() && !env.isController(env.caller)) {
         return { Err: { Unauthorized: `session ${sessionId} belongs to another caller` } };
     }
@@ -341,7 +339,7 @@ export async function abortUpload(state: IndexState, env: Env, ports: Ports, ses
 
 export function sessionInfo(state: IndexState, env: Env, sessionId: bigint): Result<SessionInfo> {
     const session = state.sessions.get(sessionId);
-    if (session === undefined) return { Err: { SessionNotFound: sessionId } };
+    if (session === undefined) return { Err: missing(state, sessionId) };
     if (session.owner.toText() !== env.caller.toText() && !env.isController(env.caller)) {
         return { Err: { Unauthorized: `session ${sessionId} belongs to another caller` } };
     }
@@ -379,7 +377,17 @@ export async function expireSessions(state: IndexState, env: Env, ports: Ports):
                 state.sessions.insert(s.session_id, s);
                 continue;
             }
+            state.expired.insert(s.session_id, env.now);
             await runTask(state, env, ports, dropSession(state, env, s));
         }
     }
+    // Expiry notes are kept for a week, then forgotten (such a session is then simply not found).
+    for (const [id, at] of state.expired.items()) if (at + EXPIRED_NOTE_NS < env.now) state.expired.remove(id);
+}
+
+const EXPIRED_NOTE_NS = 7n * 24n * 3600n * 1_000_000_000n;
+
+/** The error for a session id that names no live session: expired (recently), or not found. */
+function missing(state: IndexState, sessionId: bigint): SiloError {
+    return state.expired.containsKey(sessionId) ? { SessionExpired: sessionId } : { SessionNotFound: sessionId };
 }

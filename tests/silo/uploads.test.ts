@@ -149,7 +149,7 @@ describe('uploads', () => {
         expect('Ok' in (await index.upload_session(ticket.session_id))).toBe(true);
         await pic.advanceTime(2 * 60 * 60 * 1000);
         await pic.tick(10);
-        expect(await index.upload_session(ticket.session_id)).toEqual({ Err: { SessionNotFound: ticket.session_id } });
+        expect(await index.upload_session(ticket.session_id)).toEqual({ Err: { SessionExpired: ticket.session_id } });
         expect(await silo.bucket(ticket.bucket, alice).upload_status(ticket.session_id)).toEqual({ Err: { SessionNotFound: ticket.session_id } });
     });
 

@@ -61,7 +61,8 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         buckets: new MemoryMap(principalKey, bucketSerializer),
         tasks: new MemoryMap(u64Key, taskSerializer),
         bucketWasm: new MemoryMap(idIndexKey, bytesSerializer),
-        upgrades: new MemoryMap(principalKey, upgradeSerializer)
+        upgrades: new MemoryMap(principalKey, upgradeSerializer),
+        expired: new MemoryMap(u64Key, u64Key)
     };
     initializeLayout(state);
     setConfig(state, { ...DEFAULT_CONFIG, ...config });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { deleteAsset, getAsset, listAssets } from '../../../canisters/index/assets';
 import { registerBucket } from '../../../canisters/index/buckets';
+import { startEpoch } from '../../../canisters/index/state';
 import { runDueTasks } from '../../../canisters/index/tasks';
 import { abortUpload, beginUpload, expireSessions, finishUpload, sessionInfo } from '../../../canisters/index/uploads';
 import { sha256 } from '../../../shared/sha256';
@@ -201,6 +202,22 @@ describe('finish_upload', () => {
         ok(await first);
     });
 
+    it('treats a finish lock from before an upgrade as stale', async () => {
+        const world = worldWithBucket();
+        const data = bytes(600);
+        const ticket = await begin(world, data);
+        putAll(world, ticket, data);
+        const gate = new Gate();
+        world.holds.set('hashChunk', gate);
+        const interrupted = finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id);
+        await new Promise((r) => setTimeout(r, 0));
+        // The index is upgraded while the first finish waits on the bucket: its lock no longer counts.
+        startEpoch(world.state);
+        ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        gate.open();
+        expect(await interrupted).toMatchObject({ Err: { SessionNotFound: ticket.session_id } });
+    });
+
     it('keeps the session when the bucket fails mid-finish, and finishes later', async () => {
         const world = worldWithBucket();
         const data = bytes(1000);
@@ -275,7 +292,12 @@ describe('abort and expiry', () => {
         await expireSessions(world.state, world.env(ALICE), world.ports);
         expect(world.state.sessions.len()).toBe(0);
         expect(world.bucket(busy.bucket).chunks.len()).toBe(0);
-        expect(await finishUpload(world.state, world.env(ALICE), world.ports, busy.session_id)).toEqual({ Err: { SessionNotFound: busy.session_id } });
+        expect(await finishUpload(world.state, world.env(ALICE), world.ports, busy.session_id)).toEqual({ Err: { SessionExpired: busy.session_id } });
+        expect(sessionInfo(world.state, world.env(ALICE), idle.session_id)).toEqual({ Err: { SessionExpired: idle.session_id } });
+        // A week later the note is forgotten too.
+        world.now += 8n * 24n * 3_600_000_000_000n;
+        await expireSessions(world.state, world.env(ALICE), world.ports);
+        expect(sessionInfo(world.state, world.env(ALICE), idle.session_id)).toEqual({ Err: { SessionNotFound: idle.session_id } });
     });
 });
 
