@@ -4,8 +4,10 @@ import { Principal } from '@dfinity/principal';
 import type { CostModel } from './costs';
 import { Execution, Trap } from './execution';
 import type { CallContext, OutgoingCall } from './execution';
+import { Errors } from './errors';
 import { CanisterInstance } from './instance';
 import { MAX_LOG_BYTES, MAX_PAYLOAD_BYTES, MAX_QUERY_REPLY_BYTES } from './limits';
+import { DEFAULT_SYSTEM_API_OVERHEAD, InstructionLimitExceeded, instructionLimitFor, Meter, SYSTEM_API_OVERHEAD, SYSTEM_API_PER_BYTE } from './metering';
 import { StableMemory } from './stable_memory';
 import { createSystemApi } from './system_api';
 import type { CompiledModule } from './wasm/prepare';
@@ -28,6 +30,19 @@ export interface CanisterSettings {
     logVisibility: LogVisibility;
 }
 
+/** Where the wall time of one `Canister.run` went, in milliseconds (for the replica's overhead figures). */
+export interface ExecutionTiming {
+    /** Heap checkpoint and stable memory transaction start, before the Wasm code runs. */
+    setup: number;
+    /** The Wasm code itself (including the System API calls it makes). */
+    entry: number;
+    /** Commit or rollback of heap and stable memory, cost settlement. */
+    settle: number;
+}
+
+/** Called after each execution when set: what ran, what it used, where the time went. */
+export type ExecutionObserver = (canister: Canister, exec: Execution, trap: Trap | null, timing: ExecutionTiming) => void;
+
 export interface ExecutionOutcome {
     trap: Trap | null;
     exec: Execution;
@@ -44,6 +59,10 @@ export class Canister {
         logVisibility: { controllers: null }
     };
     cycles: bigint;
+    /** Cycles the cost model has charged this canister so far (executions, calls, ingress, storage). */
+    cyclesBurned = 0n;
+    /** When memory and allocations were last charged (ns), or null before the first round. */
+    idleChargedAt: bigint | null = null;
     status: CanisterStatus = 'running';
     module: CompiledModule | null = null;
     instance: CanisterInstance | null = null;
@@ -57,6 +76,10 @@ export class Canister {
     private nextLogIdx = 0n;
     /** Chunks uploaded with `upload_chunk`, by hex SHA-256. */
     readonly chunkStore = new Map<string, Uint8Array>();
+    /** Instructions left to the install_code message in progress (its steps share one limit), or null. */
+    installBudget: bigint | null = null;
+    /** Sees every execution of this canister (benchmarks, tests); null when nobody watches. */
+    observer: ExecutionObserver | null = null;
     /** The execution now running on this canister, if any. */
     exec: Execution | null = null;
     readonly limits = { maxQueryReplyBytes: MAX_QUERY_REPLY_BYTES };
@@ -119,12 +142,26 @@ export class Canister {
         return this.outgoingCallCheck(this, call);
     }
 
+    /** The fixed instructions of a System API call (charged before it does anything). */
     chargeSystemCall(exec: Execution, name: string): void {
+        exec.meter?.charge(SYSTEM_API_OVERHEAD[name] ?? DEFAULT_SYSTEM_API_OVERHEAD);
         this.costs.chargeSystemCall(exec, name);
     }
 
+    /** The per-byte instructions of a System API call that moves `bytes` bytes. */
     chargeBytes(exec: Execution, name: string, bytes: number): void {
+        exec.meter?.charge((SYSTEM_API_PER_BYTE[name] ?? 0) * bytes);
         this.costs.chargeBytes(exec, name, bytes);
+    }
+
+    /** Instructions charged directly (logging, dirty pages). */
+    chargeInstructions(exec: Execution, instructions: number): void {
+        exec.meter?.charge(instructions);
+    }
+
+    /** Bytes the log can take before its oldest records are dropped. */
+    get logBytesRemaining(): number {
+        return Math.max(0, MAX_LOG_BYTES - this.logBytes);
     }
 
     /**
@@ -163,13 +200,22 @@ export class Canister {
         const instance = this.instance;
         if (instance === null) throw new Error(`canister ${this.idText} has no instance`);
         if (this.exec !== null) throw new Error(`re-entrant execution on canister ${this.idText}`);
+        const t0 = this.observer === null ? 0 : performance.now();
+        let t1 = 0;
+        let t2 = 0;
         instance.checkpoint();
         this.stable.begin();
-        const saved = { cycles: this.cycles, timer: this.globalTimer, certified: this.certifiedData };
+        const saved = { cycles: this.cycles, burned: this.cyclesBurned, timer: this.globalTimer, certified: this.certifiedData };
         this.exec = exec;
+        let limit = exec.options.instructionLimit ?? instructionLimitFor(exec.kind);
+        const installStep = this.installBudget !== null && (exec.kind === 'I' || exec.kind === 'G' || exec.kind === 's');
+        if (installStep && this.installBudget! < limit) limit = this.installBudget! > 0n ? this.installBudget! : 0n;
+        const meter = new Meter(limit, instance.counter, instance.exceededFlag);
+        exec.meter = meter;
         let trap: Trap | null = null;
         try {
             this.costs.beginExecution(exec, this);
+            if (this.observer !== null) t1 = performance.now();
             entry(instance);
             if (exec.pending !== null && !exec.discardsState) {
                 // A call left under construction is discarded when the execution ends; its cycles return.
@@ -177,17 +223,26 @@ export class Canister {
                 exec.pending = null;
             }
         } catch (error) {
-            trap = toTrap(error);
+            trap =
+                meter.exceeded() || error instanceof InstructionLimitExceeded
+                    ? new Trap(Errors.instructionLimit(this.idText, limit).message, false, 522)
+                    : toTrap(error);
             if (trap === null) {
                 // Not the canister's fault: a bug in the replica. Undo the execution and surface it.
                 this.exec = null;
                 this.instance!.rollback();
                 this.stable.rollback();
-                Object.assign(this, { cycles: saved.cycles, globalTimer: saved.timer, certifiedData: saved.certified });
+                Object.assign(this, { cycles: saved.cycles, cyclesBurned: saved.burned, globalTimer: saved.timer, certifiedData: saved.certified });
                 throw error;
             }
         } finally {
+            if (this.observer !== null) t2 = performance.now();
             this.exec = null;
+            // Read before any rollback: re-creating the instance resets its counter.
+            const used = meter.used();
+            exec.instructions = used > limit ? limit : used;
+            exec.meter = null;
+            if (installStep) this.installBudget! -= exec.instructions;
         }
         if (trap !== null) {
             this.log(new TextEncoder().encode(`[TRAP]: ${trap.message}`), exec.time, exec.replicated);
@@ -196,6 +251,7 @@ export class Canister {
             this.instance!.rollback();
             this.stable.rollback();
             this.cycles = saved.cycles;
+            this.cyclesBurned = saved.burned;
             this.globalTimer = saved.timer;
             this.certifiedData = saved.certified;
         } else {
@@ -207,6 +263,7 @@ export class Canister {
             exec.calls.length = 0;
         }
         this.costs.endExecution(exec, this, trap);
+        if (this.observer !== null) this.observer(this, exec, trap, { setup: t1 - t0, entry: t2 - t1, settle: performance.now() - t2 });
         return { trap, exec };
     }
 }

@@ -1,6 +1,8 @@
 /** What one execution of canister code sees and produces. */
 import type { Principal } from '@dfinity/principal';
 
+import type { Meter } from './metering';
+
 /**
  * The interface specification's execution contexts: I (init/post_upgrade), G (pre_upgrade), U (update),
  * RQ/NRQ (replicated/non-replicated query), CQ (composite query), Ry/Rt (reply/reject callback),
@@ -65,8 +67,12 @@ export class Execution {
     readonly calls: OutgoingCall[] = [];
     pending: OutgoingCall | null = null;
     accepted = false;
-    /** Instructions charged to this execution (performance_counter 0). */
+    /** Instructions charged to this execution (performance_counter 0); final once the execution ended. */
     instructions = 0n;
+    /** Counts instructions while the execution runs (set by `Canister.run`). */
+    meter: Meter | null = null;
+    /** 4 KiB stable memory pages written so far: each costs instructions the first time. */
+    readonly dirtyStablePages = new Set<number>();
     cyclesAccepted = 0n;
     /** Entry for the execution's own global timer / certified data changes: applied on commit. */
     constructor(
@@ -80,8 +86,15 @@ export class Execution {
             rejectCode?: number;
             rejectMessage?: string;
             refunded?: bigint;
+            /** Instructions this execution may use, when not its context's usual limit (install shares one budget). */
+            instructionLimit?: bigint;
         } = {}
     ) {}
+
+    /** Instructions used so far: live while the execution runs, final after. */
+    instructionsUsed(): bigint {
+        return this.meter === null ? this.instructions : this.meter.used();
+    }
 
     get callContext(): CallContext | null {
         return this.options.callContext ?? null;

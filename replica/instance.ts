@@ -5,6 +5,7 @@
  * reuse and saves the mutable globals; `rollback()` copies it back. Wasm memory cannot shrink, so when a
  * trapping execution grew the heap the instance is re-created at the old size and refilled instead.
  */
+import { COUNTER_EXPORT, EXCEEDED_EXPORT } from './wasm/instrument';
 import type { CompiledModule } from './wasm/prepare';
 import { WASM_PAGE } from './stable_memory';
 
@@ -18,6 +19,9 @@ export class CanisterInstance {
     memory!: WebAssembly.Memory;
     table: WebAssembly.Table | null = null;
     private globals: WebAssembly.Global[] = [];
+    /** The instrumentation's instructions-left counter and exceeded flag; null in un-instrumented modules. */
+    counter: WebAssembly.Global | null = null;
+    exceededFlag: WebAssembly.Global | null = null;
     private snapshot = new Uint8Array(0);
     private snapshotBytes = 0;
     private snapshotGlobals: unknown[] = [];
@@ -38,6 +42,8 @@ export class CanisterInstance {
         this.memory = this.compiled.memoryExport === null ? new WebAssembly.Memory({ initial: 0, maximum: 0 }) : (exports[this.compiled.memoryExport] as WebAssembly.Memory);
         this.table = this.compiled.tableExport === null ? null : (exports[this.compiled.tableExport] as WebAssembly.Table);
         this.globals = this.compiled.mutableGlobalExports.map((name) => exports[name] as WebAssembly.Global);
+        this.counter = (exports[COUNTER_EXPORT] as WebAssembly.Global | undefined) ?? null;
+        this.exceededFlag = (exports[EXCEEDED_EXPORT] as WebAssembly.Global | undefined) ?? null;
     }
 
     exportedFunction(name: string): ((...args: unknown[]) => unknown) | undefined {

@@ -109,6 +109,8 @@ export interface PocketIcOptions {
     /** Echo canister logs to the console (also with SILO_REPLICA_LOGS=1). */
     echoLogs?: boolean;
     costs?: CostModel;
+    /** Count instructions (default true); false runs modules un-instrumented (for overhead measurements). */
+    instrument?: boolean;
 }
 
 function toBytes(b: Bytes | undefined): Uint8Array {
@@ -147,7 +149,8 @@ export class PocketIc {
             new Replica({
                 time: options.time === undefined ? undefined : msToNanos(options.time),
                 echoLogs: options.echoLogs ?? process.env.SILO_REPLICA_LOGS === '1',
-                costs: options.costs
+                costs: options.costs,
+                instrument: options.instrument
             })
         );
     }

@@ -10,12 +10,13 @@ import { Principal } from '@dfinity/principal';
 
 import { Canister, toTrap } from './canister';
 import type { CostModel } from './costs';
-import { FreeCosts } from './costs';
+import { MeteredCosts } from './costs';
 import { Errors, RejectCode, UserError } from './errors';
 import { Execution, Trap } from './execution';
 import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } from './execution';
 import { canisterIdFromIndex, MANAGEMENT_CANISTER_ID } from './ids';
 import { MAX_INGRESS_BYTES } from './limits';
+import { INSTRUCTION_LIMITS } from './metering';
 import type { PageFile } from './stable_memory';
 import { ManagementCanister } from './management';
 import { compileModule, type CompiledModule } from './wasm/prepare';
@@ -50,7 +51,10 @@ export interface ReplicaOptions {
     time?: bigint;
     /** Echo canister logs (debug_print and traps) to the console. */
     echoLogs?: boolean;
+    /** Cycles accounting (default: `MeteredCosts`, a 13-node application subnet's fees; `FreeCosts` charges nothing). */
     costs?: CostModel;
+    /** Instrument modules to count instructions (default true); false only to measure what metering costs. */
+    instrument?: boolean;
 }
 
 /** What `restoreCanister` needs: the state the IC keeps across an upgrade. */
@@ -82,6 +86,8 @@ export class Replica {
     private nextCanisterIndex = 0n;
     readonly management: ManagementCanister;
     readonly costs: CostModel;
+    /** Whether modules are instrumented to count instructions. */
+    readonly instrument: boolean;
     echoLogs: boolean;
     /** Rounds executed so far. */
     round = 0;
@@ -89,7 +95,8 @@ export class Replica {
     constructor(options: ReplicaOptions = {}) {
         this.time = options.time ?? BigInt(Date.now()) * 1_000_000n;
         this.echoLogs = options.echoLogs ?? false;
-        this.costs = options.costs ?? FreeCosts;
+        this.costs = options.costs ?? new MeteredCosts();
+        this.instrument = options.instrument ?? true;
         this.management = new ManagementCanister(this);
     }
 
@@ -122,9 +129,19 @@ export class Replica {
      * canister is left exactly as it was. Returns an error, or null on success.
      */
     installCode(canister: Canister, mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, sender: Principal): UserError | null {
+        // pre_upgrade, start, init and post_upgrade share the install_code message's instruction limit.
+        canister.installBudget = INSTRUCTION_LIMITS.install;
+        try {
+            return this.installCodeSteps(canister, mode, wasm, arg, sender);
+        } finally {
+            canister.installBudget = null;
+        }
+    }
+
+    private installCodeSteps(canister: Canister, mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, sender: Principal): UserError | null {
         let compiled;
         try {
-            compiled = compileModule(wasm);
+            compiled = compileModule(wasm, { instrument: this.instrument });
         } catch (error) {
             if (error instanceof WasmFormatError) return Errors.invalidWasm(canister.idText, error.message);
             throw error;
@@ -215,7 +232,7 @@ export class Replica {
         if (saved.wasm === null) return null;
         let compiled;
         try {
-            compiled = compileModule(saved.wasm);
+            compiled = compileModule(saved.wasm, { instrument: this.instrument });
         } catch (error) {
             if (error instanceof WasmFormatError) return Errors.invalidWasm(canister.idText, error.message);
             throw error;
@@ -290,6 +307,12 @@ export class Replica {
                 refuse(inspect);
                 return messageId;
             }
+            // The receiver pays for the message's induction (method name and argument bytes).
+            const unpaid = this.costs.ingressInduction?.(canister!, arg.length + new TextEncoder().encode(method).length) ?? null;
+            if (unpaid !== null) {
+                refuse(unpaid);
+                return messageId;
+            }
         }
         this.queue.push({ kind: 'request', sender, receiver, method, arg, cycles: 0n, origin });
         return messageId;
@@ -319,7 +342,7 @@ export class Replica {
         if (receiver === MANAGEMENT_CANISTER_ID.toText()) return this.management.handleQuery(sender, method, arg);
         const canister = this.canisters.get(receiver);
         if (canister === undefined) return userErrorResponse(Errors.canisterNotFound(receiver));
-        const refusal = this.admissionError(canister);
+        const refusal = this.admissionError(canister, 'query');
         if (refusal !== null) return userErrorResponse(refusal);
         if (canister.hasExport(`canister_composite_query ${method}`)) {
             return userErrorResponse(new UserError(505, `Canister ${receiver}: composite queries are not supported by this replica`));
@@ -334,11 +357,11 @@ export class Replica {
     }
 
     /** Why a call to this canister is refused before it runs, or null. */
-    private admissionError(canister: Canister): UserError | null {
+    private admissionError(canister: Canister, kind: 'update' | 'query' = 'update'): UserError | null {
         if (canister.status === 'stopped') return Errors.stopped(canister.idText);
         if (canister.status === 'stopping') return Errors.stopping(canister.idText);
         if (canister.module === null) return Errors.emptyCanister(canister.idText);
-        return this.costs.admitMessage(canister);
+        return this.costs.admitMessage(canister, kind);
     }
 
     private inspectMessage(canister: Canister, sender: Principal, method: string, arg: Uint8Array): UserError | null {
@@ -356,6 +379,7 @@ export class Replica {
     /** Executes one round. */
     tick(): void {
         this.round += 1;
+        if (this.costs.chargeIdle !== undefined) for (const canister of this.canisters.values()) this.costs.chargeIdle(canister, this.time);
         for (const canister of [...this.canisters.values()]) {
             if (canister.status !== 'running' || canister.module === null) continue;
             if (canister.hasExport('canister_heartbeat')) this.runSystemTask(canister, 'canister_heartbeat');
@@ -436,11 +460,12 @@ export class Replica {
         const canister = this.canisters.get(callback.canister);
         if (canister === undefined) return;
         canister.cycles += message.refund;
+        const response = message.response;
+        this.costs.responseReceived?.(canister, callback.call, response.type === 'reply' ? response.data.length : new TextEncoder().encode(response.message).length);
         const ctx = canister.callContexts.get(callback.callContextId);
         // A response for a deleted call context (the canister was reinstalled or uninstalled) runs nothing.
         if (ctx === undefined || canister.module === null) return;
         ctx.outstanding -= 1;
-        const response = message.response;
         const kind: ContextKind = response.type === 'reply' ? 'Ry' : 'Rt';
         const exec = new Execution(kind, this.time, {
             arg: response.type === 'reply' ? response.data : undefined,

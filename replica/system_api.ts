@@ -8,7 +8,8 @@ import type { Canister } from './canister';
 import type { ContextKind, Execution } from './execution';
 import { Trap } from './execution';
 import { ErrorCode } from './errors';
-import { MAX_PAYLOAD_BYTES } from './limits';
+import { MAX_LOG_BYTES, MAX_PAYLOAD_BYTES } from './limits';
+import { DIRTY_PAGE_OVERHEAD, loggingBytes, OS_PAGE_BYTES } from './metering';
 
 const ALL: ContextKind[] = ['I', 'G', 'U', 'RQ', 'NRQ', 'CQ', 'Ry', 'Rt', 'CRy', 'CRt', 'C', 'CC', 'F', 'T'];
 const ALL_AND_START: ContextKind[] = [...ALL, 's'];
@@ -88,6 +89,7 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
     const heap = (): Uint8Array => canister.instance!.heap();
     /** A view of the heap range [src, src + size); leaving the heap is a contract violation (IC0504). */
     const read = (name: string, src: number, size: number): Uint8Array => {
+        if (canister.exec !== null) canister.chargeBytes(canister.exec, name, size);
         const h = heap();
         if (src + size > h.length) throw violation(`ic0.${name}: src=${src} + length=${size} exceeds the slice size=${h.length}`);
         return h.subarray(src, src + size);
@@ -103,6 +105,7 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
      * contract violation (IC0504), the heap range checked first, worded as the IC words them.
      */
     const copyOut = (name: string, data: Uint8Array, dst: number, offset: number, size: number): void => {
+        if (canister.exec !== null) canister.chargeBytes(canister.exec, name, size);
         const h = heap();
         if (dst + size > h.length) throw violation(`ic0.${name} heap: src=${dst} + length=${size} exceeds the slice size=${h.length}`);
         if (offset + size > data.length) throw violation(`ic0.${name}: src=${offset} + length=${size} exceeds the slice size=${data.length}`);
@@ -316,6 +319,17 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
             const n = u64(size);
             if (!canister.stable.inBounds(o, n)) throw new Trap('stable memory out of bounds');
             canister.chargeBytes(e, 'stable64_write', n);
+            if (n > 0) {
+                // Each 4 KiB page this execution writes for the first time costs extra (dirty page overhead).
+                let fresh = 0;
+                for (let page = Math.floor(o / OS_PAGE_BYTES), last = Math.floor((o + n - 1) / OS_PAGE_BYTES); page <= last; page++) {
+                    if (!e.dirtyStablePages.has(page)) {
+                        e.dirtyStablePages.add(page);
+                        fresh++;
+                    }
+                }
+                canister.chargeInstructions(e, fresh * DIRTY_PAGE_OVERHEAD);
+            }
             canister.stable.write(o, stableHeapRange(u64(src), n));
         },
         stable64_read: (dst: bigint, offset: bigint, size: bigint) => {
@@ -352,8 +366,8 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
         },
         performance_counter: (type: number) => {
             const e = exec('performance_counter');
-            if (type === 0) return e.instructions;
-            if (type === 1) return (e.callContext?.instructions ?? 0n) + e.instructions;
+            if (type === 0) return e.instructionsUsed();
+            if (type === 1) return (e.callContext?.instructions ?? 0n) + e.instructionsUsed();
             throw violation(`ic0.performance_counter: unknown counter type ${type}`);
         },
         is_controller: (src: number, size: number) => {
@@ -376,13 +390,16 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
             if (s + u32(size) > h.length) return;
             const content = h.slice(s, s + u32(size));
             canister.chargeBytes(e, 'debug_print', content.length);
+            // What the log costs: the record kept, the oldest dropped, the bytes sent to the replica.
+            canister.chargeInstructions(e, loggingBytes(content.length, MAX_LOG_BYTES, canister.logBytesRemaining));
             canister.log(content, e.time, e.replicated);
         },
         trap: (src: number, size: number) => {
-            exec('trap');
+            const e = exec('trap');
             const h = heap();
             const s = u32(src);
             const n = Math.min(u32(size), Math.max(0, h.length - s));
+            canister.chargeInstructions(e, n + loggingBytes(n, MAX_LOG_BYTES, canister.logBytesRemaining));
             throw new Trap(decoder.decode(h.subarray(s, s + n)), true);
         }
     };

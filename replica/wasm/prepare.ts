@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 
+import { instrumentModule } from './instrument';
 import { ExternalKind, readLimits, readSections, Section, SectionId, skipConstExpr, WasmFormatError, WasmReader, WasmWriter, writeSections } from './binary';
 
 /** Names the replica gives the exports it adds; a canister cannot export names with this prefix. */
@@ -194,23 +195,46 @@ export function prepareModule(input: Uint8Array): PreparedModule {
 
 export interface CompiledModule extends PreparedModule {
     module: WebAssembly.Module;
+    /** True when the module counts its instructions (see `instrument.ts`). */
+    metered: boolean;
+}
+
+export interface CompileOptions {
+    /** Add instruction metering (default true); off only to measure what metering costs. */
+    instrument?: boolean;
 }
 
 const cache = new Map<string, CompiledModule>();
 
-/** Prepares and compiles a module once per distinct content; later installs of it reuse the compilation. */
-export function compileModule(input: Uint8Array): CompiledModule {
-    const key = createHash('sha256').update(input).digest('hex');
+/**
+ * Prepares, instruments and compiles a module once per distinct content (and metering choice); later
+ * installs of it reuse the compilation.
+ */
+export function compileModule(input: Uint8Array, options: CompileOptions = {}): CompiledModule {
+    const instrument = options.instrument ?? true;
+    const key = `${createHash('sha256').update(input).digest('hex')}:${instrument ? 'metered' : 'plain'}`;
     let compiled = cache.get(key);
     if (compiled === undefined) {
         const prepared = prepareModule(input);
+        let wasm = prepared.wasm;
+        if (instrument) {
+            try {
+                wasm = instrumentModule(prepared.wasm).wasm;
+            } catch (error) {
+                // A module the decoder trips on is usually not valid Wasm at all; otherwise it is our bug.
+                if (error instanceof WasmFormatError || !WebAssembly.validate(prepared.wasm as Uint8Array<ArrayBuffer>)) {
+                    throw new WasmFormatError(`module is not valid Wasm: ${(error as Error).message}`);
+                }
+                throw error;
+            }
+        }
         let module: WebAssembly.Module;
         try {
-            module = new WebAssembly.Module(prepared.wasm as Uint8Array<ArrayBuffer>);
+            module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
         } catch (error) {
             throw new WasmFormatError(`module is not valid Wasm: ${(error as Error).message}`);
         }
-        compiled = { ...prepared, module };
+        compiled = { ...prepared, module, metered: instrument };
         cache.set(key, compiled);
     }
     return compiled;

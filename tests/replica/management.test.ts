@@ -10,6 +10,7 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Actor } from '../../replica';
+import { Fees } from '../../replica';
 import { createPic, type TestPic } from '../helpers/pic';
 import { idlFactory, type ProbeService } from '../fixtures/probe/idl';
 import { PROBE_WASM, setupProbe } from './probe';
@@ -41,11 +42,18 @@ describe('management canister calls from canisters', () => {
         // The creator is the child's controller, and the child's cycles came from the call.
         expect((await pic.getControllers(childId)).map((p) => p.toText())).toEqual([parentId.toText()]);
         expect(await child.is_controller(parentId)).toBe(true);
-        expect(await pic.getCyclesBalance(childId)).toBe(1_000_000_000_000n);
+        // The creation fee came out of the cycles sent; the child paid for its install, calls and messages
+        // from the rest (a 13-node application subnet's fees).
+        const balance = await pic.getCyclesBalance(childId);
+        const afterFee = 1_000_000_000_000n - Fees.canisterCreation;
+        expect(balance).toBeLessThan(afterFee);
+        expect(balance).toBeGreaterThan(afterFee - 20_000_000_000n);
+        if (pic.replica) expect(balance).toBe(afterFee - pic.replica.getCanister(childId)!.cyclesBurned);
     });
 
     it('refuses install_chunked_code when the hash does not match the chunks', async () => {
-        await expect(parent.create_child('bad', 1_000_000_000n, new Uint8Array(32))).rejects.toThrow('does not match the hash');
+        // Enough cycles for the creation fee (500 B), so that it is the install that fails.
+        await expect(parent.create_child('bad', 1_000_000_000_000n, new Uint8Array(32))).rejects.toThrow('does not match the hash');
     });
 
     it('raw_rand returns 32 fresh bytes per call', async () => {
