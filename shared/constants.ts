@@ -9,6 +9,15 @@ export const SHA256_BLOCK_BYTES = 64;
  */
 export const MAX_CHUNK_SIZE = Math.floor((1.9 * 1024 * 1024) / SHA256_BLOCK_BYTES) * SHA256_BLOCK_BYTES;
 
+/**
+ * Bytes of a chunk the bucket reads back and hashes per message during finish_upload (0 = whole chunks).
+ * Measured with the replica's IC metering (`npm run bench`): `shared/sha256.ts` costs ~8,600 Wasm
+ * instructions per byte in a canister, so a whole 1.9 MiB chunk would take ~17 B instructions in one
+ * message. 1 MiB slices take ~9.1 B, under the 10 B per message Silo allows itself (a quarter of the IC's
+ * 40 B limit, with room for slower hashing), in two messages per chunk.
+ */
+export const DEFAULT_HASH_SLICE_BYTES = 1024 * 1024;
+
 /** Chunk size the client uses unless told otherwise. */
 export const DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE;
 

@@ -6,6 +6,7 @@ import {
     DEFAULT_BUCKET_CAPACITY_BYTES,
     DEFAULT_BUCKET_CYCLES,
     DEFAULT_FULL_THRESHOLD_PERCENT,
+    DEFAULT_HASH_SLICE_BYTES,
     DEFAULT_QUOTA_BYTES,
     DEFAULT_SESSION_TTL_NS,
     DEFAULT_SWEEP_INTERVAL_SECONDS,
@@ -227,7 +228,7 @@ export const DEFAULT_CONFIG: ConfigT = {
     bucket_cycles: DEFAULT_BUCKET_CYCLES,
     sweep_interval_seconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
     auto_create_buckets: true,
-    hash_slice_bytes: 0,
+    hash_slice_bytes: DEFAULT_HASH_SLICE_BYTES,
     bucket_controllers: []
 };
 
