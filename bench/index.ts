@@ -1,0 +1,38 @@
+/**
+ * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
+ *     npm run bench                      all sections
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client)
+ */
+import { clientBench } from './client';
+import { meteringBench } from './metering';
+import { replicaBench } from './replica';
+import type { Log } from './report';
+import { siloCostsBench } from './silo_costs';
+
+const sections: { name: string; title: string; run: (log: Log) => Promise<void> }[] = [
+    { name: 'replica', title: 'Replica (issue 2)', run: replicaBench },
+    { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
+    { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
+    { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench }
+];
+
+async function main(): Promise<void> {
+    const wanted = process.argv.slice(2);
+    const started = performance.now();
+    console.log(`Silo benchmarks, Node ${process.version}, ${new Date().toISOString()}`);
+    for (const section of sections) {
+        if (wanted.length > 0 && !wanted.includes(section.name)) continue;
+        console.log('');
+        console.log(`== ${section.title} ${'='.repeat(Math.max(0, 72 - section.title.length))}`);
+        const t = performance.now();
+        await section.run((line) => console.log(line));
+        console.log(`  (section took ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    }
+    console.log('');
+    console.log(`Total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+});
