@@ -90,7 +90,8 @@ export interface UploadTicket {
 export const SessionState = IDL.Variant({ opening: IDL.Null, open: IDL.Null, finishing: IDL.Null });
 export type SessionState = { opening: null } | { open: null } | { finishing: null };
 
-export const SessionInfo = IDL.Record({
+/** The fields of SessionInfo, which the index's stored session record extends. */
+export const sessionInfoFields = {
     session_id: IDL.Nat64,
     owner: IDL.Principal,
     name: IDL.Text,
@@ -105,7 +106,8 @@ export const SessionInfo = IDL.Record({
     verified_bytes: IDL.Nat64,
     created_at: IDL.Nat64,
     expires_at: IDL.Nat64
-});
+};
+export const SessionInfo = IDL.Record(sessionInfoFields);
 export interface SessionInfo {
     session_id: bigint;
     owner: Principal;

@@ -18,7 +18,8 @@ import {
     Asset,
     BucketInfo,
     Config,
-    SessionState,
+    sessionInfoFields,
+    type SessionInfo,
     Visibility,
     type Asset as AssetT,
     type BucketInfo as BucketInfoT,
@@ -31,52 +32,26 @@ import {
     type OpenSessionArgs,
     type Result,
     type SessionActivity,
-    type SessionState as SessionStateT,
     type Visibility as VisibilityT
 } from '../../shared/types';
 
+/** A session as the index stores it: what `upload_session` shows, plus what only the index needs. */
 export const SessionRecord = IDL.Record({
-    session_id: IDL.Nat64,
-    owner: IDL.Principal,
-    name: IDL.Text,
-    content_type: IDL.Text,
-    size: IDL.Nat64,
+    ...sessionInfoFields,
     sha256: IDL.Vec(IDL.Nat8),
-    chunk_size: IDL.Nat32,
-    chunk_count: IDL.Nat32,
-    visibility: Visibility,
-    bucket: IDL.Principal,
-    state: SessionState,
     has_checkpoints: IDL.Bool,
-    /** Bytes read back and absorbed into `hash_state` (a multiple of 64). */
-    verified_bytes: IDL.Nat64,
-    /** The rolling SHA-256 state (shared/sha256 encoding) after `verified_bytes`. */
+    /** The rolling SHA-256 state (shared/sha256 encoding) after `verified_bytes`, a multiple of 64. */
     hash_state: IDL.Vec(IDL.Nat8),
     /** Who holds the finish lock: the boot epoch and a token; a lock from an older epoch is stale. */
     finish_epoch: IDL.Nat64,
-    finish_token: IDL.Nat64,
-    created_at: IDL.Nat64,
-    expires_at: IDL.Nat64
+    finish_token: IDL.Nat64
 });
-export interface SessionRecord {
-    session_id: bigint;
-    owner: Principal;
-    name: string;
-    content_type: string;
-    size: bigint;
+export interface SessionRecord extends SessionInfo {
     sha256: Uint8Array;
-    chunk_size: number;
-    chunk_count: number;
-    visibility: VisibilityT;
-    bucket: Principal;
-    state: SessionStateT;
     has_checkpoints: boolean;
-    verified_bytes: bigint;
     hash_state: Uint8Array;
     finish_epoch: bigint;
     finish_token: bigint;
-    created_at: bigint;
-    expires_at: bigint;
 }
 
 /** An asset as stored: the public record plus the owner page that lists it. */
