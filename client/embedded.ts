@@ -20,7 +20,8 @@ import { identityFromPem, newEd25519Pem } from './identity';
 import { ReplicaTransport, type Transport } from './transport';
 
 /** Checkpoint after this much new stable memory, or this long (SILO_CHECKPOINT_MS), whichever comes first. */
-const SAVE_EVERY_BYTES = 16 * 1024 * 1024;
+const SAVE_EVERY_BYTES = 8 * 1024 * 1024;
+const GC_EVERY_BYTES = 32 * 1024 * 1024;
 const SAVE_EVERY_MS = Number(process.env.SILO_CHECKPOINT_MS ?? 2000);
 
 const root = resolve(import.meta.dirname, '..');
@@ -39,6 +40,7 @@ interface AppState {
 /** A Silo deployment in the in-process replica, persisted in a directory. */
 export class EmbeddedSilo {
     private lastSave = Date.now();
+    private buffersAfterGc = 0;
     private closed = false;
 
     private constructor(
@@ -60,7 +62,7 @@ export class EmbeddedSilo {
             const identityPath = join(stateDir, 'identity.pem');
             if (!existsSync(identityPath)) writeFileSync(identityPath, newEd25519Pem(), { mode: 0o600 });
             const identity = identityFromPem(readFileSync(identityPath, 'utf8'), identityPath);
-            const replica = new Replica({ echoLogs: options.echoLogs });
+            const replica = new Replica({ echoLogs: options.echoLogs, releaseSnapshots: true });
             const pic = new PocketIc(replica);
             const loaded = store.load();
             let indexId: Principal;
@@ -118,6 +120,21 @@ export class EmbeddedSilo {
         let pending = 0;
         for (const canister of this.pic.replica.canisters.values()) pending += canister.stable.overlayBytes;
         if (pending >= SAVE_EVERY_BYTES || Date.now() - this.lastSave >= SAVE_EVERY_MS) this.save();
+        else this.collectIfNeeded();
+    }
+
+    /**
+     * Every chunk passes through several short-lived buffers (file read, Candid encoding, message). V8
+     * collects large buffers lazily, so without a nudge a long upload's memory grows with its size:
+     * collect once they add up to 32 MiB (when the CLI exposed gc).
+     */
+    private collectIfNeeded(): void {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc === undefined) return;
+        if (process.memoryUsage().arrayBuffers > this.buffersAfterGc + GC_EVERY_BYTES) {
+            gc();
+            this.buffersAfterGc = process.memoryUsage().arrayBuffers;
+        }
     }
 
     /** Lets queued work finish, then checkpoints the state directory. */
@@ -129,9 +146,9 @@ export class EmbeddedSilo {
         }
         this.store.save(replica, { indexId: this.indexId.toText() } satisfies AppState);
         this.lastSave = Date.now();
-        // The checkpoint just released the pages it wrote; V8 collects large buffers lazily, so a long
-        // upload's memory stays bounded only if they are collected now (when the CLI exposed gc).
-        (globalThis as { gc?: () => void }).gc?.();
+        // The checkpoint just released the pages it wrote.
+        this.buffersAfterGc = 0;
+        this.collectIfNeeded();
     }
 
     /** Saves and releases the state directory. */

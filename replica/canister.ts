@@ -85,6 +85,8 @@ export class Canister {
     readonly limits = { maxQueryReplyBytes: MAX_QUERY_REPLY_BYTES };
     private readonly systemApi: Record<string, (...args: any[]) => any>;
     echoLogs = false;
+    /** Free the heap copy after each execution: less memory, one allocation per message (see ReplicaOptions). */
+    releaseSnapshots = false;
 
     constructor(
         readonly id: Principal,
@@ -257,6 +259,7 @@ export class Canister {
         } else {
             this.stable.commit();
         }
+        if (this.releaseSnapshots) this.instance!.releaseSnapshot();
         if (trap !== null) {
             // Nothing of a trapped execution leaves the canister: no reply, no calls.
             exec.response = null;

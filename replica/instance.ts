@@ -69,6 +69,11 @@ export class CanisterInstance {
         this.copiedBytes += bytes;
     }
 
+    /** Drops the heap copy kept for the next checkpoint (it is allocated again when needed). */
+    releaseSnapshot(): void {
+        this.snapshot = new Uint8Array(0);
+    }
+
     rollback(): void {
         if (this.memory.buffer.byteLength !== this.snapshotBytes) {
             // The execution grew the heap; memory cannot shrink, so start from a fresh instance.

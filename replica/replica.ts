@@ -55,6 +55,12 @@ export interface ReplicaOptions {
     costs?: CostModel;
     /** Instrument modules to count instructions (default true); false only to measure what metering costs. */
     instrument?: boolean;
+    /**
+     * Free each canister's heap copy after every execution instead of keeping it for the next one
+     * (default false): saves a heap's worth of memory per canister at the cost of an allocation per
+     * message. The embedded CLI uses it to keep long uploads small.
+     */
+    releaseSnapshots?: boolean;
 }
 
 /** What `restoreCanister` needs: the state the IC keeps across an upgrade. */
@@ -88,6 +94,7 @@ export class Replica {
     readonly costs: CostModel;
     /** Whether modules are instrumented to count instructions. */
     readonly instrument: boolean;
+    readonly releaseSnapshots: boolean;
     echoLogs: boolean;
     /** Rounds executed so far. */
     round = 0;
@@ -97,6 +104,7 @@ export class Replica {
         this.echoLogs = options.echoLogs ?? false;
         this.costs = options.costs ?? new MeteredCosts();
         this.instrument = options.instrument ?? true;
+        this.releaseSnapshots = options.releaseSnapshots ?? false;
         this.management = new ManagementCanister(this);
     }
 
@@ -111,6 +119,7 @@ export class Replica {
             throw new UserError(205, `Unsuccessful canister creation: canister id ${id.toText()} already exists.`);
         }
         const canister = new Canister(id, controllers, cycles, this.costs, (c, call) => this.costs.admitCall(c, call));
+        canister.releaseSnapshots = this.releaseSnapshots;
         canister.echoLogs = this.echoLogs;
         this.canisters.set(id.toText(), canister);
         return canister;

@@ -22,7 +22,7 @@ export interface PageFile {
 }
 
 /** Clean pages read from the page file, kept for re-reads (least recently used first out). */
-const CACHE_PAGES = 256;
+const CACHE_PAGES = 64;
 
 export interface StableSnapshot {
     overlay: Map<number, Uint8Array>;
@@ -96,10 +96,17 @@ export class StableMemory {
             this.cache.set(page, cached);
             return cached;
         }
-        const loaded = new Uint8Array(WASM_PAGE);
+        // A full cache hands its least recently used buffer over: reading gigabytes allocates nothing.
+        let loaded: Uint8Array;
+        if (this.cache.size >= CACHE_PAGES) {
+            const [oldest, buffer] = this.cache.entries().next().value!;
+            this.cache.delete(oldest);
+            loaded = buffer;
+        } else {
+            loaded = new Uint8Array(WASM_PAGE);
+        }
         if (!this.file.read(page, loaded)) return undefined;
         this.cache.set(page, loaded);
-        if (this.cache.size > CACHE_PAGES) this.cache.delete(this.cache.keys().next().value!);
         return loaded;
     }
 
