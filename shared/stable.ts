@@ -122,6 +122,24 @@ export function readU32(bytes: Uint8Array, offset: number): number {
     return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]) >>> 0;
 }
 
+/** Records the stable memory layout version under `key` of a canister's meta map. */
+export function writeLayoutVersion(meta: KvMap<number, Uint8Array>, key: number, version: number): void {
+    const bytes = new Uint8Array(4);
+    writeU32(bytes, 0, version);
+    meta.insert(key, bytes);
+}
+
+/**
+ * After an upgrade: a reason for the canister (`what`) to refuse to start on the layout it finds, or
+ * null when it is `expected`. Trapping in post_upgrade makes the IC roll the upgrade back.
+ */
+export function checkLayoutVersion(meta: KvMap<number, Uint8Array>, key: number, expected: number, what: string): string | null {
+    const stored = meta.get(key);
+    if (stored === undefined) return `stable memory has no layout version: this is not a Silo ${what}`;
+    const version = readU32(stored, 0);
+    return version === expected ? null : `stable memory layout v${version} is not the v${expected} this build understands; refusing to start`;
+}
+
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
     const n = Math.min(a.length, b.length);
     for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];

@@ -6,7 +6,7 @@ import { Principal } from '@dfinity/principal';
 
 import { BUCKET_LAYOUT_VERSION, DELETE_BATCH_CHUNKS, SHA256_BLOCK_BYTES } from '../../shared/constants';
 import { absorbBlocks, decodeState, encodeState } from '../../shared/sha256';
-import { readU32, writeU32 } from '../../shared/stable';
+import { checkLayoutVersion, writeLayoutVersion } from '../../shared/stable';
 import type {
     BucketStats,
     CommitSessionArgs,
@@ -32,24 +32,13 @@ export function stateName(session: BucketSession): string {
 
 /** Records the layout version and the index on first install. */
 export function initialize(state: BucketState, index: Principal): void {
-    const version = new Uint8Array(4);
-    writeU32(version, 0, BUCKET_LAYOUT_VERSION);
-    state.meta.insert(MetaKey.layoutVersion, version);
+    writeLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION);
     state.meta.insert(MetaKey.index, index.toUint8Array());
 }
 
-/**
- * Checks, after an upgrade, that stable memory holds a layout this build understands. Returns a reason
- * to refuse to start, or null. Trapping in post_upgrade makes the IC roll the upgrade back.
- */
+/** After an upgrade: a reason to refuse to start on an unknown stable memory layout, or null. */
 export function checkLayout(state: BucketState): string | null {
-    const stored = state.meta.get(MetaKey.layoutVersion);
-    if (stored === undefined) return 'stable memory has no layout version: this is not a Silo bucket';
-    const version = readU32(stored, 0);
-    if (version !== BUCKET_LAYOUT_VERSION) {
-        return `stable memory layout v${version} is not the v${BUCKET_LAYOUT_VERSION} this build understands; refusing to start`;
-    }
-    return null;
+    return checkLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION, 'bucket');
 }
 
 /** An upgrade must name the bucket's own index: a bucket never changes hands. */

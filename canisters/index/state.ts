@@ -13,7 +13,7 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
-import { candidSerializer, readU32, readU64, writeU32, writeU64 } from '../../shared/stable';
+import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
     BucketInfo,
@@ -253,20 +253,12 @@ export function validateConfig(config: ConfigT): string | null {
 }
 
 export function initializeLayout(state: IndexState): void {
-    const bytes = new Uint8Array(4);
-    writeU32(bytes, 0, INDEX_LAYOUT_VERSION);
-    state.meta.insert(MetaKey.layoutVersion, bytes);
+    writeLayoutVersion(state.meta, MetaKey.layoutVersion, INDEX_LAYOUT_VERSION);
 }
 
-/** After an upgrade: a reason to refuse to start (an unknown layout), or null. */
+/** After an upgrade: a reason to refuse to start on an unknown stable memory layout, or null. */
 export function checkLayout(state: IndexState): string | null {
-    const stored = state.meta.get(MetaKey.layoutVersion);
-    if (stored === undefined) return 'stable memory has no layout version: this is not a Silo index';
-    const version = readU32(stored, 0);
-    if (version !== INDEX_LAYOUT_VERSION) {
-        return `stable memory layout v${version} is not the v${INDEX_LAYOUT_VERSION} this build understands; refusing to start`;
-    }
-    return null;
+    return checkLayoutVersion(state.meta, MetaKey.layoutVersion, INDEX_LAYOUT_VERSION, 'index');
 }
 
 /** Marks a new instance of the index code: locks taken by an earlier instance become stale. */

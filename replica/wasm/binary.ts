@@ -27,6 +27,10 @@ export class WasmReader {
         }
     }
 
+    skip(n: number): void {
+        this.offset += n;
+    }
+
     /** Signed LEB128 of any width, skipped (the value is not needed by the callers). */
     skipLeb(): void {
         while (this.byte() & 0x80);

@@ -94,33 +94,6 @@ export function instructionCost(op: number, sub = 0): number {
 
 // ---------------------------------------------------------------- decoding
 
-class Cursor {
-    constructor(
-        readonly b: Uint8Array,
-        public p: number
-    ) {}
-    byte(): number {
-        if (this.p >= this.b.length) throw new WasmFormatError('unexpected end of function body');
-        return this.b[this.p++];
-    }
-    u32(): number {
-        let result = 0;
-        let shift = 0;
-        for (;;) {
-            const x = this.byte();
-            result += (x & 0x7f) * 2 ** shift;
-            if ((x & 0x80) === 0) return result;
-            shift += 7;
-        }
-    }
-    skipLeb(): void {
-        while (this.byte() & 0x80);
-    }
-    skip(n: number): void {
-        this.p += n;
-    }
-}
-
 /**
  * Injection kinds, in the order they are emitted when several fall on the same offset: reload the local
  * counter after a call, charge a block (checked at re-entrant blocks), charge a bulk operation's size,
@@ -141,7 +114,7 @@ const enum Kind {
 function injectionPoints(b: Uint8Array, start: number, end: number): number[] {
     const points: number[] = [];
     const extra: number[] = [];
-    const c = new Cursor(b, start);
+    const c = new WasmReader(b, start);
     // The function entry is a re-entrant block; even an empty function costs 1.
     let at = start;
     let kind = Kind.Checked;
@@ -154,8 +127,8 @@ function injectionPoints(b: Uint8Array, start: number, end: number): number[] {
         kind = nextKind;
         cost = 0;
     };
-    while (c.p < end) {
-        const pos = c.p;
+    while (c.offset < end) {
+        const pos = c.offset;
         const op = c.byte();
         switch (op) {
             case 0x02: // block bt
@@ -165,36 +138,36 @@ function injectionPoints(b: Uint8Array, start: number, end: number): number[] {
                 const bt = c.byte();
                 if (bt < 0x40 || bt >= 0x80) {
                     // a type index (s33) rather than a value type; re-read it whole
-                    c.p--;
+                    c.offset--;
                     c.skipLeb();
                 }
                 depth++;
                 cost += COST[op];
-                if (op === 0x03) close(c.p, Kind.Checked);
-                else if (op === 0x04) close(c.p, Kind.Static);
+                if (op === 0x03) close(c.offset, Kind.Checked);
+                else if (op === 0x04) close(c.offset, Kind.Static);
                 break;
             }
             case 0x0b: // end
                 if (depth === 0) extra.push(pos, Kind.Sync, 0); // the function's own end: leaving it
                 else depth--;
                 cost += COST[op];
-                close(c.p, Kind.Static);
+                close(c.offset, Kind.Static);
                 break;
             case 0x05: // else
                 cost += COST[op];
-                close(c.p, Kind.Static);
+                close(c.offset, Kind.Static);
                 break;
             case 0x0f: // return
             case 0x00: // unreachable (synced so that a trapping execution reports what it used)
                 extra.push(pos, Kind.Sync, 0);
                 cost += COST[op];
-                close(c.p, Kind.Static);
+                close(c.offset, Kind.Static);
                 break;
             case 0x0c: // br
             case 0x0d: // br_if
                 if (c.u32() >= depth) extra.push(pos, Kind.Sync, 0);
                 cost += COST[op];
-                close(c.p, Kind.Static);
+                close(c.offset, Kind.Static);
                 break;
             case 0x0e: {
                 // br_table
@@ -203,31 +176,31 @@ function injectionPoints(b: Uint8Array, start: number, end: number): number[] {
                 for (let i = 0; i <= n; i++) if (c.u32() >= depth) leaves = true;
                 if (leaves) extra.push(pos, Kind.Sync, 0);
                 cost += COST[op];
-                close(c.p, Kind.Static);
+                close(c.offset, Kind.Static);
                 break;
             }
             case 0x12: // return_call
                 c.skipLeb();
                 extra.push(pos, Kind.Sync, 0);
                 cost += COST[op];
-                close(c.p, Kind.Static);
+                close(c.offset, Kind.Static);
                 break;
             case 0x13: // return_call_indirect
                 c.skipLeb();
                 c.skipLeb();
                 extra.push(pos, Kind.Sync, 0);
                 cost += COST[op];
-                close(c.p, Kind.Static);
+                close(c.offset, Kind.Static);
                 break;
             case 0x10: // call: the callee counts in the global, so hand it over and take it back
                 c.skipLeb();
-                extra.push(pos, Kind.Sync, 0, c.p, Kind.Reload, 0);
+                extra.push(pos, Kind.Sync, 0, c.offset, Kind.Reload, 0);
                 cost += COST[op];
                 break;
             case 0x11: // call_indirect type table
                 c.skipLeb();
                 c.skipLeb();
-                extra.push(pos, Kind.Sync, 0, c.p, Kind.Reload, 0);
+                extra.push(pos, Kind.Sync, 0, c.offset, Kind.Reload, 0);
                 cost += COST[op];
                 break;
             case 0x20: // local.get / set / tee
@@ -457,15 +430,15 @@ function emitDynamic(o: Out, ix: Indices, local: number, scratch: number): void 
 
 /** Instruments one function body; `params` is the number of parameters of its type. */
 function instrumentBody(o: Out, b: Uint8Array, start: number, end: number, ix: Indices, params: number): void {
-    const c = new Cursor(b, start);
+    const c = new WasmReader(b, start);
     const groups = c.u32();
-    const groupsStart = c.p;
+    const groupsStart = c.offset;
     let locals = 0;
     for (let i = 0; i < groups; i++) {
         locals += c.u32();
         c.byte();
     }
-    const codeStart = c.p;
+    const codeStart = c.offset;
     // Two more locals: the counter (i64) and a scratch i32 for bulk operation sizes.
     const local = params + locals;
     const scratch = local + 1;
@@ -616,7 +589,7 @@ export function instrumentModule(wasm: Uint8Array): InstrumentedModule {
                 break;
             case SectionId.code: {
                 const b = s.body;
-                const c = new Cursor(b, 0);
+                const c = new WasmReader(b, 0);
                 const count = c.u32();
                 if (count !== functionTypes.length) throw new WasmFormatError('function and code sections disagree');
                 const o = new Out(Math.ceil(b.length * 1.8) + 1024);
@@ -624,13 +597,13 @@ export function instrumentModule(wasm: Uint8Array): InstrumentedModule {
                 const body = new Out(1 << 16);
                 for (let i = 0; i < count; i++) {
                     const size = c.u32();
-                    const start = c.p;
+                    const start = c.offset;
                     body.n = 0;
                     instrumentBody(body, b, start, start + size, ix, params[functionTypes[i]]);
                     o.ensure(body.n + 5);
                     o.u32(body.n);
                     o.copy(body.buf, 0, body.n);
-                    c.p = start + size;
+                    c.offset = start + size;
                     functions++;
                 }
                 out.push({ id: s.id, body: o.buf.slice(0, o.n) });
