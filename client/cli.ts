@@ -247,7 +247,7 @@ async function connect(parsed: Parsed, output: Output): Promise<Context> {
     const network = flag(parsed, 'network') ?? 'embedded';
     const stateDir = resolve(flag(parsed, 'state') ?? '.silo');
     const identityPath = flag(parsed, 'identity');
-    const identity: Identity | undefined = identityPath === undefined ? undefined : loadIdentity(identityPath);
+    const identity: Identity | undefined = identityPath === undefined ? undefined : await loadIdentity(identityPath);
     if (network === 'embedded') {
         if (flag(parsed, 'index') !== undefined) throw new UsageError('--index is for --network local or ic; the embedded network has its own index');
         const embedded = await EmbeddedSilo.open(stateDir, { onStep: (m) => output.note(m) });
@@ -426,7 +426,7 @@ async function deploy(parsed: Parsed, output: Output): Promise<void> {
     if (network === 'ic' && ids.some((id) => id === undefined)) throw new UsageError('on the IC, create the canisters first and pass --index-canister and --bucket-canister');
     const transport = await AgentTransport.create({
         host: flag(parsed, 'host') ?? NETWORKS[network].host,
-        identity: identityPath === undefined ? undefined : loadIdentity(identityPath),
+        identity: identityPath === undefined ? undefined : await loadIdentity(identityPath),
         fetchRootKey: NETWORKS[network].fetchRootKey
     });
     const result = await deploySilo(transport, {

@@ -21,7 +21,7 @@ import { ReplicaTransport, type Transport } from './transport';
 
 /** Checkpoint after this much new stable memory, or this long (SILO_CHECKPOINT_MS), whichever comes first. */
 const SAVE_EVERY_BYTES = 8 * 1024 * 1024;
-const GC_EVERY_BYTES = 32 * 1024 * 1024;
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
 const SAVE_EVERY_MS = Number(process.env.SILO_CHECKPOINT_MS ?? 2000);
 
 const root = resolve(import.meta.dirname, '..');
@@ -61,7 +61,7 @@ export class EmbeddedSilo {
         try {
             const identityPath = join(stateDir, 'identity.pem');
             if (!existsSync(identityPath)) writeFileSync(identityPath, newEd25519Pem(), { mode: 0o600 });
-            const identity = identityFromPem(readFileSync(identityPath, 'utf8'), identityPath);
+            const identity = await identityFromPem(readFileSync(identityPath, 'utf8'), identityPath);
             const replica = new Replica({ echoLogs: options.echoLogs, releaseSnapshots: true });
             const pic = new PocketIc(replica);
             const loaded = store.load();
@@ -126,7 +126,7 @@ export class EmbeddedSilo {
     /**
      * Every chunk passes through several short-lived buffers (file read, Candid encoding, message). V8
      * collects large buffers lazily, so without a nudge a long upload's memory grows with its size:
-     * collect once they add up to 32 MiB (when the CLI exposed gc).
+     * collect once they add up to 8 MiB (when the CLI exposed gc).
      */
     private collectIfNeeded(): void {
         const gc = (globalThis as { gc?: () => void }).gc;

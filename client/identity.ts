@@ -4,7 +4,6 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import type { Identity } from '@dfinity/agent';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
-import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 
 import { InvalidArgumentError } from './errors';
 
@@ -17,17 +16,20 @@ function pemBody(pem: string, label: string): Uint8Array | null {
 }
 
 /** Reads an identity from a PEM file (`dfx identity export` output, or an Ed25519 PKCS#8 key). */
-export function identityFromPem(text: string, source = 'the PEM'): Identity {
-    if (text.includes('EC PRIVATE KEY')) return Secp256k1KeyIdentity.fromPem(text);
+export async function identityFromPem(text: string, source = 'the PEM'): Promise<Identity> {
     const der = pemBody(text, 'PRIVATE KEY');
     if (der !== null && der.length === 48 && ED25519_PKCS8_PREFIX.every((b, i) => der[i] === b)) {
         return Ed25519KeyIdentity.fromSecretKey(der.subarray(16));
     }
-    if (der !== null) return Secp256k1KeyIdentity.fromPem(text);
+    if (text.includes('EC PRIVATE KEY') || der !== null) {
+        // secp256k1 support is loaded only when such a key is used.
+        const { Secp256k1KeyIdentity } = await import('@dfinity/identity-secp256k1');
+        return Secp256k1KeyIdentity.fromPem(text);
+    }
     throw new InvalidArgumentError(`${source} holds no private key Silo can read: use a secp256k1 ('EC PRIVATE KEY') or Ed25519 PKCS#8 ('PRIVATE KEY') PEM, e.g. from \`dfx identity export\`.`);
 }
 
-export function loadIdentity(path: string): Identity {
+export async function loadIdentity(path: string): Promise<Identity> {
     if (!existsSync(path)) throw new InvalidArgumentError(`Identity file ${path} does not exist.`);
     return identityFromPem(readFileSync(path, 'utf8'), path);
 }

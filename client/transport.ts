@@ -3,7 +3,7 @@
  * (`ReplicaTransport`) and `@dfinity/agent`'s HttpAgent for a real network (`AgentTransport`). Everything
  * above it is the same for both.
  */
-import { Actor, HttpAgent, type Identity } from '@dfinity/agent';
+import type { HttpAgent, Identity } from '@dfinity/agent';
 import type { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
@@ -67,6 +67,7 @@ export class ReplicaTransport implements Transport {
 export class AgentTransport implements Transport {
     private constructor(
         private readonly agent: HttpAgent,
+        private readonly createActor: (typeof import('@dfinity/agent'))['Actor']['createActor'],
         readonly principal: Principal
     ) {}
 
@@ -76,11 +77,13 @@ export class AgentTransport implements Transport {
      * @param fetchRootKey - true for a local replica (its root key is not the IC's)
      */
     static async create(options: { host: string; identity?: Identity; fetchRootKey?: boolean }): Promise<AgentTransport> {
+        // Loaded on demand: the embedded network never needs the HTTP agent.
+        const { Actor, HttpAgent } = await import('@dfinity/agent');
         const agent = await HttpAgent.create({ host: options.host, identity: options.identity, shouldFetchRootKey: options.fetchRootKey ?? false });
-        return new AgentTransport(agent, await agent.getPrincipal());
+        return new AgentTransport(agent, Actor.createActor.bind(Actor), await agent.getPrincipal());
     }
 
     actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T {
-        return guarded<T>(Actor.createActor(idlFactory, { agent: this.agent, canisterId }) as unknown as Record<string, unknown>, canisterId);
+        return guarded<T>(this.createActor(idlFactory, { agent: this.agent, canisterId }) as unknown as Record<string, unknown>, canisterId);
     }
 }

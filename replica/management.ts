@@ -306,7 +306,7 @@ export class ManagementCanister {
                 wasm_memory_size: BigInt(canister.instance?.heapBytes ?? 0),
                 stable_memory_size: BigInt(canister.stable.size) * 65536n,
                 global_memory_size: 0n,
-                wasm_binary_size: BigInt(canister.module?.wasm.length ?? 0),
+                wasm_binary_size: BigInt(canister.module?.original.length ?? 0),
                 custom_sections_size: 0n,
                 canister_history_size: 0n,
                 wasm_chunk_store_size: BigInt([...canister.chunkStore.values()].reduce((n, c) => n + c.length, 0)),

@@ -195,6 +195,8 @@ export function prepareModule(input: Uint8Array): PreparedModule {
 
 export interface CompiledModule extends PreparedModule {
     module: WebAssembly.Module;
+    /** Size of the module as compiled (the rewritten bytes themselves are dropped). */
+    wasmBytes: number;
     /** True when the module counts its instructions (see `instrument.ts`). */
     metered: boolean;
 }
@@ -234,7 +236,8 @@ export function compileModule(input: Uint8Array, options: CompileOptions = {}): 
         } catch (error) {
             throw new WasmFormatError(`module is not valid Wasm: ${(error as Error).message}`);
         }
-        compiled = { ...prepared, module, metered: instrument };
+        // Once compiled, the rewritten bytes are not needed again: keep only the module and the original.
+        compiled = { ...prepared, wasm: new Uint8Array(), wasmBytes: wasm.length, module, metered: instrument };
         cache.set(key, compiled);
     }
     return compiled;
