@@ -302,7 +302,9 @@ function checkUsage(parsed: Parsed): void {
 
 async function run(parsed: Parsed, output: Output, context: Context): Promise<void> {
     const { client } = context;
-    const concurrency = numberFlag(parsed, 'concurrency');
+    // The embedded replica runs each call to completion as it is made, so parallel chunks gain nothing
+    // there and only hold more buffers; networks hide their latency with the client's default (4).
+    const concurrency = numberFlag(parsed, 'concurrency') ?? (context.embedded ? 1 : undefined);
     switch (parsed.command) {
         case 'upload': {
             const pending = new PendingUploads(context.stateDir);
