@@ -46,6 +46,18 @@ function putAll(world: World, ticket: UploadTicket, data: Uint8Array, skip: numb
     });
 }
 
+/** Stages an upload and starts finishing it, held at its first readback until `gate.open()`. */
+async function heldFinish(data: Uint8Array, checkpoints = false) {
+    const world = worldWithBucket();
+    const ticket = await begin(world, data, {}, checkpoints);
+    putAll(world, ticket, data);
+    const gate = new Gate();
+    world.holds.set('hashChunk', gate);
+    const finishing = finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id);
+    await new Promise((r) => setTimeout(r, 0));
+    return { world, ticket, gate, finishing };
+}
+
 describe('begin_upload', () => {
     it('rejects anonymous callers and malformed arguments with typed errors', async () => {
         const world = worldWithBucket();
@@ -188,14 +200,7 @@ describe('finish_upload', () => {
     });
 
     it('answers Busy to a second finish while one runs, and to abort', async () => {
-        const world = worldWithBucket();
-        const data = bytes(600);
-        const ticket = await begin(world, data);
-        putAll(world, ticket, data);
-        const gate = new Gate();
-        world.holds.set('hashChunk', gate);
-        const first = finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id);
-        await new Promise((r) => setTimeout(r, 0));
+        const { world, ticket, gate, finishing: first } = await heldFinish(bytes(600));
         expect(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toMatchObject({ Err: { Busy: expect.any(String) } });
         expect(await abortUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toMatchObject({ Err: { Busy: expect.any(String) } });
         gate.open();
@@ -203,14 +208,7 @@ describe('finish_upload', () => {
     });
 
     it('treats a finish lock from before an upgrade as stale', async () => {
-        const world = worldWithBucket();
-        const data = bytes(600);
-        const ticket = await begin(world, data);
-        putAll(world, ticket, data);
-        const gate = new Gate();
-        world.holds.set('hashChunk', gate);
-        const interrupted = finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id);
-        await new Promise((r) => setTimeout(r, 0));
+        const { world, ticket, gate, finishing: interrupted } = await heldFinish(bytes(600));
         // The index is upgraded while the first finish waits on the bucket: its lock no longer counts.
         startEpoch(world.state);
         ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
@@ -219,14 +217,7 @@ describe('finish_upload', () => {
     });
 
     it('keeps the session when the bucket fails mid-finish, and finishes later', async () => {
-        const world = worldWithBucket();
-        const data = bytes(1000);
-        const ticket = await begin(world, data, {}, true);
-        putAll(world, ticket, data);
-        const gate = new Gate();
-        world.holds.set('hashChunk', gate);
-        const pending = finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id);
-        await new Promise((r) => setTimeout(r, 0));
+        const { world, ticket, gate, finishing: pending } = await heldFinish(bytes(1000), true);
         world.unreachable.add(ticket.bucket.toText());
         gate.open();
         expect(await pending).toMatchObject({ Err: { BucketUnavailable: { bucket: ticket.bucket } } });
