@@ -7,14 +7,13 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { indexIdlFactory, managementIdlFactory } from '../shared/idl';
-import { type CanisterInstallMode, emptySettings } from '../shared/management';
+import { installModule, type Installer } from '../shared/install';
+import { emptySettings } from '../shared/management';
 import { sha256 } from '../shared/sha256';
 import { BucketInitArgs, type ConfigUpdate, emptyConfigUpdate, IndexInitArgs } from '../shared/types';
 import { fromVariant } from './errors';
 import type { Transport } from './transport';
 
-/** The largest install_code payload sent whole; above it the module goes through the chunk store. */
-const MAX_INSTALL_CODE_PAYLOAD = 1_850_000;
 const CHUNK = 1024 * 1024;
 
 type Service = Record<string, (...args: any[]) => Promise<any>>;
@@ -38,29 +37,6 @@ export interface DeployOptions {
 export const indexInitArg = (config: Partial<ConfigUpdate> = {}): Uint8Array => new Uint8Array(IDL.encode([IndexInitArgs], [{ ...emptyConfigUpdate(), ...config }]));
 export const bucketInitArg = (index: Principal): Uint8Array => new Uint8Array(IDL.encode([BucketInitArgs], [{ index }]));
 
-/** Installs `wasm` on `canisterId` in one install_code call, or chunk by chunk when it is too large. */
-export async function installModule(management: Service, canisterId: Principal, wasm: Uint8Array, arg: Uint8Array, mode: CanisterInstallMode): Promise<void> {
-    if (wasm.length + arg.length <= MAX_INSTALL_CODE_PAYLOAD) {
-        await management.install_code({ mode, canister_id: canisterId, wasm_module: wasm, arg, sender_canister_version: [] });
-        return;
-    }
-    await management.clear_chunk_store({ canister_id: canisterId });
-    const hashes = [];
-    for (let offset = 0; offset < wasm.length; offset += CHUNK) {
-        hashes.push(await management.upload_chunk({ canister_id: canisterId, chunk: wasm.subarray(offset, offset + CHUNK) }));
-    }
-    await management.install_chunked_code({
-        mode,
-        target_canister: canisterId,
-        store_canister: [],
-        chunk_hashes_list: hashes,
-        wasm_module_hash: sha256(wasm),
-        arg,
-        sender_canister_version: []
-    });
-    await management.clear_chunk_store({ canister_id: canisterId });
-}
-
 /**
  * Creates (or takes) the index and a first bucket, installs both, registers the bucket and hands the
  * index the bucket module. The caller becomes a controller of both; the index controls the bucket.
@@ -82,7 +58,7 @@ export async function deploySilo(transport: Transport, options: DeployOptions): 
 
     const indexId = options.indexId ?? (await create([me]));
     step(`index canister ${indexId.toText()}`);
-    await installModule(management, indexId, options.indexWasm, indexInitArg(options.config), { install: null });
+    await installModule(management as unknown as Installer, indexId, options.indexWasm, indexInitArg(options.config), { install: null });
     step('index installed');
 
     const bucketId = options.bucketId ?? (await create([me, indexId]));
@@ -99,7 +75,7 @@ export async function deploySilo(transport: Transport, options: DeployOptions): 
         }
     }
     step(`bucket canister ${bucketId.toText()}`);
-    await installModule(management, bucketId, options.bucketWasm, bucketInitArg(indexId), { install: null });
+    await installModule(management as unknown as Installer, bucketId, options.bucketWasm, bucketInitArg(indexId), { install: null });
     step('bucket installed');
 
     const index = transport.actor<Service>(indexIdlFactory, indexId);

@@ -2,7 +2,6 @@
  * A PicJS-compatible surface over the in-process replica, so the same specs run here and on PocketIC.
  * Argument shapes follow `@dfinity/pic`; times are milliseconds since the epoch, as there.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
 import { IDL } from '@dfinity/candid';
@@ -14,15 +13,13 @@ import {
     ManagementMethods,
     type ManagementMethod
 } from '../shared/management';
+import { installModule, type Installer } from '../shared/install';
 import type { CostModel } from './costs';
 import { ErrorCodeName, RejectCodeName } from './errors';
 import type { Response } from './execution';
 import { MANAGEMENT_CANISTER_ID } from './ids';
-import { MAX_CHUNK_BYTES } from './limits';
 import { Replica } from './replica';
 
-/** What PicJS 0.19+ uses as the largest install_code payload before switching to chunked upload. */
-const MAX_INSTALL_CODE_PAYLOAD = 1_850_000;
 
 type Bytes = Uint8Array | ArrayBufferLike;
 
@@ -204,32 +201,14 @@ export class PocketIc {
     /** install_code, or upload_chunk + install_chunked_code when the module does not fit one message. */
     private async install(mode: CanisterInstallMode, { canisterId, wasm, arg, sender }: InstallCodeOptions): Promise<void> {
         const module = typeof wasm === 'string' ? new Uint8Array(await readFile(wasm)) : toBytes(wasm);
-        const argBytes = toBytes(arg);
-        if (module.length + argBytes.length <= MAX_INSTALL_CODE_PAYLOAD) {
-            await this.management('install_code', [{ mode, canister_id: canisterId, wasm_module: module, arg: argBytes, sender_canister_version: [] }], sender);
-            return;
-        }
-        await this.management('clear_chunk_store', [{ canister_id: canisterId }], sender);
-        const hashes: { hash: Uint8Array }[] = [];
-        for (let offset = 0; offset < module.length; offset += MAX_CHUNK_BYTES) {
-            const chunk = module.subarray(offset, offset + MAX_CHUNK_BYTES);
-            hashes.push((await this.management('upload_chunk', [{ canister_id: canisterId, chunk }], sender)) as { hash: Uint8Array });
-        }
-        await this.management(
-            'install_chunked_code',
-            [
-                {
-                    mode,
-                    target_canister: canisterId,
-                    store_canister: [],
-                    chunk_hashes_list: hashes,
-                    wasm_module_hash: new Uint8Array(createHash('sha256').update(module).digest()),
-                    arg: argBytes,
-                    sender_canister_version: []
-                }
-            ],
-            sender
-        );
+        const call = (method: ManagementMethod) => (args: unknown) => this.management(method, [args], sender);
+        const installer = {
+            install_code: call('install_code'),
+            clear_chunk_store: call('clear_chunk_store'),
+            upload_chunk: call('upload_chunk'),
+            install_chunked_code: call('install_chunked_code')
+        } as Installer;
+        await installModule(installer, canisterId, module, toBytes(arg), mode);
     }
 
     async setupCanister<T = ActorInterface>(options: SetupCanisterOptions): Promise<CanisterFixture<T>> {

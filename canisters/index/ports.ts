@@ -3,21 +3,9 @@ import { call } from 'azle';
 import type { Principal } from 'azle';
 
 import { bucketMethods } from '../../shared/idl';
-import {
-    CanisterIdRecord,
-    CreateCanisterArgs,
-    emptySettings,
-    InstallChunkedCodeArgs,
-    InstallCodeArgs,
-    UploadChunkArgs,
-    ChunkHash
-} from '../../shared/management';
-import { sha256 } from '../../shared/sha256';
+import { installModule, type Installer } from '../../shared/install';
+import { emptySettings, type ManagementMethod, ManagementMethods } from '../../shared/management';
 import type { BucketApi, ManagementApi, Ports } from './state';
-
-/** Largest module sent whole in one install_code call; larger ones go through the chunk store. */
-const MAX_DIRECT_INSTALL_BYTES = 1_900_000;
-const INSTALL_CHUNK_BYTES = 1024 * 1024;
 
 type BucketMethod = keyof typeof bucketMethods;
 
@@ -36,59 +24,31 @@ const bucketApi: BucketApi = {
     sessionActivity: (bucket, ids) => callBucket(bucket, 'c2c_session_activity', [ids])
 };
 
-const MGMT = 'aaaaa-aa';
+/** Calls a management canister method with its Candid types from shared/management. */
+function management<T>(method: ManagementMethod, arg: unknown, cycles?: bigint): Promise<T> {
+    const types = ManagementMethods[method];
+    return call('aaaaa-aa', method, { paramIdlTypes: types.args, returnIdlType: types.result[0], args: [arg], cycles });
+}
+
+const installer: Installer = {
+    install_code: (args) => management('install_code', args),
+    clear_chunk_store: (args) => management('clear_chunk_store', args),
+    upload_chunk: (args) => management('upload_chunk', args),
+    install_chunked_code: (args) => management('install_chunked_code', args)
+};
+
 const managementApi: ManagementApi = {
     async createCanister(controllers, cycles) {
-        const result: { canister_id: Principal } = await call(MGMT, 'create_canister', {
-            paramIdlTypes: [CreateCanisterArgs],
-            returnIdlType: CanisterIdRecord,
-            args: [{ settings: [{ ...emptySettings(), controllers: [controllers] }], sender_canister_version: [] }],
-            cycles
-        });
+        const settings = { ...emptySettings(), controllers: [controllers] };
+        const result = await management<{ canister_id: Principal }>('create_canister', { settings: [settings], sender_canister_version: [] }, cycles);
         return result.canister_id;
     },
-    async installCode(canister, mode, wasm, arg) {
-        const installMode = mode === 'install' ? { install: null } : { upgrade: [] };
-        if (wasm.length <= MAX_DIRECT_INSTALL_BYTES) {
-            await call(MGMT, 'install_code', {
-                paramIdlTypes: [InstallCodeArgs],
-                args: [{ mode: installMode, canister_id: canister, wasm_module: wasm, arg, sender_canister_version: [] }]
-            });
-            return;
-        }
-        // A module larger than one inter-canister message goes through the target's chunk store.
-        await call(MGMT, 'clear_chunk_store', { paramIdlTypes: [CanisterIdRecord], args: [{ canister_id: canister }] });
-        const hashes: { hash: Uint8Array }[] = [];
-        for (let offset = 0; offset < wasm.length; offset += INSTALL_CHUNK_BYTES) {
-            hashes.push(
-                await call(MGMT, 'upload_chunk', {
-                    paramIdlTypes: [UploadChunkArgs],
-                    returnIdlType: ChunkHash,
-                    args: [{ canister_id: canister, chunk: wasm.subarray(offset, offset + INSTALL_CHUNK_BYTES) }]
-                })
-            );
-        }
-        await call(MGMT, 'install_chunked_code', {
-            paramIdlTypes: [InstallChunkedCodeArgs],
-            args: [
-                {
-                    mode: installMode,
-                    target_canister: canister,
-                    store_canister: [],
-                    chunk_hashes_list: hashes,
-                    wasm_module_hash: sha256(wasm),
-                    arg,
-                    sender_canister_version: []
-                }
-            ]
-        });
-        await call(MGMT, 'clear_chunk_store', { paramIdlTypes: [CanisterIdRecord], args: [{ canister_id: canister }] });
-    },
+    installCode: (canister, mode, wasm, arg) => installModule(installer, canister, wasm, arg, mode === 'install' ? { install: null } : { upgrade: [] }),
     async stopCanister(canister) {
-        await call(MGMT, 'stop_canister', { paramIdlTypes: [CanisterIdRecord], args: [{ canister_id: canister }] });
+        await management('stop_canister', { canister_id: canister });
     },
     async startCanister(canister) {
-        await call(MGMT, 'start_canister', { paramIdlTypes: [CanisterIdRecord], args: [{ canister_id: canister }] });
+        await management('start_canister', { canister_id: canister });
     }
 };
 
