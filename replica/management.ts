@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { concatBytes } from '../shared/bytes';
 import {
     type CanisterInstallMode,
     type CanisterSettings,
@@ -259,7 +260,7 @@ export class ManagementCanister {
             }
             parts.push(chunk);
         }
-        return new Uint8Array(Buffer.concat(parts));
+        return concatBytes(parts);
     }
 
     private applySettings(canister: Canister, settings: CanisterSettings | undefined): UserError | null {

@@ -8,6 +8,7 @@
  */
 import { Principal } from '@dfinity/principal';
 
+import { concatBytes } from '../shared/bytes';
 import { Canister, toTrap } from './canister';
 import type { CostModel } from './costs';
 import { MeteredCosts } from './costs';
@@ -554,12 +555,7 @@ export class Replica {
         };
         this.callbacks.set(callback.id, callback);
         ctx.outstanding += 1;
-        const arg = new Uint8Array(call.argSize);
-        let offset = 0;
-        for (const part of call.args) {
-            arg.set(part, offset);
-            offset += part.length;
-        }
+        const arg = concatBytes(call.args);
         this.queue.push({
             kind: 'request',
             sender: canister.id,

@@ -4,6 +4,7 @@
  */
 import { Principal } from '@dfinity/principal';
 
+import { concatBytes } from '../shared/bytes';
 import type { Canister } from './canister';
 import type { ContextKind, Execution } from './execution';
 import { Trap } from './execution';
@@ -167,13 +168,7 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
         msg_reply: () => {
             const e = exec('msg_reply');
             ensureCanRespond('msg_reply', e);
-            const data = new Uint8Array(e.replySize);
-            let offset = 0;
-            for (const part of e.replyParts) {
-                data.set(part, offset);
-                offset += part.length;
-            }
-            e.response = { type: 'reply', data };
+            e.response = { type: 'reply', data: concatBytes(e.replyParts) };
         },
         msg_reject: (src: number, size: number) => {
             const e = exec('msg_reject');

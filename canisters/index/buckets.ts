@@ -5,6 +5,7 @@
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { concatBytes } from '../../shared/bytes';
 import { sha256, toHex } from '../../shared/sha256';
 import { BucketInitArgs, type BucketInfo, type Result, type UpgradeStatus } from '../../shared/types';
 import { type Env, getConfig, getU64, type IndexState, MetaKey, type Ports, setU64, takeNext, currentEpoch } from './state';
@@ -95,13 +96,7 @@ function assemble(state: IndexState, generation: bigint): Uint8Array {
         if (piece === undefined) break;
         pieces.push(piece);
     }
-    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of pieces) {
-        out.set(p, offset);
-        offset += p.length;
-    }
-    return out;
+    return concatBytes(pieces);
 }
 
 /** Activates an uploaded generation once its pieces hash to `expected`; older pieces are dropped. */
