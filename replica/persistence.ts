@@ -296,8 +296,9 @@ export class ReplicaStore {
         for (const canister of replica.canisters.values()) {
             let module: string | null = null;
             if (canister.module !== null) {
+                // The module hash was computed once, at install (it is the hash of these original bytes).
                 const original = canister.module.original;
-                module = sha256Hex(original);
+                module = Buffer.from(canister.module.moduleHash).toString('hex');
                 let ref = previous.get(module);
                 if (ref === undefined) {
                     ref = { name: `modules/${module}.wasm`, sha256: module, bytes: original.length };

@@ -14,7 +14,7 @@ import {
 } from '../../shared/constants';
 import { chainingValue, decodeState, encodeState, finalize, initialState, toHex } from '../../shared/sha256';
 import { writeU64 } from '../../shared/stable';
-import type { Asset, BeginUploadArgs, Result, SessionInfo, SiloError, UploadTicket } from '../../shared/types';
+import { type Asset, type BeginUploadArgs, type Result, type SessionInfo, sessionInfoFields, type SiloError, type UploadTicket } from '../../shared/types';
 import { adjustOwner, getOwner, insertAsset } from './assets';
 import { adjustBucket, allocateBucket, createBucket } from './buckets';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
@@ -45,22 +45,9 @@ function validateBegin(args: BeginUploadArgs): string | null {
     return null;
 }
 
+/** What `upload_session` shows of a stored session: the fields SessionInfo declares. */
 function toInfo(s: SessionRecord): SessionInfo {
-    return {
-        session_id: s.session_id,
-        owner: s.owner,
-        name: s.name,
-        content_type: s.content_type,
-        size: s.size,
-        chunk_size: s.chunk_size,
-        chunk_count: s.chunk_count,
-        bucket: s.bucket,
-        visibility: s.visibility,
-        state: s.state,
-        verified_bytes: s.verified_bytes,
-        created_at: s.created_at,
-        expires_at: s.expires_at
-    };
+    return Object.fromEntries(Object.keys(sessionInfoFields).map((key) => [key, s[key as keyof SessionInfo]])) as unknown as SessionInfo;
 }
 
 /** True while a finish_upload of the current code instance holds the session. */
