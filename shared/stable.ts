@@ -54,6 +54,19 @@ export const idIndexKey: Serializer<[bigint, number]> = {
     fromBytes: (bytes) => [readU64(bytes, 0), readU32(bytes, 8)]
 };
 
+/** (id, chunk index, piece index): 14 bytes, the bucket's piece keys. */
+export const idIndexPieceKey: Serializer<[bigint, number, number]> = {
+    toBytes([id, index, piece]) {
+        const out = new Uint8Array(14);
+        writeU64(out, 0, id);
+        writeU32(out, 8, index);
+        out[12] = piece >>> 8;
+        out[13] = piece & 0xff;
+        return out;
+    },
+    fromBytes: (bytes) => [readU64(bytes, 0), readU32(bytes, 8), (bytes[12] << 8) | bytes[13]]
+};
+
 /** Principals are at most 29 bytes: a length byte and the bytes padded to 29, 30 bytes in all. */
 export const PRINCIPAL_KEY_BYTES = 30;
 export const principalKey: Serializer<Principal> = {

@@ -5,7 +5,7 @@
 import { Principal } from '@dfinity/principal';
 
 import { BUCKET_LAYOUT_VERSION, DELETE_BATCH_CHUNKS, SHA256_BLOCK_BYTES } from '../../shared/constants';
-import { absorbBlocks, decodeState, encodeState } from '../../shared/sha256';
+import { absorbBlocks, decodeState, encodeState, type Sha256State } from '../../shared/sha256';
 import { checkLayoutVersion, writeLayoutVersion } from '../../shared/stable';
 import type {
     BucketStats,
@@ -36,8 +36,14 @@ export function initialize(state: BucketState, index: Principal): void {
     state.meta.insert(MetaKey.index, index.toUint8Array());
 }
 
-/** After an upgrade: a reason to refuse to start on an unknown stable memory layout, or null. */
+/**
+ * After an upgrade: a reason to refuse to start on an unknown stable memory layout, or null. A v1 bucket
+ * (whole chunks) is taken over as it is: its chunks stay readable where they are, new ones go in pieces.
+ */
 export function checkLayout(state: BucketState): string | null {
+    if (checkLayoutVersion(state.meta, MetaKey.layoutVersion, 1, 'bucket') === null) {
+        writeLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION);
+    }
     return checkLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION, 'bucket');
 }
 
@@ -51,6 +57,59 @@ export function indexPrincipal(state: BucketState): Principal {
     const bytes = state.meta.get(MetaKey.index);
     if (bytes === undefined) throw new Error('bucket has no index recorded: it was not initialized');
     return Principal.fromUint8Array(bytes);
+}
+
+// ------------------------------------------------------------------ chunk storage
+
+/**
+ * Chunks are stored in pieces of this many bytes (the last one may be shorter). Inserting into a
+ * StableBTreeMap rewrites the whole node it lands in, values included, so with one value per chunk every
+ * put copied up to eleven 1.9 MB chunks through the heap (and grew it to ~50 MiB); with pieces a put
+ * copies at most eleven pieces at a time. A multiple of the SHA-256 block, so hashing can go piece by piece.
+ */
+export const PIECE_BYTES = 64 * 1024;
+
+/** Stores a chunk, replacing one of the same length stored before under the same key. */
+export function writeChunk(state: BucketState, id: bigint, index: number, bytes: Uint8Array, pieceBytes = PIECE_BYTES): void {
+    for (let piece = 0, at = 0; at < bytes.length; piece++, at += pieceBytes) {
+        state.pieces.insert([id, index, piece], bytes.subarray(at, at + pieceBytes));
+    }
+    // A v1 copy of the chunk (possible only in a session open across the layout upgrade) is superseded.
+    if (state.chunks.containsKey([id, index])) state.chunks.remove([id, index]);
+}
+
+/**
+ * Calls `visit` with the bytes [from, to) of a stored chunk, in order, a piece or less at a time. A
+ * missing piece breaks an invariant (the session's bitmap says the chunk is there) and traps.
+ */
+export function visitChunk(state: BucketState, id: bigint, index: number, from: number, to: number, visit: (bytes: Uint8Array) => void, pieceBytes = PIECE_BYTES): void {
+    const whole = state.chunks.get([id, index]);
+    if (whole !== undefined) {
+        visit(whole.subarray(from, to));
+        return;
+    }
+    for (let piece = Math.floor(from / pieceBytes), at = piece * pieceBytes; at < to; piece++, at += pieceBytes) {
+        const bytes = state.pieces.get([id, index, piece]);
+        if (bytes === undefined) throw new Error(`invariant broken: chunk ${index} of ${id} has no piece ${piece}`);
+        visit(bytes.subarray(Math.max(from - at, 0), Math.min(to - at, bytes.length)));
+    }
+}
+
+/** The bytes [from, to) of a stored chunk, as one array. */
+export function readChunk(state: BucketState, id: bigint, index: number, from: number, to: number, pieceBytes = PIECE_BYTES): Uint8Array {
+    const out = new Uint8Array(to - from);
+    let at = 0;
+    visitChunk(state, id, index, from, to, (bytes) => {
+        out.set(bytes, at);
+        at += bytes.length;
+    }, pieceBytes);
+    return out;
+}
+
+/** Deletes a stored chunk of `length` bytes. */
+export function removeChunk(state: BucketState, id: bigint, index: number, length: number, pieceBytes = PIECE_BYTES): void {
+    for (let piece = 0; piece * pieceBytes < length; piece++) state.pieces.remove([id, index, piece]);
+    if (state.chunks.containsKey([id, index])) state.chunks.remove([id, index]);
 }
 
 // ------------------------------------------------------------------ chunk bitmap
@@ -134,10 +193,11 @@ export function reopenSession(state: BucketState, sessionId: bigint, from: numbe
     session.state = { open: null };
     session.frozen_below = from;
     if (dropChunk && from < session.chunk_count && hasChunk(session, from)) {
-        const removed = state.chunks.remove([sessionId, from]);
+        const length = expectedChunkLength(session, from);
+        removeChunk(state, sessionId, from, length);
         setChunk(session, from, false);
         session.received_count -= 1;
-        session.received_bytes -= BigInt(removed?.length ?? 0);
+        session.received_bytes -= BigInt(length);
     }
     state.sessions.insert(sessionId, session);
     return ok(null);
@@ -152,23 +212,24 @@ export function hashChunk(state: BucketState, args: HashChunkArgs): Result<HashC
     if (session === undefined) return err({ SessionNotFound: args.session_id });
     if (!('sealed' in session.state)) return err({ SessionClosed: { session_id: args.session_id, state: stateName(session) } });
     if (args.index >= session.chunk_count) return err({ ChunkOutOfRange: { index: args.index, chunk_count: session.chunk_count } });
-    const chunk = state.chunks.get([args.session_id, args.index]);
-    if (chunk === undefined) return err({ MissingChunks: missingChunks(session) });
-    const end = args.length === 0 ? chunk.length : args.offset + args.length;
-    if (args.offset % SHA256_BLOCK_BYTES !== 0 || end > chunk.length || args.offset > end) {
-        return err({ InvalidArgument: `cannot hash bytes ${args.offset}..${end} of chunk ${args.index} (length ${chunk.length})` });
+    if (!hasChunk(session, args.index)) return err({ MissingChunks: missingChunks(session) });
+    const length = expectedChunkLength(session, args.index);
+    const end = args.length === 0 ? length : args.offset + args.length;
+    if (args.offset % SHA256_BLOCK_BYTES !== 0 || end > length || args.offset > end) {
+        return err({ InvalidArgument: `cannot hash bytes ${args.offset}..${end} of chunk ${args.index} (length ${length})` });
     }
-    const isFinalPart = args.index === session.chunk_count - 1 && end === chunk.length;
+    const isFinalPart = args.index === session.chunk_count - 1 && end === length;
     const aligned = isFinalPart ? end - ((end - args.offset) % SHA256_BLOCK_BYTES) : end;
     if (aligned !== end && !isFinalPart) return err({ InvalidArgument: 'only the final part of the final chunk may end inside a SHA-256 block' });
-    let hashState;
+    let hashState: Sha256State;
     try {
         hashState = decodeState(args.state);
     } catch (error) {
         return err({ InvalidArgument: `bad hash state: ${(error as Error).message}` });
     }
-    const next = absorbBlocks(hashState, chunk.subarray(args.offset, aligned));
-    return ok({ state: encodeState(next), tail: chunk.slice(aligned, end) });
+    // Pieces are whole SHA-256 blocks, so every part but the tail is too.
+    visitChunk(state, args.session_id, args.index, args.offset, aligned, (bytes) => (hashState = absorbBlocks(hashState, bytes)));
+    return ok({ state: encodeState(hashState), tail: readChunk(state, args.session_id, args.index, aligned, end) });
 }
 
 /** The index committed the asset: chunks now belong to it and are readable as its visibility allows. */
@@ -196,10 +257,11 @@ export function deleteChunks(state: BucketState, id: bigint, batch = DELETE_BATC
     let removed = 0;
     for (let i = 0; i < session.chunk_count && removed < batch; i++) {
         if (!hasChunk(session, i)) continue;
-        const value = state.chunks.remove([id, i]);
+        const length = expectedChunkLength(session, i);
+        removeChunk(state, id, i, length);
         setChunk(session, i, false);
         session.received_count -= 1;
-        session.received_bytes -= BigInt(value?.length ?? 0);
+        session.received_bytes -= BigInt(length);
         removed++;
     }
     if (session.received_count === 0) {
@@ -230,8 +292,9 @@ export function putChunk(state: BucketState, env: Env, sessionId: bigint, index:
     }
     const expected = expectedChunkLength(session, index);
     if (bytes.length !== expected) return err({ WrongChunkLength: { index, expected, actual: bytes.length } });
-    const previous = state.chunks.insert([sessionId, index], bytes);
-    if (previous === undefined) {
+    const replaced = hasChunk(session, index);
+    writeChunk(state, sessionId, index, bytes);
+    if (!replaced) {
         setChunk(session, index, true);
         session.received_count += 1;
         session.received_bytes += BigInt(bytes.length);
@@ -258,9 +321,8 @@ export function getChunk(state: BucketState, env: Env, assetId: bigint, index: n
         return err({ Unauthorized: `asset ${assetId} is private to its owner` });
     }
     if (index >= session.chunk_count) return err({ ChunkOutOfRange: { index, chunk_count: session.chunk_count } });
-    const chunk = state.chunks.get([assetId, index]);
-    if (chunk === undefined) throw new Error(`invariant broken: committed asset ${assetId} has no chunk ${index}`);
-    return ok(chunk);
+    if (!hasChunk(session, index)) throw new Error(`invariant broken: committed asset ${assetId} has no chunk ${index}`);
+    return ok(readChunk(state, assetId, index, 0, expectedChunkLength(session, index)));
 }
 
 export function stats(state: BucketState): BucketStats {

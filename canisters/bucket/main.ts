@@ -1,10 +1,10 @@
 /**
- * Silo bucket canister: holds chunks in a StableBTreeMap. Clients write their session's chunks here
- * directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
+ * Silo bucket canister: holds chunks in a StableBTreeMap, in 64 KiB pieces. Clients write their
+ * session's chunks here directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
  */
 import { init, msgCaller, postUpgrade, query, StableBTreeMap, time, trap, update } from 'azle';
 
-import { bytesSerializer, candidSerializer, idIndexKey, u64Key, u8Key } from '../../shared/stable';
+import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
 import { bucketMethods as b } from '../../shared/idl';
 import { BucketInitArgs } from '../../shared/types';
 import type {
@@ -29,7 +29,8 @@ const FAULT = process.env.SILO_FAULT_INJECTION ?? '';
 const state: BucketState = {
     meta: new StableBTreeMap<number, Uint8Array>(BucketMemory.meta, u8Key, bytesSerializer),
     sessions: new StableBTreeMap<bigint, BucketSession>(BucketMemory.sessions, u64Key, candidSerializer(BucketSessionRecord)),
-    chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer)
+    chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer),
+    pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer)
 };
 
 function env(): Env {

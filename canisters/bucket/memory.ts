@@ -5,5 +5,7 @@
 export const BucketMemory = {
     meta: 0,
     sessions: 1,
-    chunks: 2
+    /** Layout v1 kept each chunk as one value; read and deleted, never written since v2. */
+    chunks: 2,
+    pieces: 3
 } as const;

@@ -1,4 +1,4 @@
-/** The bucket's durable state: three stable maps, typed. */
+/** The bucket's durable state: four stable maps, typed. */
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
@@ -43,8 +43,10 @@ export const MetaKey = { layoutVersion: 0, index: 1 } as const;
 export interface BucketState {
     meta: KvMap<number, Uint8Array>;
     sessions: KvMap<bigint, BucketSession>;
-    /** (session or asset id, chunk index) → the chunk's bytes, stored as they are. */
+    /** Layout v1: (session or asset id, chunk index) → the whole chunk. Only read and deleted now. */
     chunks: KvMap<[bigint, number], Uint8Array>;
+    /** (session or asset id, chunk index, piece index) → a piece of the chunk's bytes (see `PIECE_BYTES`). */
+    pieces: KvMap<[bigint, number, number], Uint8Array>;
 }
 
 export interface Env {

@@ -131,7 +131,7 @@ describe('layout versions', () => {
         expect(checkLayout(world.state)).toMatch(/v9/);
         const bucket = newBucketState();
         expect(checkBucketLayout(bucket)).toBeNull();
-        bucket.meta.insert(0, Uint8Array.of(0, 0, 0, 2));
-        expect(checkBucketLayout(bucket)).toMatch(/v2/);
+        bucket.meta.insert(0, Uint8Array.of(0, 0, 0, 9));
+        expect(checkBucketLayout(bucket)).toMatch(/v9/);
     });
 });

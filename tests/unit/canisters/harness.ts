@@ -29,6 +29,7 @@ import {
     bytesSerializer,
     candidSerializer,
     idIndexKey,
+    idIndexPieceKey,
     MemoryMap,
     principalKey,
     principalPageKey,
@@ -74,7 +75,8 @@ export function newBucketState(): BucketState {
     const state: BucketState = {
         meta: new MemoryMap(u8Key, bytesSerializer),
         sessions: new MemoryMap<bigint, BucketSession>(u64Key, candidSerializer(BucketSessionRecord)),
-        chunks: new MemoryMap(idIndexKey, bytesSerializer)
+        chunks: new MemoryMap(idIndexKey, bytesSerializer),
+        pieces: new MemoryMap(idIndexPieceKey, bytesSerializer)
     };
     bucketLogic.initialize(state, INDEX);
     return state;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { deleteAsset, getAsset, listAssets } from '../../../canisters/index/assets';
+import { writeChunk } from '../../../canisters/bucket/logic';
 import { registerBucket } from '../../../canisters/index/buckets';
 import { startEpoch } from '../../../canisters/index/state';
 import { runDueTasks } from '../../../canisters/index/tasks';
@@ -160,7 +161,7 @@ describe('finish_upload', () => {
         // Corrupt chunk 2 in the bucket behind the client's back.
         const corrupted = data.slice(2 * CHUNK, 3 * CHUNK);
         corrupted[17] ^= 0xff;
-        world.bucket(ticket.bucket).chunks.insert([ticket.session_id, 2], corrupted);
+        writeChunk(world.bucket(ticket.bucket), ticket.session_id, 2, corrupted);
         expect(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toEqual({ Err: { ChecksumMismatch: { chunk_index: 2 } } });
         const info = ok(sessionInfo(world.state, world.env(ALICE), ticket.session_id));
         expect(info.verified_bytes).toBe(BigInt(2 * CHUNK));
@@ -263,7 +264,7 @@ describe('abort and expiry', () => {
         ok(await abortUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         expect(world.state.sessions.len()).toBe(0);
         expect(world.state.buckets.get(ticket.bucket)!.reserved_bytes).toBe(0n);
-        expect(world.bucket(ticket.bucket).chunks.len()).toBe(0);
+        expect(world.bucket(ticket.bucket).pieces.len()).toBe(0);
         expect(world.bucket(ticket.bucket).sessions.len()).toBe(0);
         expect(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toEqual({ Err: { SessionNotFound: ticket.session_id } });
     });
@@ -282,7 +283,7 @@ describe('abort and expiry', () => {
         world.now += 2_000_000_000_000n;
         await expireSessions(world.state, world.env(ALICE), world.ports);
         expect(world.state.sessions.len()).toBe(0);
-        expect(world.bucket(busy.bucket).chunks.len()).toBe(0);
+        expect(world.bucket(busy.bucket).pieces.len()).toBe(0);
         expect(await finishUpload(world.state, world.env(ALICE), world.ports, busy.session_id)).toEqual({ Err: { SessionExpired: busy.session_id } });
         expect(sessionInfo(world.state, world.env(ALICE), idle.session_id)).toEqual({ Err: { SessionExpired: idle.session_id } });
         // A week later the note is forgotten too.
@@ -323,12 +324,12 @@ describe('assets', () => {
         ok(await deleteAsset(world.state, world.env(ALICE), world.ports, asset.id));
         expect(getAsset(world.state, world.env(ALICE), asset.id)).toEqual({ Err: { AssetNotFound: asset.id } });
         expect(world.state.buckets.get(asset.bucket)!.used_bytes).toBe(0n);
-        expect(world.bucket(asset.bucket).chunks.len()).toBe(4);
+        expect(world.bucket(asset.bucket).pieces.len()).toBe(4);
         world.unreachable.clear();
         world.now += 3_600_000_000_000n;
         // Deletion proceeds in batches across maintenance runs until nothing is left.
         for (let i = 0; i < 5 && world.state.tasks.len() > 0; i++) await runDueTasks(world.state, world.env(ALICE), world.ports);
-        expect(world.bucket(asset.bucket).chunks.len()).toBe(0);
+        expect(world.bucket(asset.bucket).pieces.len()).toBe(0);
         expect(world.state.tasks.len()).toBe(0);
     });
 });
