@@ -219,7 +219,7 @@ export function hashChunk(state: BucketState, args: HashChunkArgs): Result<HashC
         return err({ InvalidArgument: `cannot hash bytes ${args.offset}..${end} of chunk ${args.index} (length ${length})` });
     }
     const isFinalPart = args.index === session.chunk_count - 1 && end === length;
-    const aligned = isFinalPart ? end - ((end - args.offset) % SHA256_BLOCK_BYTES) : end;
+    const aligned = end - ((end - args.offset) % SHA256_BLOCK_BYTES);
     if (aligned !== end && !isFinalPart) return err({ InvalidArgument: 'only the final part of the final chunk may end inside a SHA-256 block' });
     let hashState: Sha256State;
     try {

@@ -89,3 +89,21 @@ describe('a bucket stored by layout v1 (one value per chunk)', () => {
         expect(state.pieces.len()).toBe(0);
     });
 });
+
+describe('hashing part of a chunk', () => {
+    it('takes whole SHA-256 blocks, and leaves a partial block only at the very end, as the tail', () => {
+        const state = newBucketState();
+        const data = bytes(300, 6);
+        expect(openSession(state, { caller: INDEX, now: 1n }, { session_id: 9n, owner: ALICE, size: 300n, chunk_size: 128, chunk_count: 3, visibility: { private: null } })).toEqual({ Ok: null });
+        for (const i of [0, 1, 2]) expect(putChunk(state, { caller: ALICE, now: 1n }, 9n, i, data.subarray(i * 128, i * 128 + 128))).toEqual({ Ok: null });
+        expect(sealSession(state, 9n)).toEqual({ Ok: null });
+        const start = encodeState(initialState());
+        const invalid = { Err: { InvalidArgument: expect.stringContaining('SHA-256 block') } };
+        expect(hashChunk(state, { session_id: 9n, index: 0, offset: 0, length: 100, state: start })).toEqual(invalid);
+        expect(hashChunk(state, { session_id: 9n, index: 2, offset: 0, length: 40, state: start })).toEqual(invalid);
+        expect(hashChunk(state, { session_id: 9n, index: 0, offset: 32, length: 64, state: start })).toMatchObject({ Err: { InvalidArgument: expect.stringContaining('cannot hash bytes 32..96') } });
+        expect(hashChunk(state, { session_id: 9n, index: 0, offset: 64, length: 0, state: start })).toEqual({ Ok: { state: encodeState(absorbBlocks(initialState(), data.subarray(64, 128))), tail: new Uint8Array() } });
+        // The final chunk is 44 bytes: no whole block, all of it comes back as the tail.
+        expect(hashChunk(state, { session_id: 9n, index: 2, offset: 0, length: 0, state: start })).toEqual({ Ok: { state: start, tail: data.slice(256) } });
+    });
+});
