@@ -75,7 +75,7 @@ export function writeChunk(state: BucketState, id: bigint, index: number, bytes:
         state.pieces.insert([id, index, piece], bytes.subarray(at, at + pieceBytes));
     }
     // A v1 copy of the chunk (possible only in a session open across the layout upgrade) is superseded.
-    if (state.chunks.containsKey([id, index])) state.chunks.remove([id, index]);
+    state.chunks.remove([id, index]);
 }
 
 /**
@@ -109,7 +109,7 @@ export function readChunk(state: BucketState, id: bigint, index: number, from: n
 /** Deletes a stored chunk of `length` bytes. */
 export function removeChunk(state: BucketState, id: bigint, index: number, length: number, pieceBytes = PIECE_BYTES): void {
     for (let piece = 0; piece * pieceBytes < length; piece++) state.pieces.remove([id, index, piece]);
-    if (state.chunks.containsKey([id, index])) state.chunks.remove([id, index]);
+    state.chunks.remove([id, index]);
 }
 
 // ------------------------------------------------------------------ chunk bitmap
@@ -219,17 +219,21 @@ export function hashChunk(state: BucketState, args: HashChunkArgs): Result<HashC
         return err({ InvalidArgument: `cannot hash bytes ${args.offset}..${end} of chunk ${args.index} (length ${length})` });
     }
     const isFinalPart = args.index === session.chunk_count - 1 && end === length;
-    const aligned = end - ((end - args.offset) % SHA256_BLOCK_BYTES);
-    if (aligned !== end && !isFinalPart) return err({ InvalidArgument: 'only the final part of the final chunk may end inside a SHA-256 block' });
+    if ((end - args.offset) % SHA256_BLOCK_BYTES !== 0 && !isFinalPart) return err({ InvalidArgument: 'only the final part of the final chunk may end inside a SHA-256 block' });
     let hashState: Sha256State;
     try {
         hashState = decodeState(args.state);
     } catch (error) {
         return err({ InvalidArgument: `bad hash state: ${(error as Error).message}` });
     }
-    // Pieces are whole SHA-256 blocks, so every part but the tail is too.
-    visitChunk(state, args.session_id, args.index, args.offset, aligned, (bytes) => (hashState = absorbBlocks(hashState, bytes)));
-    return ok({ state: encodeState(hashState), tail: readChunk(state, args.session_id, args.index, aligned, end) });
+    // Parts start at whole SHA-256 blocks (pieces are whole blocks), so only the last one can leave a tail.
+    let tail = new Uint8Array(0);
+    visitChunk(state, args.session_id, args.index, args.offset, end, (bytes) => {
+        const blocks = bytes.length - (bytes.length % SHA256_BLOCK_BYTES);
+        hashState = absorbBlocks(hashState, bytes.subarray(0, blocks));
+        if (blocks < bytes.length) tail = bytes.slice(blocks);
+    });
+    return ok({ state: encodeState(hashState), tail });
 }
 
 /** The index committed the asset: chunks now belong to it and are readable as its visibility allows. */
