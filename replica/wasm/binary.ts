@@ -227,7 +227,7 @@ export function skipConstExpr(r: WasmReader): void {
     }
 }
 
-/** Reads a value type or a reference type byte. */
+/** Reads limits (a flags byte, the minimum and, when flag bit 0 is set, the maximum). */
 export function readLimits(r: WasmReader): { min: number; max?: number } {
     const flags = r.byte();
     const min = r.u32();

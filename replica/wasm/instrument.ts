@@ -19,7 +19,7 @@
  *
  * The counter is exported as {@link COUNTER_EXPORT}, the flag as {@link EXCEEDED_EXPORT}.
  */
-import { readSections, SectionId, WasmFormatError, WasmReader, WasmWriter, writeSections, type Section } from './binary';
+import { ExternalKind, readLimits, readSections, SectionId, WasmFormatError, WasmReader, WasmWriter, writeSections, type Section } from './binary';
 
 export const COUNTER_EXPORT = '__silo_instructions_left';
 export const EXCEEDED_EXPORT = '__silo_instructions_exceeded';
@@ -516,17 +516,12 @@ export function instrumentModule(wasm: Uint8Array): InstrumentedModule {
                 r.name();
                 r.name();
                 const kind = r.byte();
-                if (kind === 0) r.u32();
-                else if (kind === 1) {
+                if (kind === ExternalKind.func) r.u32();
+                else if (kind === ExternalKind.table) {
                     r.byte();
-                    const flags = r.byte();
-                    r.u32();
-                    if (flags & 1) r.u32();
-                } else if (kind === 2) {
-                    const flags = r.byte();
-                    r.u32();
-                    if (flags & 1) r.u32();
-                } else if (kind === 3) {
+                    readLimits(r);
+                } else if (kind === ExternalKind.memory) readLimits(r);
+                else if (kind === ExternalKind.global) {
                     r.byte();
                     r.byte();
                     importedGlobals++;
