@@ -209,9 +209,10 @@ export class Canister {
         this.stable.begin();
         const saved = { cycles: this.cycles, burned: this.cyclesBurned, timer: this.globalTimer, certified: this.certifiedData };
         this.exec = exec;
-        let limit = exec.options.instructionLimit ?? instructionLimitFor(exec.kind);
+        let limit = instructionLimitFor(exec.kind);
         const installStep = this.installBudget !== null && (exec.kind === 'I' || exec.kind === 'G' || exec.kind === 's');
-        if (installStep && this.installBudget! < limit) limit = this.installBudget! > 0n ? this.installBudget! : 0n;
+        // Never negative: each step deducts at most its limit, which is at most what was left.
+        if (installStep && this.installBudget! < limit) limit = this.installBudget!;
         const meter = new Meter(limit, instance.counter, instance.exceededFlag);
         exec.meter = meter;
         let trap: Trap | null = null;

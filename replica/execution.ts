@@ -86,8 +86,6 @@ export class Execution {
             rejectCode?: number;
             rejectMessage?: string;
             refunded?: bigint;
-            /** Instructions this execution may use, when not its context's usual limit (install shares one budget). */
-            instructionLimit?: bigint;
         } = {}
     ) {}
 
@@ -108,8 +106,11 @@ export class Execution {
         return !(this.kind === 'NRQ' || this.kind === 'CQ' || this.kind === 'CRy' || this.kind === 'CRt' || this.kind === 'CC' || this.kind === 'F');
     }
 
-    /** True when the execution's state changes must be discarded even if it succeeds. */
+    /**
+     * True when the execution's state changes must be discarded even if it succeeds: every
+     * non-replicated execution, and a query called as an update (RQ).
+     */
     get discardsState(): boolean {
-        return this.kind === 'RQ' || this.kind === 'NRQ' || this.kind === 'CQ' || this.kind === 'CRy' || this.kind === 'CRt' || this.kind === 'CC' || this.kind === 'F';
+        return this.kind === 'RQ' || !this.replicated;
     }
 }
