@@ -71,10 +71,7 @@ export class MeteredCosts implements CostModel {
 
     endExecution(exec: Execution, canister: Canister): void {
         if (!exec.replicated) return;
-        const cost = executionCost(exec.instructions);
-        const paid = cost < canister.cycles ? cost : canister.cycles > 0n ? canister.cycles : 0n;
-        canister.cycles -= paid;
-        canister.cyclesBurned += paid;
+        this.burnAffordable(canister, executionCost(exec.instructions));
     }
 
     chargeSystemCall(): void {}
@@ -91,14 +88,13 @@ export class MeteredCosts implements CostModel {
     /** Sending: the request's fee plus the reservation for the largest response. */
     private callCharge(call: OutgoingCall): bigint {
         const bytes = BigInt(call.argSize + new TextEncoder().encode(call.method).length);
-        return xnetCallCost(bytes) + xnetResponseCost(BigInt(MAX_PAYLOAD_BYTES));
+        return this.call(bytes) + xnetResponseCost(BigInt(MAX_PAYLOAD_BYTES));
     }
 
     admitCall(canister: Canister, call: OutgoingCall): number {
         const charge = this.callCharge(call);
         if (canister.liquidCycles() < charge) return 2;
-        canister.cycles -= charge;
-        canister.cyclesBurned += charge;
+        this.burn(canister, charge);
         return 0;
     }
 
@@ -119,8 +115,7 @@ export class MeteredCosts implements CostModel {
         const fee = ingressCost(BigInt(bytes));
         const needed = fee + this.freezingReserve(canister);
         if (canister.cycles < needed) return Errors.outOfCycles(canister.idText, needed, canister.cycles);
-        canister.cycles -= fee;
-        canister.cyclesBurned += fee;
+        this.burn(canister, fee);
         return null;
     }
 
@@ -128,10 +123,7 @@ export class MeteredCosts implements CostModel {
         const since = canister.idleChargedAt;
         canister.idleChargedAt = now;
         if (since === null || now <= since) return;
-        const cost = (this.idleCyclesPerDay(canister) * (now - since)) / (SECONDS_PER_DAY * NANOS_PER_SECOND);
-        const paid = cost < canister.cycles ? cost : canister.cycles > 0n ? canister.cycles : 0n;
-        canister.cycles -= paid;
-        canister.cyclesBurned += paid;
+        this.burnAffordable(canister, (this.idleCyclesPerDay(canister) * (now - since)) / (SECONDS_PER_DAY * NANOS_PER_SECOND));
     }
 
     canisterCreationFee(): bigint {
@@ -140,5 +132,16 @@ export class MeteredCosts implements CostModel {
 
     idleCyclesPerDay(canister: Canister): bigint {
         return idleCyclesPerDay(canister.memoryBytes(), canister.settings.memoryAllocation, canister.settings.computeAllocation);
+    }
+
+    /** Moves `amount` from the canister's balance to the cycles it has burned. */
+    private burn(canister: Canister, amount: bigint): void {
+        canister.cycles -= amount;
+        canister.cyclesBurned += amount;
+    }
+
+    /** Burns `cost`, or what is left of the balance when that is less (none of a balance at or below zero). */
+    private burnAffordable(canister: Canister, cost: bigint): void {
+        this.burn(canister, cost < canister.cycles ? cost : canister.cycles > 0n ? canister.cycles : 0n);
     }
 }
