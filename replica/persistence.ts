@@ -261,7 +261,6 @@ export class ReplicaStore {
                 status: entry.status,
                 settings: reviveSettings(entry.settings),
                 wasm,
-                stablePages: new Map<number, Uint8Array>(),
                 stableSize: entry.stableSize,
                 pageFile: entry.image === null ? null : this.image(entry.image)
             };

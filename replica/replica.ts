@@ -73,10 +73,9 @@ export interface RestoredCanister {
     version: bigint;
     status: Canister['status'];
     wasm: Uint8Array | null;
-    stablePages: Map<number, Uint8Array>;
     stableSize: number;
-    /** Committed pages on disk, when the state keeps them there (persistence); else `stablePages`. */
-    pageFile?: PageFile | null;
+    /** Committed pages on disk; null when there are none (stable memory is then `stableSize` pages of zeros). */
+    pageFile: PageFile | null;
 }
 
 export type InstallMode = { install: null } | { reinstall: null } | { upgrade: [] | [{ skip_pre_upgrade: [] | [boolean]; wasm_memory_persistence: [] | [{ keep: null } | { replace: null }] }] };
@@ -148,14 +147,19 @@ export class Replica {
         }
     }
 
-    private installCodeSteps(canister: Canister, mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, sender: Principal): UserError | null {
-        let compiled;
+    /** Compiles a module for `canister`, or says why it is not valid Wasm. */
+    private compile(canister: Canister, wasm: Uint8Array): CompiledModule | UserError {
         try {
-            compiled = compileModule(wasm, { instrument: this.instrument });
+            return compileModule(wasm, { instrument: this.instrument });
         } catch (error) {
             if (error instanceof WasmFormatError) return Errors.invalidWasm(canister.idText, error.message);
             throw error;
         }
+    }
+
+    private installCodeSteps(canister: Canister, mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, sender: Principal): UserError | null {
+        const compiled = this.compile(canister, wasm);
+        if (compiled instanceof UserError) return compiled;
         const id = canister.idText;
         const saved = {
             module: canister.module,
@@ -190,22 +194,17 @@ export class Replica {
                 const pre = canister.run(new Execution('G', this.time, { caller: sender }), (i) => i.exportedFunction('canister_pre_upgrade')!());
                 if (pre.trap) return fail(pre.trap);
             }
-            const trap = this.runNewModule(canister, compiled, arg, sender);
+            const trap = this.runNewModule(canister, compiled, 'canister_post_upgrade', arg, sender);
             return trap === null ? null : fail(trap);
         }
 
         if ('install' in mode && canister.module !== null) return Errors.notEmpty(id);
         const firstLog = canister.nextLogIndex;
         canister.stable.reset();
-        const startTrap = this.startInstance(canister, compiled);
-        if (startTrap) return fail(startTrap);
-        canister.version += 1n;
-        canister.globalTimer = 0n;
+        // Reset before the module starts, which is safe: a start function can neither read nor set certified data, and `fail` restores it.
         canister.certifiedData = new Uint8Array();
-        if (canister.hasExport('canister_init')) {
-            const init = canister.run(new Execution('I', this.time, { arg, caller: sender }), (i) => i.exportedFunction('canister_init')!());
-            if (init.trap) return fail(init.trap);
-        }
+        const trap = this.runNewModule(canister, compiled, 'canister_init', arg, sender);
+        if (trap) return fail(trap);
         if ('reinstall' in mode) {
             // Logs persist across upgrades but not reinstalls; what this install logged is kept.
             canister.clearLogs(firstLog);
@@ -214,17 +213,17 @@ export class Replica {
         return null;
     }
 
-    /** The second half of an upgrade: a fresh instance of the new module, then post_upgrade with `arg`. */
-    private runNewModule(canister: Canister, compiled: CompiledModule, arg: Uint8Array, sender: Principal): Trap | null {
+    /**
+     * Runs a new module: a fresh instance of it (with its start function), then `entry` (init on install
+     * and reinstall, post_upgrade on upgrade), if exported, with `arg`. Returns the trap that stopped it, or null.
+     */
+    private runNewModule(canister: Canister, compiled: CompiledModule, entry: 'canister_init' | 'canister_post_upgrade', arg: Uint8Array, sender: Principal): Trap | null {
         const startTrap = this.startInstance(canister, compiled);
         if (startTrap) return startTrap;
         canister.version += 1n;
         canister.globalTimer = 0n;
-        if (canister.hasExport('canister_post_upgrade')) {
-            const post = canister.run(new Execution('I', this.time, { arg, caller: sender }), (i) => i.exportedFunction('canister_post_upgrade')!());
-            if (post.trap) return post.trap;
-        }
-        return null;
+        if (!canister.hasExport(entry)) return null;
+        return canister.run(new Execution('I', this.time, { arg, caller: sender }), (i) => i.exportedFunction(entry)!()).trap;
     }
 
     /**
@@ -238,16 +237,11 @@ export class Replica {
         canister.version = saved.version;
         canister.status = saved.status;
         if (saved.pageFile) canister.stable.attach(saved.pageFile, saved.stableSize);
-        else canister.stable.reset(saved.stablePages, saved.stableSize);
+        else canister.stable.reset(new Map(), saved.stableSize);
         if (saved.wasm === null) return null;
-        let compiled;
-        try {
-            compiled = compileModule(saved.wasm, { instrument: this.instrument });
-        } catch (error) {
-            if (error instanceof WasmFormatError) return Errors.invalidWasm(canister.idText, error.message);
-            throw error;
-        }
-        const trap = this.runNewModule(canister, compiled, arg, MANAGEMENT_CANISTER_ID);
+        const compiled = this.compile(canister, saved.wasm);
+        if (compiled instanceof UserError) return compiled;
+        const trap = this.runNewModule(canister, compiled, 'canister_post_upgrade', arg, MANAGEMENT_CANISTER_ID);
         return trap === null ? null : this.trapError(canister, trap);
     }
 
