@@ -1,7 +1,8 @@
 /** Numbers the canisters and the client agree on. */
+import { SHA256_BLOCK_BYTES } from './sha256';
 
 /** SHA-256 works on 64-byte blocks; chunk boundaries fall on block boundaries so checkpoints exist. */
-export const SHA256_BLOCK_BYTES = 64;
+export { SHA256_BLOCK_BYTES };
 
 /**
  * Largest chunk: 1.9 MiB rounded down to a whole number of SHA-256 blocks. It leaves room for the
@@ -17,6 +18,20 @@ export const MAX_CHUNK_SIZE = Math.floor((1.9 * 1024 * 1024) / SHA256_BLOCK_BYTE
  * 40 B limit, with room for slower hashing), in two messages per chunk.
  */
 export const DEFAULT_HASH_SLICE_BYTES = 1024 * 1024;
+
+/** Largest piece of a bucket module `admin_put_bucket_wasm` takes: the module arrives in pieces this size. */
+export const WASM_PIECE_BYTES = 1024 * 1024;
+
+/** Chunks in an upload of `size` bytes cut into `chunkSize`-byte chunks. */
+export function chunkCount(size: bigint, chunkSize: number): number {
+    return Number((size + BigInt(chunkSize) - 1n) / BigInt(chunkSize));
+}
+
+/** Length of chunk `index` of an upload: `chunk_size`, or what is left for the last one. */
+export function expectedChunkLength(upload: { size: bigint; chunk_size: number; chunk_count: number }, index: number): number {
+    if (index < upload.chunk_count - 1) return upload.chunk_size;
+    return Number(upload.size - BigInt(upload.chunk_size) * BigInt(upload.chunk_count - 1));
+}
 
 /** Chunk size the client uses unless told otherwise. */
 export const DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE;

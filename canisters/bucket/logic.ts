@@ -4,7 +4,7 @@
  */
 import { Principal } from '@dfinity/principal';
 
-import { BUCKET_LAYOUT_VERSION, DELETE_BATCH_CHUNKS, SHA256_BLOCK_BYTES } from '../../shared/constants';
+import { BUCKET_LAYOUT_VERSION, DELETE_BATCH_CHUNKS, expectedChunkLength, SHA256_BLOCK_BYTES } from '../../shared/constants';
 import { absorbBlocks, decodeState, encodeState, type Sha256State } from '../../shared/sha256';
 import { checkLayoutVersion, writeLayoutVersion } from '../../shared/stable';
 import type {
@@ -123,10 +123,13 @@ function setChunk(session: BucketSession, index: number, present: boolean): void
     else session.received[index >> 3] &= ~(1 << (index & 7));
 }
 
-/** The exact length chunk `index` must have. */
-export function expectedChunkLength(session: { size: bigint; chunk_size: number; chunk_count: number }, index: number): number {
-    if (index < session.chunk_count - 1) return session.chunk_size;
-    return Number(session.size - BigInt(session.chunk_size) * BigInt(session.chunk_count - 1));
+/** Deletes a chunk the session holds and takes it off the session's count (the caller saves the session). */
+function dropChunkOf(state: BucketState, session: BucketSession, index: number): void {
+    const length = expectedChunkLength(session, index);
+    removeChunk(state, session.session_id, index, length);
+    setChunk(session, index, false);
+    session.received_count -= 1;
+    session.received_bytes -= BigInt(length);
 }
 
 function missingChunks(session: BucketSession): { missing: number[]; count: number } {
@@ -192,13 +195,7 @@ export function reopenSession(state: BucketState, sessionId: bigint, from: numbe
     if (from > session.chunk_count) return err({ ChunkOutOfRange: { index: from, chunk_count: session.chunk_count } });
     session.state = { open: null };
     session.frozen_below = from;
-    if (dropChunk && from < session.chunk_count && hasChunk(session, from)) {
-        const length = expectedChunkLength(session, from);
-        removeChunk(state, sessionId, from, length);
-        setChunk(session, from, false);
-        session.received_count -= 1;
-        session.received_bytes -= BigInt(length);
-    }
+    if (dropChunk && from < session.chunk_count && hasChunk(session, from)) dropChunkOf(state, session, from);
     state.sessions.insert(sessionId, session);
     return ok(null);
 }
@@ -261,11 +258,7 @@ export function deleteChunks(state: BucketState, id: bigint, batch = DELETE_BATC
     let removed = 0;
     for (let i = 0; i < session.chunk_count && removed < batch; i++) {
         if (!hasChunk(session, i)) continue;
-        const length = expectedChunkLength(session, i);
-        removeChunk(state, id, i, length);
-        setChunk(session, i, false);
-        session.received_count -= 1;
-        session.received_bytes -= BigInt(length);
+        dropChunkOf(state, session, i);
         removed++;
     }
     if (session.received_count === 0) {

@@ -6,12 +6,10 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { concatBytes } from '../../shared/bytes';
+import { WASM_PIECE_BYTES } from '../../shared/constants';
 import { sha256, toHex } from '../../shared/sha256';
 import { BucketInitArgs, type BucketInfo, type Result, type UpgradeStatus } from '../../shared/types';
 import { type Env, getConfig, getU64, type IndexState, MetaKey, type Ports, setU64, takeNext, currentEpoch } from './state';
-
-/** Pieces of a bucket module are stored in pieces of at most this size. */
-export const WASM_PIECE_BYTES = 1024 * 1024;
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -121,12 +119,19 @@ export function activeWasmHash(state: IndexState): Uint8Array | undefined {
     return state.meta.get(MetaKey.activeWasmHash);
 }
 
-function activeWasm(state: IndexState): Uint8Array | undefined {
+/** The active bucket module, assembled from its pieces, with its hash (recorded when it was committed). */
+function activeModule(state: IndexState): { wasm: Uint8Array; hash: Uint8Array } | undefined {
     const generation = getU64(state, MetaKey.activeWasmGeneration);
-    return generation === 0n ? undefined : assemble(state, generation);
+    const hash = activeWasmHash(state);
+    return generation === 0n || hash === undefined ? undefined : { wasm: assemble(state, generation), hash };
 }
 
 // ------------------------------------------------------------------ creating buckets
+
+/** The init (and post_upgrade) argument of a bucket of this index. */
+function bucketInitArg(index: Principal): Uint8Array {
+    return new Uint8Array(IDL.encode([BucketInitArgs], [{ index }]));
+}
 
 /**
  * Creates and installs a new bucket with cycles from the index's balance, then registers it. Only one
@@ -134,12 +139,13 @@ function activeWasm(state: IndexState): Uint8Array | undefined {
  */
 export async function createBucket(state: IndexState, env: Env, ports: Ports): Promise<Result<BucketInfo>> {
     const config = getConfig(state);
-    const wasm = activeWasm(state);
-    if (wasm === undefined) {
+    // Read before any await: a new module may be committed while this one installs.
+    const module = activeModule(state);
+    if (module === undefined) {
         return { Err: { NoCapacity: 'no bucket has room and the index holds no bucket module to create one; a controller must upload it (admin_begin_bucket_wasm) or register a bucket' } };
     }
-    const creating = state.meta.get(MetaKey.creatingBucket);
-    if (creating !== undefined && getU64(state, MetaKey.creatingBucket) === currentEpoch(state)) {
+    // getU64 reads a missing key as 0, never an epoch.
+    if (getU64(state, MetaKey.creatingBucket) === currentEpoch(state)) {
         return { Err: { Busy: 'a new bucket is being created; retry in a few seconds' } };
     }
     const pending = state.meta.get(MetaKey.pendingBucket);
@@ -156,9 +162,9 @@ export async function createBucket(state: IndexState, env: Env, ports: Ports): P
             // Remember it at once: if installing fails, the next attempt installs this canister.
             state.meta.insert(MetaKey.pendingBucket, id.toUint8Array());
         }
-        await ports.management.installCode(id, 'install', wasm, new Uint8Array(IDL.encode([BucketInitArgs], [{ index: env.self }])));
+        await ports.management.installCode(id, 'install', module.wasm, bucketInitArg(env.self));
         state.meta.remove(MetaKey.pendingBucket);
-        return registerBucket(state, env, id, config.bucket_capacity_bytes, true, sha256(wasm));
+        return registerBucket(state, env, id, config.bucket_capacity_bytes, true, module.hash);
     } catch (error) {
         return { Err: { NoCapacity: `creating a new bucket failed: ${describe(error)}` } };
     } finally {
@@ -195,16 +201,17 @@ export function upgradeStatus(state: IndexState): UpgradeStatus {
  * retried later with backoff; the bucket is started again either way.
  */
 export async function runUpgrades(state: IndexState, env: Env, ports: Ports): Promise<void> {
-    const wasm = activeWasm(state);
-    const target = activeWasmHash(state);
-    if (wasm === undefined || target === undefined) return;
+    // The module is assembled from its pieces only once a bucket is due, and then once for all of them.
+    let module: ReturnType<typeof activeModule>;
+    const arg = bucketInitArg(env.self);
     for (const [id, record] of state.upgrades.items()) {
         if (record.done || record.next_attempt_at > env.now) continue;
-        if (toHex(record.target_hash) !== toHex(target)) record.target_hash = target;
+        module ??= activeModule(state);
+        if (module === undefined) return;
         let error: string | null = null;
         try {
             await ports.management.stopCanister(id);
-            await ports.management.installCode(id, 'upgrade', wasm, new Uint8Array(IDL.encode([BucketInitArgs], [{ index: env.self }])));
+            await ports.management.installCode(id, 'upgrade', module.wasm, arg);
         } catch (e) {
             error = describe(e);
         }
@@ -227,7 +234,7 @@ export async function runUpgrades(state: IndexState, env: Env, ports: Ports): Pr
         state.upgrades.insert(id, current);
         const bucket = state.buckets.get(id);
         if (bucket !== undefined) {
-            if (error === null) bucket.module_hash = [target];
+            if (error === null) bucket.module_hash = [module.hash];
             bucket.last_upgrade_error = error === null ? [] : [error];
             state.buckets.insert(id, bucket);
         }

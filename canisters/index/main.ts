@@ -50,7 +50,6 @@ import {
 import { IndexMemory } from './memory';
 import { ports } from './ports';
 import {
-    applyConfigUpdate,
     assetSerializer,
     bucketSerializer,
     checkLayout,
@@ -60,11 +59,10 @@ import {
     initializeLayout,
     ownerSerializer,
     sessionSerializer,
-    setConfig,
     startEpoch,
     taskSerializer,
-    upgradeSerializer,
-    validateConfig
+    updateConfig,
+    upgradeSerializer
 } from './state';
 import { runDueTasks } from './tasks';
 import { abortUpload, beginUpload, expireSessions, finishUpload, sessionInfo } from './uploads';
@@ -113,10 +111,8 @@ function startMaintenance(): void {
 
 /** Applies the settings given at install or upgrade, starts a new epoch and the maintenance timer. */
 function start(update: ConfigUpdate): void {
-    const config = applyConfigUpdate(getConfig(state), update);
-    const invalid = validateConfig(config);
+    const invalid = updateConfig(state, update);
     if (invalid !== null) trap(`invalid configuration: ${invalid}`);
-    setConfig(state, config);
     // A new epoch makes finish locks held by the previous code instance stale.
     startEpoch(state);
     startMaintenance();
@@ -215,12 +211,8 @@ export default class {
     @update(m.admin_set_config.argTypes, m.admin_set_config.retTypes[0])
     admin_set_config(update: ConfigUpdate): Result<Config> {
         return controllerOnly('admin_set_config', () => {
-            const previous = getConfig(state);
-            const config = applyConfigUpdate(previous, update);
-            const invalid = validateConfig(config);
-            if (invalid !== null) return { Err: { InvalidArgument: invalid } };
-            setConfig(state, config);
-            return { Ok: config };
+            const invalid = updateConfig(state, update);
+            return invalid === null ? { Ok: getConfig(state) } : { Err: { InvalidArgument: invalid } };
         });
     }
 

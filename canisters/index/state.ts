@@ -234,7 +234,7 @@ export function setConfig(state: IndexState, config: ConfigT): void {
     state.meta.insert(MetaKey.config, configSerializer.toBytes(config));
 }
 
-export function applyConfigUpdate(config: ConfigT, update: ConfigUpdate): ConfigT {
+function applyConfigUpdate(config: ConfigT, update: ConfigUpdate): ConfigT {
     const next = { ...config } as Record<string, unknown>;
     for (const [key, value] of Object.entries(update)) {
         if ((value as unknown[]).length === 1) next[key] = (value as unknown[])[0];
@@ -242,8 +242,16 @@ export function applyConfigUpdate(config: ConfigT, update: ConfigUpdate): Config
     return next as unknown as ConfigT;
 }
 
+/** Applies `update` to the stored settings and saves them; returns why they are unusable (saving nothing), or null. */
+export function updateConfig(state: IndexState, update: ConfigUpdate): string | null {
+    const config = applyConfigUpdate(getConfig(state), update);
+    const invalid = validateConfig(config);
+    if (invalid === null) setConfig(state, config);
+    return invalid;
+}
+
 /** Why a configuration is unusable, or null. */
-export function validateConfig(config: ConfigT): string | null {
+function validateConfig(config: ConfigT): string | null {
     if (config.full_threshold_percent < 1 || config.full_threshold_percent > 100) return 'full_threshold_percent must be between 1 and 100';
     if (config.hash_slice_bytes % 64 !== 0) return 'hash_slice_bytes must be a multiple of 64';
     if (config.sweep_interval_seconds < 1) return 'sweep_interval_seconds must be at least 1';

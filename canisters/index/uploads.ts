@@ -6,6 +6,8 @@
  * (another finish, an abort, the expiry timer, an upgrade) may have run in between.
  */
 import {
+    chunkCount,
+    expectedChunkLength,
     MAX_ASSET_SIZE,
     MAX_CHUNK_SIZE,
     MAX_CONTENT_TYPE_BYTES,
@@ -21,10 +23,6 @@ import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports
 import { describeError, enqueueTask, runTask } from './tasks';
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
-
-export function chunkCount(size: bigint, chunkSize: number): number {
-    return Number((size + BigInt(chunkSize) - 1n) / BigInt(chunkSize));
-}
 
 function validateBegin(args: BeginUploadArgs): string | null {
     if (args.name.length === 0) return 'name must not be empty';
@@ -55,10 +53,15 @@ function finishing(state: IndexState, s: SessionRecord): boolean {
     return 'finishing' in s.state && s.finish_epoch === currentEpoch(state);
 }
 
-/** Frees what a session holds in the index and queues the deletion of its chunks in the bucket. */
-function dropSession(state: IndexState, env: Env, s: SessionRecord): ReturnType<typeof enqueueTask> {
+/** Removes a session's record and its checkpoints. */
+function forgetSession(state: IndexState, s: SessionRecord): void {
     state.sessions.remove(s.session_id);
     for (let i = 0; i < s.chunk_count && state.checkpoints.remove([s.session_id, i]) !== undefined; i++);
+}
+
+/** Frees what a session holds in the index and queues the deletion of its chunks in the bucket. */
+function dropSession(state: IndexState, env: Env, s: SessionRecord): ReturnType<typeof enqueueTask> {
+    forgetSession(state, s);
     adjustOwner(state, s.owner, { reserved: -s.size });
     adjustBucket(state, s.bucket, { reserved: -s.size });
     return enqueueTask(state, env, { delete_chunks: { bucket: s.bucket, id: s.session_id } });
@@ -216,7 +219,7 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
             digest = finalize(decodeState(s.hash_state), new Uint8Array());
             break;
         }
-        const chunkLength = index < s.chunk_count - 1 ? s.chunk_size : Number(s.size - BigInt(s.chunk_size) * BigInt(s.chunk_count - 1));
+        const chunkLength = expectedChunkLength(s, index);
         const length = sliceBytes === 0 || offset + sliceBytes >= chunkLength ? 0 : sliceBytes;
         let outcome: { state: Uint8Array; tail: Uint8Array } | SiloError;
         try {
@@ -281,8 +284,7 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
         visibility: s.visibility,
         created_at: env.now
     };
-    state.sessions.remove(sessionId);
-    for (let i = 0; i < s.chunk_count && state.checkpoints.remove([sessionId, i]) !== undefined; i++);
+    forgetSession(state, s);
     insertAsset(state, asset);
     adjustOwner(state, s.owner, { reserved: -s.size, committed: s.size });
     adjustBucket(state, s.bucket, { reserved: -s.size, used: s.size });

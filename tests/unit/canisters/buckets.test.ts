@@ -11,11 +11,11 @@ import {
     scheduleUpgrades,
     upgradeStatus
 } from '../../../canisters/index/buckets';
-import { checkLayout, MetaKey } from '../../../canisters/index/state';
+import { checkLayout, getConfig, MetaKey, updateConfig } from '../../../canisters/index/state';
 import { beginUpload } from '../../../canisters/index/uploads';
 import { checkLayout as checkBucketLayout } from '../../../canisters/bucket/logic';
 import { sha256 } from '../../../shared/sha256';
-import type { Result } from '../../../shared/types';
+import { emptyConfigUpdate, type Result } from '../../../shared/types';
 import { ADMIN, ALICE, bytes, newBucketState, split, World } from './harness';
 
 function ok<T>(result: Result<T>): T {
@@ -120,6 +120,18 @@ describe('bucket registry', () => {
         await runUpgrades(world.state, world.env(ADMIN), world.ports);
         expect(upgradeStatus(world.state).upgraded).toHaveLength(2);
         expect(world.state.buckets.get(b)!.module_hash).toEqual([sha256(bytes(40))]);
+    });
+});
+
+describe('settings', () => {
+    it('saves a valid update and refuses an invalid one whole, saving none of it', () => {
+        const world = new World();
+        const before = getConfig(world.state);
+        expect(updateConfig(world.state, { ...emptyConfigUpdate(), full_threshold_percent: [0], sweep_interval_seconds: [5] })).toBe('full_threshold_percent must be between 1 and 100');
+        expect(getConfig(world.state)).toEqual(before);
+        expect(updateConfig(world.state, { ...emptyConfigUpdate(), hash_slice_bytes: [100] })).toBe('hash_slice_bytes must be a multiple of 64');
+        expect(updateConfig(world.state, { ...emptyConfigUpdate(), sweep_interval_seconds: [5] })).toBeNull();
+        expect(getConfig(world.state)).toEqual({ ...before, sweep_interval_seconds: 5 });
     });
 });
 
