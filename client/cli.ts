@@ -11,13 +11,14 @@ import type { Identity } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 
 import { StateCorruptError, StateInUseError } from '../replica/persistence';
+import { toHex } from '../shared/sha256';
 import type { Asset } from '../shared/types';
 import { builtModule, EmbeddedSilo } from './embedded';
 import { deploySilo } from './deploy';
 import { SessionExpiredError, SessionNotFoundError, SiloError } from './errors';
 import { loadIdentity } from './identity';
 import { type Progress, SiloClient } from './silo';
-import { AgentTransport, type Transport } from './transport';
+import { AgentTransport } from './transport';
 
 export class UsageError extends Error {
     override name = 'UsageError';
@@ -173,7 +174,7 @@ function jsonValue(_: string, v: unknown): unknown {
     if (typeof v === 'bigint') return v.toString();
     // Principal.toJSON runs before a replacer sees the value, leaving this shape.
     if (v !== null && typeof v === 'object' && '__principal__' in v) return (v as { __principal__: string }).__principal__;
-    if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+    if (v instanceof Uint8Array) return toHex(v);
     return v;
 }
 
@@ -238,7 +239,6 @@ class PendingUploads {
 
 interface Context {
     client: SiloClient;
-    transport: Transport;
     stateDir: string;
     embedded?: EmbeddedSilo;
 }
@@ -252,7 +252,7 @@ async function connect(parsed: Parsed, output: Output): Promise<Context> {
         if (flag(parsed, 'index') !== undefined) throw new UsageError('--index is for --network local or ic; the embedded network has its own index');
         const embedded = await EmbeddedSilo.open(stateDir, { onStep: (m) => output.note(m) });
         const transport = embedded.transport(identity);
-        return { client: new SiloClient({ transport, indexId: embedded.indexId }), transport, stateDir, embedded };
+        return { client: new SiloClient({ transport, indexId: embedded.indexId }), stateDir, embedded };
     }
     const known = NETWORKS[network];
     if (known === undefined) throw new UsageError(`unknown network '${network}': use embedded, local or ic`);
@@ -265,7 +265,7 @@ async function connect(parsed: Parsed, output: Output): Promise<Context> {
         throw new UsageError(`'${index}' is not a canister id`);
     }
     const transport = await AgentTransport.create({ host: flag(parsed, 'host') ?? known.host, identity, fetchRootKey: known.fetchRootKey });
-    return { client: new SiloClient({ transport, indexId }), transport, stateDir };
+    return { client: new SiloClient({ transport, indexId }), stateDir };
 }
 
 const describeAsset = (a: { id: bigint; name: string; size: bigint; visibility: object; bucket: Principal }) =>
@@ -343,7 +343,7 @@ async function run(parsed: Parsed, output: Output, context: Context): Promise<vo
                     bar.done();
                 }
                 pending.delete(key);
-                output.result(asset, () => `${asset.id}\t${file}\tsha256:${Buffer.from(asset.sha256).toString('hex')}`);
+                output.result(asset, () => `${asset.id}\t${file}\tsha256:${toHex(asset.sha256)}`);
             }
             return;
         }
@@ -357,7 +357,7 @@ async function run(parsed: Parsed, output: Output, context: Context): Promise<vo
             } finally {
                 bar.done();
             }
-            output.result({ id, path, size: asset.size, sha256: asset.sha256 }, () => `${path}\t${asset.size} bytes\tsha256:${Buffer.from(asset.sha256).toString('hex')} verified`);
+            output.result({ id, path, size: asset.size, sha256: asset.sha256 }, () => `${path}\t${asset.size} bytes\tsha256:${toHex(asset.sha256)} verified`);
             return;
         }
         case 'ls': {
@@ -375,7 +375,7 @@ async function run(parsed: Parsed, output: Output, context: Context): Promise<vo
                     `name          ${asset.name}`,
                     `content type  ${asset.content_type}`,
                     `size          ${asset.size} bytes`,
-                    `sha256        ${Buffer.from(asset.sha256).toString('hex')}`,
+                    `sha256        ${toHex(asset.sha256)}`,
                     `owner         ${asset.owner.toText()}`,
                     `visibility    ${Object.keys(asset.visibility)[0]}`,
                     `bucket        ${asset.bucket.toText()}`,

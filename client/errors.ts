@@ -4,6 +4,7 @@
  */
 import type { Principal } from '@dfinity/principal';
 
+import { toHex } from '../shared/sha256';
 import type { SiloError as SiloErrorVariant } from '../shared/types';
 
 /** Base class of every error the Silo client throws. */
@@ -85,7 +86,7 @@ export class HashMismatchError extends SiloError {
         readonly expected: Uint8Array,
         readonly actual: Uint8Array
     ) {
-        super(`Content hash mismatch: expected ${hex(expected)}, got ${hex(actual)}. The source changed during upload or was corrupted; upload again.`);
+        super(`Content hash mismatch: expected ${toHex(expected)}, got ${toHex(actual)}. The source changed during upload or was corrupted; upload again.`);
     }
 }
 /** A bucket could not be reached (stopped, trapping, out of cycles); retry later. */
@@ -130,10 +131,6 @@ export class AbortedError extends SiloError {
 /** Downloaded bytes do not hash to the asset's SHA-256: nothing was written as final. */
 export class IntegrityError extends SiloError {
     override name = 'IntegrityError';
-}
-
-function hex(bytes: Uint8Array): string {
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Turns a canister's `Err` variant into the matching error. */
