@@ -174,7 +174,7 @@ export class SiloClient {
                 })
             );
             options.onSession?.(ticket.session_id, ticket);
-            const all = Array.from({ length: ticket.chunk_count }, (_, i) => i);
+            const all = range(ticket.chunk_count);
             return await this.transfer(ticket, source, all, options);
         } finally {
             await source.close();
@@ -201,10 +201,8 @@ export class SiloClient {
                 chunk_count: info.chunk_count,
                 expires_at: info.expires_at
             };
-            const status = await this.uploadStatus(info.bucket, sessionId, options);
-            const received = new Set(Array.from(status.received));
             const frozen = Number(info.verified_bytes / BigInt(info.chunk_size));
-            const missing = Array.from({ length: info.chunk_count }, (_, i) => i).filter((i) => i >= frozen && !received.has(i));
+            const { missing, status } = await this.missingChunks(ticket, options, frozen);
             return await this.transfer(ticket, source, missing, options, status.bytes_received);
         } finally {
             await source.close();
@@ -225,13 +223,11 @@ export class SiloClient {
                     await this.sendChunks(ticket, source, [error.chunkIndex], options, progress);
                 } else if (error instanceof MissingChunksError) {
                     // `missing` lists at most 1,000 chunks: ask the bucket for the full picture.
-                    const status = await this.uploadStatus(ticket.bucket, ticket.session_id, options);
-                    const received = new Set(Array.from(status.received));
-                    const missing = Array.from({ length: ticket.chunk_count }, (_, i) => i).filter((i) => !received.has(i));
+                    const { missing } = await this.missingChunks(ticket, options);
                     await this.sendChunks(ticket, source, missing, options, progress);
                 } else if (error instanceof HashMismatchError && round === 0) {
                     // Without a checkpoint to blame, send everything once more; a second mismatch is final.
-                    await this.sendChunks(ticket, source, Array.from({ length: ticket.chunk_count }, (_, i) => i), options, progress);
+                    await this.sendChunks(ticket, source, range(ticket.chunk_count), options, progress);
                 } else {
                     throw error;
                 }
@@ -259,6 +255,13 @@ export class SiloClient {
             progress.bytesSent += bytes.length;
             options.onProgress?.({ bytesSent: progress.bytesSent, bytesTotal: progress.bytesTotal, chunkIndex: index });
         });
+    }
+
+    /** Asks the bucket which chunks of `ticket`'s upload it holds; `missing` lists the others from index `from` on. */
+    private async missingChunks(ticket: UploadTicket, options: UploadOptions, from = 0): Promise<{ missing: number[]; status: UploadStatus }> {
+        const status = await this.uploadStatus(ticket.bucket, ticket.session_id, options);
+        const received = new Set(Array.from(status.received));
+        return { missing: range(ticket.chunk_count).filter((i) => i >= from && !received.has(i)), status };
     }
 
     private async uploadStatus(bucket: Principal, sessionId: bigint, options: UploadOptions): Promise<UploadStatus> {
@@ -327,7 +330,7 @@ export class SiloClient {
             const failures = { count: 0 };
             // Chunks are hashed in order as they arrive; a window bounds how far fetching runs ahead.
             await pool(
-                Array.from({ length: asset.chunk_count }, (_, i) => i),
+                range(asset.chunk_count),
                 concurrency,
                 options.signal,
                 async (index) => {
@@ -399,6 +402,11 @@ export class SiloClient {
     async stats(): Promise<Stats> {
         return this.index.stats();
     }
+}
+
+/** The integers 0 … n - 1. */
+function range(n: number): number[] {
+    return Array.from({ length: n }, (_, i) => i);
 }
 
 /** Runs `work` over `items` with at most `limit` in flight; the first failure stops the rest. */
