@@ -8,7 +8,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import type { Identity } from '@dfinity/agent';
-import type { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 import { Principal as P } from '@dfinity/principal';
 
@@ -88,26 +87,12 @@ export class EmbeddedSilo {
 
     /** A transport calling as `identity` (the state directory's own by default). */
     transport(identity: Identity = this.defaultIdentity): Transport {
-        const inner = new ReplicaTransport(this.pic, identity.getPrincipal());
-        return {
-            principal: inner.principal,
-            actor: <T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T => this.tracked(inner.actor<Record<string, unknown>>(idlFactory, canisterId)) as T
-        };
-    }
-
-    /** Each call runs on the wall clock's time and may checkpoint afterwards. */
-    private tracked(actor: Record<string, unknown>): Record<string, unknown> {
-        return new Proxy(actor, {
-            get: (target, key) => {
-                const value = target[key as string];
-                if (typeof value !== 'function') return value;
-                return async (...args: unknown[]) => {
-                    this.syncClock();
-                    const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-                    this.maybeSave();
-                    return result;
-                };
-            }
+        // Each call runs on the wall clock's time and may checkpoint afterwards.
+        return new ReplicaTransport(this.pic, identity.getPrincipal(), async (call) => {
+            this.syncClock();
+            const result = await call();
+            this.maybeSave();
+            return result;
         });
     }
 

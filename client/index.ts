@@ -2,7 +2,7 @@
 export { SiloClient, defaultRetryPolicy } from './silo';
 export type { DownloadOptions, Progress, RetryPolicy, UploadOptions } from './silo';
 export { AgentTransport, ReplicaTransport } from './transport';
-export type { Transport } from './transport';
+export type { CallHook, Transport } from './transport';
 export { EmbeddedSilo } from './embedded';
 export { deploySilo } from './deploy';
 export type { DeployOptions } from './deploy';

@@ -21,19 +21,26 @@ export interface Transport {
     actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T;
 }
 
-/** Wraps every method of an actor so that failures surface as TransportError. */
-function guarded<T>(actor: Record<string, unknown>, canisterId: Principal): T {
+/**
+ * Runs around every call of a transport's actors: it is given the call (whose failures are already
+ * {@link TransportError}s) and returns its result. What it throws itself reaches the caller unchanged.
+ */
+export type CallHook = <R>(call: () => Promise<R>) => Promise<R>;
+
+/** Wraps every method of an actor so that failures surface as TransportError, and each call runs inside `around`. */
+function guarded<T>(actor: Record<string, unknown>, canisterId: Principal, around?: CallHook): T {
     return new Proxy(actor, {
         get(target, key) {
             const value = target[key as string];
             if (typeof value !== 'function') return value;
-            return async (...args: unknown[]) => {
+            const call = async (args: unknown[]): Promise<unknown> => {
                 try {
                     return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
                 } catch (error) {
                     throw toTransportError(error, canisterId, String(key));
                 }
             };
+            return async (...args: unknown[]) => (around === undefined ? call(args) : around(() => call(args)));
         }
     }) as T;
 }
@@ -51,15 +58,22 @@ function toTransportError(error: unknown, canisterId: Principal, method: string)
 
 /** Calls canisters in the in-process replica. */
 export class ReplicaTransport implements Transport {
+    /**
+     * @param pic - the replica to call
+     * @param principal - who calls
+     * @param around - runs around every call (e.g. to advance the replica's clock or checkpoint it); what it
+     *   throws is not wrapped in a {@link TransportError}
+     */
     constructor(
         private readonly pic: Pick<PocketIc, 'createActor'>,
-        readonly principal: Principal
+        readonly principal: Principal,
+        private readonly around?: CallHook
     ) {}
 
     actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T {
         const actor = this.pic.createActor<Record<string, unknown>>(idlFactory, canisterId);
         actor.setPrincipal(this.principal);
-        return guarded<T>(actor, canisterId);
+        return guarded<T>(actor, canisterId, this.around);
     }
 }
 
