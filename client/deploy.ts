@@ -6,6 +6,7 @@
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { WASM_PIECE_BYTES } from '../shared/constants';
 import { indexIdlFactory, managementIdlFactory } from '../shared/idl';
 import { installModule, type Installer } from '../shared/install';
 import { emptySettings } from '../shared/management';
@@ -13,8 +14,6 @@ import { sha256 } from '../shared/sha256';
 import { BucketInitArgs, type ConfigUpdate, emptyConfigUpdate, IndexInitArgs } from '../shared/types';
 import { fromVariant } from './errors';
 import type { Transport } from './transport';
-
-const CHUNK = 1024 * 1024;
 
 type Service = Record<string, (...args: any[]) => Promise<any>>;
 
@@ -79,17 +78,31 @@ export async function deploySilo(transport: Transport, options: DeployOptions): 
     step('bucket installed');
 
     const index = transport.actor<Service>(indexIdlFactory, indexId);
-    const check = (result: { Err?: unknown }) => {
-        if ('Err' in result) throw fromVariant(result.Err as never);
-    };
     check(await index.admin_register_bucket(bucketId, []));
-    const generation = await index.admin_begin_bucket_wasm();
-    check(generation);
-    for (let i = 0, offset = 0; offset < options.bucketWasm.length; i++, offset += CHUNK) {
-        check(await index.admin_put_bucket_wasm(generation.Ok, i, options.bucketWasm.subarray(offset, offset + CHUNK)));
-    }
-    check(await index.admin_commit_bucket_wasm(generation.Ok, sha256(options.bucketWasm)));
+    await uploadBucketModule(index, options.bucketWasm);
     step('bucket module stored in the index');
     return { indexId, bucketId };
+}
+
+/**
+ * Hands the index the module it installs in the buckets it creates: begins a new module, sends it in
+ * pieces of at most {@link WASM_PIECE_BYTES} (the most `admin_put_bucket_wasm` takes) and commits it
+ * with its SHA-256. The caller must be a controller of the index.
+ *
+ * @param index - an actor on the index canister (`indexIdlFactory`), calling as a controller
+ * @param module - the bucket module (raw or gzipped Wasm)
+ * @throws the SiloError subclass (see errors.ts) of the first `Err` the index returns
+ */
+export async function uploadBucketModule(index: Service, module: Uint8Array): Promise<void> {
+    const generation = await index.admin_begin_bucket_wasm();
+    check(generation);
+    for (let i = 0, offset = 0; offset < module.length; i++, offset += WASM_PIECE_BYTES) {
+        check(await index.admin_put_bucket_wasm(generation.Ok, i, module.subarray(offset, offset + WASM_PIECE_BYTES)));
+    }
+    check(await index.admin_commit_bucket_wasm(generation.Ok, sha256(module)));
+}
+
+function check(result: { Err?: unknown }): void {
+    if ('Err' in result) throw fromVariant(result.Err as never);
 }
 
