@@ -6,15 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { Sha256, absorbBlocks, finalize, initialState, sha256, toHex } from '../shared/sha256';
+import { bytes } from '../tests/helpers/bytes';
 
 const MiB = 1 << 20;
 const sizeMiB = Number(process.argv[2] ?? 16);
-const data = new Uint8Array(sizeMiB * MiB);
 // deterministic content (xorshift32), no Math.random
-for (let i = 0, x = 0x9e3779b9; i < data.length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    data[i] = x;
-}
+const data = bytes(sizeMiB * MiB, 0x9e3779b9);
 
 function measure(name: string, run: () => Uint8Array, reps = 5): string {
     let digest = toHex(run()); // warm-up (and JIT tier-up)

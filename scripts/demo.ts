@@ -8,6 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { bytes } from '../tests/helpers/bytes';
+
 const bin = resolve(import.meta.dirname, '../client/bin/silo.mjs');
 const work = mkdtempSync(join(tmpdir(), 'silo-demo-'));
 const state = join(work, 'state');
@@ -21,14 +23,7 @@ function silo(...args: string[]): string {
 }
 
 // A deterministic 5 MiB sample: three chunks of 1.9 MiB, the last one partial.
-const sample = new Uint8Array(5 * 1024 * 1024);
-let x = 2463534242;
-for (let i = 0; i < sample.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    sample[i] = x & 0xff;
-}
+const sample = bytes(5 * 1024 * 1024, 2463534242);
 const input = join(work, 'sample.bin');
 writeFileSync(input, sample);
 const expected = createHash('sha256').update(sample).digest('hex');
