@@ -19,10 +19,9 @@ export interface UploadSource {
 /** What `upload` and `resume` accept: bytes, a Blob or File, a file path, or a stream of bytes. */
 export type SourceInput = Uint8Array | Blob | string | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
 
-export function bytesSource(bytes: Uint8Array, name?: string): UploadSource {
+export function bytesSource(bytes: Uint8Array): UploadSource {
     return {
         size: bytes.length,
-        name,
         read: async (offset, length) => bytes.subarray(offset, offset + length),
         close: async () => {}
     };
@@ -107,16 +106,8 @@ export async function toSource(input: SourceInput): Promise<UploadSource> {
     return streamSource(input as AsyncIterable<Uint8Array>);
 }
 
-/**
- * Reads the source once, in chunk order, for its SHA-256 and the chaining value after each full chunk.
- * Calls `onChunk` with each chunk's size so progress can be shown.
- */
-export async function hashSource(
-    source: UploadSource,
-    chunkSize: number,
-    signal?: AbortSignal,
-    onChunk?: (bytes: number) => void
-): Promise<{ sha256: Uint8Array; checkpoints: Uint8Array[] }> {
+/** Reads the source once, in chunk order, for its SHA-256 and the chaining value after each full chunk. */
+export async function hashSource(source: UploadSource, chunkSize: number, signal?: AbortSignal): Promise<{ sha256: Uint8Array; checkpoints: Uint8Array[] }> {
     const hasher = new Sha256();
     const checkpoints: Uint8Array[] = [];
     for (let offset = 0; offset < source.size; offset += chunkSize) {
@@ -124,7 +115,6 @@ export async function hashSource(
         const chunk = await source.read(offset, chunkSize);
         hasher.update(chunk);
         if (chunk.length === chunkSize) checkpoints.push(hasher.checkpoint());
-        onChunk?.(chunk.length);
     }
     return { sha256: hasher.digest(), checkpoints };
 }
