@@ -1,15 +1,17 @@
 /** Deploys Silo (index and buckets, from the real Wasm) on a test replica, and drives uploads. */
 import { readFileSync } from 'node:fs';
 
-import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
 
+import { bucketInitArg, indexInitArg, uploadBucketModule } from '../../client/deploy';
 import { bucketIdlFactory, indexIdlFactory } from '../../shared/idl';
-import { Sha256, sha256 } from '../../shared/sha256';
-import { BucketInitArgs, emptyConfigUpdate, IndexInitArgs, type Asset, type ConfigUpdate, type Result, type UploadTicket, type Visibility } from '../../shared/types';
+import { sha256 } from '../../shared/sha256';
+import type { Asset, ConfigUpdate, UploadTicket, Visibility } from '../../shared/types';
 import type { Actor } from '../../replica';
+import { split } from './bytes';
 import { canisterWasm, type TestPic } from './pic';
+import { unwrap } from './result';
 
 export type Service = Record<string, (...args: any[]) => Promise<any>>;
 
@@ -21,9 +23,6 @@ export function identity(name: string): Ed25519KeyIdentity {
 }
 
 export const ADMIN = identity('admin').getPrincipal();
-
-/** Index settings that change nothing. */
-export const noConfig = emptyConfigUpdate;
 
 export interface Silo {
     pic: TestPic;
@@ -38,8 +37,7 @@ export interface Silo {
 
 export async function deploySilo(pic: TestPic, options: { config?: Partial<ConfigUpdate>; buckets?: number; bucketCapacity?: bigint; bucketWasm?: string } = {}): Promise<Silo> {
     const indexId = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN], cycles: 100_000_000_000_000n });
-    const config = { ...noConfig(), ...options.config };
-    await pic.installCode({ canisterId: indexId, wasm: canisterWasm('index'), arg: new Uint8Array(IDL.encode([IndexInitArgs], [config])), sender: ADMIN });
+    await pic.installCode({ canisterId: indexId, wasm: canisterWasm('index'), arg: indexInitArg(options.config), sender: ADMIN });
     const admin = pic.createActor<Service>(indexIdlFactory, indexId);
     admin.setPrincipal(ADMIN);
     const buckets: Principal[] = [];
@@ -68,42 +66,17 @@ export async function deploySilo(pic: TestPic, options: { config?: Partial<Confi
 /** A bucket controlled by the admin and the index, with the index as its only writer. */
 export async function deployBucket(pic: TestPic, indexId: Principal, wasm: string): Promise<Principal> {
     const id = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN, indexId], cycles: 100_000_000_000_000n });
-    await pic.installCode({ canisterId: id, wasm, arg: new Uint8Array(IDL.encode([BucketInitArgs], [{ index: indexId }])), sender: ADMIN });
+    await pic.installCode({ canisterId: id, wasm, arg: bucketInitArg(indexId), sender: ADMIN });
     return id;
 }
 
 /** Gives the index the bucket module so it can create buckets itself. */
 export async function storeBucketWasm(silo: Silo): Promise<void> {
-    const module = new Uint8Array(readFileSync(canisterWasm('bucket')));
-    const generation = unwrap<bigint>(await silo.admin.admin_begin_bucket_wasm());
-    for (let i = 0, offset = 0; offset < module.length; i++, offset += 1024 * 1024) {
-        unwrap(await silo.admin.admin_put_bucket_wasm(generation, i, module.subarray(offset, offset + 1024 * 1024)));
-    }
-    unwrap(await silo.admin.admin_commit_bucket_wasm(generation, sha256(module)));
+    await uploadBucketModule(silo.admin, new Uint8Array(readFileSync(canisterWasm('bucket'))));
 }
 
-export function unwrap<T>(result: Result<T>): T {
-    if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_, v) => (typeof v === 'bigint' ? `${v}` : v))}`);
-    return result.Ok;
-}
-
-export { bytes } from './bytes';
-
-export function chunksOf(data: Uint8Array, chunkSize: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (let offset = 0; offset < data.length; offset += chunkSize) out.push(data.subarray(offset, offset + chunkSize));
-    return out;
-}
-
-export function checkpointsOf(data: Uint8Array, chunkSize: number): Uint8Array[] {
-    const hasher = new Sha256();
-    return chunksOf(data, chunkSize)
-        .filter((c) => c.length === chunkSize)
-        .map((c) => {
-            hasher.update(c);
-            return hasher.checkpoint();
-        });
-}
+export { bytes, split } from './bytes';
+export { unwrap } from './result';
 
 export interface UploadOptions {
     chunkSize?: number;
@@ -121,7 +94,7 @@ export function beginArgs(data: Uint8Array, options: UploadOptions = {}) {
         sha256: sha256(data),
         chunk_size: chunkSize,
         visibility: options.visibility ?? { private: null },
-        checkpoints: options.checkpoints === false ? [] : [checkpointsOf(data, chunkSize)]
+        checkpoints: options.checkpoints === false ? [] : [split(data, chunkSize).checkpoints]
     };
 }
 
@@ -130,7 +103,7 @@ export async function stage(silo: Silo, user: Ed25519KeyIdentity, data: Uint8Arr
     const index = silo.index(user);
     const ticket = unwrap<UploadTicket>(await index.begin_upload(beginArgs(data, options)));
     const bucket = silo.bucket(ticket.bucket, user);
-    const chunks = chunksOf(data, ticket.chunk_size);
+    const { chunks } = split(data, ticket.chunk_size);
     for (const i of options.only ?? chunks.keys()) unwrap(await bucket.put_chunk(ticket.session_id, i, chunks[i]));
     return { index, bucket, ticket, chunks };
 }
@@ -153,10 +126,10 @@ export async function download(silo: Silo, user: Ed25519KeyIdentity, asset: Asse
 
 /** Upgrades the index to the built module (settings unchanged). */
 export async function upgradeIndex(silo: Silo): Promise<void> {
-    await silo.pic.upgradeCanister({ canisterId: silo.indexId, wasm: canisterWasm('index'), arg: new Uint8Array(IDL.encode([IndexInitArgs], [noConfig()])), sender: ADMIN });
+    await silo.pic.upgradeCanister({ canisterId: silo.indexId, wasm: canisterWasm('index'), arg: indexInitArg(), sender: ADMIN });
 }
 
 /** Upgrades a bucket to `wasm` (the built bucket module by default). */
 export async function upgradeBucket(silo: Silo, bucket: Principal, wasm = canisterWasm('bucket')): Promise<void> {
-    await silo.pic.upgradeCanister({ canisterId: bucket, wasm, arg: new Uint8Array(IDL.encode([BucketInitArgs], [{ index: silo.indexId }])), sender: ADMIN });
+    await silo.pic.upgradeCanister({ canisterId: bucket, wasm, arg: bucketInitArg(silo.indexId), sender: ADMIN });
 }

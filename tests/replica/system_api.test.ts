@@ -8,6 +8,7 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createPic, type TestPic } from '../helpers/pic';
+import { logLines } from './probe';
 import { ic0Imports, wat } from './wat';
 
 /**
@@ -275,7 +276,7 @@ describe('System API (raw Wasm canisters)', () => {
             await expect(update(a, 'go_cleanup')).rejects.toThrow("Canister called `ic0.trap` with message: 'reply callback trapped'");
             // 256: set by the trapping reply callback (discarded); 260: set by the cleanup callback (kept).
             expect(i32s(await query(a, 'flags'))).toEqual([0, 1]);
-            const logs = (await pic.fetchCanisterLogs({ canisterId: a })).map((r) => new TextDecoder().decode(r.content));
+            const logs = await logLines(pic, a);
             expect(logs).toContain('cleanup ran');
             expect(logs).toContain('[TRAP]: reply callback trapped');
         });
@@ -347,7 +348,7 @@ describe('System API (raw Wasm canisters)', () => {
             await update(failing, 'arm'); // a deadline in the past: due at once
             await pic.tick(3);
             expect(i32s(await query(failing, 'state'))).toEqual([0]);
-            const logs = (await pic.fetchCanisterLogs({ canisterId: failing })).map((r) => new TextDecoder().decode(r.content));
+            const logs = await logLines(pic, failing);
             expect(logs).toEqual(['[TRAP]: "ic0_msg_reply" cannot be executed in global timer mode']);
         });
 
@@ -374,7 +375,6 @@ describe('System API (raw Wasm canisters)', () => {
               (call $msg_reply_data_append (i32.const 100) (i32.const 4))
               (call $msg_reply))
             (func (export "canister_update grow_then_trap") (drop (memory.grow (i32.const 1))) (call $trap (i32.const 0) (i32.const 7))))`;
-        const logs = async (canisterId: Principal) => (await pic.fetchCanisterLogs({ canisterId })).map((r) => new TextDecoder().decode(r.content));
 
         it('runs the (start) function once at install, where debug_print is allowed, and not again on rollback', async () => {
             const c = await install(await wat(STARTED));
@@ -382,7 +382,7 @@ describe('System API (raw Wasm canisters)', () => {
             // The trap grew the heap, so the replica re-creates the instance to roll back: start must not re-run.
             await expect(update(c, 'grow_then_trap')).rejects.toThrow("with message: 'started'");
             expect(i32s(await query(c, 'g'))).toEqual([1]);
-            expect(await logs(c)).toEqual(['started', '[TRAP]: started']);
+            expect(await logLines(pic, c)).toEqual(['started', '[TRAP]: started']);
         });
 
         it('fails the install when (start) traps, leaving the canister empty', async () => {
@@ -416,7 +416,6 @@ describe('System API (raw Wasm canisters)', () => {
             (func (export "canister_query trap_query") (call $trap (i32.const 0) (call $arg))))`;
         const text = (s: string) => new TextEncoder().encode(s);
         const line = (tag: string) => tag + '.'.repeat(1000 - tag.length);
-        const logs = async (canisterId: Principal) => (await pic.fetchCanisterLogs({ canisterId })).map((r) => new TextDecoder().decode(r.content));
         let logger: Uint8Array;
         beforeAll(async () => {
             logger = await wat(LOGGER);
@@ -425,7 +424,7 @@ describe('System API (raw Wasm canisters)', () => {
         it('keeps the most recent 4 KiB, with increasing indices', async () => {
             const c = await install(logger);
             for (const tag of ['A', 'B', 'C', 'D', 'E']) await update(c, 'print', text(line(tag)));
-            expect(await logs(c)).toEqual(['B', 'C', 'D', 'E'].map(line));
+            expect(await logLines(pic, c)).toEqual(['B', 'C', 'D', 'E'].map(line));
             const records = await pic.fetchCanisterLogs({ canisterId: c });
             expect(records.map((r) => r.idx)).toEqual([1n, 2n, 3n, 4n]);
         });
@@ -436,18 +435,18 @@ describe('System API (raw Wasm canisters)', () => {
             await expect(query(c, 'trap_query', text('query trap'))).rejects.toThrow("Canister called `ic0.trap` with message: 'query trap'");
             await update(c, 'print_query', text('replicated query print'));
             await expect(update(c, 'trap_query', text('replicated query trap'))).rejects.toThrow('replicated query trap');
-            expect(await logs(c)).toEqual(['replicated query print', '[TRAP]: replicated query trap']);
+            expect(await logLines(pic, c)).toEqual(['replicated query print', '[TRAP]: replicated query trap']);
         });
 
         it('keeps logs across an upgrade, deletes them on reinstall, and then keeps 4 KiB of new ones', async () => {
             const c = await install(logger);
             for (const tag of ['A', 'B', 'C', 'D']) await update(c, 'print', text(line(tag)));
             await pic.upgradeCanister({ canisterId: c, wasm: logger });
-            expect(await logs(c)).toEqual(['A', 'B', 'C', 'D'].map(line));
+            expect(await logLines(pic, c)).toEqual(['A', 'B', 'C', 'D'].map(line));
             await pic.reinstallCode({ canisterId: c, wasm: logger });
-            expect(await logs(c)).toEqual([]);
+            expect(await logLines(pic, c)).toEqual([]);
             for (const tag of ['X', 'Y', 'Z']) await update(c, 'print', text(line(tag)));
-            expect(await logs(c)).toEqual(['X', 'Y', 'Z'].map(line));
+            expect(await logLines(pic, c)).toEqual(['X', 'Y', 'Z'].map(line));
         });
     });
 

@@ -2,22 +2,23 @@
 import { Principal } from '@dfinity/principal';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { IDL } from '@dfinity/candid';
+
+import { bucketInitArg, indexInitArg } from '../../client/deploy';
 import { bucketIdlFactory, indexIdlFactory } from '../../shared/idl';
 import { sha256 } from '../../shared/sha256';
-import { IDL } from '@dfinity/candid';
-import { BucketInitArgs, IndexInitArgs } from '../../shared/types';
 import { canisterWasm, createPic, fixtureWasm, type TestPic } from '../helpers/pic';
+import { PROBE_WASM, probeArg } from '../replica/probe';
 import {
     ADMIN,
     beginArgs,
     bytes,
-    chunksOf,
     deploySilo,
     download,
     identity,
-    noConfig,
     type Service,
     type Silo,
+    split,
     storeBucketWasm,
     stage,
     unwrap,
@@ -61,7 +62,7 @@ describe('uploads', () => {
         const ticket = unwrap<any>(await silo.index(alice).begin_upload(beginArgs(data)));
         const deferred = pic.createDeferredActor<Service>(bucketIdlFactory, ticket.bucket);
         deferred.setIdentity(alice);
-        const chunks = chunksOf(data, ticket.chunk_size);
+        const { chunks } = split(data, ticket.chunk_size);
         const pending = [];
         for (let i = chunks.length - 1; i >= 0; i--) pending.push(await deferred.put_chunk(ticket.session_id, i, chunks[i]));
         for (const result of await Promise.all(pending.map((p) => p()))) unwrap(result);
@@ -72,11 +73,7 @@ describe('uploads', () => {
     it('resumes: upload_status lists what the bucket has, the rest is sent and finish succeeds', async () => {
         const silo = await deploySilo(pic);
         const data = bytes(4500, 6);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data)));
-        const bucket = silo.bucket(ticket.bucket, alice);
-        const chunks = chunksOf(data, ticket.chunk_size);
-        for (const i of [0, 2, 4]) unwrap(await bucket.put_chunk(ticket.session_id, i, chunks[i]));
+        const { index, bucket, ticket, chunks } = await stage(silo, alice, data, { only: [0, 2, 4] });
         expect(await index.finish_upload(ticket.session_id)).toEqual({ Err: { MissingChunks: { missing: Uint32Array.from([1, 3]), count: 2 } } });
         const status = unwrap<any>(await bucket.upload_status(ticket.session_id));
         expect([...status.received]).toEqual([0, 2, 4]);
@@ -88,10 +85,7 @@ describe('uploads', () => {
     it('detects a corrupted chunk at exactly its index by checkpoints, then resumes after the fix', async () => {
         const silo = await deploySilo(pic);
         const data = bytes(6 * 1024, 7);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data)));
-        const bucket = silo.bucket(ticket.bucket, alice);
-        const chunks = chunksOf(data, ticket.chunk_size);
+        const { index, bucket, ticket, chunks } = await stage(silo, alice, data, { only: [] });
         const corrupted = chunks[3].slice();
         corrupted[100] ^= 0x40;
         for (let i = 0; i < chunks.length; i++) unwrap(await bucket.put_chunk(ticket.session_id, i, i === 3 ? corrupted : chunks[i]));
@@ -108,10 +102,7 @@ describe('uploads', () => {
     it('reports a hash mismatch without checkpoints, and accepts the repaired upload', async () => {
         const silo = await deploySilo(pic);
         const data = bytes(3000, 8);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data, { checkpoints: false })));
-        const bucket = silo.bucket(ticket.bucket, alice);
-        const chunks = chunksOf(data, ticket.chunk_size);
+        const { index, bucket, ticket, chunks } = await stage(silo, alice, data, { checkpoints: false, only: [] });
         const wrong = chunks[1].slice();
         wrong[0] ^= 1;
         for (let i = 0; i < chunks.length; i++) unwrap(await bucket.put_chunk(ticket.session_id, i, i === 1 ? wrong : chunks[i]));
@@ -126,10 +117,7 @@ describe('uploads', () => {
     it('aborts: the session, its reservation and its chunks are gone', async () => {
         const silo = await deploySilo(pic);
         const data = bytes(3000, 9);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data)));
-        const bucket = silo.bucket(ticket.bucket, alice);
-        unwrap(await bucket.put_chunk(ticket.session_id, 0, chunksOf(data, 1024)[0]));
+        const { index, bucket, ticket } = await stage(silo, alice, data, { only: [0] });
         unwrap(await index.abort_upload(ticket.session_id));
         expect(await index.finish_upload(ticket.session_id)).toEqual({ Err: { SessionNotFound: ticket.session_id } });
         expect(await bucket.upload_status(ticket.session_id)).toEqual({ Err: { SessionNotFound: ticket.session_id } });
@@ -141,16 +129,14 @@ describe('uploads', () => {
     it('expires sessions without progress after the configured time', async () => {
         const silo = await deploySilo(pic, { config: { session_ttl_ns: [3_600_000_000_000n], sweep_interval_seconds: [60] } });
         const data = bytes(2000, 10);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data)));
-        unwrap(await silo.bucket(ticket.bucket, alice).put_chunk(ticket.session_id, 0, chunksOf(data, 1024)[0]));
+        const { index, bucket, ticket } = await stage(silo, alice, data, { only: [0] });
         await pic.advanceTime(30 * 60 * 1000);
         await pic.tick(5);
         expect('Ok' in (await index.upload_session(ticket.session_id))).toBe(true);
         await pic.advanceTime(2 * 60 * 60 * 1000);
         await pic.tick(10);
         expect(await index.upload_session(ticket.session_id)).toEqual({ Err: { SessionExpired: ticket.session_id } });
-        expect(await silo.bucket(ticket.bucket, alice).upload_status(ticket.session_id)).toEqual({ Err: { SessionNotFound: ticket.session_id } });
+        expect(await bucket.upload_status(ticket.session_id)).toEqual({ Err: { SessionNotFound: ticket.session_id } });
     });
 
     it('answers Busy to a second finish_upload while the first runs', async () => {
@@ -198,11 +184,7 @@ describe('uploads', () => {
     it('survives upgrades of the index and of the bucket in the middle of an upload', async () => {
         const silo = await deploySilo(pic);
         const data = bytes(5000, 14);
-        const index = silo.index(alice);
-        const ticket = unwrap<any>(await index.begin_upload(beginArgs(data)));
-        const bucket = silo.bucket(ticket.bucket, alice);
-        const chunks = chunksOf(data, ticket.chunk_size);
-        unwrap(await bucket.put_chunk(ticket.session_id, 0, chunks[0]));
+        const { index, bucket, ticket, chunks } = await stage(silo, alice, data, { only: [0] });
         await upgradeIndex(silo);
         unwrap(await bucket.put_chunk(ticket.session_id, 1, chunks[1]));
         await upgradeBucket(silo, ticket.bucket);
@@ -235,7 +217,7 @@ describe('operations', () => {
         const { asset } = await upload(silo, alice, bytes(3000, 20));
         // A third bucket the index does not control: its upgrade must fail and be reported, not stop the rest.
         const orphan = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN], cycles: 10_000_000_000_000n });
-        await pic.installCode({ canisterId: orphan, wasm: canisterWasm('bucket'), arg: new Uint8Array(IDL.encode([BucketInitArgs], [{ index: silo.indexId }])), sender: ADMIN });
+        await pic.installCode({ canisterId: orphan, wasm: canisterWasm('bucket'), arg: bucketInitArg(silo.indexId), sender: ADMIN });
         unwrap(await silo.admin.admin_register_bucket(orphan, []));
         await storeBucketWasm(silo);
         const status = unwrap<any>(await silo.admin.admin_upgrade_buckets());
@@ -259,6 +241,15 @@ describe('operations', () => {
         await pic.tick(10);
         expect(await silo.admin.stats()).toMatchObject({ pending_bucket_tasks: 0 });
         expect(await silo.bucket(asset.bucket, alice).stats()).toMatchObject({ chunks: 0n, sessions: 0n });
+    });
+
+    it('refuses to upgrade onto a stable memory layout it does not know', async () => {
+        // A probe canister's stable memory is not a Silo index layout: the upgrade must fail and roll back.
+        const other = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN] });
+        await pic.installCode({ canisterId: other, wasm: PROBE_WASM, arg: probeArg('x'), sender: ADMIN });
+        await expect(pic.upgradeCanister({ canisterId: other, wasm: canisterWasm('index'), arg: indexInitArg(), sender: ADMIN })).rejects.toThrow(/no layout version/);
+        // Rolled back: still the probe, answering as before.
+        expect(await pic.queryCall({ canisterId: other, method: 'get', arg: new Uint8Array(IDL.encode([], [])) })).toEqual(new Uint8Array(IDL.encode([IDL.Nat], [0n])));
     });
 });
 
@@ -309,15 +300,5 @@ describe('access control and malformed calls', () => {
         expect(await silo.index(alice).finish_upload(999n)).toEqual({ Err: { SessionNotFound: 999n } });
         expect(await silo.index(alice).begin_upload({ ...beginArgs(data), chunk_size: 1000 })).toMatchObject({ Err: { InvalidArgument: expect.stringContaining('chunk_size') } });
         expect(await silo.index(alice).get_asset(12345n)).toEqual({ Err: { AssetNotFound: 12345n } });
-    });
-
-    it('refuses to upgrade onto a stable memory layout it does not know', async () => {
-        // A probe canister's stable memory is not a Silo index layout: the upgrade must fail and roll back.
-        const other = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN] });
-        await pic.installCode({ canisterId: other, wasm: fixtureWasm('probe'), arg: new Uint8Array(IDL.encode([IDL.Text], ['x'])), sender: ADMIN });
-        const arg = new Uint8Array(IDL.encode([IndexInitArgs], [noConfig()]));
-        await expect(pic.upgradeCanister({ canisterId: other, wasm: canisterWasm('index'), arg, sender: ADMIN })).rejects.toThrow(/no layout version/);
-        // Rolled back: still the probe, answering as before.
-        expect(await pic.queryCall({ canisterId: other, method: 'get', arg: new Uint8Array(IDL.encode([], [])) })).toEqual(new Uint8Array(IDL.encode([IDL.Nat], [0n])));
     });
 });

@@ -15,36 +15,31 @@ import { checkLayout, getConfig, MetaKey, updateConfig } from '../../../canister
 import { beginUpload } from '../../../canisters/index/uploads';
 import { checkLayout as checkBucketLayout } from '../../../canisters/bucket/logic';
 import { sha256 } from '../../../shared/sha256';
-import { emptyConfigUpdate, type Result } from '../../../shared/types';
-import { ADMIN, ALICE, bytes, newBucketState, split, World } from './harness';
-
-function ok<T>(result: Result<T>): T {
-    if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_, v) => (typeof v === 'bigint' ? `${v}` : v))}`);
-    return result.Ok;
-}
+import { emptyConfigUpdate } from '../../../shared/types';
+import { ADMIN, ALICE, bytes, newBucketState, unwrap, World } from './harness';
 
 function uploadArgs(size: number) {
     const data = bytes(size);
-    return { name: 'f', content_type: '', size: BigInt(size), sha256: split(data, 256).digest, chunk_size: 256, visibility: { private: null }, checkpoints: [] as [] };
+    return { name: 'f', content_type: '', size: BigInt(size), sha256: sha256(data), chunk_size: 256, visibility: { private: null }, checkpoints: [] as [] };
 }
 
 function storeModule(world: World, module: Uint8Array): void {
     const generation = beginBucketWasm(world.state);
-    ok(putBucketWasmPiece(world.state, generation, 0, module.subarray(0, 10)));
-    ok(putBucketWasmPiece(world.state, generation, 1, module.subarray(10)));
-    ok(commitBucketWasm(world.state, generation, sha256(module)));
+    unwrap(putBucketWasmPiece(world.state, generation, 0, module.subarray(0, 10)));
+    unwrap(putBucketWasmPiece(world.state, generation, 1, module.subarray(10)));
+    unwrap(commitBucketWasm(world.state, generation, sha256(module)));
 }
 
 describe('bucket registry', () => {
     it('spreads uploads over the bucket with the most room and marks buckets full before capacity', async () => {
         const world = new World({ full_threshold_percent: 90 });
-        const a = ok(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1000n, false)).id;
-        const b = ok(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1000n, false)).id;
-        const first = ok(await beginUpload(world.state, world.env(ALICE), world.ports, uploadArgs(500)));
-        const second = ok(await beginUpload(world.state, world.env(ALICE), world.ports, uploadArgs(500)));
+        const a = unwrap(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1000n, false)).id;
+        const b = unwrap(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1000n, false)).id;
+        const first = unwrap(await beginUpload(world.state, world.env(ALICE), world.ports, uploadArgs(500)));
+        const second = unwrap(await beginUpload(world.state, world.env(ALICE), world.ports, uploadArgs(500)));
         expect(new Set([first.bucket.toText(), second.bucket.toText()])).toEqual(new Set([a.toText(), b.toText()]));
         // 500 + 400 reaches 90% of 1000: full, although 100 bytes are technically left.
-        ok(await beginUpload(world.state, world.env(ALICE), world.ports, uploadArgs(400)));
+        unwrap(await beginUpload(world.state, world.env(ALICE), world.ports, uploadArgs(400)));
         const statuses = world.state.buckets.items().map(([, x]) => Object.keys(x.status)[0]);
         expect(statuses.sort()).toEqual(['active', 'full']);
         expect(allocateBucket(world.state, 401n)).toBeNull();
@@ -55,9 +50,9 @@ describe('bucket registry', () => {
         const world = new World();
         const module = bytes(50, 3);
         const generation = beginBucketWasm(world.state);
-        ok(putBucketWasmPiece(world.state, generation, 0, module));
+        unwrap(putBucketWasmPiece(world.state, generation, 0, module));
         expect(commitBucketWasm(world.state, generation, new Uint8Array(32))).toMatchObject({ Err: { HashMismatch: expect.anything() } });
-        ok(commitBucketWasm(world.state, generation, sha256(module)));
+        unwrap(commitBucketWasm(world.state, generation, sha256(module)));
         expect(putBucketWasmPiece(world.state, generation, 1, module)).toMatchObject({ Err: { InvalidArgument: expect.stringContaining('active') } });
         expect(putBucketWasmPiece(world.state, 99n, 0, module)).toMatchObject({ Err: { InvalidArgument: expect.any(String) } });
         // A newer generation replaces the old pieces.
@@ -68,7 +63,7 @@ describe('bucket registry', () => {
     it('creates a bucket through the management canister when none has room', async () => {
         const world = new World({ bucket_capacity_bytes: 10_000n, bucket_cycles: 1_000n });
         storeModule(world, bytes(40));
-        const ticket = ok(await beginUpload(world.state, world.env(ALICE), world.ports, uploadArgs(700)));
+        const ticket = unwrap(await beginUpload(world.state, world.env(ALICE), world.ports, uploadArgs(700)));
         expect(world.calls.map((c) => c.method).slice(0, 2)).toEqual(['createCanister', 'installCode:install']);
         const bucket = world.state.buckets.get(ticket.bucket)!;
         expect(bucket).toMatchObject({ created_by_index: true, capacity_bytes: 10_000n, reserved_bytes: 700n });
@@ -88,7 +83,7 @@ describe('bucket registry', () => {
         };
         expect(await createBucket(world.state, world.env(ADMIN), world.ports)).toMatchObject({ Err: { NoCapacity: expect.stringContaining('install failed') } });
         world.unreachable.clear();
-        const bucket = ok(await createBucket(world.state, world.env(ADMIN), world.ports));
+        const bucket = unwrap(await createBucket(world.state, world.env(ADMIN), world.ports));
         expect(created).toEqual([bucket.id.toText()]);
     });
 
@@ -101,11 +96,11 @@ describe('bucket registry', () => {
 
     it('upgrades buckets one at a time, records failures and retries them', async () => {
         const world = new World();
-        const a = ok(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1000n, false)).id;
-        const b = ok(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1000n, false)).id;
+        const a = unwrap(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1000n, false)).id;
+        const b = unwrap(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1000n, false)).id;
         expect(scheduleUpgrades(world.state, world.env(ADMIN))).toMatchObject({ Err: { InvalidArgument: expect.any(String) } });
         storeModule(world, bytes(40));
-        ok(scheduleUpgrades(world.state, world.env(ADMIN)));
+        unwrap(scheduleUpgrades(world.state, world.env(ADMIN)));
         world.unreachable.add(b.toText());
         await runUpgrades(world.state, world.env(ADMIN), world.ports);
         const status = upgradeStatus(world.state);

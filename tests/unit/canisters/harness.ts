@@ -24,7 +24,6 @@ import {
     upgradeSerializer,
     DEFAULT_CONFIG
 } from '../../../canisters/index/state';
-import { sha256, Sha256 } from '../../../shared/sha256';
 import {
     bytesSerializer,
     candidSerializer,
@@ -117,8 +116,12 @@ export class World {
         };
     }
 
+    private nextId(): Principal {
+        return Principal.fromUint8Array(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, this.nextCanister++, 1, 1]));
+    }
+
     addBucket(): Principal {
-        const id = Principal.fromUint8Array(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, this.nextCanister++, 1, 1]));
+        const id = this.nextId();
         this.buckets.set(id.toText(), newBucketState());
         return id;
     }
@@ -155,8 +158,7 @@ export class World {
     readonly management: ManagementApi = {
         createCanister: async () => {
             this.calls.push({ method: 'createCanister', args: [] });
-            const id = Principal.fromUint8Array(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, this.nextCanister++, 1, 1]));
-            return id;
+            return this.nextId();
         },
         installCode: async (canister, mode) => {
             this.calls.push({ method: `installCode:${mode}`, args: [canister] });
@@ -176,18 +178,5 @@ export class World {
     }
 }
 
-export { bytes } from '../../helpers/bytes';
-
-/** Chunks of `data` and the SHA-256 checkpoints after each full chunk. */
-export function split(data: Uint8Array, chunkSize: number): { chunks: Uint8Array[]; checkpoints: Uint8Array[]; digest: Uint8Array } {
-    const chunks: Uint8Array[] = [];
-    const checkpoints: Uint8Array[] = [];
-    const hasher = new Sha256();
-    for (let offset = 0; offset < data.length; offset += chunkSize) {
-        const chunk = data.subarray(offset, offset + chunkSize);
-        chunks.push(chunk);
-        hasher.update(chunk);
-        if (chunk.length === chunkSize) checkpoints.push(hasher.checkpoint());
-    }
-    return { chunks, checkpoints, digest: sha256(data) };
-}
+export { bytes, split } from '../../helpers/bytes';
+export { unwrap } from '../../helpers/result';

@@ -7,8 +7,8 @@ import { startEpoch } from '../../../canisters/index/state';
 import { runDueTasks } from '../../../canisters/index/tasks';
 import { abortUpload, beginUpload, expireSessions, finishUpload, sessionInfo } from '../../../canisters/index/uploads';
 import { sha256 } from '../../../shared/sha256';
-import type { BeginUploadArgs, Result, UploadTicket } from '../../../shared/types';
-import { ADMIN, ALICE, BOB, bytes, Gate, split, World } from './harness';
+import type { BeginUploadArgs, UploadTicket } from '../../../shared/types';
+import { ADMIN, ALICE, BOB, bytes, Gate, split, unwrap, World } from './harness';
 
 const CHUNK = 256;
 
@@ -26,24 +26,19 @@ function args(data: Uint8Array, overrides: Partial<BeginUploadArgs> = {}, checkp
     };
 }
 
-function ok<T>(result: Result<T>): T {
-    if ('Err' in result) throw new Error(`expected Ok, got ${JSON.stringify(result.Err, (_, v) => (typeof v === 'bigint' ? `${v}` : v))}`);
-    return result.Ok;
-}
-
 function worldWithBucket(config = {}): World {
     const world = new World(config);
-    ok(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1_000_000n, false));
+    unwrap(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1_000_000n, false));
     return world;
 }
 
 async function begin(world: World, data: Uint8Array, overrides: Partial<BeginUploadArgs> = {}, checkpoints = false): Promise<UploadTicket> {
-    return ok(await beginUpload(world.state, world.env(ALICE), world.ports, args(data, overrides, checkpoints)));
+    return unwrap(await beginUpload(world.state, world.env(ALICE), world.ports, args(data, overrides, checkpoints)));
 }
 
 function putAll(world: World, ticket: UploadTicket, data: Uint8Array, skip: number[] = []): void {
     split(data, ticket.chunk_size).chunks.forEach((chunk, i) => {
-        if (!skip.includes(i)) ok(world.put(ALICE, ticket.bucket, ticket.session_id, i, chunk));
+        if (!skip.includes(i)) unwrap(world.put(ALICE, ticket.bucket, ticket.session_id, i, chunk));
     });
 }
 
@@ -114,7 +109,7 @@ describe('finish_upload', () => {
         const ticket = await begin(world, data);
         expect(ticket.chunk_count).toBe(4);
         putAll(world, ticket, data);
-        const asset = ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        const asset = unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         expect(asset).toMatchObject({ id: ticket.session_id, size: 1000n, chunk_count: 4, name: 'file.bin' });
         expect(asset.sha256).toEqual(sha256(data));
         expect(world.calls.filter((c) => c.method === 'hashChunk')).toHaveLength(4);
@@ -125,8 +120,8 @@ describe('finish_upload', () => {
         expect(world.state.sessions.len()).toBe(0);
         expect('committed' in world.bucket(ticket.bucket).sessions.get(ticket.session_id)!.state).toBe(true);
         // A second finish returns the committed asset.
-        expect(ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id))).toEqual(asset);
-        expect(ok(getAsset(world.state, world.env(ALICE), asset.id))).toEqual(asset);
+        expect(unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id))).toEqual(asset);
+        expect(unwrap(getAsset(world.state, world.env(ALICE), asset.id))).toEqual(asset);
         expect(getAsset(world.state, world.env(BOB), asset.id)).toMatchObject({ Err: { Unauthorized: expect.any(String) } });
     });
 
@@ -136,7 +131,7 @@ describe('finish_upload', () => {
             const data = bytes(size, size + 3);
             const ticket = await begin(world, data, {}, true);
             putAll(world, ticket, data);
-            const asset = ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+            const asset = unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
             expect(asset.sha256).toEqual(sha256(data));
             expect(asset.size).toBe(BigInt(size));
         }
@@ -148,9 +143,9 @@ describe('finish_upload', () => {
         const ticket = await begin(world, data);
         putAll(world, ticket, data, [1, 3]);
         expect(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toEqual({ Err: { MissingChunks: { missing: [1, 3], count: 2 } } });
-        expect(ok(sessionInfo(world.state, world.env(ALICE), ticket.session_id)).state).toEqual({ open: null });
+        expect(unwrap(sessionInfo(world.state, world.env(ALICE), ticket.session_id)).state).toEqual({ open: null });
         putAll(world, ticket, data);
-        ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
     });
 
     it('names the corrupted chunk by checkpoint, keeps the verified prefix and resumes from it', async () => {
@@ -163,15 +158,15 @@ describe('finish_upload', () => {
         corrupted[17] ^= 0xff;
         writeChunk(world.bucket(ticket.bucket), ticket.session_id, 2, corrupted);
         expect(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toEqual({ Err: { ChecksumMismatch: { chunk_index: 2 } } });
-        const info = ok(sessionInfo(world.state, world.env(ALICE), ticket.session_id));
+        const info = unwrap(sessionInfo(world.state, world.env(ALICE), ticket.session_id));
         expect(info.verified_bytes).toBe(BigInt(2 * CHUNK));
         expect(info.state).toEqual({ open: null });
         // Verified chunks are frozen; the bad one was dropped and must be re-sent.
         expect(world.put(ALICE, ticket.bucket, ticket.session_id, 0, data.subarray(0, CHUNK))).toMatchObject({ Err: { SessionClosed: expect.anything() } });
         expect(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toEqual({ Err: { MissingChunks: { missing: [2], count: 1 } } });
-        ok(world.put(ALICE, ticket.bucket, ticket.session_id, 2, data.subarray(2 * CHUNK, 3 * CHUNK)));
+        unwrap(world.put(ALICE, ticket.bucket, ticket.session_id, 2, data.subarray(2 * CHUNK, 3 * CHUNK)));
         world.calls.length = 0;
-        const asset = ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        const asset = unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         expect(asset.sha256).toEqual(sha256(data));
         // Resumed at chunk 2: chunks 0 and 1 were not read again.
         expect(world.calls.filter((c) => c.method === 'hashChunk').map((c) => (c.args[0] as { index: number }).index)).toEqual([2, 3, 4]);
@@ -186,9 +181,9 @@ describe('finish_upload', () => {
         putAll(world, ticket, wrong);
         const result = await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id);
         expect(result).toEqual({ Err: { HashMismatch: { expected: sha256(data), actual: sha256(wrong) } } });
-        expect(ok(sessionInfo(world.state, world.env(ALICE), ticket.session_id)).verified_bytes).toBe(0n);
+        expect(unwrap(sessionInfo(world.state, world.env(ALICE), ticket.session_id)).verified_bytes).toBe(0n);
         putAll(world, ticket, data);
-        expect(ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).sha256).toEqual(sha256(data));
+        expect(unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).sha256).toEqual(sha256(data));
     });
 
     it('hashes in slices when configured, with the same result', async () => {
@@ -196,7 +191,7 @@ describe('finish_upload', () => {
         const data = bytes(1000, 11);
         const ticket = await begin(world, data, {}, true);
         putAll(world, ticket, data);
-        ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         expect(world.calls.filter((c) => c.method === 'hashChunk').length).toBe(Math.ceil(1000 / 64));
     });
 
@@ -205,14 +200,14 @@ describe('finish_upload', () => {
         expect(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toMatchObject({ Err: { Busy: expect.any(String) } });
         expect(await abortUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).toMatchObject({ Err: { Busy: expect.any(String) } });
         gate.open();
-        ok(await first);
+        unwrap(await first);
     });
 
     it('treats a finish lock from before an upgrade as stale', async () => {
         const { world, ticket, gate, finishing: interrupted } = await heldFinish(bytes(600));
         // The index is upgraded while the first finish waits on the bucket: its lock no longer counts.
         startEpoch(world.state);
-        ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         gate.open();
         expect(await interrupted).toMatchObject({ Err: { SessionNotFound: ticket.session_id } });
     });
@@ -222,9 +217,9 @@ describe('finish_upload', () => {
         world.unreachable.add(ticket.bucket.toText());
         gate.open();
         expect(await pending).toMatchObject({ Err: { BucketUnavailable: { bucket: ticket.bucket } } });
-        expect(ok(sessionInfo(world.state, world.env(ALICE), ticket.session_id)).state).toEqual({ open: null });
+        expect(unwrap(sessionInfo(world.state, world.env(ALICE), ticket.session_id)).state).toEqual({ open: null });
         world.unreachable.clear();
-        expect(ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).size).toBe(1000n);
+        expect(unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).size).toBe(1000n);
     });
 
     it('commits even when the bucket cannot hear about it yet, and tells it later', async () => {
@@ -236,7 +231,7 @@ describe('finish_upload', () => {
         world.bucketApi.commitSession = async () => {
             throw new Error('bucket is stopping');
         };
-        ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         expect(world.state.tasks.len()).toBe(1);
         world.bucketApi.commitSession = originalCommit;
         world.now += 3_600_000_000_000n;
@@ -261,7 +256,7 @@ describe('abort and expiry', () => {
         const data = bytes(1000);
         const ticket = await begin(world, data);
         putAll(world, ticket, data);
-        ok(await abortUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        unwrap(await abortUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         expect(world.state.sessions.len()).toBe(0);
         expect(world.state.buckets.get(ticket.bucket)!.reserved_bytes).toBe(0n);
         expect(world.bucket(ticket.bucket).pieces.len()).toBe(0);
@@ -274,7 +269,7 @@ describe('abort and expiry', () => {
         const idle = await begin(world, bytes(300, 1));
         const busy = await begin(world, bytes(300, 2));
         world.now += 900_000_000_000n;
-        ok(world.put(ALICE, busy.bucket, busy.session_id, 0, bytes(300, 2).subarray(0, CHUNK)));
+        unwrap(world.put(ALICE, busy.bucket, busy.session_id, 0, bytes(300, 2).subarray(0, CHUNK)));
         world.now += 200_000_000_000n;
         await expireSessions(world.state, world.env(ALICE), world.ports);
         expect(world.state.sessions.containsKey(idle.session_id)).toBe(false);
@@ -301,14 +296,14 @@ describe('assets', () => {
             const data = bytes(10 + i, i);
             const ticket = await begin(world, data, { visibility: i % 2 ? { public: null } : { private: null } });
             putAll(world, ticket, data);
-            ids.push(ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).id);
+            ids.push(unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id)).id);
         }
-        const first = ok(listAssets(world.state, world.env(ALICE), { owner: [], cursor: [], limit: [3] }));
+        const first = unwrap(listAssets(world.state, world.env(ALICE), { owner: [], cursor: [], limit: [3] }));
         expect(first.assets.map((a) => a.id)).toEqual(ids.slice(0, 3));
-        ok(await deleteAsset(world.state, world.env(ALICE), world.ports, ids[3]));
-        const second = ok(listAssets(world.state, world.env(ALICE), { owner: [], cursor: first.next_cursor, limit: [3] }));
+        unwrap(await deleteAsset(world.state, world.env(ALICE), world.ports, ids[3]));
+        const second = unwrap(listAssets(world.state, world.env(ALICE), { owner: [], cursor: first.next_cursor, limit: [3] }));
         expect(second.assets.map((a) => a.id)).toEqual([ids[4], ids[5], ids[6]]);
-        const seenByBob = ok(listAssets(world.state, world.env(BOB), { owner: [ALICE], cursor: [], limit: [100] }));
+        const seenByBob = unwrap(listAssets(world.state, world.env(BOB), { owner: [ALICE], cursor: [], limit: [100] }));
         expect(seenByBob.assets.map((a) => a.id)).toEqual([ids[1], ids[5]]);
         expect(listAssets(world.state, world.env(BOB), { owner: [], cursor: [], limit: [0] })).toMatchObject({ Err: { InvalidArgument: expect.any(String) } });
     });
@@ -318,10 +313,10 @@ describe('assets', () => {
         const data = bytes(900);
         const ticket = await begin(world, data);
         putAll(world, ticket, data);
-        const asset = ok(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+        const asset = unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         expect(await deleteAsset(world.state, world.env(BOB), world.ports, asset.id)).toMatchObject({ Err: { Unauthorized: expect.any(String) } });
         world.unreachable.add(asset.bucket.toText());
-        ok(await deleteAsset(world.state, world.env(ALICE), world.ports, asset.id));
+        unwrap(await deleteAsset(world.state, world.env(ALICE), world.ports, asset.id));
         expect(getAsset(world.state, world.env(ALICE), asset.id)).toEqual({ Err: { AssetNotFound: asset.id } });
         expect(world.state.buckets.get(asset.bucket)!.used_bytes).toBe(0n);
         expect(world.bucket(asset.bucket).pieces.len()).toBe(4);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { INSTALL_CHUNK_BYTES, installModule, type Installer, MAX_INSTALL_CODE_PAYLOAD } from '../../../shared/install';
 import { sha256 } from '../../../shared/sha256';
 import { PocketIc } from '../../../replica';
-import { fixtureWasm } from '../../helpers/pic';
+import { PROBE_WASM, probeArg } from '../../replica/probe';
 
 const TARGET = Principal.fromText('rrkah-fqaaa-aaaaa-aaaaq-cai');
 
@@ -52,10 +52,10 @@ describe('installModule', () => {
 
     it('installs an uncompressed Azle module (larger than a message) through the replica’s management canister', async () => {
         const pic = await PocketIc.create();
-        const raw = gunzipSync(readFileSync(fixtureWasm('probe')));
+        const raw = gunzipSync(readFileSync(PROBE_WASM));
         expect(raw.length).toBeGreaterThan(MAX_INSTALL_CODE_PAYLOAD);
         const canisterId = await pic.createCanister({ sender: TARGET });
-        await pic.installCode({ canisterId, wasm: new Uint8Array(raw), arg: new Uint8Array(IDL.encode([IDL.Text], ['raw'])), sender: TARGET });
+        await pic.installCode({ canisterId, wasm: new Uint8Array(raw), arg: probeArg('raw'), sender: TARGET });
         const reply = await pic.queryCall({ canisterId, method: 'get', arg: new Uint8Array(IDL.encode([], [])) });
         expect(IDL.decode([IDL.Nat], reply)).toEqual([0n]);
     });
