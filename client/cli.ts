@@ -12,7 +12,7 @@ import { Principal } from '@dfinity/principal';
 
 import { StateCorruptError, StateInUseError } from '../replica/persistence';
 import { toHex } from '../shared/sha256';
-import type { Asset } from '../shared/types';
+import type { Asset, CyclesReport } from '../shared/types';
 import { builtModule, EmbeddedSilo } from './embedded';
 import { deploySilo } from './deploy';
 import { SessionExpiredError, SessionNotFoundError, SiloError } from './errors';
@@ -186,6 +186,15 @@ function formatBytes(n: number): string {
         i++;
     }
     return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** A canister's cycles in T, with days of runway at its current burn; flags a low balance. */
+function formatCycles(report: CyclesReport | undefined): string {
+    if (report === undefined) return 'cycles not read yet';
+    const t = (c: bigint) => `${(Number(c / 1_000_000n) / 1_000_000).toFixed(3)} T`;
+    const runway = report.runway_days[0] === undefined ? 'no burn yet' : `${report.runway_days[0].toFixed(1)} days of runway at ${t(report.burn_per_day)}/day`;
+    const warning = report.low ? `  LOW${report.error[0] === undefined ? '' : `: ${report.error[0]}`}` : '';
+    return `cycles ${t(report.balance)} (${runway})${warning}`;
 }
 
 function formatSeconds(s: number): string {
@@ -395,7 +404,10 @@ async function run(parsed: Parsed, output: Output, context: Context): Promise<vo
             const buckets = await client.buckets();
             output.result(buckets, () =>
                 buckets
-                    .map((b) => `${b.id.toText()}  ${Object.keys(b.status)[0].padEnd(6)}  used ${formatBytes(Number(b.used_bytes))}, reserved ${formatBytes(Number(b.reserved_bytes))} of ${formatBytes(Number(b.capacity_bytes))}`)
+                    .map(
+                        (b) =>
+                            `${b.id.toText()}  ${Object.keys(b.status)[0].padEnd(6)}  used ${formatBytes(Number(b.used_bytes))}, reserved ${formatBytes(Number(b.reserved_bytes))} of ${formatBytes(Number(b.capacity_bytes))}  ${formatCycles(b.cycles[0])}`
+                    )
                     .join('\n')
             );
             return;
@@ -409,7 +421,8 @@ async function run(parsed: Parsed, output: Output, context: Context): Promise<vo
                     `open sessions  ${stats.open_sessions} (${formatBytes(Number(stats.reserved_bytes))} reserved)`,
                     `buckets        ${stats.buckets}`,
                     `pending tasks  ${stats.pending_bucket_tasks}`,
-                    `index cycles   ${stats.cycles}`
+                    `index cycles   ${formatCycles(stats.index_cycles)}`,
+                    `low buckets    ${stats.low_cycles_buckets}`
                 ].join('\n')
             );
             return;

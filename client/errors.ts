@@ -110,6 +110,20 @@ export class AssetNotFoundError extends SiloError {
     }
 }
 
+/** The upload's bucket has too few cycles to store and verify it, and the index could not top it up. */
+export class InsufficientCyclesError extends SiloError {
+    override name = 'InsufficientCyclesError';
+    constructor(
+        readonly canister: Principal,
+        readonly available: bigint,
+        readonly needed: bigint
+    ) {
+        super(
+            `Bucket ${canister.toText()} has ${available} cycles to spend but this upload needs ${needed}, and the index could not top it up. Nothing was stored; the operator must add cycles to the index (\`silo stats\` shows its balance), then retry.`
+        );
+    }
+}
+
 /** A call did not reach the canister or was rejected by the system (not a Silo error variant). */
 export class TransportError extends SiloError {
     override name = 'TransportError';
@@ -155,5 +169,6 @@ export function fromVariant(error: SiloErrorVariant): SiloError {
     if ('BucketUnavailable' in error) return new BucketUnavailableError(error.BucketUnavailable.bucket, error.BucketUnavailable.reason);
     if ('Busy' in error) return new BusyError(`Busy: ${error.Busy}.`);
     if ('AssetNotFound' in error) return new AssetNotFoundError(error.AssetNotFound);
+    if ('InsufficientCycles' in error) return new InsufficientCyclesError(error.InsufficientCycles.canister, error.InsufficientCycles.available, error.InsufficientCycles.needed);
     return new SiloError(`Unknown error: ${JSON.stringify(error)}`);
 }

@@ -72,3 +72,12 @@ export const DELETE_BATCH_CHUNKS = 64;
 /** Versions of the stable memory layouts; a canister refuses to start on a layout it does not know. */
 export const INDEX_LAYOUT_VERSION = 1;
 export const BUCKET_LAYOUT_VERSION = 2;
+
+/** The index tops a bucket up once its cycles above the freezing reserve fall below this (1 T). */
+export const DEFAULT_CYCLES_TOPUP_THRESHOLD = 1_000_000_000_000n;
+
+/** Cycles per top-up (2 T). */
+export const DEFAULT_CYCLES_TOPUP_AMOUNT = 2_000_000_000_000n;
+
+/** Cycles the index keeps for its own work: no top-up or bucket creation takes it below this (5 T). */
+export const DEFAULT_INDEX_CYCLES_RESERVE = 5_000_000_000_000n;

@@ -25,7 +25,9 @@ export const SiloError = IDL.Variant({
     HashMismatch: IDL.Record({ expected: IDL.Vec(IDL.Nat8), actual: IDL.Vec(IDL.Nat8) }),
     BucketUnavailable: IDL.Record({ bucket: IDL.Principal, reason: IDL.Text }),
     Busy: IDL.Text,
-    AssetNotFound: IDL.Nat64
+    AssetNotFound: IDL.Nat64,
+    /** The upload's bucket cannot pay for it (`needed` cycles, `available` above its freezing reserve) and the index could not top it up. */
+    InsufficientCycles: IDL.Record({ canister: IDL.Principal, available: IDL.Nat, needed: IDL.Nat })
 });
 export type SiloError =
     | { Unauthorized: string }
@@ -42,7 +44,8 @@ export type SiloError =
     | { HashMismatch: { expected: Uint8Array; actual: Uint8Array } }
     | { BucketUnavailable: { bucket: Principal; reason: string } }
     | { Busy: string }
-    | { AssetNotFound: bigint };
+    | { AssetNotFound: bigint }
+    | { InsufficientCycles: { canister: Principal; available: bigint; needed: bigint } };
 
 export type Result<T> = { Ok: T } | { Err: SiloError };
 export function Result(ok: IDL.Type): IDL.VariantClass {
@@ -173,6 +176,35 @@ export interface AssetPage {
 export const BucketStatus = IDL.Variant({ active: IDL.Null, full: IDL.Null });
 export type BucketStatus = { active: null } | { full: null };
 
+/** A canister's cycles as the index last saw them (`canister_status`), and how long they last at the current burn. */
+export const CyclesReport = IDL.Record({
+    /** The balance at `observed_at`, plus what the index deposited since. */
+    balance: IDL.Nat,
+    observed_at: IDL.Nat64,
+    /** Cycles burned per day: measured between the last two observations, at least the idle burn. */
+    burn_per_day: IDL.Nat,
+    /** What the canister must keep to stay above its freezing threshold (for the index: its configured reserve). */
+    freezing_reserve: IDL.Nat,
+    /** Days until the balance falls to `freezing_reserve` at `burn_per_day`; none while nothing burns. */
+    runway_days: IDL.Opt(IDL.Float64),
+    /** Cycles the index has deposited in this canister in all. */
+    topped_up: IDL.Nat,
+    /** Below the top-up threshold, and the index could not bring it back above (see `error`). */
+    low: IDL.Bool,
+    /** Why the last observation or top-up failed, if it did. */
+    error: IDL.Opt(IDL.Text)
+});
+export interface CyclesReport {
+    balance: bigint;
+    observed_at: bigint;
+    burn_per_day: bigint;
+    freezing_reserve: bigint;
+    runway_days: [] | [number];
+    topped_up: bigint;
+    low: boolean;
+    error: [] | [string];
+}
+
 export const BucketInfo = IDL.Record({
     id: IDL.Principal,
     capacity_bytes: IDL.Nat64,
@@ -183,7 +215,9 @@ export const BucketInfo = IDL.Record({
     created_at: IDL.Nat64,
     /** SHA-256 of the module the index last installed on it, if it did. */
     module_hash: IDL.Opt(IDL.Vec(IDL.Nat8)),
-    last_upgrade_error: IDL.Opt(IDL.Text)
+    last_upgrade_error: IDL.Opt(IDL.Text),
+    /** The bucket's cycles, once the index has looked (an opt field, so records stored before it decode). */
+    cycles: IDL.Opt(CyclesReport)
 });
 export interface BucketInfo {
     id: Principal;
@@ -195,6 +229,7 @@ export interface BucketInfo {
     created_at: bigint;
     module_hash: [] | [Uint8Array];
     last_upgrade_error: [] | [string];
+    cycles: [] | [CyclesReport];
 }
 
 export const Config = IDL.Record({
@@ -208,7 +243,13 @@ export const Config = IDL.Record({
     /** Bytes `finish_upload` asks a bucket to hash per call (a multiple of 64); 0 means a whole chunk. */
     hash_slice_bytes: IDL.Nat32,
     /** Extra controllers of the buckets the index creates (the index always controls them). */
-    bucket_controllers: IDL.Vec(IDL.Principal)
+    bucket_controllers: IDL.Vec(IDL.Principal),
+    /** The index tops a bucket up once its cycles above its freezing reserve fall below this. */
+    cycles_topup_threshold: IDL.Nat,
+    /** Cycles the index deposits per top-up (more if that does not reach the threshold). */
+    cycles_topup_amount: IDL.Nat,
+    /** Cycles the index keeps for itself: it never tops up or creates buckets below this. */
+    index_cycles_reserve: IDL.Nat
 });
 export interface Config {
     quota_bytes: bigint;
@@ -220,6 +261,9 @@ export interface Config {
     auto_create_buckets: boolean;
     hash_slice_bytes: number;
     bucket_controllers: Principal[];
+    cycles_topup_threshold: bigint;
+    cycles_topup_amount: bigint;
+    index_cycles_reserve: bigint;
 }
 
 export const ConfigUpdate = IDL.Record({
@@ -231,7 +275,10 @@ export const ConfigUpdate = IDL.Record({
     sweep_interval_seconds: IDL.Opt(IDL.Nat32),
     auto_create_buckets: IDL.Opt(IDL.Bool),
     hash_slice_bytes: IDL.Opt(IDL.Nat32),
-    bucket_controllers: IDL.Opt(IDL.Vec(IDL.Principal))
+    bucket_controllers: IDL.Opt(IDL.Vec(IDL.Principal)),
+    cycles_topup_threshold: IDL.Opt(IDL.Nat),
+    cycles_topup_amount: IDL.Opt(IDL.Nat),
+    index_cycles_reserve: IDL.Opt(IDL.Nat)
 });
 export type ConfigUpdate = { [K in keyof Config]: [] | [Config[K]] };
 
@@ -246,7 +293,10 @@ export function emptyConfigUpdate(): ConfigUpdate {
         sweep_interval_seconds: [],
         auto_create_buckets: [],
         hash_slice_bytes: [],
-        bucket_controllers: []
+        bucket_controllers: [],
+        cycles_topup_threshold: [],
+        cycles_topup_amount: [],
+        index_cycles_reserve: []
     };
 }
 
@@ -261,7 +311,11 @@ export const Stats = IDL.Record({
     buckets: IDL.Nat32,
     pending_bucket_tasks: IDL.Nat32,
     bucket_wasm_hash: IDL.Opt(IDL.Vec(IDL.Nat8)),
-    cycles: IDL.Nat
+    cycles: IDL.Nat,
+    /** The index's own cycles, burn and runway; `low` once its balance is below `index_cycles_reserve`. */
+    index_cycles: CyclesReport,
+    /** Buckets whose last report is `low`. */
+    low_cycles_buckets: IDL.Nat32
 });
 export interface Stats {
     assets: bigint;
@@ -272,6 +326,8 @@ export interface Stats {
     pending_bucket_tasks: number;
     bucket_wasm_hash: [] | [Uint8Array];
     cycles: bigint;
+    index_cycles: CyclesReport;
+    low_cycles_buckets: number;
 }
 
 export const UpgradeStatus = IDL.Record({

@@ -9,6 +9,7 @@ import { concatBytes } from '../../shared/bytes';
 import { WASM_PIECE_BYTES } from '../../shared/constants';
 import { sha256, toHex } from '../../shared/sha256';
 import { BucketInitArgs, type BucketInfo, type Result, type UpgradeStatus } from '../../shared/types';
+import { noteCyclesGiven } from './cycles';
 import { type Env, getConfig, getU64, type IndexState, MetaKey, type Ports, setU64, takeNext, currentEpoch } from './state';
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -62,7 +63,8 @@ export function registerBucket(state: IndexState, env: Env, id: Principal, capac
         created_by_index: createdByIndex,
         created_at: env.now,
         module_hash: moduleHash === undefined ? [] : [moduleHash],
-        last_upgrade_error: []
+        last_upgrade_error: [],
+        cycles: []
     };
     state.buckets.insert(id, bucket);
     return { Ok: bucket };
@@ -158,6 +160,7 @@ export async function createBucket(state: IndexState, env: Env, ports: Ports): P
         if (pending !== undefined) {
             id = Principal.fromUint8Array(pending);
         } else {
+            noteCyclesGiven(state, config.bucket_cycles);
             id = await ports.management.createCanister([env.self, ...config.bucket_controllers], config.bucket_cycles);
             // Remember it at once: if installing fails, the next attempt installs this canister.
             state.meta.insert(MetaKey.pendingBucket, id.toUint8Array());

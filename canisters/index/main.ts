@@ -47,6 +47,7 @@ import {
     scheduleUpgrades,
     upgradeStatus
 } from './buckets';
+import { indexCycles, lowBuckets, maintainCycles } from './cycles';
 import { IndexMemory } from './memory';
 import { ports } from './ports';
 import {
@@ -100,6 +101,7 @@ async function maintenance(): Promise<void> {
         await expireSessions(state, env(), ports);
         await runDueTasks(state, env(), ports);
         await runUpgrades(state, env(), ports);
+        await maintainCycles(state, env(), ports);
     } finally {
         maintaining = false;
     }
@@ -194,7 +196,9 @@ export default class {
             buckets: Number(state.buckets.len()),
             pending_bucket_tasks: Number(state.tasks.len()),
             bucket_wasm_hash: hash === undefined ? [] : [hash],
-            cycles: canisterCycleBalance()
+            cycles: canisterCycleBalance(),
+            index_cycles: indexCycles(state, env()),
+            low_cycles_buckets: lowBuckets(state)
         };
     }
 

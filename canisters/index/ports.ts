@@ -5,6 +5,7 @@ import type { Principal } from 'azle';
 import { bucketMethods } from '../../shared/idl';
 import { installModule, type Installer } from '../../shared/install';
 import { emptySettings, type ManagementMethod, ManagementMethods } from '../../shared/management';
+import { BUCKET_FREEZING_THRESHOLD_SECONDS, BUCKET_RESERVED_CYCLES_LIMIT } from './cycles';
 import type { BucketApi, ManagementApi, Ports } from './state';
 
 type BucketMethod = keyof typeof bucketMethods;
@@ -39,7 +40,12 @@ const installer: Installer = {
 
 const managementApi: ManagementApi = {
     async createCanister(controllers, cycles) {
-        const settings = { ...emptySettings(), controllers: [controllers] };
+        const settings = {
+            ...emptySettings(),
+            controllers: [controllers],
+            freezing_threshold: [BUCKET_FREEZING_THRESHOLD_SECONDS],
+            reserved_cycles_limit: [BUCKET_RESERVED_CYCLES_LIMIT]
+        };
         const result = await management<{ canister_id: Principal }>('create_canister', { settings: [settings], sender_canister_version: [] }, cycles);
         return result.canister_id;
     },
@@ -49,6 +55,13 @@ const managementApi: ManagementApi = {
     },
     async startCanister(canister) {
         await management('start_canister', { canister_id: canister });
+    },
+    async canisterStatus(canister) {
+        const status = await management<{ cycles: bigint; idle_cycles_burned_per_day: bigint; settings: { freezing_threshold: bigint } }>('canister_status', { canister_id: canister });
+        return { cycles: status.cycles, idle_cycles_burned_per_day: status.idle_cycles_burned_per_day, freezing_threshold: status.settings.freezing_threshold };
+    },
+    async depositCycles(canister, amount) {
+        await management('deposit_cycles', { canister_id: canister }, amount);
     }
 };
 

@@ -5,6 +5,9 @@ import type { Principal } from '@dfinity/principal';
 import {
     DEFAULT_BUCKET_CAPACITY_BYTES,
     DEFAULT_BUCKET_CYCLES,
+    DEFAULT_CYCLES_TOPUP_AMOUNT,
+    DEFAULT_CYCLES_TOPUP_THRESHOLD,
+    DEFAULT_INDEX_CYCLES_RESERVE,
     DEFAULT_FULL_THRESHOLD_PERCENT,
     DEFAULT_HASH_SLICE_BYTES,
     DEFAULT_QUOTA_BYTES,
@@ -167,6 +170,10 @@ export interface ManagementApi {
     installCode(canister: Principal, mode: 'install' | 'upgrade', wasm: Uint8Array, arg: Uint8Array): Promise<void>;
     stopCanister(canister: Principal): Promise<void>;
     startCanister(canister: Principal): Promise<void>;
+    /** The canister's balance, idle burn and freezing threshold (`canister_status`; the index must control it). */
+    canisterStatus(canister: Principal): Promise<{ cycles: bigint; idle_cycles_burned_per_day: bigint; freezing_threshold: bigint }>;
+    /** Sends `amount` of the index's cycles to the canister. */
+    depositCycles(canister: Principal, amount: bigint): Promise<void>;
 }
 
 export interface Ports {
@@ -204,7 +211,10 @@ export const DEFAULT_CONFIG: ConfigT = {
     sweep_interval_seconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
     auto_create_buckets: true,
     hash_slice_bytes: DEFAULT_HASH_SLICE_BYTES,
-    bucket_controllers: []
+    bucket_controllers: [],
+    cycles_topup_threshold: DEFAULT_CYCLES_TOPUP_THRESHOLD,
+    cycles_topup_amount: DEFAULT_CYCLES_TOPUP_AMOUNT,
+    index_cycles_reserve: DEFAULT_INDEX_CYCLES_RESERVE
 };
 
 export function getU64(state: IndexState, key: number): bigint {

@@ -18,7 +18,8 @@ import { chainingValue, decodeState, encodeState, finalize, initialState, toHex 
 import { writeU64 } from '../../shared/stable';
 import { type Asset, type BeginUploadArgs, type Result, type SessionInfo, sessionInfoFields, type SiloError, type UploadTicket } from '../../shared/types';
 import { adjustOwner, getOwner, insertAsset } from './assets';
-import { adjustBucket, allocateBucket, createBucket } from './buckets';
+import { adjustBucket, allocateBucket, bucketLimit, createBucket } from './buckets';
+import { fundUpload } from './cycles';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
 import { describeError, enqueueTask, runTask } from './tasks';
 
@@ -92,6 +93,14 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         if (stillOverQuota !== null) return { Err: stillOverQuota };
         bucket = allocateBucket(state, args.size);
         if (bucket === null) return { Err: { NoCapacity: `no bucket has room for ${args.size} bytes, even a new one (capacity ${created.Ok.capacity_bytes})` } };
+    }
+
+    // Refuse up front what the bucket cannot pay for (after trying a top-up); then take the bucket again.
+    const funded = await fundUpload(state, env, ports, bucket, args.size, chunkCount(args.size, args.chunk_size));
+    if ('Err' in funded) return funded;
+    const still = state.buckets.get(bucket.id);
+    if (still === undefined || !('active' in still.status) || bucketLimit(still, getConfig(state).full_threshold_percent) - still.used_bytes - still.reserved_bytes < args.size) {
+        return { Err: { Busy: 'the bucket filled up while this upload was being funded; retry' } };
     }
 
     // Reserve before the first await, so concurrent uploads cannot overbook the bucket or the quota.

@@ -64,8 +64,8 @@ export async function deploySilo(pic: TestPic, options: { config?: Partial<Confi
 }
 
 /** A bucket controlled by the admin and the index, with the index as its only writer. */
-export async function deployBucket(pic: TestPic, indexId: Principal, wasm: string): Promise<Principal> {
-    const id = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN, indexId], cycles: 100_000_000_000_000n });
+export async function deployBucket(pic: TestPic, indexId: Principal, wasm: string, cycles = 100_000_000_000_000n): Promise<Principal> {
+    const id = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN, indexId], cycles });
     await pic.installCode({ canisterId: id, wasm, arg: bucketInitArg(indexId), sender: ADMIN });
     return id;
 }

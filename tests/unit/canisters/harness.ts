@@ -166,8 +166,20 @@ export class World {
             if (mode === 'install') this.buckets.set(canister.toText(), newBucketState());
         },
         stopCanister: async (c) => void this.calls.push({ method: 'stopCanister', args: [c] }),
-        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] })
+        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] }),
+        canisterStatus: async (c) => {
+            this.calls.push({ method: 'canisterStatus', args: [c] });
+            if (this.unreachable.has(c.toText())) throw new Error('canister_status failed');
+            return { cycles: this.bucketCycles.get(c.toText()) ?? 10_000_000_000_000n, idle_cycles_burned_per_day: 1_000_000n, freezing_threshold: 2_592_000n };
+        },
+        depositCycles: async (c, amount) => {
+            this.calls.push({ method: 'depositCycles', args: [c, amount] });
+            this.cycles -= amount;
+            this.bucketCycles.set(c.toText(), (this.bucketCycles.get(c.toText()) ?? 10_000_000_000_000n) + amount);
+        }
     };
+    /** Bucket balances canisterStatus reports (10 T unless set). */
+    readonly bucketCycles = new Map<string, bigint>();
 
     get ports(): Ports {
         return { bucket: this.bucketApi, management: this.management };

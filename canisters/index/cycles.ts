@@ -1,0 +1,263 @@
+/**
+ * Keeping buckets funded. On its maintenance timer the index reads each bucket's balance through the
+ * management canister (`canister_status`: the index controls the buckets it serves), measures the burn
+ * between two readings, and tops up (`deposit_cycles`) a bucket whose cycles above its freezing reserve
+ * fall below `cycles_topup_threshold`, never spending below its own `index_cycles_reserve`.
+ * `begin_upload` refuses an upload its bucket cannot pay for, after trying a top-up, instead of letting
+ * the bucket freeze half-way. The index's own balance is observed and reported the same way.
+ */
+import type { Principal } from '@dfinity/principal';
+
+import { candidSerializer } from '../../shared/stable';
+import { CyclesReport, type BucketInfo, type Config, type CyclesReport as CyclesReportT, type Result } from '../../shared/types';
+import { type Env, getConfig, getU64, type IndexState, type Ports, setU64 } from './state';
+import { describeError } from './tasks';
+
+export const NANOS_PER_DAY = 86_400n * 1_000_000_000n;
+
+/**
+ * Freezing threshold of the buckets the index creates: 90 days of idle burn (the IC's default is 30). A
+ * frozen bucket stops serving but keeps its data until its balance is gone; a bucket holds users' files,
+ * so it freezes early and leaves the operator three months to top it up before anything is deleted.
+ */
+export const BUCKET_FREEZING_THRESHOLD_SECONDS = 90n * 86_400n;
+/**
+ * Cap on the cycles a bucket may set aside for storage it allocates while its subnet is busy (the IC's
+ * default, stated so a change of default cannot surprise): one large upload on a crowded subnet cannot
+ * lock up the whole balance.
+ */
+export const BUCKET_RESERVED_CYCLES_LIMIT = 5_000_000_000_000n;
+
+/**
+ * What one byte of an upload costs its bucket, in cycles: ingress of `put_chunk` (2,000 per byte),
+ * writing it to stable memory (~200 instructions), and reading it back and hashing it during
+ * `finish_upload` (~9,000 instructions, 1 cycle each): ~11,200, with a margin for slower hashing.
+ * tests/silo/cycles.test.ts checks against the replica's metering that an upload burns less.
+ */
+export const UPLOAD_CYCLES_PER_BYTE = 14_000n;
+/** Per chunk: its ingress message, its execution and its share of the finish calls. */
+export const UPLOAD_CYCLES_PER_CHUNK = 30_000_000n;
+/** Per upload: opening, sealing, committing. */
+export const UPLOAD_CYCLES_BASE = 200_000_000n;
+
+/** Buckets whose balance one maintenance run reads, continuing from where the last run stopped. */
+export const CYCLES_BATCH = 16;
+
+/** Keys this module keeps in the index's meta map (a range of its own, clear of state.ts's MetaKey). */
+const CyclesKey = {
+    /** The index's own last observation (a CyclesReport). */
+    indexReport: 64,
+    /** Position in the bucket registry where the next maintenance run continues reading balances. */
+    cursor: 65,
+    /** Cycles the index gave away (creations and top-ups) since its last observation: not burn. */
+    givenSinceObservation: 66
+} as const;
+
+const reportSerializer = candidSerializer<CyclesReportT>(CyclesReport);
+
+/** What `canister_status` says that matters here. */
+export interface CanisterCycles {
+    cycles: bigint;
+    idle_cycles_burned_per_day: bigint;
+    freezing_threshold: bigint;
+}
+
+/** Cycles an upload of `size` bytes in `chunks` chunks costs its bucket. */
+export function uploadCost(size: bigint, chunks: number): bigint {
+    return UPLOAD_CYCLES_BASE + size * UPLOAD_CYCLES_PER_BYTE + BigInt(chunks) * UPLOAD_CYCLES_PER_CHUNK;
+}
+
+/** Days the cycles above `floor` last at `perDay`; none while nothing burns. */
+export function runwayDays(balance: bigint, floor: bigint, perDay: bigint): [] | [number] {
+    if (perDay <= 0n) return [];
+    const liquid = balance > floor ? balance - floor : 0n;
+    return [Number((liquid * 1000n) / perDay) / 1000];
+}
+
+/**
+ * A new report from a reading at `now`. The burn is what the balance lost since the previous reading (whose
+ * balance already counts later deposits) per day, and never less than the idle burn the system states.
+ */
+export function observe(previous: CyclesReportT | undefined, reading: { balance: bigint; idlePerDay: bigint; reserve: bigint }, now: bigint): CyclesReportT {
+    let burn = reading.idlePerDay;
+    if (previous !== undefined && now > previous.observed_at) {
+        const lost = previous.balance > reading.balance ? previous.balance - reading.balance : 0n;
+        const measured = (lost * NANOS_PER_DAY) / (now - previous.observed_at);
+        if (measured > burn) burn = measured;
+    } else if (previous !== undefined && previous.burn_per_day > burn) {
+        burn = previous.burn_per_day;
+    }
+    return {
+        balance: reading.balance,
+        observed_at: now,
+        burn_per_day: burn,
+        freezing_reserve: reading.reserve,
+        runway_days: runwayDays(reading.balance, reading.reserve, burn),
+        topped_up: previous?.topped_up ?? 0n,
+        low: false,
+        error: []
+    };
+}
+
+// ------------------------------------------------------------------ the index's own balance
+
+function storedIndexReport(state: IndexState): CyclesReportT | undefined {
+    const bytes = state.meta.get(CyclesKey.indexReport);
+    return bytes === undefined ? undefined : reportSerializer.fromBytes(bytes);
+}
+
+/** Records that the index sent `amount` cycles away (to create or top up a bucket): a transfer, not burn. */
+export function noteCyclesGiven(state: IndexState, amount: bigint): void {
+    setU64(state, CyclesKey.givenSinceObservation, getU64(state, CyclesKey.givenSinceObservation) + amount);
+}
+
+/** Takes a reading of the index's own balance (on the maintenance timer). */
+export function observeIndex(state: IndexState, env: Env): void {
+    const given = getU64(state, CyclesKey.givenSinceObservation);
+    const previous = storedIndexReport(state);
+    // Cycles given away since the last reading are taken off that reading, so they do not count as burn.
+    const base = previous === undefined ? undefined : { ...previous, balance: previous.balance > given ? previous.balance - given : 0n };
+    const report = observe(base, { balance: env.cycles(), idlePerDay: 0n, reserve: getConfig(state).index_cycles_reserve }, env.now);
+    state.meta.insert(CyclesKey.indexReport, reportSerializer.toBytes(report));
+    setU64(state, CyclesKey.givenSinceObservation, 0n);
+}
+
+/** The index's cycles now, with the burn of its last readings; `low` below its configured reserve. */
+export function indexCycles(state: IndexState, env: Env): CyclesReportT {
+    const config = getConfig(state);
+    const balance = env.cycles();
+    const stored = storedIndexReport(state);
+    const burn = stored?.burn_per_day ?? 0n;
+    return {
+        balance,
+        observed_at: env.now,
+        burn_per_day: burn,
+        freezing_reserve: config.index_cycles_reserve,
+        runway_days: runwayDays(balance, 0n, burn),
+        topped_up: 0n,
+        low: balance < config.index_cycles_reserve,
+        error: []
+    };
+}
+
+/** Cycles the index may give away now, keeping its reserve. */
+function spendable(config: Config, env: Env): bigint {
+    const balance = env.cycles();
+    return balance > config.index_cycles_reserve ? balance - config.index_cycles_reserve : 0n;
+}
+
+// ------------------------------------------------------------------ buckets
+
+function updateReport(state: IndexState, id: Principal, change: (report: CyclesReportT | undefined) => CyclesReportT): void {
+    const bucket = state.buckets.get(id);
+    if (bucket === undefined) return;
+    bucket.cycles = [change(bucket.cycles[0])];
+    state.buckets.insert(id, bucket);
+}
+
+async function readBucket(state: IndexState, env: Env, ports: Ports, id: Principal): Promise<CyclesReportT | null> {
+    let status: CanisterCycles;
+    try {
+        status = await ports.management.canisterStatus(id);
+    } catch (error) {
+        updateReport(state, id, (r) => ({ ...(r ?? emptyReport(env.now)), error: [`canister_status failed: ${describeError(error)}`] }));
+        return null;
+    }
+    // Re-read after the await: the record may have changed (a top-up from begin_upload, say).
+    const previous = state.buckets.get(id)?.cycles[0];
+    const reserve = (status.idle_cycles_burned_per_day * status.freezing_threshold) / 86_400n;
+    const report = observe(previous, { balance: status.cycles, idlePerDay: status.idle_cycles_burned_per_day, reserve }, env.now);
+    updateReport(state, id, () => report);
+    return report;
+}
+
+function emptyReport(now: bigint): CyclesReportT {
+    return { balance: 0n, observed_at: now, burn_per_day: 0n, freezing_reserve: 0n, runway_days: [], topped_up: 0n, low: false, error: [] };
+}
+
+/**
+ * Deposits enough in `id` to bring its cycles above the freezing reserve to `target` (at least
+ * `cycles_topup_amount`), as far as the index can spare. Returns what it deposited (0 when it could not).
+ */
+async function topUp(state: IndexState, env: Env, ports: Ports, id: Principal, target: bigint): Promise<bigint> {
+    const config = getConfig(state);
+    const report = state.buckets.get(id)?.cycles[0];
+    if (report === undefined) return 0n;
+    const liquid = report.balance - report.freezing_reserve;
+    let amount = target - liquid;
+    if (amount < config.cycles_topup_amount) amount = config.cycles_topup_amount;
+    const available = spendable(config, env);
+    if (amount > available) amount = available;
+    if (amount <= 0n) {
+        updateReport(state, id, (r) => ({ ...r!, low: true, error: [`the index holds ${env.cycles()} cycles, at or below its reserve of ${config.index_cycles_reserve}: top up the index`] }));
+        return 0n;
+    }
+    // Counted before the await: the cycles leave the index's balance when the call is made.
+    noteCyclesGiven(state, amount);
+    try {
+        await ports.management.depositCycles(id, amount);
+    } catch (error) {
+        updateReport(state, id, (r) => ({ ...r!, low: true, error: [`deposit_cycles failed: ${describeError(error)}`] }));
+        return 0n;
+    }
+    updateReport(state, id, (r) => {
+        const balance = r!.balance + amount;
+        return {
+            ...r!,
+            balance,
+            topped_up: r!.topped_up + amount,
+            runway_days: runwayDays(balance, r!.freezing_reserve, r!.burn_per_day),
+            low: balance - r!.freezing_reserve < config.cycles_topup_threshold,
+            error: []
+        };
+    });
+    return amount;
+}
+
+/**
+ * One maintenance pass: reads up to `CYCLES_BATCH` buckets' balances (continuing round the registry
+ * from where the last run stopped), tops up those below the threshold, then reads the index's own.
+ */
+export async function maintainCycles(state: IndexState, env: Env, ports: Ports): Promise<void> {
+    const from = Number(getU64(state, CyclesKey.cursor));
+    const ids = state.buckets.keys(from, CYCLES_BATCH);
+    setU64(state, CyclesKey.cursor, ids.length < CYCLES_BATCH ? 0n : BigInt(from + ids.length));
+    for (const id of ids) {
+        const report = await readBucket(state, env, ports, id);
+        if (report === null) continue;
+        const threshold = getConfig(state).cycles_topup_threshold;
+        if (report.balance - report.freezing_reserve < threshold) await topUp(state, env, ports, id, threshold);
+    }
+    observeIndex(state, env);
+}
+
+/**
+ * Makes sure `bucket` can pay for an upload of `size` bytes on top of the uploads it already has open:
+ * tops it up at once if it cannot, and refuses with `InsufficientCycles` when even that fails. A bucket
+ * the index has not read yet is let through (the next maintenance run reads it).
+ */
+export async function fundUpload(state: IndexState, env: Env, ports: Ports, bucket: BucketInfo, size: bigint, chunks: number): Promise<Result<null>> {
+    const needed = uploadCost(size, chunks);
+    const short = (): { available: bigint } | null => {
+        const current = state.buckets.get(bucket.id);
+        const report = current?.cycles[0];
+        if (current === undefined || report === undefined) return null;
+        // Uploads already open on the bucket will spend their share first.
+        const committed = uploadCost(current.reserved_bytes, 0);
+        const liquid = report.balance - report.freezing_reserve - committed;
+        return liquid >= needed ? null : { available: liquid > 0n ? liquid : 0n };
+    };
+    if (short() === null) return { Ok: null };
+    const threshold = getConfig(state).cycles_topup_threshold;
+    await topUp(state, env, ports, bucket.id, needed + uploadCost(bucket.reserved_bytes, 0) + threshold);
+    const after = short();
+    if (after === null) return { Ok: null };
+    return { Err: { InsufficientCycles: { canister: bucket.id, available: after.available, needed } } };
+}
+
+/** Buckets whose last report is low. */
+export function lowBuckets(state: IndexState): number {
+    let count = 0;
+    for (const [, bucket] of state.buckets.items()) if (bucket.cycles[0]?.low === true) count++;
+    return count;
+}
