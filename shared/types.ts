@@ -27,7 +27,13 @@ export const SiloError = IDL.Variant({
     Busy: IDL.Text,
     AssetNotFound: IDL.Nat64,
     /** The upload's bucket cannot pay for it (`needed` cycles, `available` above its freezing reserve) and the index could not top it up. */
-    InsufficientCycles: IDL.Record({ canister: IDL.Principal, available: IDL.Nat, needed: IDL.Nat })
+    InsufficientCycles: IDL.Record({ canister: IDL.Principal, available: IDL.Nat, needed: IDL.Nat }),
+    /** A per-owner or per-upload cap (`what` names it, README lists them): `requested` is over `limit`. */
+    LimitExceeded: IDL.Record({ what: IDL.Text, limit: IDL.Nat64, requested: IDL.Nat64 }),
+    /** Not now: `what` may happen again at `retry_at` (nanoseconds since the epoch). */
+    RateLimited: IDL.Record({ what: IDL.Text, retry_at: IDL.Nat64 }),
+    /** The session failed verification `attempts` times and was aborted; upload again. */
+    FinishAttemptsExhausted: IDL.Record({ session_id: IDL.Nat64, attempts: IDL.Nat32 })
 });
 export type SiloError =
     | { Unauthorized: string }
@@ -45,7 +51,10 @@ export type SiloError =
     | { BucketUnavailable: { bucket: Principal; reason: string } }
     | { Busy: string }
     | { AssetNotFound: bigint }
-    | { InsufficientCycles: { canister: Principal; available: bigint; needed: bigint } };
+    | { InsufficientCycles: { canister: Principal; available: bigint; needed: bigint } }
+    | { LimitExceeded: { what: string; limit: bigint; requested: bigint } }
+    | { RateLimited: { what: string; retry_at: bigint } }
+    | { FinishAttemptsExhausted: { session_id: bigint; attempts: number } };
 
 export type Result<T> = { Ok: T } | { Err: SiloError };
 export function Result(ok: IDL.Type): IDL.VariantClass {
@@ -249,7 +258,19 @@ export const Config = IDL.Record({
     /** Cycles the index deposits per top-up (more if that does not reach the threshold). */
     cycles_topup_amount: IDL.Nat,
     /** Cycles the index keeps for itself: it never tops up or creates buckets below this. */
-    index_cycles_reserve: IDL.Nat
+    index_cycles_reserve: IDL.Nat,
+    /** Smallest chunk_size begin_upload accepts for an upload of more than one chunk. */
+    min_chunk_size: IDL.Nat32,
+    /** Upload sessions one owner may have open at once. */
+    max_open_sessions_per_owner: IDL.Nat32,
+    /** Assets (committed, plus sessions open) one owner may have. */
+    max_assets_per_owner: IDL.Nat64,
+    /** Each session reserves at least this many bytes of its owner's quota, whatever its size. */
+    session_min_charge_bytes: IDL.Nat64,
+    /** finish_upload calls that may fail verification before the session is aborted. */
+    max_failed_finishes: IDL.Nat32,
+    /** begin_upload creates at most one bucket per this many seconds. */
+    bucket_creation_interval_seconds: IDL.Nat32
 });
 export interface Config {
     quota_bytes: bigint;
@@ -264,6 +285,12 @@ export interface Config {
     cycles_topup_threshold: bigint;
     cycles_topup_amount: bigint;
     index_cycles_reserve: bigint;
+    min_chunk_size: number;
+    max_open_sessions_per_owner: number;
+    max_assets_per_owner: bigint;
+    session_min_charge_bytes: bigint;
+    max_failed_finishes: number;
+    bucket_creation_interval_seconds: number;
 }
 
 export const ConfigUpdate = IDL.Record({
@@ -278,7 +305,13 @@ export const ConfigUpdate = IDL.Record({
     bucket_controllers: IDL.Opt(IDL.Vec(IDL.Principal)),
     cycles_topup_threshold: IDL.Opt(IDL.Nat),
     cycles_topup_amount: IDL.Opt(IDL.Nat),
-    index_cycles_reserve: IDL.Opt(IDL.Nat)
+    index_cycles_reserve: IDL.Opt(IDL.Nat),
+    min_chunk_size: IDL.Opt(IDL.Nat32),
+    max_open_sessions_per_owner: IDL.Opt(IDL.Nat32),
+    max_assets_per_owner: IDL.Opt(IDL.Nat64),
+    session_min_charge_bytes: IDL.Opt(IDL.Nat64),
+    max_failed_finishes: IDL.Opt(IDL.Nat32),
+    bucket_creation_interval_seconds: IDL.Opt(IDL.Nat32)
 });
 export type ConfigUpdate = { [K in keyof Config]: [] | [Config[K]] };
 
@@ -296,7 +329,13 @@ export function emptyConfigUpdate(): ConfigUpdate {
         bucket_controllers: [],
         cycles_topup_threshold: [],
         cycles_topup_amount: [],
-        index_cycles_reserve: []
+        index_cycles_reserve: [],
+        min_chunk_size: [],
+        max_open_sessions_per_owner: [],
+        max_assets_per_owner: [],
+        session_min_charge_bytes: [],
+        max_failed_finishes: [],
+        bucket_creation_interval_seconds: []
     };
 }
 

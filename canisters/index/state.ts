@@ -3,6 +3,8 @@ import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
 import {
+    DEFAULT_MIN_CHUNK_SIZE,
+    MAX_CHUNK_SIZE,
     DEFAULT_BUCKET_CAPACITY_BYTES,
     DEFAULT_BUCKET_CYCLES,
     DEFAULT_CYCLES_TOPUP_AMOUNT,
@@ -20,7 +22,7 @@ import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writ
 import {
     Asset,
     BucketInfo,
-    Config,
+    ConfigUpdate as ConfigUpdateType,
     sessionInfoFields,
     type SessionInfo,
     Visibility,
@@ -200,7 +202,12 @@ export const MetaKey = {
     nextTaskId: 11
 } as const;
 
-const configSerializer = candidSerializer<ConfigT>(Config);
+/**
+ * The settings are stored as a ConfigUpdate, every field optional: a field added by a later version is
+ * absent from what an earlier one stored and takes its default, where a required field would fail to
+ * decode. (Layout v1 stored a Config record; Candid decodes its values into the optional fields.)
+ */
+const configSerializer = candidSerializer<ConfigUpdate>(ConfigUpdateType);
 
 export const DEFAULT_CONFIG: ConfigT = {
     quota_bytes: DEFAULT_QUOTA_BYTES,
@@ -214,7 +221,13 @@ export const DEFAULT_CONFIG: ConfigT = {
     bucket_controllers: [],
     cycles_topup_threshold: DEFAULT_CYCLES_TOPUP_THRESHOLD,
     cycles_topup_amount: DEFAULT_CYCLES_TOPUP_AMOUNT,
-    index_cycles_reserve: DEFAULT_INDEX_CYCLES_RESERVE
+    index_cycles_reserve: DEFAULT_INDEX_CYCLES_RESERVE,
+    min_chunk_size: DEFAULT_MIN_CHUNK_SIZE,
+    max_open_sessions_per_owner: 64,
+    max_assets_per_owner: 1_000_000n,
+    session_min_charge_bytes: BigInt(DEFAULT_MIN_CHUNK_SIZE),
+    max_failed_finishes: 5,
+    bucket_creation_interval_seconds: 600
 };
 
 export function getU64(state: IndexState, key: number): bigint {
@@ -237,11 +250,12 @@ export function takeNext(state: IndexState, key: number, first = 1n): bigint {
 
 export function getConfig(state: IndexState): ConfigT {
     const bytes = state.meta.get(MetaKey.config);
-    return bytes === undefined ? DEFAULT_CONFIG : configSerializer.fromBytes(bytes);
+    return bytes === undefined ? DEFAULT_CONFIG : applyConfigUpdate(DEFAULT_CONFIG, configSerializer.fromBytes(bytes));
 }
 
 export function setConfig(state: IndexState, config: ConfigT): void {
-    state.meta.insert(MetaKey.config, configSerializer.toBytes(config));
+    const stored = Object.fromEntries(Object.entries(config).map(([key, value]) => [key, [value]])) as unknown as ConfigUpdate;
+    state.meta.insert(MetaKey.config, configSerializer.toBytes(stored));
 }
 
 function applyConfigUpdate(config: ConfigT, update: ConfigUpdate): ConfigT {
@@ -267,6 +281,9 @@ function validateConfig(config: ConfigT): string | null {
     if (config.sweep_interval_seconds < 1) return 'sweep_interval_seconds must be at least 1';
     if (config.session_ttl_ns < 1_000_000_000n) return 'session_ttl_ns must be at least one second';
     if (config.bucket_controllers.length > 9) return 'at most 9 extra bucket controllers (the index is the tenth)';
+    if (config.min_chunk_size < 64 || config.min_chunk_size % 64 !== 0 || config.min_chunk_size > MAX_CHUNK_SIZE) {
+        return `min_chunk_size must be a multiple of 64 between 64 and ${MAX_CHUNK_SIZE}`;
+    }
     return null;
 }
 
