@@ -1,19 +1,22 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, soak)
+ * Sections marked `onlyByName` (the long model-based soak) run only when named.
  */
 import { clientBench } from './client';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
 import type { Log } from './report';
 import { siloCostsBench } from './silo_costs';
+import { soakBench } from './soak';
 
-const sections: { name: string; title: string; run: (log: Log) => Promise<void> }[] = [
+const sections: { name: string; title: string; run: (log: Log) => Promise<void>; onlyByName?: boolean }[] = [
     { name: 'replica', title: 'Replica (issue 2)', run: replicaBench },
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
-    { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench }
+    { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
+    { name: 'soak', title: 'Model-based soak: random operations and faults, nothing lost (issue 9)', run: (log) => soakBench(log, process.argv.slice(3)), onlyByName: true }
 ];
 
 async function main(): Promise<void> {
@@ -21,7 +24,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     console.log(`Silo benchmarks, Node ${process.version}, ${new Date().toISOString()}`);
     for (const section of sections) {
-        if (wanted.length > 0 && !wanted.includes(section.name)) continue;
+        if (wanted.length > 0 ? !wanted.includes(section.name) : section.onlyByName === true) continue;
         console.log('');
         console.log(`== ${section.title} ${'='.repeat(Math.max(0, 72 - section.title.length))}`);
         const t = performance.now();

@@ -12,9 +12,9 @@ const seed = Number(process.env.MODEL_SEED ?? 20261127);
 
 describe('model-based suite (short profile)', () => {
     it('loses nothing and shows nothing uncommitted across random operations and faults', async () => {
-        const report = await runModel({ seed, runs: 2, steps: 40, fullCheckEvery: 10 });
-        expect(report.runs).toBe(2);
-        expect(report.operations).toBe(80);
+        const report = await runModel({ seed, runs: 1, steps: 60, fullCheckEvery: 15 });
+        expect(report.runs).toBe(1);
+        expect(report.operations).toBe(60);
         expect(report.faults).toBeGreaterThan(0);
         expect(report.committed).toBeGreaterThan(0);
     }, 120_000);
