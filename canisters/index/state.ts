@@ -49,7 +49,11 @@ export const SessionRecord = IDL.Record({
     hash_state: IDL.Vec(IDL.Nat8),
     /** Who holds the finish lock: the boot epoch and a token; a lock from an older epoch is stale. */
     finish_epoch: IDL.Nat64,
-    finish_token: IDL.Nat64
+    finish_token: IDL.Nat64,
+    /** Bytes of the owner's quota the session holds: its size, or the minimum charge (absent: its size). */
+    quota_charge: IDL.Opt(IDL.Nat64),
+    /** finish_upload calls that failed verification so far (absent: none). */
+    failed_finishes: IDL.Opt(IDL.Nat32)
 });
 export interface SessionRecord extends SessionInfo {
     sha256: Uint8Array;
@@ -57,6 +61,8 @@ export interface SessionRecord extends SessionInfo {
     hash_state: Uint8Array;
     finish_epoch: bigint;
     finish_token: bigint;
+    quota_charge: [] | [bigint];
+    failed_finishes: [] | [number];
 }
 
 /** An asset as stored: the public record plus the owner page that lists it. */
@@ -71,21 +77,25 @@ export const OwnerRecord = IDL.Record({
     reserved_bytes: IDL.Nat64,
     asset_count: IDL.Nat64,
     /** Pages of asset ids in `ownerPages`; new ids go to the last page. */
-    pages: IDL.Nat32
+    pages: IDL.Nat32,
+    /** Upload sessions the owner has open (absent in layout v1 records: counted by the v2 migration). */
+    open_sessions: IDL.Opt(IDL.Nat32)
 });
 export interface OwnerRecord {
     committed_bytes: bigint;
     reserved_bytes: bigint;
     asset_count: bigint;
     pages: number;
+    open_sessions: [] | [number];
 }
 
 export const TaskKind = IDL.Variant({
-    delete_chunks: IDL.Record({ bucket: IDL.Principal, id: IDL.Nat64 }),
+    /** `bytes`: what the bucket's used_bytes keeps counting until the chunks are gone (absent: nothing). */
+    delete_chunks: IDL.Record({ bucket: IDL.Principal, id: IDL.Nat64, bytes: IDL.Opt(IDL.Nat64) }),
     notify_commit: IDL.Record({ bucket: IDL.Principal, session_id: IDL.Nat64, owner: IDL.Principal, visibility: Visibility })
 });
 export type TaskKind =
-    | { delete_chunks: { bucket: Principal; id: bigint } }
+    | { delete_chunks: { bucket: Principal; id: bigint; bytes: [] | [bigint] } }
     | { notify_commit: { bucket: Principal; session_id: bigint; owner: Principal; visibility: VisibilityT } };
 
 export const TaskRecord = IDL.Record({
@@ -133,6 +143,10 @@ export interface IndexState {
     upgrades: KvMap<Principal, UpgradeRecord>;
     /** Sessions the expiry timer removed → when, so later calls can say `SessionExpired`. */
     expired: KvMap<bigint, bigint>;
+    /** (expires_at, session id) for every session: the sweep reads the earliest few, never all. */
+    expiries: KvMap<[bigint, bigint], Uint8Array>;
+    /** (next_attempt_at, task id) for every task: the timer runs the earliest due few. */
+    taskQueue: KvMap<[bigint, bigint], Uint8Array>;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -199,7 +213,17 @@ export const MetaKey = {
     pendingBucket: 9,
     /** Set while a bucket is being created (holds the boot epoch); stale after an upgrade. */
     creatingBucket: 10,
-    nextTaskId: 11
+    nextTaskId: 11,
+    /** Running totals (u64) that stats() reads instead of scanning every owner. */
+    totalAssets: 12,
+    totalCommittedBytes: 13,
+    totalReservedBytes: 14,
+    /** When begin_upload last created a bucket (rate limit). */
+    lastBucketCreatedAt: 15,
+    /** Maintenance lease: (boot epoch, expiry time); a run that trapped cannot hold it past either. */
+    maintenanceLease: 16,
+    /** When the bucket creation in flight started (with `creatingBucket`). */
+    creatingBucketAt: 17
 } as const;
 
 /**

@@ -30,11 +30,13 @@ function declared(size: bigint, chunkSize: number, name = 'big.bin') {
     return { name, content_type: 'application/octet-stream', size, sha256: new Uint8Array(32), chunk_size: chunkSize, visibility: { private: null }, checkpoints: [] };
 }
 
-/** Records the instructions of each message a canister executes, by method. */
+/** Records the instructions of each message a canister executes, by method (inspect_message runs are left out). */
 function observe(ids: Principal[]): { method: string; instructions: bigint }[] {
     const executions: { method: string; instructions: bigint }[] = [];
     for (const id of ids) {
-        pic.replica!.getCanister(id)!.observer = (_c, exec: Execution) => executions.push({ method: exec.options.method ?? exec.kind, instructions: exec.instructions });
+        pic.replica!.getCanister(id)!.observer = (_c, exec: Execution) => {
+            if (exec.kind !== 'F') executions.push({ method: exec.options.method ?? exec.kind, instructions: exec.instructions });
+        };
     }
     return executions;
 }
@@ -106,7 +108,8 @@ describe('2. chunk size and chunk count', () => {
         await pic.tick(5);
         expect(await bucket.stats()).toMatchObject({ sessions: 0n, chunks: 0n, stored_bytes: 0n });
         const deletes = executions.filter((e) => e.method === 'c2c_delete');
-        expect(deletes.length).toBeLessThanOrEqual(4);
+        // Each call reads at most 16 presence pages of 8,192 chunks: the 2^20-chunk session takes 8.
+        expect(deletes.length).toBeLessThanOrEqual(10);
         for (const d of deletes) expect(d.instructions).toBeLessThan(1_000_000_000n);
     });
 });
@@ -136,7 +139,7 @@ describe('4. per-owner caps', () => {
         // Two zero-byte sessions hold 2 × 64 KiB of the quota.
         expect(await silo.admin.stats()).toMatchObject({ reserved_bytes: 3n * 65536n });
         await upload(silo, bob, bytes(0, 1));
-        expect(await silo.index(bob).begin_upload(declared(200_000n, 1024))).toMatchObject({ Err: { QuotaExceeded: { used: 2n * 65536n, requested: 200_000n } } });
+        expect(await silo.index(bob).begin_upload(declared(250_000n, 1024))).toMatchObject({ Err: { QuotaExceeded: { used: 65536n, requested: 250_000n } } });
         // Assets count too: two committed and one open reach the cap of three.
         await upload(silo, bob, bytes(10, 2));
         expect(await silo.index(bob).begin_upload(declared(1n, 1024, 'x'))).toEqual({ Err: { LimitExceeded: { what: 'assets', limit: 3n, requested: 4n } } });
@@ -167,21 +170,28 @@ describe('7. inspect_message', () => {
         silo = await deploySilo(pic);
     });
 
-    it('drops anonymous and unknown-session chunks and oversized anonymous calls before they cost anything', async () => {
+    it('drops anonymous and unknown-session chunks and oversized anonymous calls before they cost anything', async (context) => {
+        if (pic.replica === undefined) context.skip();
         const bucketId = silo.buckets[0];
+        const executions = observe([silo.indexId, bucketId]);
         const anonymousBucket = pic.createActor<Service>(bucketIdlFactory, bucketId);
         const before = await pic.getCyclesBalance(bucketId);
         await expect(anonymousBucket.put_chunk(7n, 0, new Uint8Array(MAX_CHUNK_SIZE))).rejects.toThrow(/rejected the message/);
         await expect(silo.bucket(bucketId, alice).put_chunk(7n, 0, new Uint8Array(1000))).rejects.toThrow(/rejected the message/);
-        expect(before - (await pic.getCyclesBalance(bucketId))).toBeLessThan(10_000_000n);
+        // Before inspect_message each such put cost the bucket ~3.7 B cycles (issue 9); now nothing runs.
+        expect(executions).toEqual([]);
+        expect(before - (await pic.getCyclesBalance(bucketId))).toBeLessThan(100_000_000n);
 
         const anonymousIndex = pic.createActor<Service>(indexIdlFactory, silo.indexId);
         const indexBefore = await pic.getCyclesBalance(silo.indexId);
         await expect(anonymousIndex.begin_upload({ ...declared(10n, 1024), name: 'x'.repeat(1_900_000) })).rejects.toThrow(/rejected the message/);
-        await expect(silo.index(alice).begin_upload({ ...declared(10n, 1024), name: 'x'.repeat(100_000) })).rejects.toThrow(/rejected the message/);
-        await expect(silo.index(alice).finish_upload(12345n)).rejects.toThrow(/rejected the message/);
+        await expect(silo.index(alice).begin_upload({ ...declared(10n, 1024), name: 'x'.repeat(10_000) })).rejects.toThrow(/rejected the message/);
+        await expect(anonymousIndex.finish_upload(1n)).rejects.toThrow(/rejected the message/);
         await expect(silo.index(alice).admin_create_bucket()).rejects.toThrow(/rejected the message/);
-        expect(indexBefore - (await pic.getCyclesBalance(silo.indexId))).toBeLessThan(10_000_000n);
+        expect(executions).toEqual([]);
+        expect(indexBefore - (await pic.getCyclesBalance(silo.indexId))).toBeLessThan(100_000_000n);
+        // An unknown id from a signed-in caller still gets its typed answer (a retrying client needs it).
+        expect(await silo.index(alice).finish_upload(12345n)).toEqual({ Err: { SessionNotFound: 12345n } });
     });
 
     it('drops writes by non-owners and ingress calls of c2c methods, and lets owners through', async () => {
@@ -189,6 +199,7 @@ describe('7. inspect_message', () => {
         const { ticket, chunks } = await stage(silo, alice, data, { only: [] });
         await expect(silo.bucket(ticket.bucket, bob).put_chunk(ticket.session_id, 0, chunks[0])).rejects.toThrow(/rejected the message/);
         await expect(silo.index(bob).abort_upload(ticket.session_id)).rejects.toThrow(/rejected the message/);
+        await expect(silo.index(bob).finish_upload(ticket.session_id)).rejects.toThrow(/rejected the message/);
         await expect(silo.bucket(ticket.bucket, alice).c2c_delete(ticket.session_id)).rejects.toThrow(/rejected the message/);
         unwrap(await silo.bucket(ticket.bucket, alice).put_chunk(ticket.session_id, 0, chunks[0]));
         // Errors the canister explains still come back typed: a wrong length from the owner.

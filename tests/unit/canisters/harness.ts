@@ -35,6 +35,7 @@ import {
     principalPageKey,
     u64Key,
     u64ListSerializer,
+    u64PairKey,
     u8Key
 } from '../../../shared/stable';
 import { bucketMethods } from '../../../shared/idl';
@@ -64,7 +65,9 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         tasks: new MemoryMap(u64Key, taskSerializer),
         bucketWasm: new MemoryMap(idIndexKey, bytesSerializer),
         upgrades: new MemoryMap(principalKey, upgradeSerializer),
-        expired: new MemoryMap(u64Key, u64Key)
+        expired: new MemoryMap(u64Key, u64Key),
+        expiries: new MemoryMap(u64PairKey, bytesSerializer),
+        taskQueue: new MemoryMap(u64PairKey, bytesSerializer)
     };
     initializeLayout(state);
     // Small chunks and no minimum charge unless a test sets them: the tests' uploads are a few KiB.
