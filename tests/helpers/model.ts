@@ -37,8 +37,8 @@ export const MODEL_CONFIG = {
     sweep_interval_seconds: 60,
     hash_slice_bytes: 1024,
     min_chunk_size: 1024,
-    session_min_charge_bytes: 0n,
-    max_open_sessions_per_owner: 64,
+    session_min_charge_bytes: 1024n,
+    max_open_sessions_per_owner: 3,
     max_failed_finishes: 3
 };
 const CHUNK_SIZES = [1 * KIB, 2 * KIB, 4 * KIB];
@@ -203,6 +203,11 @@ export class ModelRun {
     readonly assets = new Map<bigint, ModelAsset>();
     /** Ids no longer live: aborted, expired, deleted, refused at begin. */
     readonly gone = new Map<bigint, { fate: 'aborted' | 'expired' | 'deleted'; owner: number }>();
+    /**
+     * Deleted assets and dropped sessions (aborted, expired, refused by their bucket at begin) whose chunks
+     * may still be in their bucket, where they count as used bytes until the deletion task completes.
+     */
+    readonly deleting = new Map<bigint, { bucket: string; size: bigint }>();
     readonly stopped = new Set<string>();
     readonly faulty = new Set<string>();
     readonly drained = new Set<string>();
@@ -444,6 +449,7 @@ export class ModelRun {
         }
         if (kind === 'BucketUnavailable' || kind === 'InsufficientCycles') {
             if (!this.anyDown()) fail(`begin_upload failed with ${json(r)} while every bucket is up`);
+            if (kind === 'BucketUnavailable') this.deleting.set(-BigInt(this.step), { bucket: r.Err.BucketUnavailable.bucket.toText(), size: BigInt(data.length) });
             return true;
         }
         if (kind !== 'Ok') fail(`begin_upload failed: ${json(r)}`);
@@ -554,8 +560,7 @@ export class ModelRun {
         }
         if (kind === 'FinishAttemptsExhausted') {
             if (predicted.kind !== 'ChecksumMismatch' && predicted.kind !== 'HashMismatch') fail(`finish_upload ${s.id} gave up though the model predicts ${predicted.kind}`);
-            this.sessions.delete(s.id);
-            this.gone.set(s.id, { fate: 'aborted', owner: s.owner });
+            this.drop(s, 'aborted');
             return;
         }
         if (kind !== predicted.kind) fail(`finish_upload ${s.id}: got ${json(r)}, the model predicts ${json(predicted)}`);
@@ -590,6 +595,12 @@ export class ModelRun {
                 s.mismatches++;
                 return;
         }
+    }
+
+    private drop(s: ModelSession, fate: 'aborted' | 'expired'): void {
+        this.sessions.delete(s.id);
+        this.gone.set(s.id, { fate, owner: s.owner });
+        this.deleting.set(s.id, { bucket: s.bucket, size: BigInt(s.data.length) });
     }
 
     private commit(s: ModelSession): void {
@@ -678,12 +689,13 @@ export class ModelRun {
         const result = await attempt(() => this.index(s.owner).abort_upload(s.id));
         if (!result.ok) fail(`abort_upload ${s.id} was rejected: ${result.reject}`);
         if (errKind(result.value) !== 'Ok') fail(`abort_upload ${s.id} failed: ${json(result.value)}`);
-        this.sessions.delete(s.id);
-        this.gone.set(s.id, { fate: 'aborted', owner: s.owner });
+        this.drop(s, 'aborted');
     }
 
     private async delete(a: ModelAsset, caller: number): Promise<void> {
         const result = await attempt(() => this.index(caller).delete_asset(a.id));
+        // Another user's delete may be dropped at inspection (a rejection) or refused; either way nothing changes.
+        if (!result.ok && caller !== a.owner) return;
         if (!result.ok) fail(`delete_asset ${a.id} was rejected: ${result.reject}`);
         const kind = errKind(result.value);
         if (caller !== a.owner) {
@@ -691,6 +703,7 @@ export class ModelRun {
             return;
         }
         if (kind !== 'Ok') fail(`delete_asset ${a.id} failed: ${json(result.value)}`);
+        this.deleting.set(a.id, { bucket: a.bucket, size: BigInt(a.data.length) });
         this.assets.delete(a.id);
         this.gone.set(a.id, { fate: 'deleted', owner: a.owner });
     }
@@ -705,31 +718,35 @@ export class ModelRun {
         if (entry === undefined) return false;
         const [id, fate, owner] = entry;
         const index = this.index(owner);
+        // Each late message is answered with an error or dropped at inspection (a rejection); never acted on.
+        const late = async (call: () => Promise<any>): Promise<any> => {
+            const r = await attempt(call);
+            return r.ok ? r.value : { Err: { Rejected: r.reject } };
+        };
         if (op.call === 'finish') {
-            const r = await index.finish_upload(id);
+            const r = await late(() => index.finish_upload(id));
             const kind = errKind(r);
             if (fate === 'committed') {
-                // A repeated finish of a committed upload answers with the asset, or Unauthorized for another caller.
+                // A repeated finish of a committed upload answers with the asset.
                 if (!(kind === 'Ok' && r.Ok.id === id)) fail(`repeated finish of committed ${id} gave ${json(r)}`);
-            } else if (!['SessionNotFound', 'SessionExpired', 'Unauthorized'].includes(kind)) fail(`finish of ${fate} ${id} gave ${json(r)}`);
+            } else if (!['SessionNotFound', 'SessionExpired', 'Rejected'].includes(kind)) fail(`finish of ${fate} ${id} gave ${json(r)}`);
         } else if (op.call === 'abort') {
-            const r = await index.abort_upload(id);
-            if (!['SessionNotFound', 'SessionExpired', 'Unauthorized'].includes(errKind(r))) fail(`abort of ${fate} ${id} gave ${json(r)}`);
+            const r = await late(() => index.abort_upload(id));
+            if (!['SessionNotFound', 'SessionExpired', 'Rejected'].includes(errKind(r))) fail(`abort of ${fate} ${id} gave ${json(r)}`);
         } else if (op.call === 'delete') {
-            const r = await index.delete_asset(id);
+            const r = await late(() => index.delete_asset(id));
             if (fate === 'committed') {
-                if (errKind(r) !== 'Ok' && errKind(r) !== 'Unauthorized') fail(`delete of ${id} gave ${json(r)}`);
-                if (errKind(r) === 'Ok') {
-                    this.assets.delete(id);
-                    this.gone.set(id, { fate: 'deleted', owner });
-                }
-            } else if (!['AssetNotFound', 'Unauthorized'].includes(errKind(r))) fail(`delete of ${fate} ${id} gave ${json(r)}`);
+                if (errKind(r) !== 'Ok') fail(`delete of committed ${id} by its owner gave ${json(r)}`);
+                const a = this.assets.get(id)!;
+                this.deleting.set(id, { bucket: a.bucket, size: BigInt(a.data.length) });
+                this.assets.delete(id);
+                this.gone.set(id, { fate: 'deleted', owner });
+            } else if (!['AssetNotFound', 'Rejected'].includes(errKind(r))) fail(`delete of ${fate} ${id} gave ${json(r)}`);
         } else {
             for (const bucket of this.buckets) {
                 if (this.down(bucket)) continue;
-                const r = await attempt(() => this.bucketActor(bucket, owner).put_chunk(id, 0, new Uint8Array(1024)));
-                // Refused at inspection (a rejection) or with an error: never stored.
-                if (r.ok && errKind(r.value) === 'Ok') fail(`put_chunk into ${fate} ${id} was accepted by ${bucket}`);
+                const r = await late(() => this.bucketActor(bucket, owner).put_chunk(id, 0, new Uint8Array(1024)));
+                if (errKind(r) === 'Ok') fail(`put_chunk into ${fate} ${id} was accepted by ${bucket}`);
             }
         }
         return true;
@@ -807,8 +824,7 @@ export class ModelRun {
                 continue;
             }
             if (errKind(r) !== 'SessionExpired') fail(`session ${s.id} ended as ${json(r)}, not SessionExpired`);
-            this.sessions.delete(s.id);
-            this.gone.set(s.id, { fate: 'expired', owner: s.owner });
+            this.drop(s, 'expired');
         }
     }
 
@@ -862,7 +878,11 @@ export class ModelRun {
             const b = info.id.toText();
             const used = [...this.assets.values()].filter((a) => a.bucket === b).reduce((n, a) => n + BigInt(a.data.length), 0n);
             const reserved = [...this.sessions.values()].filter((s) => s.bucket === b).reduce((n, s) => n + BigInt(s.data.length), 0n);
-            if (info.used_bytes !== used || info.reserved_bytes !== reserved) fail(`bucket ${b} accounts ${info.used_bytes} used / ${info.reserved_bytes} reserved, the model ${used} / ${reserved}`);
+            // A deleted asset's bytes stay used until its chunks are gone (exactly so once tasks drained).
+            const freeing = [...this.deleting.values()].filter((d) => d.bucket === b).reduce((n, d) => n + d.size, 0n);
+            if (info.used_bytes < used || info.used_bytes > used + freeing || info.reserved_bytes !== reserved) {
+                fail(`bucket ${b} accounts ${info.used_bytes} used / ${info.reserved_bytes} reserved, the model ${used} (+ up to ${freeing} being deleted) / ${reserved}`);
+            }
         }
         // Each owner's used bytes, as the quota check sees them: a begin_upload just over the quota is refused with them.
         const owner = this.step % USERS.length;
@@ -939,7 +959,10 @@ export class ModelRun {
         if (this.drained.size > 0) await this.refuel();
         for (let round = 0; ; round++) {
             const stats = (await this.silo.admin.stats()) as Stats;
-            if (stats.pending_bucket_tasks === 0) break;
+            if (stats.pending_bucket_tasks === 0) {
+                this.deleting.clear();
+                break;
+            }
             if (round >= 12) fail(`${stats.pending_bucket_tasks} bucket tasks never drain with every bucket up`);
             // Past the longest backoff of a task that failed during a fault.
             await this.pic.advanceTime(round < 6 ? 30_000 : 10 * 60_000);
