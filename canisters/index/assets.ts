@@ -9,7 +9,7 @@ import { enqueueTask, runTask } from './tasks';
 
 /** Asset ids per owner page. */
 export const OWNER_PAGE_SIZE = 256;
-/** `list_assets` cursors pack (page, last id): the id in the low 40 bits, the page above. */
+/** `list_assets` cursors pack (page, position in it): the position in the low 40 bits, the page above. */
 const CURSOR_ID_BITS = 40n;
 
 export function getOwner(state: IndexState, owner: Principal): OwnerRecord {
@@ -53,10 +53,11 @@ function removeAssetRecord(state: IndexState, id: bigint): Asset | undefined {
     const record = state.assets.remove(id);
     if (record === undefined) return undefined;
     const { asset, page } = record;
+    // A deleted id leaves a 0 (no id is 0) in its place: positions, which list_assets cursors name, never shift.
     const ids = state.ownerPages.get([asset.owner, page]) ?? [];
     state.ownerPages.insert(
         [asset.owner, page],
-        ids.filter((x) => x !== id)
+        Array.from(ids, (x) => (x === id ? 0n : x))
     );
     const owner = getOwner(state, asset.owner);
     owner.asset_count -= 1n;
@@ -81,10 +82,11 @@ export function getAsset(state: IndexState, env: Env, id: bigint): Result<Asset>
 export const LIST_SCAN_LIMIT = 2 * MAX_LIST_LIMIT;
 
 /**
- * Lists an owner's assets in upload order, a page at a time. Others see only public assets. Cursors stay
- * valid while assets are deleted: they name the last asset examined, not a position. A call examines at
- * most LIST_SCAN_LIMIT ids and pages, so a page may come back short (even empty) with a next_cursor:
- * continue from it until there is none.
+ * Lists an owner's assets in commit order, a page at a time. Others see only public assets. A cursor
+ * names a position (owner page, index in it): pages hold ids in commit order, which is not id order (an
+ * upload begun earlier may commit later), and deletions leave their place empty, so positions stay valid
+ * while assets are deleted. A call examines at most LIST_SCAN_LIMIT ids and pages, so a page may come
+ * back short (even empty) with a next_cursor: continue from it until there is none.
  */
 export function listAssets(state: IndexState, env: Env, args: ListAssetsArgs): Result<AssetPage> {
     const owner = args.owner[0] ?? env.caller;
@@ -92,18 +94,18 @@ export function listAssets(state: IndexState, env: Env, args: ListAssetsArgs): R
     if (limit < 1 || limit > MAX_LIST_LIMIT) return { Err: { InvalidArgument: `limit must be between 1 and ${MAX_LIST_LIMIT}` } };
     const cursor = args.cursor[0];
     let page = cursor === undefined ? 0 : Number(cursor >> CURSOR_ID_BITS);
-    let after = cursor === undefined ? 0n : cursor & ((1n << CURSOR_ID_BITS) - 1n);
+    let at = cursor === undefined ? 0 : Number(cursor & ((1n << CURSOR_ID_BITS) - 1n));
     const pages = getOwner(state, owner).pages;
     const assets: Asset[] = [];
     let examined = 0;
-    // Ids grow across pages, so `after` (the last id examined) holds on later pages too.
-    const next = (): [bigint] => [(BigInt(page) << CURSOR_ID_BITS) | after];
-    for (; page < pages; page++) {
+    const next = (): [bigint] => [(BigInt(page) << CURSOR_ID_BITS) | BigInt(at)];
+    for (; page < pages; page++, at = 0) {
         if (++examined > LIST_SCAN_LIMIT) return { Ok: { assets, next_cursor: next() } };
-        for (const id of state.ownerPages.get([owner, page]) ?? []) {
-            if (id <= after) continue;
+        const ids = state.ownerPages.get([owner, page]) ?? [];
+        for (; at < ids.length; at++) {
             if (assets.length >= limit || ++examined > LIST_SCAN_LIMIT) return { Ok: { assets, next_cursor: next() } };
-            after = id;
+            const id = ids[at];
+            if (id === 0n) continue;
             const record = state.assets.get(id);
             if (record !== undefined && mayRead(env, record.asset)) assets.push(record.asset);
         }

@@ -58,6 +58,7 @@ const user = fc.nat({ max: USERS.length - 1 });
 
 export type Op =
     | { kind: 'begin'; user: number; size: number; chunkSize: number; checkpoints: boolean; public: boolean; seed: number }
+    | { kind: 'upload'; user: number; size: number; chunkSize: number; checkpoints: boolean; public: boolean; seed: number }
     | { kind: 'put'; session: number; chunk: number; corrupt: boolean }
     | { kind: 'putAll'; session: number; order: 'forward' | 'reverse' | 'concurrent'; duplicate: boolean }
     | { kind: 'finish'; session: number }
@@ -100,6 +101,8 @@ export function opArbitrary(): fc.Arbitrary<Op> {
     const ticks = fc.integer({ min: 1, max: 8 });
     return fc.oneof(
         { weight: 7, arbitrary: fc.record({ kind: fc.constant('begin' as const), user, size: fc.integer({ min: 0, max: MAX_SIZE }), chunkSize: fc.constantFrom(...CHUNK_SIZES), checkpoints: fc.boolean(), public: fc.boolean(), seed: pick }) },
+        // The whole protocol in one step (begin, every chunk, finish), as a client runs it.
+        { weight: 5, arbitrary: fc.record({ kind: fc.constant('upload' as const), user, size: fc.integer({ min: 0, max: MAX_SIZE }), chunkSize: fc.constantFrom(...CHUNK_SIZES), checkpoints: fc.boolean(), public: fc.boolean(), seed: pick }) },
         { weight: 6, arbitrary: fc.record({ kind: fc.constant('put' as const), session: pick, chunk: pick, corrupt: fc.integer({ min: 0, max: 5 }).map((x) => x === 0) }) },
         { weight: 7, arbitrary: fc.record({ kind: fc.constant('putAll' as const), session: pick, order: fc.constantFrom('forward' as const, 'reverse' as const, 'concurrent' as const), duplicate: fc.boolean() }) },
         { weight: 7, arbitrary: fc.record({ kind: fc.constant('finish' as const), session: pick }) },
@@ -309,6 +312,15 @@ export class ModelRun {
         switch (op.kind) {
             case 'begin':
                 return this.begin(op);
+            case 'upload': {
+                const before = new Set(this.sessions.keys());
+                await this.begin({ ...op, kind: 'begin' });
+                const s = [...this.sessions.values()].find((x) => !before.has(x.id));
+                if (s === undefined) return true;
+                await this.putAll(s, 'forward', false);
+                await this.finish(s);
+                return true;
+            }
             case 'put': {
                 const s = this.nth(this.sessions.values(), op.session);
                 if (s === undefined || s.chunks.length === 0) return false;
@@ -755,8 +767,7 @@ export class ModelRun {
     private async list(caller: number, owner: number, limit: number): Promise<void> {
         const expected = [...this.assets.values()]
             .filter((a) => a.owner === owner && (a.public || caller === owner))
-            .map((a) => a.id)
-            .sort((x, y) => (x < y ? -1 : 1));
+            .map((a) => a.id); // in commit order, as the model's map holds them
         const seen: bigint[] = [];
         let cursor: [] | [bigint] = [];
         for (let page = 0; page < 100; page++) {
