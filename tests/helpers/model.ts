@@ -498,7 +498,8 @@ export class ModelRun {
     /** Applies one put's outcome to the model, checking it was allowed. */
     private async settlePut(s: ModelSession, index: number, corrupt: boolean, result: Outcome<any>): Promise<void> {
         if (!result.ok) {
-            if (this.down(s.bucket)) return;
+            // A sealed session's chunks are dropped at inspection (a rejection), like any unwritable session's.
+            if (this.down(s.bucket) || s.maybeSealed) return;
             fail(`put_chunk ${s.id}/${index} was rejected while its bucket is up: ${result.reject}`);
         }
         const kind = errKind(result.value);
