@@ -819,6 +819,9 @@ export class ModelRun {
     }
 
     private async settleExpiry(): Promise<void> {
+        // A sweep the timer started may still be running (it awaits bucket calls): let it finish and run one
+        // more to the end, so every session is decided for this time and none expires behind the model's back.
+        await this.maintain();
         const now = await this.now();
         const ttl = MODEL_CONFIG.session_ttl_ns;
         const margin = 10n * 60n * 1_000_000_000n;
