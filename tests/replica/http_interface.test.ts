@@ -149,7 +149,7 @@ function tampering(endpoint: RegExp, edit: (body: Record<string, any>) => void):
         if (!endpoint.test(url) || response.status !== 200) return response;
         const body = Cbor.decode<Record<string, any>>(new Uint8Array(await response.arrayBuffer()));
         edit(body);
-        return new Response(Cbor.encode(body), { status: 200, headers: response.headers });
+        return new Response(Buffer.from(Cbor.encode(body)), { status: 200, headers: response.headers });
     };
 }
 
@@ -214,7 +214,7 @@ function callContent(sender: Principal, overrides: Record<string, unknown> = {})
 
 async function post(path: string, body: Uint8Array | Record<string, unknown>, contentType = 'application/cbor') {
     const bytes = body instanceof Uint8Array ? body : Cbor.encode(body);
-    const response = await fetch(`${host}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: bytes });
+    const response = await fetch(`${host}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body: Buffer.from(bytes) });
     return { status: response.status, text: response.headers.get('content-type')?.startsWith('application/cbor') ? '' : await response.text(), response };
 }
 
