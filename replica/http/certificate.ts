@@ -13,6 +13,8 @@ import { Principal } from '@dfinity/principal';
 import { concatBytes } from '../../shared/bytes';
 import type { Canister } from '../canister';
 import type { Replica } from '../replica';
+import { readSections, SectionId, WasmReader } from '../wasm/binary';
+import type { CompiledModule } from '../wasm/prepare';
 import { Forest, hex, Leaf, revealPaths, type HashTree, type StateNode } from './hash_tree';
 import type { ReplicaKeys } from './keys';
 
@@ -181,6 +183,29 @@ function controllersKey(canister: Canister): string {
     return canister.controllers.map((c) => c.toText()).join(',');
 }
 
+/** A module's `icp:public <name>` and `icp:private <name>` custom sections, by name. */
+export interface MetadataSection {
+    content: Uint8Array;
+    visibility: 'public' | 'private';
+}
+
+const metadataCache = new WeakMap<CompiledModule, Map<string, MetadataSection>>();
+
+export function canisterMetadata(module: CompiledModule): Map<string, MetadataSection> {
+    let metadata = metadataCache.get(module);
+    if (metadata !== undefined) return metadata;
+    metadata = new Map();
+    for (const section of readSections(module.original)) {
+        if (section.id !== SectionId.custom) continue;
+        const reader = new WasmReader(section.body);
+        const name = new TextDecoder().decode(reader.slice(reader.u32()));
+        const match = /^icp:(public|private) (.+)$/s.exec(name);
+        if (match !== null) metadata.set(match[2], { content: section.body.subarray(reader.offset), visibility: match[1] as 'public' | 'private' });
+    }
+    metadataCache.set(module, metadata);
+    return metadata;
+}
+
 function canisterEntry(canister: Canister): CanisterEntry {
     const module = moduleHash(canister);
     const entries: Record<string, StateNode> = {
@@ -188,5 +213,9 @@ function canisterEntry(canister: Canister): CanisterEntry {
         controllers: new Leaf(Cbor.encode(canister.controllers.map((c) => c.toUint8Array())))
     };
     if (module !== null) entries.module_hash = new Leaf(module);
+    if (canister.module !== null) {
+        const metadata = canisterMetadata(canister.module);
+        if (metadata.size > 0) entries.metadata = new Forest([...metadata].map(([name, section]) => [encoder.encode(name), new Leaf(section.content)]));
+    }
     return { certified: canister.certifiedData, module, controllers: controllersKey(canister), node: Forest.of(entries) };
 }

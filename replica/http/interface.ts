@@ -34,7 +34,7 @@ import { formatErrorCode, RejectCode } from '../errors';
 import { MANAGEMENT_CANISTER_ID } from '../ids';
 import { MAX_INGRESS_BYTES } from '../limits';
 import type { Replica } from '../replica';
-import { inCanisterRange, StateCertifier } from './certificate';
+import { canisterMetadata, inCanisterRange, StateCertifier } from './certificate';
 import { authenticate, checkExpiry, checkPaths, EnvelopeError, parseEnvelope, type Envelope, type RequestType } from './envelope';
 import { hex } from './hash_tree';
 import { ReplicaKeys } from './keys';
@@ -238,12 +238,15 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             const [first] = labels;
             if (first === 'time' && path.length === 1) continue;
             if (first === 'subnet' && path.length <= 5) continue;
-            // Certified data is for canisters' own use (ic0.data_certificate); metadata is not kept.
-            if ('canister' in target && first === 'canister' && path.length === 3 && (labels[2] === 'controllers' || labels[2] === 'module_hash')) {
+            // Certified data is for canisters' own use (ic0.data_certificate), not for read_state.
+            const canisterPath = path.length === 3 && (labels[2] === 'controllers' || labels[2] === 'module_hash');
+            const metadataPath = path.length === 4 && labels[2] === 'metadata';
+            if ('canister' in target && first === 'canister' && (canisterPath || metadataPath)) {
                 const id = principalLabel(path[1]);
                 if (id.toText() !== target.canister.toText()) {
                     throw new HttpError(400, `Effective principal id in URL ${target.canister.toText()} does not match requested principal id: ${id.toText()}.`);
                 }
+                if (metadataPath) checkMetadataAccess(envelope.sender, id, path[3]);
                 continue;
             }
             if ('canister' in target && first === 'request_status' && (path.length === 2 || (path.length === 3 && REQUEST_STATUS_FIELDS.has(labels[2])))) {
@@ -263,6 +266,21 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
                 continue;
             }
             throw new HttpError(404, 'Invalid path requested.');
+        }
+    };
+
+    /** A private custom section only for the canister's controllers (names must be UTF-8). */
+    const checkMetadataAccess = (sender: Principal, id: Principal, label: Uint8Array) => {
+        let name: string;
+        try {
+            name = new TextDecoder('utf-8', { fatal: true }).decode(label);
+        } catch (error) {
+            throw new HttpError(400, `Could not parse the custom section name: ${(error as Error).message}.`);
+        }
+        const canister = replica.getCanister(id);
+        if (canister === undefined || canister.module === null) return;
+        if (canisterMetadata(canister.module).get(name)?.visibility === 'private' && !canister.isController(sender)) {
+            throw new HttpError(403, `Custom section ${name.slice(0, 100)} can only be requested by the controllers of the canister.`);
         }
     };
 

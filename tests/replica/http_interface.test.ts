@@ -12,6 +12,7 @@ import {
     AnonymousIdentity,
     Cbor,
     Certificate,
+    CanisterStatus,
     HttpAgent,
     IC_REQUEST_AUTH_DELEGATION_DOMAIN_SEPARATOR,
     lookupResultToBuffer,
@@ -153,6 +154,24 @@ describe('@dfinity/agent against the replica', () => {
         expect(result.status).toBe('replied');
         const certificate = await Certificate.create({ certificate: (result as { reply: { arg: Uint8Array } }).reply.arg, rootKey: agent.rootKey!, canisterId: certifiedId });
         expect(lookupResultToBuffer(certificate.lookup_path(['canister', certifiedId.toUint8Array(), 'certified_data']))).toEqual(text('over http'));
+    });
+
+    it('certifies public canister metadata, and private metadata to controllers only', async () => {
+        const section = (name: string, content: string) => {
+            const body = [name.length, ...text(name), ...text(content)];
+            return [0, body.length, ...body];
+        };
+        const module = new Uint8Array([...(await wat(CERTIFIED_WAT)), ...section('icp:public candid:service', 'service : { set : (blob) -> (blob) }'), ...section('icp:private notes', 'secret')]);
+        const canisterId = await pic.createCanister();
+        await pic.installCode({ canisterId, wasm: module });
+        const status = await CanisterStatus.request({ canisterId, agent: await agentFor(), paths: ['candid', 'module_hash'] });
+        expect(status.get('candid')).toBe('service : { set : (blob) -> (blob) }');
+        expect(status.get('module_hash')).toBe(Buffer.from(pic.replica.getCanister(canisterId)!.module!.moduleHash).toString('hex'));
+        const notes = { key: 'notes', path: 'notes', decodeStrategy: 'utf-8' as const };
+        const asController = await CanisterStatus.request({ canisterId, agent: await agentFor(new AnonymousIdentity()), paths: [notes] });
+        expect(asController.get('notes')).toBe('secret');
+        const stranger = await CanisterStatus.request({ canisterId, agent: await agentFor(seeded('alice'), undefined, true), paths: [notes] });
+        expect(stranger.get('notes')).toBeNull();
     });
 
     it('serves management canister calls at the effective canister id', async () => {
