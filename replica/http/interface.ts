@@ -287,6 +287,12 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
     const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         if (!url.pathname.startsWith('/api/')) return false;
+        // Browsers call the API from other origins (a dapp at <canister>.localhost:N): CORS as the IC's replica does it.
+        for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+        if (req.method === 'OPTIONS') {
+            res.writeHead(204, { 'access-control-max-age': '7200' }).end();
+            return true;
+        }
         try {
             syncClock();
             await route(req, res, url.pathname);
@@ -332,6 +338,11 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
 
 const text = (s: string) => new TextEncoder().encode(s);
 const RESPONSE_SEPARATOR = Uint8Array.of(11, ...text('ic-response'));
+const CORS_HEADERS = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'POST, GET',
+    'access-control-allow-headers': 'Accept, Authorization, Content-Type'
+};
 const REQUEST_STATUS_FIELDS = new Set(['status', 'reply', 'reject_code', 'reject_message', 'error_code']);
 
 function principalLabel(label: Uint8Array): Principal {

@@ -328,6 +328,10 @@ describe('the replica refuses', () => {
         const bigNonce = await envelope(alice, callContent(alice.getPrincipal(), { nonce: new Uint8Array(33) }));
         expect(await post(callPath(), bigNonce)).toMatchObject({ status: 400, text: expect.stringMatching(/Nonce in request is too big/) });
         expect((await fetch(`${host}/index.html`)).status).toBe(404);
+        // A browser's CORS preflight, as for a dapp served from another origin.
+        const preflight = await fetch(`${host}${callPath()}`, { method: 'OPTIONS', headers: { origin: 'http://x.localhost', 'access-control-request-method': 'POST' } });
+        expect(preflight.status).toBe(204);
+        expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Content-Type/);
     });
 
     it('reading another user’s request status, or paths it may not read', async () => {
