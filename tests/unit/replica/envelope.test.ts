@@ -1,5 +1,7 @@
 /** Request envelopes: CBOR well-formedness and authentication as the IC's validator does it. */
-import { Cbor, type SignIdentity } from '@dfinity/agent';
+import { createHash, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+
+import { Cbor, requestIdOf, type SignIdentity } from '@dfinity/agent';
 import { Delegation, DelegationChain, DelegationIdentity, ECDSAKeyIdentity, Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { Principal } from '@dfinity/principal';
@@ -85,6 +87,30 @@ describe('authentication', () => {
             a.getPublicKey().toDer()
         );
         expect(await verdict(await signed(DelegationIdentity.fromDelegation(b, forged)))).toMatch(/^400 Invalid delegation: Invalid basic signature/);
+    });
+
+    it('accepts a WebAuthn (passkey) signature, and refuses one over another challenge', async () => {
+        const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const jwk = publicKey.export({ format: 'jwk' });
+        // COSE_Key {1: 2 (EC2), 3: -7 (ES256), -1: 1 (P-256), -2: x, -3: y}
+        const x = Buffer.from(jwk.x!, 'base64url');
+        const y = Buffer.from(jwk.y!, 'base64url');
+        const cose = Uint8Array.of(0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20, ...x, 0x22, 0x58, 0x20, ...y);
+        const bits = [0, ...cose];
+        const algorithm = [0x30, 0x0c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xb8, 0x43, 0x01, 0x01];
+        const body = [...algorithm, 0x03, 0x81, bits.length, ...bits];
+        const der = Uint8Array.of(0x30, 0x81, body.length, ...body);
+        const sender = Principal.selfAuthenticating(der);
+        const request = content(sender);
+        const webauthn = (challengeOf: Uint8Array) => {
+            const clientDataJson = JSON.stringify({ type: 'webauthn.get', challenge: Buffer.from(challengeOf).toString('base64url'), origin: 'http://localhost' });
+            const authenticatorData = new Uint8Array(37).fill(9);
+            const signed = Buffer.concat([authenticatorData, createHash('sha256').update(clientDataJson).digest()]);
+            return Cbor.encode({ authenticator_data: authenticatorData, client_data_json: clientDataJson, signature: nodeSign('sha256', signed, privateKey) });
+        };
+        const payload = Uint8Array.of(10, ...text('ic-request'), ...requestIdOf(request));
+        expect(await verdict(Cbor.encode({ content: request, sender_pubkey: der, sender_sig: webauthn(payload) }))).toBe('ok');
+        expect(await verdict(Cbor.encode({ content: request, sender_pubkey: der, sender_sig: webauthn(payload.subarray(1)) }))).toMatch(/challenge is not the signed message/);
     });
 
     it('refuses unknown key types with a clear message', async () => {
