@@ -48,6 +48,8 @@ export interface IcApiOptions {
     clock?: 'wall' | 'replica';
     /** How long `/api/v3/.../call` waits for the call to complete before answering 202 (default 10 s, as the IC). */
     callTimeoutMs?: number;
+    /** Errors of the rounds the handler runs in the background (default: printed to stderr); the server keeps running. */
+    onError?: (error: unknown) => void;
 }
 
 /** The request handler; resolves to true when it answered the request (its path is under `/api/`). */
@@ -124,15 +126,23 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         }
     };
 
+    const onError = options.onError ?? ((error: unknown) => process.stderr.write(`IC HTTP interface: ${error instanceof Error ? error.stack : String(error)}\n`));
+
     const runRound = () => {
         roundScheduled = false;
-        syncClock();
-        collect();
-        for (let rounds = 0; pending.size > 0 && rounds < ROUNDS_PER_TURN; rounds++) {
-            replica.tick();
+        try {
+            syncClock();
             collect();
+            for (let rounds = 0; pending.size > 0 && rounds < ROUNDS_PER_TURN; rounds++) {
+                replica.tick();
+                collect();
+            }
+            prune();
+        } catch (error) {
+            // Calls still pending stay `processing`; the next submission runs another round.
+            onError(error);
+            return;
         }
-        prune();
         // Still waiting (say, on a deadline): try again once time has moved on.
         if (pending.size > 0 && !roundScheduled) {
             roundScheduled = true;
