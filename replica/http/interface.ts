@@ -25,7 +25,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { Cbor, hashOfMap } from '@dfinity/agent';
+import { Cbor } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
@@ -35,7 +35,7 @@ import { MANAGEMENT_CANISTER_ID } from '../ids';
 import { MAX_INGRESS_BYTES } from '../limits';
 import type { Replica } from '../replica';
 import { canisterMetadata, inCanisterRange, StateCertifier } from './certificate';
-import { authenticate, checkExpiry, checkPaths, EnvelopeError, parseEnvelope, type Envelope, type RequestType } from './envelope';
+import { authenticate, checkExpiry, checkPaths, EnvelopeError, hashOfMap, parseEnvelope, type Envelope, type RequestType } from './envelope';
 import { hex } from './hash_tree';
 import { ReplicaKeys } from './keys';
 
