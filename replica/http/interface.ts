@@ -65,6 +65,8 @@ export interface IcApi {
 
 /** Largest request body read (larger: 413). Calls are held to the ingress limit. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Requests remembered at once (each until its expiry); beyond, calls are refused as the IC refuses them when its ingress pool is full. */
+const MAX_TRACKED_REQUESTS = 100_000;
 /** Rounds executed in one go before yielding to the event loop. */
 const ROUNDS_PER_TURN = 1000;
 
@@ -185,6 +187,10 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         if (known !== undefined) {
             // A replay (or a retry) of a request the replica already has: it is never executed twice.
             return send(res, 202, 'Duplicate request. Message is already being tracked and executed.');
+        }
+        if (requests.size >= MAX_TRACKED_REQUESTS) {
+            prune();
+            if (requests.size >= MAX_TRACKED_REQUESTS) throw new HttpError(503, 'Service is overloaded, try again later.');
         }
         const messageId = replica.submitIngress(envelope.sender, envelope.canisterId!, envelope.methodName!, envelope.arg!);
         if (replica.ingressStatus(messageId)?.state === 'done') {
