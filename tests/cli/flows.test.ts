@@ -8,7 +8,7 @@ import { createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { sha256, toHex } from '../../shared/sha256';
 import { bytes } from '../helpers/silo';
@@ -25,6 +25,9 @@ const lines = (text: string): unknown[] => text.trim().split('\n').map((line) =>
 const ok = (r: { code: number | null; stderr: string }) => expect(r.code, r.stderr).toBe(0);
 
 let photoId: string;
+
+// Every step is a new process that loads the replica: on a busy machine that takes a while.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 describe('silo, as a new user meets it', () => {
     beforeAll(async () => {
@@ -160,10 +163,12 @@ describe('silo, as a new user meets it', () => {
         expect(notDir.code).toBe(3);
         expect(notDir.stderr).toBe(`silo: state directory ${asFile} is not a directory: pick another with --state\n`);
 
-        // /proc refuses new directories even to root, as a read-only file system does.
-        const readOnly = await silo(['stats', '--state', '/proc/silo-state']);
-        expect(readOnly.code).toBe(3);
-        expect(readOnly.stderr).toMatch(/^silo: state directory \/proc\/silo-state is unusable \(.*\): fix its permissions or free space, move it away to start afresh, or pick another with --state\n$/);
+        // /sys and /proc refuse new directories even to root, as a read-only file system does.
+        for (const path of ['/sys/silo-state', '/proc/silo-state']) {
+            const readOnly = await silo(['stats', '--state', path]);
+            expect(readOnly.code, readOnly.stderr).toBe(3);
+            expect(readOnly.stderr).toMatch(/^silo: state directory \/(sys|proc)\/silo-state is unusable \(.*\): fix its permissions or free space, move it away to start afresh, or pick another with --state\n$/);
+        }
 
         const garbled = join(dir, 'garbled');
         mkdirSync(garbled);
