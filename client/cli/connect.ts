@@ -96,9 +96,15 @@ export async function agentTransport(url: string, identity: Identity | undefined
     try {
         return await AgentTransport.create({ host: url, identity, fetchRootKey });
     } catch (error) {
-        if (isUnreachable(error)) throw new NoReplicaError(`no replica at ${url}: start one with \`silo start\` or \`dfx start\``);
+        if (isUnreachable(error)) throw noReplica(url);
         throw error;
     }
+}
+
+/** What to say when nothing answers at `url`: start a local replica, or check the way to a remote one. */
+export function noReplica(url: string): NoReplicaError {
+    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+    return new NoReplicaError(local ? `no replica at ${url}: start one with \`silo start\` or \`dfx start\`` : `cannot reach ${url}: check the network connection and --host`);
 }
 
 /** A fetch that failed to connect (refused, unknown host, reset), as Node's fetch or the agent reports it. */
