@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, soak)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http, scaling, soak)
  * Sections marked `onlyByName` (the long model-based soak) run only when named.
  */
 import { clientBench } from './client';
+import { httpBench } from './http';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
+import { scalingBench } from './scaling';
 import type { Log } from './report';
 import { siloCostsBench } from './silo_costs';
 import { soakBench } from './soak';
@@ -16,6 +18,8 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void>;
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
     { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
+    { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
+    { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench },
     { name: 'soak', title: 'Model-based soak: random operations and faults, nothing lost (issue 9)', run: (log) => soakBench(log, process.argv.slice(3)), onlyByName: true }
 ];
 
