@@ -73,12 +73,15 @@ describe('output', () => {
             visibility: 'public',
             created_at: '5'
         });
-        const bucket = { id: asset.owner, capacity_bytes: 1n, used_bytes: 0n, reserved_bytes: 0n, status: { full: null }, created_by_index: true, created_at: 1n, module_hash: [] as [], last_upgrade_error: ['boom'] as [string] };
-        expect(candidJson(BucketInfo, bucket)).toMatchObject({ status: 'full', module_hash: null, last_upgrade_error: 'boom', created_by_index: true });
-        expect(candidJson(Stats, { assets: 1n, stored_bytes: 2n, open_sessions: 0n, reserved_bytes: 0n, buckets: 1, pending_bucket_tasks: 0, bucket_wasm_hash: [new Uint8Array([1, 2])], cycles: 10n ** 30n })).toMatchObject({
+        const bucket = { id: asset.owner, capacity_bytes: 1n, used_bytes: 0n, reserved_bytes: 0n, status: { full: null }, created_by_index: true, created_at: 1n, module_hash: [] as [], last_upgrade_error: ['boom'] as [string], cycles: [] as [] };
+        expect(candidJson(BucketInfo, bucket)).toMatchObject({ status: 'full', module_hash: null, last_upgrade_error: 'boom', created_by_index: true, cycles: null });
+        const indexCycles = { balance: 10n ** 30n, observed_at: 1n, burn_per_day: 5n, freezing_reserve: 0n, runway_days: [2.5] as [number], topped_up: 0n, low: false, error: [] as [] };
+        const stats = { assets: 1n, stored_bytes: 2n, open_sessions: 0n, reserved_bytes: 0n, buckets: 1, pending_bucket_tasks: 0, bucket_wasm_hash: [new Uint8Array([1, 2])], cycles: 10n ** 30n, index_cycles: indexCycles, low_cycles_buckets: 0 };
+        expect(candidJson(Stats, stats)).toMatchObject({
             bucket_wasm_hash: '0102',
             cycles: String(10n ** 30n),
-            buckets: 1
+            buckets: 1,
+            index_cycles: { balance: String(10n ** 30n), runway_days: 2.5, low: false, error: null }
         });
     });
 
