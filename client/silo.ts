@@ -29,6 +29,7 @@ import {
     MissingChunksError,
     TransportError
 } from './errors';
+import { fileSink } from './node_io';
 import { hashSource, type SourceInput, toSource, type UploadSource } from './source';
 import type { Transport } from './transport';
 
@@ -443,20 +444,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
         };
         signal?.addEventListener('abort', onAbort, { once: true });
     });
-}
-
-async function fileSink(path: string): Promise<{ write(bytes: Uint8Array, offset: number): Promise<void>; finish(ok: boolean): Promise<void> }> {
-    const { open, rename, rm } = await import('node:fs/promises');
-    const partial = `${path}.partial`;
-    const handle = await open(partial, 'w');
-    return {
-        write: async (bytes, offset) => {
-            await handle.write(bytes, 0, bytes.length, offset);
-        },
-        finish: async (ok) => {
-            await handle.close();
-            if (ok) await rename(partial, path);
-            else await rm(partial, { force: true });
-        }
-    };
 }
