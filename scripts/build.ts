@@ -10,6 +10,8 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
+import { buildWeb } from './build_web';
+
 const root = resolve(import.meta.dirname, '..');
 
 interface Target {
@@ -118,6 +120,7 @@ async function bundleCli(log: (line: string) => void): Promise<void> {
 
 export async function buildAll(log = console.log): Promise<void> {
     await bundleCli(log);
+    await buildWeb(log);
     const targets = [...dfxTargets(root), ...dfxTargets(join(root, 'tests/fixtures'))];
     // Azle builds are CPU-bound; two at a time matches the machines this runs on.
     const queue = [...targets];
