@@ -4,7 +4,7 @@
  */
 import { Principal } from '@dfinity/principal';
 
-import { AgentTransport, type Asset, SiloClient } from '../../client/browser';
+import { AgentTransport, type Asset, SiloClient, TransportError } from '../../client/browser';
 import { AssetBrowser } from './browse';
 import { errorSentence } from './format';
 import { browserKeySource } from './identity';
@@ -71,7 +71,12 @@ async function start(): Promise<void> {
     $('identity-label').textContent = identities.label;
     $('network').textContent = new URL(config.host).host;
 
-    const transport = await AgentTransport.create({ host: config.host, identity, fetchRootKey: isLocal(config.host) });
+    let transport: AgentTransport;
+    try {
+        transport = await AgentTransport.create({ host: config.host, identity, fetchRootKey: isLocal(config.host) });
+    } catch (error) {
+        throw new TransportError(`The network at ${config.host} did not answer`, undefined, error);
+    }
     const silo = new SiloClient({ transport, indexId });
     localStorage.setItem('silo.index', indexId.toText());
 

@@ -1,0 +1,150 @@
+/**
+ * The web app end to end, in headless Debian Chromium against a `silo start` child: uploads through the
+ * file input, previews (an image that decodes, a video that seeks through Range requests), the CLI's view
+ * of what the page stored, a private file's token link in a fresh context, and delete.
+ *
+ * With SILO_SCREENSHOTS=<dir>, the main views are saved there as PNGs (docs/screenshots for the README).
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { launchChromium, openApp, pageIdentityPem, pngFixture, type RunningSilo, runCli, startSilo, VIDEO_FIXTURE } from './harness';
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+const shots = process.env.SILO_SCREENSHOTS;
+
+describe('web app in Chromium', () => {
+    let dir: string;
+    let silo: RunningSilo;
+    let browser: Browser;
+    let page: Page;
+    let identityPem: string;
+    const png = pngFixture(320, 200);
+    const video = readFileSync(VIDEO_FIXTURE);
+
+    beforeAll(async () => {
+        dir = mkdtempSync(join(tmpdir(), 'silo-web-'));
+        writeFileSync(join(dir, 'gradient.png'), png);
+        writeFileSync(join(dir, 'clip.webm'), video);
+        silo = await startSilo(join(dir, 'state'));
+        browser = await launchChromium();
+        const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+        page = await context.newPage();
+        page.on('pageerror', (error) => console.error('page error:', error.message));
+        await openApp(page, silo);
+        identityPem = join(dir, 'browser.pem');
+        writeFileSync(identityPem, await pageIdentityPem(page));
+    });
+
+    afterAll(async () => {
+        await browser?.close();
+        await silo?.stop();
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    const cli = async (...args: string[]) => {
+        const result = await runCli([...args, '--state', join(dir, 'state'), '--identity', identityPem, '--json']);
+        expect(result.stderr).toBe('');
+        expect(result.code).toBe(0);
+        return JSON.parse(result.stdout);
+    };
+
+    it('shows the browser identity’s principal', async () => {
+        const principal = await page.textContent('#principal');
+        expect(principal).toMatch(/^[a-z0-9]{5}(-[a-z0-9]{1,5})+$/);
+        expect(principal).not.toBe('2vxsx-fae');
+    });
+
+    it('uploads a public video and a private image through the file input, and lists both', async () => {
+        await page.check('#visibility-public');
+        await page.setInputFiles('#file-input', join(dir, 'clip.webm'));
+        await page.check('#visibility-private');
+        await page.setInputFiles('#file-input', join(dir, 'gradient.png'));
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'uploading.png') });
+        for (const name of ['clip.webm', 'gradient.png']) {
+            await page.waitForSelector(`.upload[data-name="${name}"][data-phase="done"]`, { timeout: 60_000 });
+            await page.waitForSelector(`.asset[data-name="${name}"]`);
+        }
+        // A fresh listing (not just the cards added after upload) has both, with their visibility.
+        await page.click('#refresh');
+        await page.waitForSelector('.asset[data-name="clip.webm"] .badge.public');
+        await page.waitForSelector('.asset[data-name="gradient.png"] .badge.private');
+    });
+
+    it('renders the image and seeks the video through Range requests', async () => {
+        const image = page.locator('.asset[data-name="gradient.png"] img');
+        await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 30_000 }).toBe(320);
+        const ranges: number[] = [];
+        page.on('response', (response) => {
+            if (response.request().headers().range !== undefined) ranges.push(response.status());
+        });
+        const seek = await page.locator('.asset[data-name="clip.webm"] video').evaluate(async (v: HTMLVideoElement) => {
+            if (v.readyState < 1) await new Promise((r) => v.addEventListener('loadedmetadata', r, { once: true }));
+            const seeked = new Promise((r) => v.addEventListener('seeked', r, { once: true }));
+            v.currentTime = 3;
+            await seeked;
+            return { duration: v.duration, seekableEnd: v.seekable.length > 0 ? v.seekable.end(0) : 0, currentTime: v.currentTime, error: v.error?.code ?? null };
+        });
+        expect(seek.error).toBeNull();
+        expect(seek.duration).toBeCloseTo(4, 0);
+        expect(seek.seekableEnd).toBeCloseTo(4, 0);
+        expect(seek.currentTime).toBeCloseTo(3, 1);
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'files.png') });
+    });
+
+    it('stored exactly the bytes of each file, as the CLI sees them', async () => {
+        const listed: { name: string; sha256: string; size: number | string; visibility: string }[] = await cli('ls');
+        const byName = new Map(listed.map((a) => [a.name, a]));
+        expect(byName.get('gradient.png')?.sha256).toBe(sha256(png));
+        expect(byName.get('clip.webm')?.sha256).toBe(sha256(video));
+        expect(Number(byName.get('clip.webm')?.size)).toBe(video.length);
+    });
+
+    it('shares a private file by a token link that opens in a fresh context', async () => {
+        await page.click('.asset[data-name="gradient.png"] button:has-text("Copy link")');
+        await page.selectOption('#share-ttl', '3600');
+        await expect.poll(() => page.inputValue('#share-link'), { timeout: 20_000 }).toMatch(/^http/);
+        const link = await page.inputValue('#share-link');
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'share.png') });
+        await page.click('#share button[value="close"]');
+
+        const stranger = await browser.newContext();
+        const response = await (await stranger.newPage()).goto(link);
+        expect(response?.status()).toBe(200);
+        expect(sha256(await response!.body())).toBe(sha256(png));
+        // Without its token the same URL is refused.
+        const bare = new URL(link);
+        bare.search = '';
+        const refused = await stranger.request.get(bare.toString() + (new URL(link).searchParams.has('canisterId') ? `?canisterId=${new URL(link).searchParams.get('canisterId')}` : ''));
+        expect(refused.status()).toBe(403);
+        await stranger.close();
+    });
+
+    it('deletes a file after confirmation', async () => {
+        await page.click('.asset[data-name="clip.webm"] button:has-text("Delete")');
+        await page.click('#delete-cancel');
+        expect(await page.locator('.asset[data-name="clip.webm"]').count()).toBe(1);
+        await page.click('.asset[data-name="clip.webm"] button:has-text("Delete")');
+        await page.click('#delete-confirm');
+        await page.waitForSelector('.asset[data-name="clip.webm"]', { state: 'detached', timeout: 30_000 });
+        const listed: { name: string }[] = await cli('ls');
+        expect(listed.map((a) => a.name)).toEqual(['gradient.png']);
+    });
+
+    it('is usable at phone width', async () => {
+        await page.setViewportSize({ width: 375, height: 800 });
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        expect(overflow).toBeLessThanOrEqual(0);
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'phone.png'), fullPage: true });
+    });
+});
+
+function mkdir(path: string): string {
+    mkdirSync(path, { recursive: true });
+    return path;
+}
