@@ -125,6 +125,25 @@ describe('web app in Chromium', () => {
         await stranger.close();
     });
 
+    it('works from the keyboard: Tab reaches the drop zone, Enter opens the picker, Escape closes a dialog', async () => {
+        await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+        let reached = false;
+        for (let i = 0; i < 8 && !reached; i++) {
+            await page.keyboard.press('Tab');
+            reached = await page.evaluate(() => document.activeElement?.id === 'drop');
+        }
+        expect(reached).toBe(true);
+        const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+        expect(chooser.isMultiple()).toBe(true);
+        await page.focus('.asset[data-name="clip.webm"] button:has-text("Delete")');
+        await page.keyboard.press('Enter');
+        expect(await page.evaluate(() => (document.getElementById('confirm-delete') as HTMLDialogElement).open)).toBe(true);
+        expect(await page.evaluate(() => document.activeElement?.id)).toBe('delete-cancel');
+        await page.keyboard.press('Escape');
+        expect(await page.evaluate(() => (document.getElementById('confirm-delete') as HTMLDialogElement).open)).toBe(false);
+        expect(await page.locator('.asset[data-name="clip.webm"]').count()).toBe(1);
+    });
+
     it('deletes a file after confirmation', async () => {
         await page.click('.asset[data-name="clip.webm"] button:has-text("Delete")');
         await page.click('#delete-cancel');
