@@ -6,6 +6,7 @@ import type { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PocketIc } from '../../replica';
+import { ReplicaKeys, StateCertifier } from '../../replica/http';
 import { canisterIdFromIndex } from '../../replica/ids';
 import { close, createSiloServer, listen } from '../../replica/http/server';
 import { fixtureWasm } from '../helpers/pic';
@@ -45,6 +46,9 @@ let rootKey: Uint8Array | null = null;
 
 beforeAll(async () => {
     pic = await PocketIc.create();
+    const keys = ReplicaKeys.generate();
+    StateCertifier.attach(pic.replica, keys);
+    rootKey = keys.rootKey;
     canister = (await pic.setupCanister({ idlFactory: ({ IDL }) => IDL.Service({}), wasm: fixtureWasm('gateway'), arg: new Uint8Array(IDL.encode([], [])) })).canisterId;
     server = createSiloServer({ caller: pic, rootKey: () => rootKey });
     base = new URL(await listen(server, '127.0.0.1', 0));
@@ -110,5 +114,53 @@ describe('gateway routing and forwarding', () => {
         expect(answer.body.toString()).toMatch(/verification failed/i);
         const raw = await send(`/plain?canisterId=${canister.toText()}`, { host: `${canister.toText()}.raw.localhost` });
         expect(raw.body.toString()).toBe('plain body');
+    });
+});
+
+describe('gateway response verification', () => {
+    const host = () => `${canister.toText()}.localhost:${base.port}`;
+
+    it('serves a v1-certified response and a v2 skip-certified one', async () => {
+        const v1 = await send('/v1', { host: host() });
+        expect(v1.status, v1.body.toString()).toBe(200);
+        expect(v1.body.toString()).toBe('certified body');
+        const skip = await send('/echo', { host: host() });
+        expect(skip.status, skip.body.toString()).toBe(200);
+        expect(JSON.parse(skip.body.toString()).url).toBe('/echo');
+    });
+
+    it('answers 503 for a body its certificate does not cover, and for a response without certificate', async () => {
+        for (const path of ['/forged', '/plain']) {
+            const answer = await send(path, { host: host() });
+            expect(answer.status, path).toBe(503);
+            expect(answer.body.toString()).toMatch(/Response verification failed/);
+            expect(answer.body.toString()).not.toMatch(/forged body|plain body/);
+        }
+    });
+
+    it('skips verification on the raw host', async () => {
+        const answer = await send('/forged', { host: `${canister.toText()}.raw.localhost:${base.port}` });
+        expect(answer.status).toBe(200);
+        expect(answer.body.toString()).toBe('forged body');
+    });
+
+    it('answers 503 when the certificate is signed with another key than the root key', async () => {
+        const real = rootKey;
+        rootKey = ReplicaKeys.generate().rootKey;
+        try {
+            const answer = await send('/v1', { host: host() });
+            expect(answer.status).toBe(503);
+        } finally {
+            rootKey = real;
+        }
+    });
+
+    it('verifies streamed and reassembled bodies on the certified host', async () => {
+        const stream = await send('/stream?parts=3&size=500', { host: host() });
+        expect(stream.status, stream.body.toString()).toBe(200);
+        expect(same(stream.body, pattern(0, 1500))).toBe(true);
+        const big = await send('/big?size=50000&chunk=8000', { host: host() });
+        expect(big.status, big.body.toString()).toBe(200);
+        expect(same(big.body, pattern(0, 50_000))).toBe(true);
     });
 });
