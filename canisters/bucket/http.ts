@@ -223,7 +223,8 @@ export function httpRequest(state: BucketState, env: HttpEnv, request: HttpReque
     if (range !== undefined && ifRange !== undefined && ifRange.trim() !== etag) range = undefined;
     const parsed = range === undefined ? null : parseRange(range, asset.size);
     if (parsed === 'unsatisfiable') {
-        return plain(416, `Range not satisfiable: the asset has ${asset.size} bytes.`, env, [['Content-Range', `bytes */${asset.size}`], ...headers.filter(([n]) => n !== 'Content-Type')]);
+        const kept = headers.filter(([name]) => name !== 'Content-Type' && name !== 'Content-Disposition');
+        return respond(416, [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Range', `bytes */${asset.size}`], ...kept], text(`Range not satisfiable: the asset has ${asset.size} bytes.\n`), env);
     }
     const head = method === 'HEAD';
 
