@@ -17,9 +17,9 @@ import type { BucketSession, BucketState } from './state';
 import type { AssetMeta } from '../../shared/types';
 
 /**
- * Most body bytes in one response. A whole 1.9 MiB chunk costs ~? instructions to read and encode (see
- * `npm run bench`, section http); the cap keeps every response far below the 5 B query limit and the
- * 3 MiB reply limit.
+ * Most body bytes in one response (above the largest chunk, so a response is one chunk at most). A whole
+ * 1.9 MiB chunk costs ~0.18 B instructions to read and encode (`npm run bench http`), 4% of the 5 B
+ * query limit, in a reply of ~1.9 MiB under the 3 MiB limit.
  */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
