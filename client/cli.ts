@@ -13,11 +13,12 @@ import { Principal } from '@dfinity/principal';
 import { StateCorruptError, StateInUseError } from '../replica/persistence';
 import { toHex } from '../shared/sha256';
 import type { Asset } from '../shared/types';
-import { builtModule, EmbeddedSilo } from './embedded';
+import { builtModule, EmbeddedSilo, runningServer, stateIdentity } from './embedded';
 import { deploySilo } from './deploy';
 import { SessionExpiredError, SessionNotFoundError, SiloError } from './errors';
 import { loadIdentity } from './identity';
 import { type Progress, SiloClient } from './silo';
+import { DEFAULT_PORT, runStart } from './start';
 import { AgentTransport } from './transport';
 
 export class UsageError extends Error {
@@ -43,6 +44,7 @@ Commands:
   buckets                  show the buckets and their use
   stats                    show totals of the deployment
   deploy                   deploy Silo to --network local|ic and print the index id
+  start                    serve the embedded network over HTTP (IC interface, gateway) until Ctrl-C
 
 Options:
   --network <name>         embedded (default: in-process replica kept in --state), local, ic
@@ -71,6 +73,13 @@ Lists assets: yours, or another owner's public ones.`,
 Deletes an asset. It disappears from the index at once; its bucket deletes the chunks.`,
     buckets: `Usage: silo buckets [--json]`,
     stats: `Usage: silo stats [--json]`,
+    start: `Usage: silo start [--state <dir>] [--port <n>] [--host <address>] [--json]
+
+Serves the embedded replica of --state as a local IC network on one port (default ${DEFAULT_PORT}, dfx's): the IC
+HTTP interface at /api (for @dfinity/agent and dfx-style tools), an HTTP gateway to canisters' http_request at
+http://<canister-id>.localhost:<port>/ (verified; <canister-id>.raw.localhost unverified) and /?canisterId=<id>,
+and the web app at /. Prints the URL and the index canister (--json: {"url", "index"}). Runs until Ctrl-C or
+SIGTERM, then checkpoints; while it runs, other silo commands with the same --state go through it.`,
     deploy: `Usage: silo deploy --network local|ic [--identity <pem>] [--index-canister <id> --bucket-canister <id>]
 
 Installs the index and a first bucket (built by \`npm run build\`), registers the bucket and gives the index
@@ -84,7 +93,7 @@ interface Parsed {
     flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['network', 'index', 'identity', 'state', 'host', 'content-type', 'name', 'chunk-size', 'concurrency', 'output', 'owner', 'index-canister', 'bucket-canister']);
+const VALUE_FLAGS = new Set(['network', 'index', 'identity', 'state', 'host', 'port', 'content-type', 'name', 'chunk-size', 'concurrency', 'output', 'owner', 'index-canister', 'bucket-canister']);
 const BOOLEAN_FLAGS = new Set(['json', 'help', 'public']);
 
 export function parseArgs(argv: string[]): Parsed {
@@ -250,13 +259,21 @@ async function connect(parsed: Parsed, output: Output): Promise<Context> {
     const identity: Identity | undefined = identityPath === undefined ? undefined : await loadIdentity(identityPath);
     if (network === 'embedded') {
         if (flag(parsed, 'index') !== undefined) throw new UsageError('--index is for --network local or ic; the embedded network has its own index');
+        // A `silo start` holds the state directory: go through it, as the same identity.
+        const server = runningServer(stateDir);
+        if (server !== null) {
+            const transport = await AgentTransport.create({ host: server.url, identity: identity ?? (await stateIdentity(stateDir)), fetchRootKey: true });
+            return { client: new SiloClient({ transport, indexId: Principal.fromText(server.index) }), stateDir };
+        }
         const embedded = await EmbeddedSilo.open(stateDir, { onStep: (m) => output.note(m) });
         const transport = embedded.transport(identity);
         return { client: new SiloClient({ transport, indexId: embedded.indexId }), stateDir, embedded };
     }
     const known = NETWORKS[network];
     if (known === undefined) throw new UsageError(`unknown network '${network}': use embedded, local or ic`);
-    const index = flag(parsed, 'index');
+    // --network local defaults to the `silo start` serving --state, if one does.
+    const server = network === 'local' ? runningServer(stateDir) : null;
+    const index = flag(parsed, 'index') ?? server?.index;
     if (index === undefined) throw new UsageError(`--network ${network} needs --index <canister-id>`);
     let indexId: Principal;
     try {
@@ -264,7 +281,7 @@ async function connect(parsed: Parsed, output: Output): Promise<Context> {
     } catch {
         throw new UsageError(`'${index}' is not a canister id`);
     }
-    const transport = await AgentTransport.create({ host: flag(parsed, 'host') ?? known.host, identity, fetchRootKey: known.fetchRootKey });
+    const transport = await AgentTransport.create({ host: flag(parsed, 'host') ?? server?.url ?? known.host, identity, fetchRootKey: known.fetchRootKey });
     return { client: new SiloClient({ transport, indexId }), stateDir };
 }
 
@@ -441,6 +458,15 @@ async function deploy(parsed: Parsed, output: Output): Promise<void> {
     output.result(result, () => `index ${result.indexId.toText()}\nbucket ${result.bucketId.toText()}\nuse: silo --network ${network} --index ${result.indexId.toText()} ...`);
 }
 
+async function start(parsed: Parsed, output: Output): Promise<void> {
+    if (parsed.positional.length > 0) throw new UsageError(`start takes no arguments, got '${parsed.positional[0]}'`);
+    const host = flag(parsed, 'host');
+    if (host !== undefined && host.includes('://')) throw new UsageError(`start's --host is the address to listen on (e.g. 127.0.0.1), not a URL`);
+    await runStart({ stateDir: resolve(flag(parsed, 'state') ?? '.silo'), host, port: numberFlag(parsed, 'port'), onStep: (m) => output.note(m) }, (started) =>
+        output.result({ url: started.url, index: started.indexId.toText() }, () => `Silo local network at ${started.url}\nindex canister ${started.indexId.toText()}\nCtrl-C to stop`)
+    );
+}
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], output = new Output(argv.includes('--json'))): Promise<number> {
     let context: Context | undefined;
@@ -462,6 +488,10 @@ export async function main(argv: string[], output = new Output(argv.includes('--
         }
         if (parsed.command === 'deploy') {
             await deploy(parsed, output);
+            return 0;
+        }
+        if (parsed.command === 'start') {
+            await start(parsed, output);
             return 0;
         }
         checkUsage(parsed);

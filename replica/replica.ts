@@ -98,6 +98,12 @@ export class Replica {
     echoLogs: boolean;
     /** Rounds executed so far. */
     round = 0;
+    /**
+     * Makes the certificate a query called as a query gets from `ic0.data_certificate_copy` (its canister's
+     * certified data and the time, signed); null (the default) when the replica certifies nothing, and
+     * `data_certificate_present` is 0. Set by the HTTP interface (`replica/http`).
+     */
+    dataCertificate: ((canisterId: Principal) => Uint8Array) | null = null;
 
     constructor(options: ReplicaOptions = {}) {
         this.time = options.time ?? BigInt(Date.now()) * 1_000_000n;
@@ -353,7 +359,10 @@ export class Replica {
         }
         if (!canister.hasExport(`canister_query ${method}`)) return userErrorResponse(Errors.methodNotFound(receiver, 'query', method));
         const ctx = this.newCallContext(canister, { type: 'ingress', messageId: 0 }, sender, method, 0n, false);
-        const { trap, exec } = canister.run(new Execution('NRQ', this.time, { arg, caller: sender, method, callContext: ctx }), (i) =>
+        const certify = this.dataCertificate;
+        let certificate: Uint8Array | undefined;
+        const dataCertificate = certify === null ? undefined : () => (certificate ??= certify(canisterId));
+        const { trap, exec } = canister.run(new Execution('NRQ', this.time, { arg, caller: sender, method, callContext: ctx, dataCertificate }), (i) =>
             i.exportedFunction(`canister_query ${method}`)!()
         );
         if (trap !== null) return userErrorResponse(this.trapError(canister, trap));
