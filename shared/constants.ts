@@ -71,4 +71,4 @@ export const DELETE_BATCH_CHUNKS = 64;
 
 /** Versions of the stable memory layouts; a canister refuses to start on a layout it does not know. */
 export const INDEX_LAYOUT_VERSION = 1;
-export const BUCKET_LAYOUT_VERSION = 2;
+export const BUCKET_LAYOUT_VERSION = 3;

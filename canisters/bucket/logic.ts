@@ -39,10 +39,13 @@ export function initialize(state: BucketState, index: Principal): void {
 /**
  * After an upgrade: a reason to refuse to start on an unknown stable memory layout, or null. A v1 bucket
  * (whole chunks) is taken over as it is: its chunks stay readable where they are, new ones go in pieces.
+ * A v2 bucket has no HTTP metadata of its assets: the index's maintenance pushes it (until then they answer 503).
  */
 export function checkLayout(state: BucketState): string | null {
-    if (checkLayoutVersion(state.meta, MetaKey.layoutVersion, 1, 'bucket') === null) {
-        writeLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION);
+    for (const older of [1, 2]) {
+        if (checkLayoutVersion(state.meta, MetaKey.layoutVersion, older, 'bucket') === null) {
+            writeLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION);
+        }
     }
     return checkLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION, 'bucket');
 }

@@ -2,13 +2,17 @@
  * Silo bucket canister: holds chunks in a StableBTreeMap, in 64 KiB pieces. Clients write their
  * session's chunks here directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
  */
-import { init, msgCaller, postUpgrade, query, StableBTreeMap, time, trap, update } from 'azle';
+import { certifiedDataSet, dataCertificate, init, msgCaller, postUpgrade, query, StableBTreeMap, time, trap, update } from 'azle';
 
 import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
 import { bucketMethods as b } from '../../shared/idl';
-import { BucketInitArgs } from '../../shared/types';
+import { certifiedData } from '../../shared/certification';
+import { AssetMeta as AssetMetaRecord, BucketInitArgs } from '../../shared/types';
 import type {
+    AssetMeta,
     BucketStats,
+    HttpRequest,
+    HttpResponse,
     DeleteProgress,
     HashChunkResult,
     SessionActivity,
@@ -19,6 +23,8 @@ import type {
     OpenSessionArgs as OpenArgsT,
     Result as ResultT
 } from '../../shared/types';
+import { commitWithMeta, forgetMeta, putAssetMeta, setUrlSecret } from './assets';
+import { httpRequest } from './http';
 import * as logic from './logic';
 import { BucketMemory } from './memory';
 import { type BucketSession, BucketSessionRecord, type BucketState, type Env } from './state';
@@ -30,7 +36,8 @@ const state: BucketState = {
     meta: new StableBTreeMap<number, Uint8Array>(BucketMemory.meta, u8Key, bytesSerializer),
     sessions: new StableBTreeMap<bigint, BucketSession>(BucketMemory.sessions, u64Key, candidSerializer(BucketSessionRecord)),
     chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer),
-    pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer)
+    pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer),
+    assets: new StableBTreeMap<bigint, AssetMeta>(BucketMemory.assetMeta, u64Key, candidSerializer(AssetMetaRecord))
 };
 
 function env(): Env {
@@ -49,6 +56,7 @@ export default class {
     @init([BucketInitArgs])
     init(args: InitArgsT): void {
         logic.initialize(state, args.index);
+        certifiedDataSet(certifiedData());
     }
 
     /** Takes the init argument too (Azle requires it); the index of a bucket never changes. */
@@ -56,6 +64,12 @@ export default class {
     postUpgrade(args: InitArgsT): void {
         const refusal = logic.checkLayout(state) ?? logic.checkIndex(state, args.index);
         if (refusal !== null) trap(refusal);
+        certifiedDataSet(certifiedData());
+    }
+
+    @query(b.http_request.argTypes, b.http_request.retTypes[0])
+    http_request(request: HttpRequest): HttpResponse {
+        return httpRequest(state, { now: time(), certificate: dataCertificate() }, request);
     }
 
     @update(b.put_chunk.argTypes, b.put_chunk.retTypes[0])
@@ -101,12 +115,25 @@ export default class {
 
     @update(b.c2c_commit_session.argTypes, b.c2c_commit_session.retTypes[0])
     c2c_commit_session(args: CommitArgsT): ResultT<null> {
-        return fromIndex('c2c_commit_session', () => logic.commitSession(state, args));
+        return fromIndex('c2c_commit_session', () => commitWithMeta(state, args));
     }
 
     @update(b.c2c_delete.argTypes, b.c2c_delete.retTypes[0])
     c2c_delete(id: bigint): ResultT<DeleteProgress> {
-        return fromIndex('c2c_delete', () => logic.deleteChunks(state, id));
+        return fromIndex('c2c_delete', () => {
+            forgetMeta(state, id);
+            return logic.deleteChunks(state, id);
+        });
+    }
+
+    @update(b.c2c_put_asset_meta.argTypes, b.c2c_put_asset_meta.retTypes[0])
+    c2c_put_asset_meta(metas: AssetMeta[]): ResultT<number> {
+        return fromIndex('c2c_put_asset_meta', () => putAssetMeta(state, metas));
+    }
+
+    @update(b.c2c_set_url_secret.argTypes, b.c2c_set_url_secret.retTypes[0])
+    c2c_set_url_secret(secret: Uint8Array): ResultT<null> {
+        return fromIndex('c2c_set_url_secret', () => setUrlSecret(state, secret));
     }
 
     @query(b.c2c_session_activity.argTypes, b.c2c_session_activity.retTypes[0])

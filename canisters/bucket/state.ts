@@ -4,6 +4,7 @@ import type { Principal } from '@dfinity/principal';
 
 import type { KvMap } from '../../shared/stable';
 import { BucketSessionState, Visibility } from '../../shared/types';
+import type { AssetMeta } from '../../shared/types';
 import type { BucketSessionState as SessionStateT, Visibility as VisibilityT } from '../../shared/types';
 
 export const BucketSessionRecord = IDL.Record({
@@ -38,7 +39,7 @@ export interface BucketSession {
 }
 
 /** Keys of the meta map. */
-export const MetaKey = { layoutVersion: 0, index: 1 } as const;
+export const MetaKey = { layoutVersion: 0, index: 1, /** The key of private assets' URL tokens (32 bytes). */ urlSecret: 2 } as const;
 
 export interface BucketState {
     meta: KvMap<number, Uint8Array>;
@@ -47,6 +48,8 @@ export interface BucketState {
     chunks: KvMap<[bigint, number], Uint8Array>;
     /** (session or asset id, chunk index, piece index) → a piece of the chunk's bytes (see `PIECE_BYTES`). */
     pieces: KvMap<[bigint, number, number], Uint8Array>;
+    /** Committed asset id → its HTTP metadata (layout v3; assets committed before arrive by backfill). */
+    assets: KvMap<bigint, AssetMeta>;
 }
 
 export interface Env {

@@ -6,6 +6,7 @@ import type { Asset, AssetPage, ListAssetsArgs, Result } from '../../shared/type
 import { adjustBucket } from './buckets';
 import { type Env, type IndexState, type OwnerRecord, type Ports } from './state';
 import { enqueueTask, runTask } from './tasks';
+import { shiftBackfill } from './urls';
 
 /** Asset ids per owner page. */
 export const OWNER_PAGE_SIZE = 256;
@@ -39,11 +40,13 @@ export function insertAsset(state: IndexState, asset: Asset): void {
     owner.asset_count += 1n;
     state.owners.insert(asset.owner, owner);
     state.assets.insert(asset.id, { asset, page });
+    shiftBackfill(state, asset.id, 1);
 }
 
 function removeAssetRecord(state: IndexState, id: bigint): Asset | undefined {
     const record = state.assets.remove(id);
     if (record === undefined) return undefined;
+    shiftBackfill(state, id, -1);
     const { asset, page } = record;
     const ids = state.ownerPages.get([asset.owner, page]) ?? [];
     state.ownerPages.insert(

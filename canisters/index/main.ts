@@ -24,6 +24,7 @@ import { bytesSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u6
 import type {
     Asset,
     AssetPage,
+    AssetUrl,
     BeginUploadArgs,
     BucketInfo,
     Config,
@@ -66,6 +67,7 @@ import {
 } from './state';
 import { runDueTasks } from './tasks';
 import { abortUpload, beginUpload, expireSessions, finishUpload, sessionInfo } from './uploads';
+import { assetUrl, maintainUrls, urlSecretSerializer } from './urls';
 
 const state: IndexState = {
     meta: new StableBTreeMap(IndexMemory.meta, u8Key, bytesSerializer),
@@ -78,7 +80,8 @@ const state: IndexState = {
     tasks: new StableBTreeMap(IndexMemory.tasks, u64Key, taskSerializer),
     bucketWasm: new StableBTreeMap(IndexMemory.bucketWasm, idIndexKey, bytesSerializer),
     upgrades: new StableBTreeMap(IndexMemory.upgrades, principalKey, upgradeSerializer),
-    expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key)
+    expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key),
+    urlSecrets: new StableBTreeMap(IndexMemory.urlSecrets, principalKey, urlSecretSerializer)
 };
 
 function env(): Env {
@@ -100,6 +103,7 @@ async function maintenance(): Promise<void> {
         await expireSessions(state, env(), ports);
         await runDueTasks(state, env(), ports);
         await runUpgrades(state, env(), ports);
+        await maintainUrls(state, ports);
     } finally {
         maintaining = false;
     }
@@ -251,6 +255,11 @@ export default class {
             await runUpgrades(state, env(), ports);
             return { Ok: upgradeStatus(state) };
         });
+    }
+
+    @update(m.asset_url.argTypes, m.asset_url.retTypes[0])
+    async asset_url(id: bigint, ttlSeconds: [] | [number]): Promise<Result<AssetUrl>> {
+        return assetUrl(state, env(), ports, id, ttlSeconds[0]);
     }
 
     @update(m.admin_run_maintenance.argTypes, m.admin_run_maintenance.retTypes[0])

@@ -13,5 +13,7 @@ export const IndexMemory = {
     tasks: 7,
     bucketWasm: 8,
     upgrades: 9,
-    expired: 10
+    expired: 10,
+    /** Bucket → the key of its private URL tokens (canisters/index/urls.ts). */
+    urlSecrets: 11
 } as const;

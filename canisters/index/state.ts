@@ -13,6 +13,7 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
+import type { UrlSecretRecord } from './urls';
 import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
@@ -30,6 +31,7 @@ import {
     type HashChunkArgs,
     type HashChunkResult,
     type OpenSessionArgs,
+    type AssetMeta,
     type Result,
     type SessionActivity,
     type Visibility as VisibilityT
@@ -128,6 +130,8 @@ export interface IndexState {
     upgrades: KvMap<Principal, UpgradeRecord>;
     /** Sessions the expiry timer removed → when, so later calls can say `SessionExpired`. */
     expired: KvMap<bigint, bigint>;
+    /** Bucket → its URL token secret and whether the bucket has it (urls.ts). */
+    urlSecrets: KvMap<Principal, UrlSecretRecord>;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -159,6 +163,8 @@ export interface BucketApi {
     commitSession(bucket: Principal, args: CommitSessionArgs): Promise<Result<null>>;
     deleteChunks(bucket: Principal, id: bigint): Promise<Result<DeleteProgress>>;
     sessionActivity(bucket: Principal, ids: bigint[]): Promise<Result<SessionActivity[]>>;
+    putAssetMeta(bucket: Principal, metas: AssetMeta[]): Promise<Result<number>>;
+    setUrlSecret(bucket: Principal, secret: Uint8Array): Promise<Result<null>>;
 }
 
 /** Calls to the management canister; each rejects with the system's message when it fails. */
@@ -167,6 +173,8 @@ export interface ManagementApi {
     installCode(canister: Principal, mode: 'install' | 'upgrade', wasm: Uint8Array, arg: Uint8Array): Promise<void>;
     stopCanister(canister: Principal): Promise<void>;
     startCanister(canister: Principal): Promise<void>;
+    /** 32 random bytes from `raw_rand`. */
+    rawRand(): Promise<Uint8Array>;
 }
 
 export interface Ports {

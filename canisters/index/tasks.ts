@@ -5,6 +5,7 @@
  */
 import type { SiloError } from '../../shared/types';
 import { backoff } from './buckets';
+import { assetMetaOf } from './urls';
 import { type Env, type IndexState, MetaKey, type Ports, type TaskKind, type TaskRecord, takeNext } from './state';
 
 /** At most this many `c2c_delete` batches per task run, so one huge asset cannot hold the timer. */
@@ -23,7 +24,7 @@ export function describeError(error: unknown): string {
 
 type Outcome = { status: 'done' } | { status: 'progress' } | { status: 'failed'; error: string };
 
-async function attempt(ports: Ports, kind: TaskKind): Promise<Outcome> {
+async function attempt(state: IndexState, ports: Ports, kind: TaskKind): Promise<Outcome> {
     const failed = (error: SiloError | unknown): Outcome => ({ status: 'failed', error: describeError(error) });
     try {
         if ('delete_chunks' in kind) {
@@ -36,7 +37,7 @@ async function attempt(ports: Ports, kind: TaskKind): Promise<Outcome> {
             return { status: 'progress' };
         }
         const { bucket, session_id, owner, visibility } = kind.notify_commit;
-        const result = await ports.bucket.commitSession(bucket, { session_id, owner, visibility });
+        const result = await ports.bucket.commitSession(bucket, { session_id, owner, visibility, meta: assetMetaOf(state, session_id) });
         return 'Err' in result ? failed(result.Err) : { status: 'done' };
     } catch (error) {
         return failed(error);
@@ -45,7 +46,7 @@ async function attempt(ports: Ports, kind: TaskKind): Promise<Outcome> {
 
 /** Runs one task; removes it when done, otherwise records when to continue. True when done. */
 export async function runTask(state: IndexState, env: Env, ports: Ports, task: TaskRecord): Promise<boolean> {
-    const outcome = await attempt(ports, task.kind);
+    const outcome = await attempt(state, ports, task.kind);
     // Another message may have run and removed the task while this one awaited.
     const current = state.tasks.get(task.id);
     if (current === undefined) return outcome.status === 'done';

@@ -36,7 +36,10 @@ import {
     u64ListSerializer,
     u8Key
 } from '../../../shared/stable';
-import type { Config } from '../../../shared/types';
+import { AssetMeta as AssetMetaRecord } from '../../../shared/types';
+import type { AssetMeta, Config } from '../../../shared/types';
+import * as bucketAssets from '../../../canisters/bucket/assets';
+import { urlSecretSerializer } from '../../../canisters/index/urls';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
@@ -62,7 +65,8 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         tasks: new MemoryMap(u64Key, taskSerializer),
         bucketWasm: new MemoryMap(idIndexKey, bytesSerializer),
         upgrades: new MemoryMap(principalKey, upgradeSerializer),
-        expired: new MemoryMap(u64Key, u64Key)
+        expired: new MemoryMap(u64Key, u64Key),
+        urlSecrets: new MemoryMap(principalKey, urlSecretSerializer)
     };
     initializeLayout(state);
     setConfig(state, { ...DEFAULT_CONFIG, ...config });
@@ -75,7 +79,8 @@ export function newBucketState(): BucketState {
         meta: new MemoryMap(u8Key, bytesSerializer),
         sessions: new MemoryMap<bigint, BucketSession>(u64Key, candidSerializer(BucketSessionRecord)),
         chunks: new MemoryMap(idIndexKey, bytesSerializer),
-        pieces: new MemoryMap(idIndexPieceKey, bytesSerializer)
+        pieces: new MemoryMap(idIndexPieceKey, bytesSerializer),
+        assets: new MemoryMap<bigint, AssetMeta>(u64Key, candidSerializer(AssetMetaRecord))
     };
     bucketLogic.initialize(state, INDEX);
     return state;
@@ -150,9 +155,15 @@ export class World {
         sealSession: async (b, id) => bucketLogic.sealSession(await this.enter(b, 'sealSession', [id]), id),
         reopenSession: async (b, id, from, drop) => bucketLogic.reopenSession(await this.enter(b, 'reopenSession', [id, from, drop]), id, from, drop),
         hashChunk: async (b, args) => bucketLogic.hashChunk(await this.enter(b, 'hashChunk', [args]), args),
-        commitSession: async (b, args) => bucketLogic.commitSession(await this.enter(b, 'commitSession', [args]), args),
-        deleteChunks: async (b, id) => bucketLogic.deleteChunks(await this.enter(b, 'deleteChunks', [id]), id, 2),
-        sessionActivity: async (b, ids) => ({ Ok: bucketLogic.sessionActivity(await this.enter(b, 'sessionActivity', [ids]), ids) })
+        commitSession: async (b, args) => bucketAssets.commitWithMeta(await this.enter(b, 'commitSession', [args]), args),
+        deleteChunks: async (b, id) => {
+            const state = await this.enter(b, 'deleteChunks', [id]);
+            bucketAssets.forgetMeta(state, id);
+            return bucketLogic.deleteChunks(state, id, 2);
+        },
+        sessionActivity: async (b, ids) => ({ Ok: bucketLogic.sessionActivity(await this.enter(b, 'sessionActivity', [ids]), ids) }),
+        putAssetMeta: async (b, metas) => bucketAssets.putAssetMeta(await this.enter(b, 'putAssetMeta', [metas]), metas),
+        setUrlSecret: async (b, secret) => bucketAssets.setUrlSecret(await this.enter(b, 'setUrlSecret', [secret]), secret)
     };
 
     readonly management: ManagementApi = {
@@ -166,7 +177,11 @@ export class World {
             if (mode === 'install') this.buckets.set(canister.toText(), newBucketState());
         },
         stopCanister: async (c) => void this.calls.push({ method: 'stopCanister', args: [c] }),
-        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] })
+        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] }),
+        rawRand: async () => {
+            this.calls.push({ method: 'rawRand', args: [] });
+            return Uint8Array.from({ length: 32 }, (_, i) => (i * 7 + this.calls.length) & 0xff);
+        }
     };
 
     get ports(): Ports {
