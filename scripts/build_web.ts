@@ -1,5 +1,5 @@
 /**
- * Builds the web app (web/) into .build/web: index.html, app.js (the page and the Silo client library,
+ * Builds the web app (web/) into web/dist (what `silo start` serves): index.html, app.js (the page and the Silo client library,
  * bundled for browsers by esbuild) and app.css. Skipped when no input changed since the last build.
  */
 import { createHash } from 'node:crypto';
@@ -9,7 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import type { BuildOptions } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
-export const webOutDir = join(root, '.build', 'web');
+export const webOutDir = join(root, 'web', 'dist');
 
 /** The esbuild options of the page's bundle (also used by the test that checks it holds no Node built-in). */
 export function webBuildOptions(): BuildOptions {
@@ -32,6 +32,7 @@ function files(dir: string, out: string[] = []): string[] {
     if (!existsSync(dir)) return out;
     for (const entry of readdirSync(dir).sort()) {
         const path = join(dir, entry);
+        if (path === webOutDir) continue;
         if (statSync(path).isDirectory()) files(path, out);
         else if (!entry.endsWith('.test.ts')) out.push(path);
     }

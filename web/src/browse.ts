@@ -5,7 +5,7 @@
 import type { Asset, SiloClient } from '../../client/browser';
 import { h } from './dom';
 import { errorSentence, formatBytes, formatDate, previewKind } from './format';
-import { assetLink } from './links';
+import { downloadUrl, type Links } from './links';
 
 export interface BrowseActions {
     share(asset: Asset): void;
@@ -20,6 +20,7 @@ export class AssetBrowser {
 
     constructor(
         private readonly silo: SiloClient,
+        private readonly links: Links,
         private readonly grid: HTMLElement,
         private readonly more: HTMLButtonElement,
         private readonly empty: HTMLElement,
@@ -119,9 +120,9 @@ export class AssetBrowser {
 
     private async fillLinks(asset: Asset, kind: ReturnType<typeof previewKind>, preview: HTMLElement, open: HTMLAnchorElement, download: HTMLAnchorElement): Promise<void> {
         try {
-            const [view, save] = await Promise.all([assetLink(this.silo, asset), assetLink(this.silo, asset, { download: true })]);
+            const view = await this.links.url(asset);
             open.href = view;
-            download.href = save;
+            download.href = downloadUrl(view);
             if (kind === 'image') {
                 preview.append(h('img', { src: view, alt: asset.name, loading: 'lazy', decoding: 'async' }));
             } else if (kind === 'video') {

@@ -8,7 +8,7 @@ import { AgentTransport, type Asset, SiloClient, TransportError } from '../../cl
 import { AssetBrowser } from './browse';
 import { errorSentence } from './format';
 import { browserKeySource } from './identity';
-import { assetLink } from './links';
+import { Links } from './links';
 import { UploadQueue } from './uploads';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -80,8 +80,9 @@ async function start(): Promise<void> {
     const silo = new SiloClient({ transport, indexId });
     localStorage.setItem('silo.index', indexId.toText());
 
-    const browser = new AssetBrowser(silo, $('assets'), $<HTMLButtonElement>('more'), $('empty'), {
-        share: (asset) => openShare(silo, asset),
+    const links = new Links(transport, indexId, new URL(config.host));
+    const browser = new AssetBrowser(silo, links, $('assets'), $<HTMLButtonElement>('more'), $('empty'), {
+        share: (asset) => openShare(links, asset),
         remove: (asset, card) => confirmDelete(silo, asset, card, browser),
         notify
     });
@@ -135,7 +136,7 @@ async function copy(text: string, done: string): Promise<void> {
     }
 }
 
-function openShare(silo: SiloClient, asset: Asset): void {
+function openShare(links: Links, asset: Asset): void {
     const dialog = $<HTMLDialogElement>('share');
     const isPrivate = 'private' in asset.visibility;
     const expiry = $<HTMLSelectElement>('share-ttl');
@@ -150,7 +151,7 @@ function openShare(silo: SiloClient, asset: Asset): void {
         output.value = '';
         status.textContent = 'Making link…';
         try {
-            output.value = await assetLink(silo, asset, { ttlSeconds: Number(expiry.value) });
+            output.value = await links.url(asset, Number(expiry.value));
             status.textContent = '';
             output.select();
         } catch (error) {
