@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { bytes } from '../helpers/bytes';
 import { launchChromium, openApp, pageIdentityPem, pngFixture, type RunningSilo, runCli, startSilo, VIDEO_FIXTURE } from './harness';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -67,7 +68,6 @@ describe('web app in Chromium', () => {
         await page.setInputFiles('#file-input', join(dir, 'clip.webm'));
         await page.check('#visibility-private');
         await page.setInputFiles('#file-input', join(dir, 'gradient.png'));
-        if (shots) await page.screenshot({ path: join(mkdir(shots), 'uploading.png') });
         for (const name of ['clip.webm', 'gradient.png']) {
             await page.waitForSelector(`.upload[data-name="${name}"][data-phase="done"]`, { timeout: 60_000 });
             await page.waitForSelector(`.asset[data-name="${name}"]`);
@@ -125,8 +125,24 @@ describe('web app in Chromium', () => {
         await stranger.close();
     });
 
+    it('cancels an upload in flight: nothing is stored', async () => {
+        const big = join(dir, 'big.bin');
+        writeFileSync(big, bytes(24 * 1024 * 1024, 7)); // 13 chunks: still sending when Cancel is pressed
+        await page.setInputFiles('#file-input', big);
+        const row = page.locator('.upload[data-name="big.bin"]');
+        await row.locator('xpath=self::*[@data-phase="sending"]').waitFor({ timeout: 60_000 });
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'uploading.png') });
+        await row.locator('button', { hasText: 'Cancel' }).click();
+        await row.locator('xpath=self::*[@data-phase="cancelled"]').waitFor({ timeout: 30_000 });
+        expect(await row.locator('.phase').textContent()).toBe('Cancelled');
+        const listed: { name: string }[] = await cli('ls');
+        expect(listed.map((a) => a.name)).not.toContain('big.bin');
+        await row.locator('button', { hasText: 'Dismiss' }).click();
+        expect(await row.count()).toBe(0);
+    });
+
     it('works from the keyboard: Tab reaches the drop zone, Enter opens the picker, Escape closes a dialog', async () => {
-        await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+        await page.click('h1'); // the sequential focus starting point: the top of the page
         let reached = false;
         for (let i = 0; i < 8 && !reached; i++) {
             await page.keyboard.press('Tab');
