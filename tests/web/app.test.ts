@@ -127,7 +127,7 @@ describe('web app in Chromium', () => {
 
     it('cancels an upload in flight: nothing is stored', async () => {
         const big = join(dir, 'big.bin');
-        writeFileSync(big, bytes(24 * 1024 * 1024, 7)); // 13 chunks: still sending when Cancel is pressed
+        writeFileSync(big, bytes(16 * 1024 * 1024, 7)); // 9 chunks, 4 at a time: still sending when Cancel is pressed
         await page.setInputFiles('#file-input', big);
         const row = page.locator('.upload[data-name="big.bin"]');
         await row.locator('xpath=self::*[@data-phase="sending"]').waitFor({ timeout: 60_000 });

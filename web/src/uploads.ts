@@ -110,12 +110,14 @@ export class UploadQueue {
                 detail.textContent = text;
                 if (next === 'done') bar.value = 1;
                 if (next === 'done' || next === 'failed' || next === 'cancelled') {
+                    cancel.disabled = false;
                     cancel.textContent = 'Dismiss';
                     cancel.setAttribute('aria-label', `Dismiss ${file.name}`);
                 }
                 if (next === 'failed') row.setAttribute('role', 'alert');
             },
             progress(p) {
+                if (controller.signal.aborted) return;
                 // Older clients report no phase: their reports are all about sending chunks.
                 const reported = (p as Progress & { phase?: 'hashing' | 'sending' | 'verifying' }).phase ?? 'sending';
                 if (row.dataset.phase !== reported) job.setPhase(reported);
@@ -137,8 +139,13 @@ export class UploadQueue {
                 return;
             }
             controller.abort();
-            // A queued job never starts; a running one settles as cancelled when the library gives up.
+            // A queued job never starts; a running one settles as cancelled once the chunks in flight
+            // return and the library has aborted the session.
             if (row.dataset.phase === 'queued') job.setPhase('cancelled');
+            else {
+                detail.textContent = 'Cancelling…';
+                cancel.disabled = true;
+            }
         });
         return job;
     }
