@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { IDL } from '@dfinity/candid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { ReplicaTransport, SiloClient } from '../../client';
 import { PocketIc } from '../../replica';
 import { ReplicaKeys, StateCertifier } from '../../replica/http';
 import { close, createSiloServer, listen } from '../../replica/http/server';
@@ -97,6 +98,22 @@ describe('through the local gateway', () => {
         const url = unwrap<AssetUrl>(await silo.index(alice).asset_url(hidden.asset.id, [60]));
         const body = await curl(url.path, [], host);
         expect(Buffer.compare(body, Buffer.from(hidden.data))).toBe(0);
+    });
+});
+
+describe('client URLs', () => {
+    it('SiloClient.assetUrl gives URLs of the local gateway that curl loads, public and private, inline and as downloads', async () => {
+        const client = new SiloClient({ transport: new ReplicaTransport(pic, alice.getPrincipal()), indexId: silo.indexId });
+        const gateway = base.toString();
+        const publicUrl = await client.assetUrl(big.asset.id, { network: 'local', gateway });
+        expect(publicUrl).toBe(`http://${big.asset.bucket.toText()}.localhost:${base.port}/a/${big.asset.id}/big.bin`);
+        const { stdout } = await run('curl', ['-sS', publicUrl], { encoding: 'buffer', maxBuffer: 8 * 1024 * 1024 });
+        expect(Buffer.compare(stdout, Buffer.from(big.data))).toBe(0);
+        const privateUrl = await client.assetUrl(hidden.asset.id, { network: 'local', gateway, ttl: 30, download: true });
+        expect(privateUrl).toMatch(/\?token=\d+\.[0-9a-f]{64}&download$/);
+        const headers = (await run('curl', ['-sS', '-D', '-', '-o', '/dev/null', privateUrl])).stdout;
+        expect(headers).toMatch(/^HTTP\/1\.1 200/);
+        expect(headers).toMatch(/content-disposition: attachment; filename="secret.bin"/i);
     });
 });
 
