@@ -8,5 +8,6 @@ import { buckets, deploy, stats } from './deployment';
 import { download } from './download';
 import { start } from './start';
 import { upload } from './upload';
+import { url } from './url';
 
-export const COMMANDS: Command[] = [upload, download, ls, info, rm, buckets, stats, deploy, start];
+export const COMMANDS: Command[] = [upload, download, ls, info, rm, url, buckets, stats, deploy, start];
