@@ -5,7 +5,9 @@
  * honour package.json's "browser" field also swap `node_io.ts` for its browser stand-in.
  */
 export { SiloClient, defaultRetryPolicy } from './silo';
-export type { DownloadOptions, Progress, RetryPolicy, UploadOptions } from './silo';
+export type { DownloadOptions, DownloadSink, Progress, RetryPolicy, UploadOptions } from './silo';
+export { gatewayUrl } from './urls';
+export type { AssetUrlOptions, IcDomain } from './urls';
 export { AgentTransport } from './transport';
 export type { Transport } from './transport';
 export type { SourceInput, UploadSource } from './source';

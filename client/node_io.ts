@@ -5,8 +5,9 @@
  */
 import { mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
+import type { DownloadSink } from './silo';
 import type { UploadSource } from './source';
 
 export async function fileSource(path: string): Promise<UploadSource> {
@@ -67,13 +68,13 @@ async function* readableToIterable(stream: ReadableStream<Uint8Array>): AsyncIte
     }
 }
 
-/** Writes a download to `path.partial`, renamed to `path` only when `finish(true)`. */
-export async function fileSink(path: string): Promise<{ write(bytes: Uint8Array, offset: number): Promise<void>; finish(ok: boolean): Promise<void> }> {
-    const partial = `${path}.partial`;
-    const handle = await open(partial, 'w');
+/** Writes a file in order to a temporary name beside `path`, renamed into place only when verified. */
+export async function fileSink(path: string): Promise<DownloadSink & { finish(ok: boolean): Promise<void> }> {
+    const partial = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+    const handle = await open(partial, 'wx');
     return {
-        write: async (bytes, offset) => {
-            await handle.write(bytes, 0, bytes.length, offset);
+        write: async (bytes) => {
+            for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
         },
         finish: async (ok) => {
             await handle.close();

@@ -79,7 +79,8 @@ export class ReplicaTransport implements Transport {
     ) {}
 
     actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T {
-        const actor = this.pic.createActor<Record<string, unknown>>(idlFactory, canisterId);
+        // Yielding between rounds keeps the host's timers and abort signals alive during long calls.
+        const actor = this.pic.createActor<Record<string, unknown>>(idlFactory, canisterId, { yielding: true });
         actor.setPrincipal(this.principal);
         return guarded<T>(actor, canisterId, this.around);
     }

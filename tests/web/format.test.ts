@@ -39,7 +39,7 @@ describe('web formatting', () => {
         expect(errorSentence(new NoCapacityError('No storage capacity: all buckets full.'))).toMatch(/^Silo has no storage bucket with room/);
         expect(errorSentence(new HashMismatchError(new Uint8Array(32), new Uint8Array(32)))).toMatch(/did not match the file’s SHA-256, so nothing was kept/);
         expect(errorSentence(new IntegrityError('x'))).toMatch(/nothing was kept/);
-        expect(errorSentence(new AbortedError(3n))).toBe('Cancelled.');
+        expect(errorSentence(new AbortedError({ sessionId: 3n, phase: 'sending' }))).toBe('Cancelled.');
         expect(errorSentence(new TransportError('Call failed: fetch failed\n    at x (y.js:1)'))).not.toMatch(/at x|\n/);
         const plain = new Error('boom\n    at f (file.js:1:1)');
         expect(errorSentence(plain)).toBe('Something went wrong: boom.');

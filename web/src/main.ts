@@ -80,7 +80,7 @@ async function start(): Promise<void> {
     const silo = new SiloClient({ transport, indexId });
     localStorage.setItem('silo.index', indexId.toText());
 
-    const links = new Links(transport, indexId, new URL(config.host));
+    const links = new Links(silo, isLocal(config.host) ? 'local' : 'ic', config.host);
     const browser = new AssetBrowser(silo, links, $('assets'), $<HTMLButtonElement>('more'), $('empty'), {
         share: (asset) => openShare(links, asset),
         remove: (asset, card) => confirmDelete(silo, asset, card, browser),

@@ -2,12 +2,12 @@
  * The upload queue: files picked or dropped are uploaded `limit` at a time, each with its own progress
  * row (phase, bar, speed, time left) and a Cancel button wired to an AbortSignal.
  */
-import type { Asset, Progress, SiloClient } from '../../client/browser';
+import { AbortedError, type Asset, type Progress, type SiloClient } from '../../client/browser';
 import { errorSentence, formatBytes, formatEta, formatSpeed, RateMeter } from './format';
 import { h } from './dom';
 
 /** The phases the library reports, in order; `queued` and `preparing` come before the first report. */
-type Phase = 'queued' | 'preparing' | 'hashing' | 'sending' | 'verifying' | 'done' | 'failed' | 'cancelled';
+type Phase = 'queued' | 'preparing' | Progress['phase'] | 'done' | 'failed' | 'cancelled';
 
 const PHASE_LABEL: Record<Phase, string> = {
     queued: 'Waiting',
@@ -15,6 +15,7 @@ const PHASE_LABEL: Record<Phase, string> = {
     hashing: 'Hashing',
     sending: 'Sending',
     verifying: 'Verifying',
+    receiving: 'Receiving',
     done: 'Stored and verified',
     failed: 'Failed',
     cancelled: 'Cancelled'
@@ -78,8 +79,9 @@ export class UploadQueue {
             job.setPhase('done', `${formatBytes(asset.size)} · id ${asset.id}`);
             this.onStored(asset);
         } catch (error) {
-            if (job.controller.signal.aborted) job.setPhase('cancelled');
-            else job.setPhase('failed', errorSentence(error));
+            if (!job.controller.signal.aborted) job.setPhase('failed', errorSentence(error));
+            else if (error instanceof AbortedError && error.committing) job.setPhase('cancelled', 'Silo was already verifying it, which cannot be stopped: it may still appear in your files.');
+            else job.setPhase('cancelled');
         }
     }
 
@@ -118,18 +120,16 @@ export class UploadQueue {
             },
             progress(p) {
                 if (controller.signal.aborted) return;
-                // Older clients report no phase: their reports are all about sending chunks.
-                const reported = (p as Progress & { phase?: 'hashing' | 'sending' | 'verifying' }).phase ?? 'sending';
-                if (row.dataset.phase !== reported) job.setPhase(reported);
-                bar.value = p.bytesTotal === 0 ? 1 : p.bytesSent / p.bytesTotal;
-                if (reported === 'sending') {
-                    meter.add(performance.now(), p.bytesSent);
-                    const speed = meter.speed;
-                    if (speed > 0) detail.textContent = `${formatBytes(p.bytesSent)} of ${formatBytes(p.bytesTotal)} · ${formatSpeed(speed)} · ${formatEta(meter.eta(p.bytesTotal))} left`;
-                    else detail.textContent = `${formatBytes(p.bytesSent)} of ${formatBytes(p.bytesTotal)}`;
-                } else {
-                    detail.textContent = `${formatBytes(p.bytesSent)} of ${formatBytes(p.bytesTotal)}`;
+                if (row.dataset.phase !== p.phase) job.setPhase(p.phase);
+                bar.value = p.bytesTotal === 0 ? 1 : p.bytesDone / p.bytesTotal;
+                const done = `${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`;
+                if (p.phase !== 'sending') {
+                    detail.textContent = done;
+                    return;
                 }
+                meter.add(performance.now(), p.bytesDone);
+                const speed = meter.speed;
+                detail.textContent = speed > 0 ? `${done} · ${formatSpeed(speed)} · ${formatEta(meter.eta(p.bytesTotal))} left` : done;
             }
         };
         cancel.addEventListener('click', () => {
