@@ -38,6 +38,9 @@ describe('web app in Chromium', () => {
         const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
         page = await context.newPage();
         page.on('pageerror', (error) => console.error('page error:', error.message));
+        // Intercept file choosers from the start: enabled only when the keyboard spec waits for one, the
+        // interception can arrive after the key press, and the chooser then opens natively and is lost.
+        page.on('filechooser', () => undefined);
         page.on('response', (response) => media.push({ url: response.url(), range: response.request().headers().range, status: response.status() }));
         await openApp(page, silo);
         identityPem = join(dir, 'browser.pem');
