@@ -100,6 +100,20 @@ describe('web app in Chromium', () => {
         if (shots) await page.screenshot({ path: join(mkdir(shots), 'files.png') });
     });
 
+    it('lists a page at a time', async () => {
+        const paged = await page.context().newPage();
+        await paged.goto(`${silo.url}/?index=${silo.index}&pageSize=1`);
+        await paged.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+        // The same browser context, so the same identity and its two files, one per page.
+        expect(await paged.locator('.asset').count()).toBe(1);
+        await paged.click('#more');
+        await expect.poll(() => paged.locator('.asset').count()).toBe(2);
+        await paged.click('#more');
+        await paged.waitForSelector('#more', { state: 'hidden' });
+        expect(await paged.locator('.asset').count()).toBe(2);
+        await paged.close();
+    });
+
     it('stored exactly the bytes of each file, as the CLI sees them', async () => {
         const listed: { name: string; sha256: string; size: number | string; visibility: string }[] = await cli('ls');
         const byName = new Map(listed.map((a) => [a.name, a]));

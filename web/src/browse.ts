@@ -16,7 +16,8 @@ export interface BrowseActions {
 export class AssetBrowser {
     private pages: AsyncGenerator<Asset> | undefined;
     private shown = new Set<string>();
-    private loading = false;
+    /** The listing a page is being fetched from, if any. */
+    private loading: AsyncGenerator<Asset> | undefined;
 
     constructor(
         private readonly silo: SiloClient,
@@ -40,15 +41,18 @@ export class AssetBrowser {
 
     /** Shows the next `pageSize` assets. */
     async next(): Promise<void> {
-        if (this.loading || this.pages === undefined) return;
-        this.loading = true;
+        const pages = this.pages;
+        if (pages === undefined || this.loading === pages) return;
+        this.loading = pages;
         this.more.disabled = true;
         this.grid.setAttribute('aria-busy', 'true');
         let count = 0;
         let finished = false;
         try {
             while (count < this.pageSize) {
-                const { value, done } = await this.pages.next();
+                const { value, done } = await pages.next();
+                // A reload started meanwhile: its own listing takes over.
+                if (pages !== this.pages) return;
                 if (done) {
                     finished = true;
                     break;
@@ -58,13 +62,15 @@ export class AssetBrowser {
                 count++;
             }
         } catch (error) {
-            this.actions.notify(errorSentence(error), true);
+            if (pages === this.pages) this.actions.notify(errorSentence(error), true);
         } finally {
-            this.loading = false;
-            this.grid.removeAttribute('aria-busy');
-            this.more.hidden = finished;
-            this.more.disabled = false;
-            this.empty.hidden = this.shown.size > 0;
+            if (pages === this.pages) {
+                this.loading = undefined;
+                this.grid.removeAttribute('aria-busy');
+                this.more.hidden = finished;
+                this.more.disabled = false;
+                this.empty.hidden = this.shown.size > 0;
+            }
         }
     }
 

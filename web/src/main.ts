@@ -15,12 +15,14 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getEl
 
 /**
  * The index canister comes from `?index=` (what `silo start` prints a link with), else the last one used
- * in this browser; the network is the page's own origin unless `?host=` names another.
+ * in this browser; the network is the page's own origin unless `?host=` names another; `?pageSize=`
+ * sets how many files a page lists (default 24).
  */
-function readConfig(): { host: string; index: string | undefined } {
+function readConfig(): { host: string; index: string | undefined; pageSize: number } {
     const params = new URLSearchParams(location.search);
     const index = params.get('index') ?? localStorage.getItem('silo.index') ?? undefined;
-    return { host: params.get('host') ?? location.origin, index };
+    const pageSize = Math.min(100, Math.max(1, Number(params.get('pageSize')) || 24));
+    return { host: params.get('host') ?? location.origin, index, pageSize };
 }
 
 function isLocal(host: string): boolean {
@@ -85,7 +87,7 @@ async function start(): Promise<void> {
         share: (asset) => openShare(links, asset),
         remove: (asset, card) => confirmDelete(silo, asset, card, browser),
         notify
-    });
+    }, config.pageSize);
     const queue = new UploadQueue(silo, $('queue'), (asset) => browser.prepend(asset));
 
     const input = $<HTMLInputElement>('file-input');
