@@ -2,12 +2,17 @@
  * HTTP serving (issue 12): instructions of `http_request` per response and per served byte, measured
  * with the replica's IC metering on the real bucket Wasm: a 206 part of a whole 1.9 MiB chunk, a ranged
  * part inside a chunk, a small 200, a 304 and a private asset's token check. Each is checked against
- * the 5 B query instruction limit and the 3 MiB reply limit.
+ * the 5 B query instruction limit and the 3 MiB reply limit. Then MiB/s of a 64 MiB file served through
+ * the local gateway.
  */
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { request } from 'node:http';
+
 import { PocketIc } from '../replica';
+import { ReplicaKeys, StateCertifier } from '../replica/http';
+import { close, createSiloServer, listen } from '../replica/http/server';
 import type { ExecutionObserver } from '../replica/canister';
 import { MAX_CHUNK_SIZE } from '../shared/constants';
 import { bucketIdlFactory } from '../shared/idl';
@@ -15,7 +20,7 @@ import { toHex } from '../shared/sha256';
 import { type AssetUrl, HttpResponse } from '../shared/types';
 import type { TestPic } from '../tests/helpers/pic';
 import { bytes, deploySilo, identity, type Service, unwrap, upload } from '../tests/helpers/silo';
-import { billions, n, table, type Log } from './report';
+import { billions, ms, n, table, type Log } from './report';
 
 const QUERY_LIMIT = 5_000_000_000;
 const REPLY_LIMIT = 3 * 1024 * 1024;
@@ -68,5 +73,47 @@ export async function httpBench(log: Log = console.log): Promise<void> {
     }
     log('http_request on the bucket (one query each, IC metering of the real Wasm)');
     table(log, ['response', 'status', 'body bytes', 'instructions', 'instr/byte', '', '< 1/4 of 5 B, reply <= 2 MiB'], rows);
+    await pic.tearDown();
+    log('');
+    await gatewayThroughput(log);
+}
+
+/** One GET through the gateway on `host`; resolves with the body's length and the time it took. */
+function timedGet(base: URL, host: string, path: string): Promise<{ status: number; bytes: number; ms: number }> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+        const req = request({ host: base.hostname, port: base.port, path, headers: { host: `${host}:${base.port}` } }, (res) => {
+            let bytes = 0;
+            res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+            res.on('end', () => resolve({ status: res.statusCode!, bytes, ms: performance.now() - started }));
+            res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+    });
+}
+
+/** MiB/s of a 64 MiB public file served through the local gateway (206 parts reassembled), verified and raw. */
+async function gatewayThroughput(log: Log): Promise<void> {
+    const pic = await PocketIc.create();
+    const keys = ReplicaKeys.generate();
+    StateCertifier.attach(pic.replica, keys);
+    const silo = await deploySilo(Object.assign(pic, { kind: 'replica' as const }) as unknown as TestPic);
+    const size = 64 * 1024 * 1024;
+    const asset = (await upload(silo, identity('bench'), bytes(size, 9), { chunkSize: MAX_CHUNK_SIZE, visibility: { public: null } })).asset;
+    const server = createSiloServer({ caller: pic, rootKey: () => keys.rootKey });
+    const base = new URL(await listen(server, '127.0.0.1', 0));
+    const rows: string[][] = [];
+    for (const [name, host] of [
+        ['<bucket>.localhost (each part verified)', `${asset.bucket.toText()}.localhost`],
+        ['<bucket>.raw.localhost (unverified)', `${asset.bucket.toText()}.raw.localhost`]
+    ]) {
+        const result = await timedGet(base, host, `/a/${asset.id}/movie.bin`);
+        if (result.status !== 200 || result.bytes !== size) throw new Error(`gateway answered ${result.status} with ${result.bytes} bytes`);
+        rows.push([name, String(asset.chunk_count), ms(result.ms), ((size / 1024 / 1024) / (result.ms / 1000)).toFixed(1)]);
+    }
+    log(`64 MiB public file through the local gateway (in-process replica, this machine; ${asset.chunk_count} queries of one chunk each)`);
+    table(log, ['host', 'queries', 'wall time', 'MiB/s'], rows);
+    await close(server);
     await pic.tearDown();
 }
