@@ -126,13 +126,16 @@ describe('URL secrets', () => {
     });
 });
 
-describe('bucket layout v3', () => {
-    it('an upgrade takes over a v2 bucket (no HTTP metadata) and refuses an unknown later layout', () => {
+describe('bucket layout v4', () => {
+    it('an upgrade takes over v2 and v3 buckets (no HTTP metadata) and refuses an unknown later layout', () => {
+        for (const old of [2, 3]) {
+            const state = newBucketState();
+            state.meta.insert(MetaKey.layoutVersion, Uint8Array.of(0, 0, 0, old));
+            expect(checkLayout(state)).toBeNull();
+            expect(state.meta.get(MetaKey.layoutVersion)).toEqual(Uint8Array.of(0, 0, 0, 4));
+        }
         const state = newBucketState();
-        state.meta.insert(MetaKey.layoutVersion, Uint8Array.of(0, 0, 0, 2));
-        expect(checkLayout(state)).toBeNull();
-        expect(state.meta.get(MetaKey.layoutVersion)).toEqual(Uint8Array.of(0, 0, 0, 3));
-        state.meta.insert(MetaKey.layoutVersion, Uint8Array.of(0, 0, 0, 4));
-        expect(checkLayout(state)).toMatch(/v4 is not the v3/);
+        state.meta.insert(MetaKey.layoutVersion, Uint8Array.of(0, 0, 0, 5));
+        expect(checkLayout(state)).toMatch(/v5 is not the v4/);
     });
 });
