@@ -1,72 +1,98 @@
 /**
- * HTTP serving (issue 12): instructions of `http_request` per response and per served byte, measured
- * with the replica's IC metering on the real bucket Wasm: a 206 part of a whole 1.9 MiB chunk, a ranged
- * part inside a chunk, a small 200, a 304 and a private asset's token check. Each is checked against
- * the 5 B query instruction limit and the 3 MiB reply limit.
+ * The IC HTTP interface (issue 11): update calls and queries per second through `@dfinity/agent` (default
+ * settings: certificates and query signatures verified) against a local server on the replica, next to
+ * the same calls made in process, in the same run. Sequential calls show one client's latency; calls kept
+ * in flight in parallel show what the server sustains (the rounds of one turn share one BLS signature).
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { Actor, HttpAgent, type ActorSubclass } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
-import { Principal } from '@dfinity/principal';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 import { PocketIc } from '../replica';
-import type { ExecutionObserver } from '../replica/canister';
+import { createIcApi } from '../replica/http';
 import { MAX_CHUNK_SIZE } from '../shared/constants';
-import { bucketIdlFactory } from '../shared/idl';
-import { toHex } from '../shared/sha256';
-import { type AssetUrl, HttpResponse } from '../shared/types';
-import type { TestPic } from '../tests/helpers/pic';
-import { bytes, deploySilo, identity, type Service, unwrap, upload } from '../tests/helpers/silo';
-import { billions, n, table, type Log } from './report';
+import { idlFactory, type ProbeService } from '../tests/fixtures/probe/idl';
+import { probeArg, PROBE_WASM } from '../tests/replica/probe';
+import { ms, table, type Log } from './report';
 
-const QUERY_LIMIT = 5_000_000_000;
-const REPLY_LIMIT = 3 * 1024 * 1024;
+/** Calls per second of `count` calls made by `call`, `parallel` at a time. */
+async function rate(count: number, parallel: number, call: () => Promise<unknown>): Promise<{ perSecond: number; each: number }> {
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+        Array.from({ length: parallel }, async () => {
+            while (next++ < count) await call();
+        })
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    return { perSecond: count / seconds, each: (seconds * 1000 * parallel) / count };
+}
 
 export async function httpBench(log: Log = console.log): Promise<void> {
     const pic = await PocketIc.create();
-    const silo = await deploySilo(Object.assign(pic, { kind: 'replica' as const }) as unknown as TestPic);
-    const user = identity('bench');
-    const chunk = MAX_CHUNK_SIZE;
-    const large = (await upload(silo, user, bytes(3 * chunk + 1000, 5), { chunkSize: chunk, visibility: { public: null }, contentType: 'video/mp4' })).asset;
-    const small = (await upload(silo, user, bytes(10 * 1024, 6), { chunkSize: chunk, visibility: { public: null }, contentType: 'image/png' })).asset;
-    const hidden = (await upload(silo, user, bytes(10 * 1024, 7), { chunkSize: chunk, visibility: { private: null } })).asset;
-    const url = unwrap<AssetUrl>(await silo.index(user).asset_url(hidden.id, [600]));
-
-    let last = 0;
-    const observer: ExecutionObserver = (_c, exec) => {
-        if ((exec.options.method ?? '') === 'http_request') last = Number(exec.instructions);
+    await pic.setTime(Date.now());
+    const { canisterId } = await pic.setupCanister<ProbeService>({ idlFactory, wasm: PROBE_WASM, arg: probeArg('bench') });
+    const api = createIcApi(pic.replica);
+    const server = createServer(async (req, res) => {
+        if (!(await api(req, res))) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const agent = await HttpAgent.create({ host, identity: Ed25519KeyIdentity.generate(new Uint8Array(32).fill(3)), shouldFetchRootKey: true });
+    const actor: ActorSubclass<ProbeService> = Actor.createActor(idlFactory, { agent, canisterId });
+    const none = new Uint8Array(IDL.encode([], []));
+    // Time the server spends signing certificates (BLS), to tell it from the agent's verification.
+    let signingMs = 0;
+    const signBls = api.keys.signBls.bind(api.keys);
+    api.keys.signBls = (message) => {
+        const t = performance.now();
+        const signature = signBls(message);
+        signingMs += performance.now() - t;
+        return signature;
     };
-    pic.replica.getCanister(silo.buckets[0])!.observer = observer;
-    const actor = pic.createActor<Service>(bucketIdlFactory, silo.buckets[0]);
-    actor.setPrincipal(Principal.anonymous());
-    const get = async (path: string, headers: [string, string][] = []) => {
-        const reply: HttpResponse = await actor.http_request({ method: 'GET', url: path, headers, body: new Uint8Array(), certificate_version: [2] });
-        const replyBytes = IDL.encode([HttpResponse], [reply]).byteLength;
-        return { reply, instructions: last, replyBytes };
-    };
 
-    const cases: [string, string, [string, string][]][] = [
-        [`206, first part of a ${(large.size / 1024n / 1024n).toString()} MiB file (one ${n(chunk)}-byte chunk)`, `/a/${large.id}/clip.mp4`, []],
-        ['206, Range bytes=1000000-1099999 (100 kB inside a chunk)', `/a/${large.id}`, [['Range', 'bytes=1000000-1099999']]],
-        ['206, Range of the last partial chunk (1,000 bytes)', `/a/${large.id}`, [['Range', `bytes=${3 * chunk}-`]]],
-        ['200, small file (10 KiB)', `/a/${small.id}/pic.png`, []],
-        ['304, If-None-Match', `/a/${large.id}`, [['If-None-Match', `"${toHex(large.sha256)}"`]]],
-        ['200, private 10 KiB file with a URL token (HMAC check)', url.path, []],
-        ['404, unknown id', '/a/999999', []]
-    ];
-    const rows: string[][] = [];
-    for (const [name, path, headers] of cases) {
-        const { reply, instructions, replyBytes } = await get(path, headers);
-        const body = reply.body.length;
-        rows.push([
-            name,
-            String(reply.status_code),
-            n(body),
-            n(instructions),
-            body > 0 ? (instructions / body).toFixed(1) : '-',
-            billions(instructions),
-            instructions < QUERY_LIMIT / 4 && replyBytes <= (REPLY_LIMIT * 2) / 3 ? 'yes' : 'NO'
-        ]);
+    // Warm-up: module caches, the agent's subnet keys, noble's precomputations.
+    for (let i = 0; i < 5; i++) {
+        await pic.updateCall({ canisterId, method: 'inc', arg: none });
+        await actor.inc();
+        await actor.get();
     }
-    log('http_request on the bucket (one query each, IC metering of the real Wasm)');
-    table(log, ['response', 'status', 'body bytes', 'instructions', 'instr/byte', '', '< 1/4 of 5 B, reply <= 2 MiB'], rows);
+
+    const inProcessUpdates = await rate(100, 1, () => pic.updateCall({ canisterId, method: 'inc', arg: none }));
+    const inProcessQueries = await rate(300, 1, () => pic.queryCall({ canisterId, method: 'get', arg: none }));
+    const signaturesBefore = api.certifier.signatures;
+    signingMs = 0;
+    const httpUpdates = await rate(20, 1, () => actor.inc());
+    const signaturesPerUpdate = (api.certifier.signatures - signaturesBefore) / 20;
+    const signingPerUpdate = signingMs / 20;
+    const httpQueries = await rate(100, 1, () => actor.get());
+    const parallelBefore = api.certifier.signatures;
+    const httpUpdatesParallel = await rate(32, 8, () => actor.inc());
+    const parallelSignatures = (api.certifier.signatures - parallelBefore) / 32;
+    const httpQueriesParallel = await rate(200, 8, () => actor.get());
+    // A chunk-sized argument: what an upload's put_chunk calls carry.
+    const chunk = new Uint8Array(MAX_CHUNK_SIZE).fill(7);
+    const putArg = new Uint8Array(IDL.encode([IDL.Nat64, IDL.Vec(IDL.Nat8)], [1n, chunk]));
+    const inProcessPuts = await rate(10, 1, () => pic.updateCall({ canisterId, method: 'put', arg: putArg }));
+    const httpPuts = await rate(10, 1, () => actor.put(1n, chunk));
+
+    server.close();
     await pic.tearDown();
+
+    const row = (name: string, r: { perSecond: number; each: number }, base?: number) => [name, r.perSecond.toFixed(1), ms(r.each), base === undefined ? '' : `${(base / r.perSecond).toFixed(1)}x`];
+    table(log, ['calls (probe inc / get)', 'per second', 'each', 'in-process / this'], [
+        row('update, in process', inProcessUpdates),
+        row('update, HTTP agent, 1 in flight', httpUpdates, inProcessUpdates.perSecond),
+        row('update, HTTP agent, 8 in flight', httpUpdatesParallel, inProcessUpdates.perSecond),
+        row('query, in process', inProcessQueries),
+        row('query, HTTP agent, 1 in flight', httpQueries, inProcessQueries.perSecond),
+        row('query, HTTP agent, 8 in flight', httpQueriesParallel, inProcessQueries.perSecond),
+        row('1.9 MB put, in process', inProcessPuts),
+        row('1.9 MB put, HTTP agent, 1 in flight', httpPuts, inProcessPuts.perSecond)
+    ]);
+    log(`  BLS signatures per update call: ${signaturesPerUpdate.toFixed(2)} with 1 in flight (${ms(signingPerUpdate)} of signing each), ${parallelSignatures.toFixed(2)} with 8 (one per certified state).`);
+    log('  The agent verifies each update certificate (BLS, @noble/curves) and each query signature (Ed25519) in the same process.');
 }

@@ -178,8 +178,13 @@ function clampPart(asset: Asset, start: number, end: number): number {
     return Math.min(end, chunkEnd, start + MAX_BODY_BYTES - 1);
 }
 
-/** Serves one request. Never traps on input: every malformed request gets a 4xx. */
+/** Serves one request. Never traps on input: every malformed request gets a 4xx. HEAD answers carry no body. */
 export function httpRequest(state: BucketState, env: HttpEnv, request: HttpRequest): HttpResponse {
+    const response = serve(state, env, request);
+    return request.method.toUpperCase() === 'HEAD' && response.body.length > 0 ? { ...response, body: new Uint8Array() } : response;
+}
+
+function serve(state: BucketState, env: HttpEnv, request: HttpRequest): HttpResponse {
     const method = request.method.toUpperCase();
     const { path, query } = splitUrl(request.url);
     const id = assetIdOf(path);

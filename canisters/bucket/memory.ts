@@ -8,6 +8,8 @@ export const BucketMemory = {
     /** Layout v1 kept each chunk as one value; read and deleted, never written since v2. */
     chunks: 2,
     pieces: 3,
-    /** Layout v3: asset id → what HTTP responses need (name, content type, SHA-256). */
-    assetMeta: 4
+    /** Layout v3: chunk presence bitmaps, in pages. */
+    presence: 4,
+    /** Layout v4: asset id → what HTTP responses need (name, content type, SHA-256). */
+    assetMeta: 5
 } as const;

@@ -1,4 +1,4 @@
-/** The bucket's durable state: four stable maps, typed. */
+/** The bucket's durable state: five stable maps, typed. */
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
@@ -15,13 +15,15 @@ export const BucketSessionRecord = IDL.Record({
     chunk_count: IDL.Nat32,
     visibility: Visibility,
     state: BucketSessionState,
-    /** One bit per chunk: set when the bucket holds it. */
+    /** Layout v2 kept one bit per chunk here; since v3 it is empty and presence.ts keeps the bits in pages. */
     received: IDL.Vec(IDL.Nat8),
     received_count: IDL.Nat32,
     received_bytes: IDL.Nat64,
     /** Chunks below this index have been verified by the index and can no longer change. */
     frozen_below: IDL.Nat32,
-    last_activity: IDL.Nat64
+    last_activity: IDL.Nat64,
+    /** While deleting: chunks below this index are gone, so the next batch starts here (absent: 0). */
+    delete_from: IDL.Opt(IDL.Nat32)
 });
 export interface BucketSession {
     session_id: bigint;
@@ -36,10 +38,19 @@ export interface BucketSession {
     received_bytes: bigint;
     frozen_below: number;
     last_activity: bigint;
+    delete_from: [] | [number];
 }
 
 /** Keys of the meta map. */
-export const MetaKey = { layoutVersion: 0, index: 1, /** The key of private assets' URL tokens (32 bytes). */ urlSecret: 2 } as const;
+export const MetaKey = {
+    layoutVersion: 0,
+    index: 1,
+    /** Running totals over all sessions (u64), so stats() reads two values instead of every session. */
+    storedBytes: 2,
+    storedChunks: 3,
+    /** The key of private assets' URL tokens (32 bytes). */
+    urlSecret: 4
+} as const;
 
 export interface BucketState {
     meta: KvMap<number, Uint8Array>;
@@ -48,7 +59,9 @@ export interface BucketState {
     chunks: KvMap<[bigint, number], Uint8Array>;
     /** (session or asset id, chunk index, piece index) → a piece of the chunk's bytes (see `PIECE_BYTES`). */
     pieces: KvMap<[bigint, number, number], Uint8Array>;
-    /** Committed asset id → its HTTP metadata (layout v3; assets committed before arrive by backfill). */
+    /** (session or asset id, page) → which chunks of the page the bucket holds (see presence.ts). */
+    presence: KvMap<[bigint, number], Uint8Array>;
+    /** Committed asset id → its HTTP metadata (layout v4; assets committed before arrive by backfill). */
     assets: KvMap<bigint, AssetMeta>;
 }
 

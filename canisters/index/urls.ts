@@ -25,14 +25,14 @@ export interface UrlSecretRecord {
 }
 export const urlSecretSerializer = candidSerializer<UrlSecretRecord>(UrlSecretRecord);
 
-/** Meta keys of the metadata backfill (after the index's own keys, which end at 11). */
+/** Meta keys of the metadata backfill (after the index's own keys in state.ts, which end at 17). */
 export const BackfillKey = {
     /** Position in `assets` (key order) of the next asset to push. */
-    position: 12,
+    position: 18,
     /** Id of the last asset pushed: inserts and removals at or below it shift `position`. */
-    lastId: 13,
+    lastId: 19,
     /** Set once a pass has gone through every asset. */
-    done: 14
+    done: 20
 } as const;
 
 /** Assets pushed per maintenance run, and per bucket call (the bucket takes at most 200). */

@@ -198,6 +198,11 @@ describe('http_request: public assets', () => {
         expect(ranged.status).toBe(206);
         expect(ranged.body.length).toBe(0);
         expect(ranged.headers.get('content-range')).toBe(`bytes 0-99/${big.data.length}`);
+        for (const url of ['/a/999999', path(secret.asset)]) {
+            const refused = await request(url, [], 'HEAD');
+            expect(refused.status).toBeGreaterThanOrEqual(400);
+            expect(refused.body.length).toBe(0);
+        }
     });
 
     it('answers other methods with 405 and Allow, and CORS preflights with 204', async () => {

@@ -7,12 +7,14 @@ import { describe, expect, it } from 'vitest';
 
 import { httpRequest } from '../../../canisters/bucket/http';
 import { urlSecret } from '../../../canisters/bucket/assets';
+import { checkLayout } from '../../../canisters/bucket/logic';
+import { MetaKey } from '../../../canisters/bucket/state';
 import { deleteAsset } from '../../../canisters/index/assets';
 import { registerBucket } from '../../../canisters/index/buckets';
 import { assetUrl, BackfillKey, backfillMeta, maintainUrls } from '../../../canisters/index/urls';
 import { beginUpload, finishUpload } from '../../../canisters/index/uploads';
 import type { Asset, AssetUrl, HttpRequest } from '../../../shared/types';
-import { ADMIN, ALICE, BOB, bytes, split, unwrap, World } from './harness';
+import { ADMIN, ALICE, BOB, bytes, newBucketState, split, unwrap, World } from './harness';
 
 const CHUNK = 256;
 
@@ -121,5 +123,19 @@ describe('URL secrets', () => {
         // The token expires with the bucket's clock.
         world.now += 61n * 1_000_000_000n;
         expect(status(world, asset, url.path)).toBe(403);
+    });
+});
+
+describe('bucket layout v4', () => {
+    it('an upgrade takes over v2 and v3 buckets (no HTTP metadata) and refuses an unknown later layout', () => {
+        for (const old of [2, 3]) {
+            const state = newBucketState();
+            state.meta.insert(MetaKey.layoutVersion, Uint8Array.of(0, 0, 0, old));
+            expect(checkLayout(state)).toBeNull();
+            expect(state.meta.get(MetaKey.layoutVersion)).toEqual(Uint8Array.of(0, 0, 0, 4));
+        }
+        const state = newBucketState();
+        state.meta.insert(MetaKey.layoutVersion, Uint8Array.of(0, 0, 0, 5));
+        expect(checkLayout(state)).toMatch(/v5 is not the v4/);
     });
 });
