@@ -1,19 +1,21 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, server)
  */
 import { clientBench } from './client';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
 import type { Log } from './report';
+import { serverBench } from './server';
 import { siloCostsBench } from './silo_costs';
 
 const sections: { name: string; title: string; run: (log: Log) => Promise<void> }[] = [
     { name: 'replica', title: 'Replica (issue 2)', run: replicaBench },
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
-    { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench }
+    { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
+    { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench }
 ];
 
 async function main(): Promise<void> {
