@@ -8,3 +8,5 @@
 export { StateCertifier, CANISTER_RANGE, inCanisterRange } from './certificate';
 export type { RequestStatus } from './certificate';
 export { ReplicaKeys } from './keys';
+export { createIcApi } from './interface';
+export type { IcApi, IcApiOptions } from './interface';
