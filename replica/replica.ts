@@ -335,15 +335,35 @@ export class Replica {
     /** Ticks until the ingress message has its response; throws if the replica goes idle without one. */
     awaitIngress(messageId: number, maxRounds = 10_000): Response {
         for (let rounds = 0; ; rounds++) {
-            const status = this.ingress.get(messageId);
-            if (status === undefined) throw new Error(`unknown ingress message ${messageId}`);
-            if (status.state === 'done') {
-                this.ingress.delete(messageId);
-                return status.response;
-            }
-            if (rounds >= maxRounds) throw new Error(`the update call did not complete within ${maxRounds} rounds`);
+            const response = this.takeResponse(messageId, rounds, maxRounds);
+            if (response !== undefined) return response;
             this.tick();
         }
+    }
+
+    /**
+     * As {@link awaitIngress}, but lets the host's event loop run between rounds (`pause`, by default one
+     * turn of Node's loop), so timers, I/O and abort signals keep working while a long call executes.
+     */
+    async awaitIngressYielding(messageId: number, pause: () => Promise<void> = () => new Promise((resolve) => setImmediate(resolve)), maxRounds = 10_000): Promise<Response> {
+        for (let rounds = 0; ; rounds++) {
+            const response = this.takeResponse(messageId, rounds, maxRounds);
+            if (response !== undefined) return response;
+            this.tick();
+            await pause();
+        }
+    }
+
+    /** The ingress message's response once it has one (forgetting the message), else undefined. */
+    private takeResponse(messageId: number, rounds: number, maxRounds: number): Response | undefined {
+        const status = this.ingress.get(messageId);
+        if (status === undefined) throw new Error(`unknown ingress message ${messageId}`);
+        if (status.state === 'done') {
+            this.ingress.delete(messageId);
+            return status.response;
+        }
+        if (rounds >= maxRounds) throw new Error(`the update call did not complete within ${maxRounds} rounds`);
+        return undefined;
     }
 
     /** Runs a query (non-replicated): the reply is returned and nothing the query changed persists. */

@@ -28,7 +28,6 @@ import {
     UploadStatus,
     UploadTicket
 } from './types';
-import { ManagementMethods } from './management';
 
 export const indexMethods = {
     begin_upload: IDL.Func([BeginUploadArgs], [Result(UploadTicket)], []),
@@ -68,11 +67,3 @@ export const bucketMethods = {
 
 export const indexIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(indexMethods);
 export const bucketIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(bucketMethods);
-
-/** The management canister's methods that Silo uses (deploying, installing, chunked code). */
-export const managementIdlFactory: IDLNamespace.InterfaceFactory = () =>
-    IDL.Service(
-        Object.fromEntries(
-            Object.entries(ManagementMethods).map(([name, m]) => [name, IDL.Func(m.args as unknown as [IDL.Type], m.result as unknown as [IDL.Type], name === 'fetch_canister_logs' ? ['query'] : [])])
-        )
-    );
