@@ -129,3 +129,24 @@ function welcomePage(index: string): string {
 or <code>/?canisterId=&lt;canister-id&gt;</code> (<code>&lt;canister-id&gt;.raw.localhost</code> skips response verification).</p>
 `;
 }
+
+/**
+ * Runs `silo start` until SIGINT or SIGTERM, then checkpoints and resolves (exit code 0). `ready` is
+ * told where the server listens once it does.
+ */
+export async function runStart(options: StartOptions, ready: (started: StartedSilo) => void): Promise<void> {
+    const started = await startSilo(options);
+    await new Promise<void>((resolveStop) => {
+        const stop = () => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            started.stop().then(resolveStop, (error) => {
+                process.stderr.write(`silo start: ${error instanceof Error ? error.message : String(error)}\n`);
+                resolveStop();
+            });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        ready(started);
+    });
+}

@@ -27,11 +27,6 @@ export interface Invocation {
     interruptNote: string;
     /** Run (synchronously) when the command is interrupted or fails: e.g. remove a partial file. */
     cleanup: (() => void)[];
-    /**
-     * Set by a command that ends on Ctrl-C or SIGTERM by design (`silo start`): the signal then calls it
-     * instead of interrupting the command, and the command finishes (and exits) as it sees fit.
-     */
-    onInterrupt?: () => void;
 }
 
 export interface Command {
@@ -49,6 +44,8 @@ export interface Command {
      * nothing, or a value `run` receives.
      */
     check?(invocation: Invocation): void;
+    /** The command stops on SIGINT/SIGTERM by itself (a server): the CLI then does not exit on them. */
+    handlesSignals?: boolean;
     run(invocation: Invocation): Promise<void>;
 }
 

@@ -52,18 +52,14 @@ export function checkNetwork(options: ConnectOptions): string {
         return network;
     }
     if (NETWORKS[network] === undefined) throw new UsageError(`unknown network '${network}': use embedded, local or ic`);
-    const index = str(options, 'index') ?? localServer(options, network)?.index;
+    // --network local defaults to the `silo start` serving --state, if one does.
+    const index = str(options, 'index') ?? (network === 'local' ? runningServer(resolve(str(options, 'state') ?? '.silo'))?.index : undefined);
     if (index === undefined) throw new UsageError(`--network ${network} needs --index <canister-id>`);
     principal('index', index);
     const host = str(options, 'host');
     if (host !== undefined && !URL.canParse(host)) throw new UsageError(`--host '${host}' is not a URL`);
     return network;
 }
-
-const stateDirOf = (options: ConnectOptions): string => resolve(str(options, 'state') ?? '.silo');
-
-/** `--network local` defaults to the `silo start` serving --state, when one does. */
-const localServer = (options: ConnectOptions, network: string) => (network === 'local' ? runningServer(stateDirOf(options)) : null);
 
 /** Opens the embedded replica in `stateDir`, turning whatever makes the directory unusable into a StateUnusableError. */
 export async function openEmbedded(stateDir: string, output: Output): Promise<EmbeddedSilo> {
@@ -83,19 +79,17 @@ export async function openEmbedded(stateDir: string, output: Output): Promise<Em
 export async function connect(options: ConnectOptions, output: Output): Promise<Connection> {
     const network = checkNetwork(options);
     const identity = await identityOption(options);
-    const stateDir = stateDirOf(options);
+    const stateDir = resolve(str(options, 'state') ?? '.silo');
+    const server = network === 'ic' ? null : runningServer(stateDir);
+    if (network === 'embedded' && server !== null) {
+        // A `silo start` holds the state directory: go through it, as the same identity.
+        const transport = await agentTransport(server.url, identity ?? (await stateIdentity(stateDir)), true);
+        return { client: new SiloClient({ transport, indexId: principal('index', server.index) }), stateDir, url: server.url };
+    }
     if (network === 'embedded') {
-        // While a `silo start` holds the state directory, go through it (as the directory's identity)
-        // rather than refuse with "state in use".
-        const server = runningServer(stateDir);
-        if (server !== null) {
-            const transport = await agentTransport(server.url, identity ?? (await stateIdentity(stateDir)), true);
-            return { client: new SiloClient({ transport, indexId: principal('index', server.index) }), stateDir, url: server.url };
-        }
         const embedded = await openEmbedded(stateDir, output);
         return { client: new SiloClient({ transport: embedded.transport(identity), indexId: embedded.indexId }), stateDir, embedded };
     }
-    const server = localServer(options, network);
     const url = str(options, 'host') ?? server?.url ?? NETWORKS[network].host;
     const transport = await agentTransport(url, identity, NETWORKS[network].fetchRootKey);
     return { client: new SiloClient({ transport, indexId: principal('index', str(options, 'index') ?? server!.index) }), stateDir, url };
