@@ -7,5 +7,7 @@ export const BucketMemory = {
     sessions: 1,
     /** Layout v1 kept each chunk as one value; read and deleted, never written since v2. */
     chunks: 2,
-    pieces: 3
+    pieces: 3,
+    /** Layout v3: chunk presence bitmaps, in pages. */
+    presence: 4
 } as const;

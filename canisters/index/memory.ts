@@ -13,5 +13,9 @@ export const IndexMemory = {
     tasks: 7,
     bucketWasm: 8,
     upgrades: 9,
-    expired: 10
+    expired: 10,
+    /** Layout v2: (expires_at, session id) of every session, earliest first. */
+    expiries: 11,
+    /** Layout v2: (next_attempt_at, task id) of every task, earliest first. */
+    taskQueue: 12
 } as const;

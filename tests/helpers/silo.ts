@@ -37,7 +37,8 @@ export interface Silo {
 
 export async function deploySilo(pic: TestPic, options: { config?: Partial<ConfigUpdate>; buckets?: number; bucketCapacity?: bigint; bucketWasm?: string } = {}): Promise<Silo> {
     const indexId = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN], cycles: 100_000_000_000_000n });
-    await pic.installCode({ canisterId: indexId, wasm: canisterWasm('index'), arg: indexInitArg(options.config), sender: ADMIN });
+    // Specs use small chunks to get many of them cheaply: allow them (the default minimum is 64 KiB).
+    await pic.installCode({ canisterId: indexId, wasm: canisterWasm('index'), arg: indexInitArg({ min_chunk_size: [64], ...options.config }), sender: ADMIN });
     const admin = pic.createActor<Service>(indexIdlFactory, indexId);
     admin.setPrincipal(ADMIN);
     const buckets: Principal[] = [];
