@@ -23,11 +23,11 @@ interface Answer {
 }
 
 let base: URL;
-/** One HTTP request to the server, with any Host header (`<id>.localhost` names do not resolve here). */
+/** One HTTP request to the server, with any Host header (`<id>.localhost` names do not resolve here), on its own connection. */
 function send(path: string, options: { host?: string; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
     return new Promise((resolve, reject) => {
         const req = httpRequest(
-            { host: base.hostname, port: base.port, path, method: options.method ?? 'GET', headers: { ...(options.host ? { host: options.host } : {}), ...options.headers } },
+            { agent: false, host: base.hostname, port: base.port, path, method: options.method ?? 'GET', headers: { ...(options.host ? { host: options.host } : {}), ...options.headers } },
             (res) => {
                 const chunks: Buffer[] = [];
                 res.on('data', (c: Buffer) => chunks.push(c));
