@@ -70,7 +70,7 @@ async function inProcess(): Promise<Network> {
     };
 }
 
-/** A `silo start` in a child process, reached with HttpAgent; its index gets a second bucket like the other. */
+/** A `silo start` in a child process, reached with HttpAgent; its index is configured and given a second bucket like the other. */
 async function overHttp(): Promise<Network> {
     const state = mkdtempSync(join(tmpdir(), 'silo-client-http-'));
     const server: SpawnedServer = await spawnSiloStart(state);
@@ -84,7 +84,10 @@ async function overHttp(): Promise<Network> {
             expect(await server.stop(), server.stderr()).toBe(0);
         }
     };
-    unwrap(await (await network.admin()).actor<any>(indexIdlFactory, network.indexId).admin_create_bucket());
+    // The same configuration as the in-process deployment (tests/helpers/silo): small chunks allowed.
+    const admin = (await network.admin()).actor<any>(indexIdlFactory, network.indexId);
+    unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), min_chunk_size: [64] }));
+    unwrap(await admin.admin_create_bucket());
     return network;
 }
 
