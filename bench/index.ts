@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http, server)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http, scaling, server)
  */
 import { clientBench } from './client';
 import { httpBench } from './http';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
+import { scalingBench } from './scaling';
 import type { Log } from './report';
 import { serverBench } from './server';
 import { siloCostsBench } from './silo_costs';
@@ -17,6 +18,7 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void> 
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
     { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
     { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
+    { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench },
     { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench }
 ];
 
