@@ -49,7 +49,7 @@ describe('silo start', () => {
         expect(await listed(['--network', 'local', '--state', state])).toEqual([]);
         expect(await server.stop()).toBe(0);
         expect(existsSync(join(state, 'server.json'))).toBe(false);
-    });
+    }, 300_000);
 
     it('loses at most the last checkpoint interval to a SIGKILL, and never leaves a corrupt or partial state', async () => {
         const state = join(dir, 'killed');
@@ -84,5 +84,6 @@ describe('silo start', () => {
         } finally {
             expect(await restarted.stop(), restarted.stderr()).toBe(0);
         }
-    });
+        // Three server starts and eight CLI runs: slow on a loaded machine.
+    }, 300_000);
 });
