@@ -34,7 +34,7 @@ export function writeSample(path: string, mib: number, seed: number): string {
 }
 
 /** Runs `silo`, sampling its peak resident memory from /proc while it runs. */
-function silo(args: string[]): Promise<{ stdout: string; seconds: number; peakRssBytes: number }> {
+export function silo(args: string[]): Promise<{ stdout: string; seconds: number; peakRssBytes: number }> {
     return new Promise((done, fail) => {
         const started = process.hrtime.bigint();
         const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });

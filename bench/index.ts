@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http, scaling, http_serving, web)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http, scaling, http_serving, server, web)
  */
 import { clientBench } from './client';
 import { httpBench } from './http';
@@ -10,6 +10,7 @@ import { meteringBench } from './metering';
 import { replicaBench } from './replica';
 import { scalingBench } from './scaling';
 import type { Log } from './report';
+import { serverBench } from './server';
 import { siloCostsBench } from './silo_costs';
 import { webBench } from './web';
 
@@ -21,6 +22,7 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void> 
     { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
     { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench },
     { name: 'http_serving', title: 'HTTP serving from the buckets (issue 12)', run: httpServingBench },
+    { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench },
     { name: 'web', title: 'Web app upload from Chromium against the CLI, through silo start (issue 13)', run: webBench }
 ];
 

@@ -63,14 +63,18 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
     let server: Server | undefined;
     try {
         const keys = ReplicaKeys.load(stateDir);
-        const icApi = createIcApi(silo.pic.replica, { keys });
+        // The IC HTTP interface; it also certifies the replica's state, so queries get data certificates.
+        const ic = createIcApi(silo.pic.replica, { keys });
+        const api: ApiHandler = async (req, res) => {
+            if (await ic(req, res)) return;
+            res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+            res.end(`No such endpoint: ${req.url}\n`);
+        };
         const staticDir = options.staticDir ?? join(root, 'web', 'dist');
         server = createSiloServer({
             caller: silo.pic,
             rootKey: () => keys.rootKey,
-            api: async (req, res) => {
-                await icApi(req, res);
-            },
+            api,
             static: { dir: existsSync(staticDir) ? staticDir : undefined, fallbackPage: () => welcomePage(silo.indexId.toText()) },
             afterRequest: () => pulse(silo, options.onError)
         });

@@ -4,9 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { sha256, toHex } from '../../shared/sha256';
+import { spawnSiloStart, type SpawnedServer } from '../helpers/server';
 import { bytes } from '../helpers/silo';
 
 const BIN = resolve(import.meta.dirname, '../../client/bin/silo.mjs');
@@ -22,9 +23,18 @@ function silo(args: string[], env: Record<string, string> = {}): Promise<{ code:
     });
 }
 
-describe('silo CLI', () => {
+// Each command opens the embedded replica in --state, or, while a `silo start` serves --state, goes through
+// it over HTTP with @dfinity/agent: the same commands, the same results.
+describe.each(['embedded', 'http'] as const)('silo CLI (%s)', (transport) => {
     const dir = mkdtempSync(join(tmpdir(), 'silo-cli-'));
     const state = join(dir, 'state');
+    let server: SpawnedServer | undefined;
+    beforeAll(async () => {
+        if (transport === 'http') server = await spawnSiloStart(state);
+    });
+    afterAll(async () => {
+        if (server !== undefined) expect(await server.stop(), server.stderr()).toBe(0);
+    });
 
     it('uploads, lists, downloads and deletes across processes', async () => {
         const data = bytes(300_000, 3);
@@ -66,6 +76,11 @@ describe('silo CLI', () => {
         expect(down.code, down.stderr).toBe(0);
         expect(new Uint8Array(readFileSync(join(dir, 'big.out')))).toEqual(data);
     });
+});
+
+describe('silo CLI', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'silo-cli-'));
+    const state = join(dir, 'state');
 
     it('answers bad arguments with usage errors (exit 2) and --help with help (exit 0)', async () => {
         for (const args of [['frobnicate'], ['upload'], ['download'], ['download', 'x1'], ['upload', join(dir, 'missing')], ['ls', '--bogus'], ['ls', '--network', 'mars', '--index', 'aaaaa-aa']]) {
