@@ -25,6 +25,8 @@ const SAVE_EVERY_MS = Number(process.env.SILO_CHECKPOINT_MS ?? 2000);
 
 const root = resolve(import.meta.dirname, '..');
 
+const EMBEDDED_HASH_SLICE_BYTES = 256 * 1024;
+
 /** Where `npm run build` leaves the canister modules. */
 export function builtModule(name: 'index' | 'bucket'): Uint8Array {
     const path = join(root, '.azle', name, `${name}.wasm.gz`);
@@ -73,6 +75,10 @@ export class EmbeddedSilo {
                 ({ indexId } = await deploySilo(new ReplicaTransport(pic, identity.getPrincipal()), {
                     indexWasm: builtModule('index'),
                     bucketWasm: builtModule('bucket'),
+                    // finish_upload hashes in slices of this size, one message each. In-process, a message
+                    // runs on the host's thread without a break, so smaller slices keep Ctrl-C, timers and
+                    // progress prompt (a quarter of the IC default: a few hundred ms per message).
+                    config: { hash_slice_bytes: [EMBEDDED_HASH_SLICE_BYTES] },
                     onStep: options.onStep
                 }));
             }
