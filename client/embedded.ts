@@ -12,7 +12,7 @@ import type { Principal } from '@dfinity/principal';
 import { Principal as P } from '@dfinity/principal';
 
 import { PocketIc, Replica } from '../replica';
-import { ReplicaStore, restoreInto } from '../replica/persistence';
+import { isAlive, ReplicaStore, restoreInto } from '../replica/persistence';
 import { bucketInitArg, deploySilo, indexInitArg } from './deploy';
 import { SiloError } from './errors';
 import { identityFromPem, newEd25519Pem } from './identity';
@@ -49,15 +49,6 @@ export interface ServerRecord {
 }
 
 const SERVER_FILE = 'server.json';
-
-function isAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
-}
 
 /**
  * The `silo start` serving `stateDir`, or null when none does. A record left by a server that died
