@@ -59,7 +59,8 @@ describe.each(['embedded', 'http'] as const)('silo CLI (%s)', (transport) => {
         expect(gone.code).toBe(1);
         expect(gone.stderr).toMatch(/^silo: asset \d+ does not exist: list your assets with `silo ls`\n$/);
         expect(JSON.parse((await silo(['stats', '--state', state, '--json'])).stdout)).toMatchObject({ assets: '0', buckets: 1 });
-    });
+        // Eight CLI processes, each restoring the embedded replica: slow on a loaded machine.
+    }, 300_000);
 
     it('resumes an upload killed mid-way in the next run', async () => {
         const data = bytes(12 * 65536 + 99, 4);
@@ -75,7 +76,7 @@ describe.each(['embedded', 'http'] as const)('silo CLI (%s)', (transport) => {
         const down = await silo(['download', asset.id, '-o', join(dir, 'big.out'), '--state', state]);
         expect(down.code, down.stderr).toBe(0);
         expect(new Uint8Array(readFileSync(join(dir, 'big.out')))).toEqual(data);
-    });
+    }, 300_000);
 });
 
 describe('silo CLI', () => {
