@@ -9,6 +9,7 @@ import { Sha256, toHex } from '../shared/sha256';
 import type {
     Asset,
     AssetPage,
+    AssetUrl,
     BucketInfo,
     Result,
     SessionInfo,
@@ -31,8 +32,10 @@ import {
     MissingChunksError,
     TransportError
 } from './errors';
+import { fileSink } from './node_io';
 import { hashSource, nextTurn, type SourceInput, toSource, type UploadSource, YIELD_EVERY_MS } from './source';
 import type { Transport } from './transport';
+import { type AssetUrlOptions, gatewayUrl } from './urls';
 
 /**
  * Progress of an upload or download, reported as each step completes (and at the start and end of each
@@ -511,6 +514,23 @@ export class SiloClient {
         return this.attempt(undefined, undefined, () => this.index.get_asset(assetId));
     }
 
+    /**
+     * A URL a browser, an `<img>` or a `<video>` can load the asset from, served by its bucket. A private
+     * asset's URL carries a token the index mints for its owner only, valid `options.ttl` seconds.
+     *
+     * @example
+     * ```ts
+     * img.src = await silo.assetUrl(asset.id);                                  // https://<bucket>.icp0.io/a/7/cat.png
+     * link.href = await silo.assetUrl(id, { ttl: 600, download: true });        // private: …?token=…&download
+     * ```
+     * @throws {@link UnauthorizedError} (a private asset of someone else), {@link AssetNotFoundError},
+     *   {@link InvalidArgumentError} (ttl out of range), {@link BucketUnavailableError}
+     */
+    async assetUrl(assetId: bigint, options: AssetUrlOptions = {}): Promise<string> {
+        const url: AssetUrl = await this.attempt(undefined, undefined, () => this.index.asset_url(assetId, options.ttl === undefined ? [] : [options.ttl]));
+        return gatewayUrl(url.bucket, url.path, options);
+    }
+
     /** A session's state on the index (owner only). */
     async session(sessionId: bigint): Promise<SessionInfo> {
         return this.attempt(undefined, undefined, () => this.index.upload_session(sessionId));
@@ -618,22 +638,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
         };
         signal?.addEventListener('abort', onAbort, { once: true });
     });
-}
-
-/** Writes a file in order to a temporary name beside `path`, renamed into place only when verified. */
-async function fileSink(path: string): Promise<DownloadSink & { finish(ok: boolean): Promise<void> }> {
-    const { open, rename, rm } = await import('node:fs/promises');
-    const { basename, dirname, join } = await import('node:path');
-    const partial = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
-    const handle = await open(partial, 'wx');
-    return {
-        write: async (bytes) => {
-            for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
-        },
-        finish: async (ok) => {
-            await handle.close();
-            if (ok) await rename(partial, path);
-            else await rm(partial, { force: true });
-        }
-    };
 }

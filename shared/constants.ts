@@ -87,7 +87,7 @@ export const DELETE_BATCH_CHUNKS = 64;
 
 /** Versions of the stable memory layouts; a canister refuses to start on a layout it does not know. */
 export const INDEX_LAYOUT_VERSION = 2;
-export const BUCKET_LAYOUT_VERSION = 3;
+export const BUCKET_LAYOUT_VERSION = 4;
 
 /** The index tops a bucket up once its cycles above the freezing reserve fall below this (1 T). */
 export const DEFAULT_CYCLES_TOPUP_THRESHOLD = 1_000_000_000_000n;

@@ -10,6 +10,7 @@ import { maintainCycles } from './cycles';
 import { currentEpoch, type Env, type IndexState, MetaKey, type Ports } from './state';
 import { runDueTasks } from './tasks';
 import { expireSessions } from './uploads';
+import { maintainUrls } from './urls';
 
 /** Longer than any healthy run (a few batches of bucket calls), short enough to recover from a trap. */
 export const MAINTENANCE_LEASE_NS = 10n * 60n * 1_000_000_000n;
@@ -27,6 +28,7 @@ export async function runMaintenance(state: IndexState, env: Env, ports: Ports):
         await expireSessions(state, env, ports);
         await runDueTasks(state, env, ports);
         await runUpgrades(state, env, ports);
+        await maintainUrls(state, ports);
         await maintainCycles(state, env, ports);
     } finally {
         state.meta.remove(MetaKey.maintenanceLease);

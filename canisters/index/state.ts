@@ -18,6 +18,7 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
+import type { UrlSecretRecord } from './urls';
 import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
@@ -35,6 +36,7 @@ import {
     type HashChunkArgs,
     type HashChunkResult,
     type OpenSessionArgs,
+    type AssetMeta,
     type Result,
     type SessionActivity,
     type Visibility as VisibilityT
@@ -147,6 +149,8 @@ export interface IndexState {
     expiries: KvMap<[bigint, bigint], Uint8Array>;
     /** (next_attempt_at, task id) for every task: the timer runs the earliest due few. */
     taskQueue: KvMap<[bigint, bigint], Uint8Array>;
+    /** Bucket → its URL token secret and whether the bucket has it (urls.ts). */
+    urlSecrets: KvMap<Principal, UrlSecretRecord>;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -178,6 +182,8 @@ export interface BucketApi {
     commitSession(bucket: Principal, args: CommitSessionArgs): Promise<Result<null>>;
     deleteChunks(bucket: Principal, id: bigint): Promise<Result<DeleteProgress>>;
     sessionActivity(bucket: Principal, ids: bigint[]): Promise<Result<SessionActivity[]>>;
+    putAssetMeta(bucket: Principal, metas: AssetMeta[]): Promise<Result<number>>;
+    setUrlSecret(bucket: Principal, secret: Uint8Array): Promise<Result<null>>;
 }
 
 /** Calls to the management canister; each rejects with the system's message when it fails. */
@@ -190,6 +196,8 @@ export interface ManagementApi {
     canisterStatus(canister: Principal): Promise<{ cycles: bigint; idle_cycles_burned_per_day: bigint; freezing_threshold: bigint }>;
     /** Sends `amount` of the index's cycles to the canister. */
     depositCycles(canister: Principal, amount: bigint): Promise<void>;
+    /** 32 random bytes from `raw_rand`. */
+    rawRand(): Promise<Uint8Array>;
 }
 
 export interface Ports {
