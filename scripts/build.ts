@@ -10,6 +10,8 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
+import { buildVerifier } from './build_verifier';
+
 const root = resolve(import.meta.dirname, '..');
 
 interface Target {
@@ -128,6 +130,9 @@ export async function buildAll(log = console.log): Promise<void> {
             log(`${result === 'built' ? 'built ' : 'cached'} ${relative(root, wasmPath(t.dfxRoot, t.name))}${result === 'built' ? ` in ${((Date.now() - started) / 1000).toFixed(1)} s` : ''}`);
         }
     });
+    const started = Date.now();
+    const verifier = await buildVerifier();
+    log(`${verifier === 'built' ? 'built ' : 'cached'} .azle/verifier/verifier.wasm${verifier === 'built' ? ` in ${((Date.now() - started) / 1000).toFixed(1)} s` : ''}`);
     await Promise.all(workers);
 }
 

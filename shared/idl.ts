@@ -26,7 +26,11 @@ import {
     UnitResult,
     UpgradeStatus,
     UploadStatus,
-    UploadTicket
+    UploadTicket,
+    VerificationPlan,
+    VerifierInfo,
+    VerifyProgress,
+    VerifyResult
 } from './types';
 import { ManagementMethods } from './management';
 
@@ -49,7 +53,10 @@ export const indexMethods = {
     admin_commit_bucket_wasm: IDL.Func([IDL.Nat64, IDL.Vec(IDL.Nat8)], [UnitResult], []),
     admin_create_bucket: IDL.Func([], [Result(BucketInfo)], []),
     admin_upgrade_buckets: IDL.Func([], [Result(UpgradeStatus)], []),
-    admin_run_maintenance: IDL.Func([], [UnitResult], [])
+    admin_run_maintenance: IDL.Func([], [UnitResult], []),
+    /** Uses this verifier (checked against the module hash) for per-chunk verification; none: hash in the buckets. */
+    admin_set_verifier: IDL.Func([IDL.Opt(VerifierInfo)], [UnitResult], []),
+    verifier: IDL.Func([], [IDL.Opt(VerifierInfo)], ['query'])
 };
 
 export const bucketMethods = {
@@ -63,11 +70,20 @@ export const bucketMethods = {
     c2c_hash_chunk: IDL.Func([HashChunkArgs], [Result(HashChunkResult)], []),
     c2c_commit_session: IDL.Func([CommitSessionArgs], [UnitResult], []),
     c2c_delete: IDL.Func([IDL.Nat64], [Result(DeleteProgress)], []),
-    c2c_session_activity: IDL.Func([IDL.Vec(IDL.Nat64)], [Result(IDL.Vec(SessionActivity))], ['query'])
+    c2c_session_activity: IDL.Func([IDL.Vec(IDL.Nat64)], [Result(IDL.Vec(SessionActivity))], ['query']),
+    c2c_plan_verification: IDL.Func([IDL.Nat64, VerificationPlan], [UnitResult], []),
+    c2c_verify_session: IDL.Func([IDL.Nat64], [Result(VerifyProgress)], [])
+};
+
+/** The verifier canister (canisters/verifier): a native SHA-256 over bytes its callers send. */
+export const verifierMethods = {
+    absorb: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], []),
+    digest: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], [])
 };
 
 export const indexIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(indexMethods);
 export const bucketIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(bucketMethods);
+export const verifierIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(verifierMethods);
 
 /** The management canister's methods that Silo uses (deploying, installing, chunked code). */
 export const managementIdlFactory: IDLNamespace.InterfaceFactory = () =>
