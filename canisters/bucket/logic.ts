@@ -124,7 +124,7 @@ function setChunk(session: BucketSession, index: number, present: boolean): void
 }
 
 /** Deletes a chunk the session holds and takes it off the session's count (the caller saves the session). */
-function dropChunkOf(state: BucketState, session: BucketSession, index: number): void {
+export function dropChunkOf(state: BucketState, session: BucketSession, index: number): void {
     const length = expectedChunkLength(session, index);
     removeChunk(state, session.session_id, index, length);
     setChunk(session, index, false);

@@ -2,7 +2,7 @@
  * Silo bucket canister: holds chunks in a StableBTreeMap, in 64 KiB pieces. Clients write their
  * session's chunks here directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
  */
-import { init, msgCaller, postUpgrade, query, StableBTreeMap, time, trap, update } from 'azle';
+import { call, init, msgCaller, postUpgrade, query, setTimer, StableBTreeMap, time, trap, update } from 'azle';
 
 import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
 import { bucketMethods as b } from '../../shared/idl';
@@ -17,11 +17,14 @@ import type {
     CommitSessionArgs as CommitArgsT,
     HashChunkArgs as HashArgsT,
     OpenSessionArgs as OpenArgsT,
-    Result as ResultT
+    Result as ResultT,
+    VerificationPlan,
+    VerifyProgress
 } from '../../shared/types';
 import * as logic from './logic';
 import { BucketMemory } from './memory';
 import { type BucketSession, BucketSessionRecord, type BucketState, type Env } from './state';
+import * as verify from './verify';
 
 /** Set only in the test build `bucket_faulty`: makes c2c_hash_chunk trap, to test failures mid-finish. */
 const FAULT = process.env.SILO_FAULT_INJECTION ?? '';
@@ -31,6 +34,16 @@ const state: BucketState = {
     sessions: new StableBTreeMap<bigint, BucketSession>(BucketMemory.sessions, u64Key, candidSerializer(BucketSessionRecord)),
     chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer),
     pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer)
+};
+
+const verification: verify.VerifyState = {
+    plans: new StableBTreeMap<bigint, verify.PlanRecord>(BucketMemory.plans, u64Key, candidSerializer(verify.PlanRecord)),
+    checkpoints: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.checkpoints, idIndexKey, bytesSerializer)
+};
+
+const verifyPorts: verify.VerifyPorts = {
+    call: (verifier, method, arg) => call(verifier, method, { raw: true, args: arg }),
+    schedule: (seconds, run) => void setTimer(seconds, run)
 };
 
 function env(): Env {
@@ -60,7 +73,11 @@ export default class {
 
     @update(b.put_chunk.argTypes, b.put_chunk.retTypes[0])
     put_chunk(sessionId: bigint, index: number, bytes: Uint8Array): ResultT<null> {
-        return logic.putChunk(state, env(), sessionId, index, bytes);
+        const refused = verify.refusePut(verification, sessionId, index);
+        if (refused !== null) return refused;
+        const result = logic.putChunk(state, env(), sessionId, index, bytes);
+        if ('Ok' in result) verify.afterPut(state, verification, verifyPorts, sessionId, index);
+        return result;
     }
 
     @query(b.upload_status.argTypes, b.upload_status.retTypes[0])
@@ -101,12 +118,31 @@ export default class {
 
     @update(b.c2c_commit_session.argTypes, b.c2c_commit_session.retTypes[0])
     c2c_commit_session(args: CommitArgsT): ResultT<null> {
-        return fromIndex('c2c_commit_session', () => logic.commitSession(state, args));
+        return fromIndex('c2c_commit_session', () => {
+            const result = logic.commitSession(state, args);
+            if ('Ok' in result) verify.forget(verification, args.session_id);
+            return result;
+        });
     }
 
     @update(b.c2c_delete.argTypes, b.c2c_delete.retTypes[0])
     c2c_delete(id: bigint): ResultT<DeleteProgress> {
-        return fromIndex('c2c_delete', () => logic.deleteChunks(state, id));
+        return fromIndex('c2c_delete', () => {
+            verify.forget(verification, id);
+            return logic.deleteChunks(state, id);
+        });
+    }
+
+    @update(b.c2c_plan_verification.argTypes, b.c2c_plan_verification.retTypes[0])
+    c2c_plan_verification(sessionId: bigint, plan: VerificationPlan): ResultT<null> {
+        return fromIndex('c2c_plan_verification', () => verify.planVerification(state, verification, sessionId, plan));
+    }
+
+    @update(b.c2c_verify_session.argTypes, b.c2c_verify_session.retTypes[0])
+    async c2c_verify_session(sessionId: bigint): Promise<ResultT<VerifyProgress>> {
+        const refused = fromIndex<VerifyProgress>('c2c_verify_session', () => ({ Ok: { no_plan: null } }));
+        if ('Err' in refused) return refused;
+        return verify.verifySession(state, verification, verifyPorts, sessionId);
     }
 
     @query(b.c2c_session_activity.argTypes, b.c2c_session_activity.retTypes[0])

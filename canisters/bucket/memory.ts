@@ -7,5 +7,8 @@ export const BucketMemory = {
     sessions: 1,
     /** Layout v1 kept each chunk as one value; read and deleted, never written since v2. */
     chunks: 2,
-    pieces: 3
+    pieces: 3,
+    /** Per-chunk verification (verify.ts): each session's plan, and its checkpoints. */
+    plans: 4,
+    checkpoints: 5
 } as const;

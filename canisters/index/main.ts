@@ -19,8 +19,8 @@ import {
 import type { Principal } from 'azle';
 
 import { indexMethods } from '../../shared/idl';
-import { IndexInitArgs } from '../../shared/types';
-import { bytesSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u8Key } from '../../shared/stable';
+import { IndexInitArgs, VerifierInfo } from '../../shared/types';
+import { bytesSerializer, candidSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u8Key } from '../../shared/stable';
 import type {
     Asset,
     AssetPage,
@@ -33,7 +33,8 @@ import type {
     SessionInfo,
     Stats,
     UpgradeStatus,
-    UploadTicket
+    UploadTicket,
+    VerifierInfo as VerifierInfoT
 } from '../../shared/types';
 import { deleteAsset, getAsset, listAssets } from './assets';
 import {
@@ -66,6 +67,7 @@ import {
 } from './state';
 import { runDueTasks } from './tasks';
 import { abortUpload, beginUpload, expireSessions, finishUpload, sessionInfo } from './uploads';
+import { currentVerifier, setVerifier } from './verification';
 
 const state: IndexState = {
     meta: new StableBTreeMap(IndexMemory.meta, u8Key, bytesSerializer),
@@ -78,7 +80,8 @@ const state: IndexState = {
     tasks: new StableBTreeMap(IndexMemory.tasks, u64Key, taskSerializer),
     bucketWasm: new StableBTreeMap(IndexMemory.bucketWasm, idIndexKey, bytesSerializer),
     upgrades: new StableBTreeMap(IndexMemory.upgrades, principalKey, upgradeSerializer),
-    expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key)
+    expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key),
+    verifier: new StableBTreeMap(IndexMemory.verifier, u8Key, candidSerializer<VerifierInfoT>(VerifierInfo))
 };
 
 function env(): Env {
@@ -251,6 +254,17 @@ export default class {
             await runUpgrades(state, env(), ports);
             return { Ok: upgradeStatus(state) };
         });
+    }
+
+    @query(m.verifier.argTypes, m.verifier.retTypes[0])
+    verifier(): [] | [VerifierInfoT] {
+        const v = currentVerifier(state.verifier!);
+        return v === null ? [] : [v];
+    }
+
+    @update(m.admin_set_verifier.argTypes, m.admin_set_verifier.retTypes[0])
+    async admin_set_verifier(info: [] | [VerifierInfoT]): Promise<Result<null>> {
+        return controllerOnly('admin_set_verifier', () => setVerifier(state.verifier!, ports, info));
     }
 
     @update(m.admin_run_maintenance.argTypes, m.admin_run_maintenance.retTypes[0])

@@ -13,5 +13,7 @@ export const IndexMemory = {
     tasks: 7,
     bucketWasm: 8,
     upgrades: 9,
-    expired: 10
+    expired: 10,
+    /** The registered verifier canister (verification.ts). */
+    verifier: 11
 } as const;

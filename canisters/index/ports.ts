@@ -21,7 +21,9 @@ const bucketApi: BucketApi = {
     hashChunk: (bucket, args) => callBucket(bucket, 'c2c_hash_chunk', [args]),
     commitSession: (bucket, args) => callBucket(bucket, 'c2c_commit_session', [args]),
     deleteChunks: (bucket, id) => callBucket(bucket, 'c2c_delete', [id]),
-    sessionActivity: (bucket, ids) => callBucket(bucket, 'c2c_session_activity', [ids])
+    sessionActivity: (bucket, ids) => callBucket(bucket, 'c2c_session_activity', [ids]),
+    planVerification: (bucket, id, plan) => callBucket(bucket, 'c2c_plan_verification', [id, plan]),
+    verifySession: (bucket, id) => callBucket(bucket, 'c2c_verify_session', [id])
 };
 
 /** Calls a management canister method with its Candid types from shared/management. */
@@ -49,6 +51,10 @@ const managementApi: ManagementApi = {
     },
     async startCanister(canister) {
         await management('start_canister', { canister_id: canister });
+    },
+    async moduleHash(canister) {
+        const status = await management<{ module_hash: [] | [Uint8Array] }>('canister_status', { canister_id: canister });
+        return status.module_hash[0] ?? null;
     }
 };
 

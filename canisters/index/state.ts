@@ -32,7 +32,10 @@ import {
     type OpenSessionArgs,
     type Result,
     type SessionActivity,
-    type Visibility as VisibilityT
+    type Visibility as VisibilityT,
+    type VerificationPlan,
+    type VerifierInfo,
+    type VerifyProgress
 } from '../../shared/types';
 
 /** A session as the index stores it: what `upload_session` shows, plus what only the index needs. */
@@ -128,6 +131,8 @@ export interface IndexState {
     upgrades: KvMap<Principal, UpgradeRecord>;
     /** Sessions the expiry timer removed → when, so later calls can say `SessionExpired`. */
     expired: KvMap<bigint, bigint>;
+    /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
+    verifier?: KvMap<number, VerifierInfo>;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -159,6 +164,8 @@ export interface BucketApi {
     commitSession(bucket: Principal, args: CommitSessionArgs): Promise<Result<null>>;
     deleteChunks(bucket: Principal, id: bigint): Promise<Result<DeleteProgress>>;
     sessionActivity(bucket: Principal, ids: bigint[]): Promise<Result<SessionActivity[]>>;
+    planVerification(bucket: Principal, sessionId: bigint, plan: VerificationPlan): Promise<Result<null>>;
+    verifySession(bucket: Principal, sessionId: bigint): Promise<Result<VerifyProgress>>;
 }
 
 /** Calls to the management canister; each rejects with the system's message when it fails. */
@@ -167,6 +174,8 @@ export interface ManagementApi {
     installCode(canister: Principal, mode: 'install' | 'upgrade', wasm: Uint8Array, arg: Uint8Array): Promise<void>;
     stopCanister(canister: Principal): Promise<void>;
     startCanister(canister: Principal): Promise<void>;
+    /** The SHA-256 of the module a canister the index controls runs (null: none installed). */
+    moduleHash(canister: Principal): Promise<Uint8Array | null>;
 }
 
 export interface Ports {

@@ -5,7 +5,10 @@
  */
 import { Principal } from '@dfinity/principal';
 
+import { IDL } from '@dfinity/candid';
+
 import * as bucketLogic from '../../../canisters/bucket/logic';
+import * as verify from '../../../canisters/bucket/verify';
 import { BucketSessionRecord, type BucketSession, type BucketState } from '../../../canisters/bucket/state';
 import {
     assetSerializer,
@@ -36,7 +39,8 @@ import {
     u64ListSerializer,
     u8Key
 } from '../../../shared/stable';
-import type { Config } from '../../../shared/types';
+import { absorbBlocks, decodeState, encodeState, finalize } from '../../../shared/sha256';
+import { type Config, VerifierInfo, VerifyResult } from '../../../shared/types';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
@@ -62,7 +66,8 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         tasks: new MemoryMap(u64Key, taskSerializer),
         bucketWasm: new MemoryMap(idIndexKey, bytesSerializer),
         upgrades: new MemoryMap(principalKey, upgradeSerializer),
-        expired: new MemoryMap(u64Key, u64Key)
+        expired: new MemoryMap(u64Key, u64Key),
+        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
     };
     initializeLayout(state);
     setConfig(state, { ...DEFAULT_CONFIG, ...config });
@@ -145,6 +150,43 @@ export class World {
         return this.bucket(bucket);
     }
 
+    /** Per bucket, the per-chunk verification state (bucket/verify.ts). */
+    readonly verifyStates = new Map<string, verify.VerifyState>();
+    /** Timers the buckets set (verify.ts schedules its pump); `runTimers` runs them. */
+    readonly timers: (() => Promise<void>)[] = [];
+    /** Module hashes `moduleHash` reports, by canister. */
+    readonly moduleHashes = new Map<string, Uint8Array>();
+    /** Verifiers whose calls fail. */
+    readonly verifierDown = new Set<string>();
+
+    verifyState(bucket: Principal): verify.VerifyState {
+        let v = this.verifyStates.get(bucket.toText());
+        if (v === undefined) {
+            v = { plans: new MemoryMap(u64Key, candidSerializer(verify.PlanRecord)), checkpoints: new MemoryMap(idIndexKey, bytesSerializer) };
+            this.verifyStates.set(bucket.toText(), v);
+        }
+        return v;
+    }
+
+    /** The verifier canister, modelled with shared/sha256 behind the same Candid. */
+    readonly verifyPorts: verify.VerifyPorts = {
+        call: async (verifier, method, arg) => {
+            this.calls.push({ method: `verifier.${method}`, args: [] });
+            await Promise.resolve();
+            if (this.verifierDown.has(verifier.toText())) throw new Error(`Canister ${verifier.toText()} is out of cycles`);
+            const [state, data] = IDL.decode([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], arg) as unknown as [Uint8Array, Uint8Array];
+            const whole = data.length - (data.length % 64);
+            const next = absorbBlocks(decodeState(state), data.subarray(0, whole));
+            const out = method === 'absorb' ? encodeState(next) : finalize(next, data.subarray(whole));
+            return new Uint8Array(IDL.encode([VerifyResult], [{ Ok: out }]));
+        },
+        schedule: (_seconds, run) => void this.timers.push(run)
+    };
+
+    async runTimers(): Promise<void> {
+        while (this.timers.length > 0) await this.timers.shift()!();
+    }
+
     readonly bucketApi: BucketApi = {
         openSession: async (b, args) => bucketLogic.openSession(await this.enter(b, 'openSession', [args]), { caller: INDEX, now: this.now }, args),
         sealSession: async (b, id) => bucketLogic.sealSession(await this.enter(b, 'sealSession', [id]), id),
@@ -152,7 +194,9 @@ export class World {
         hashChunk: async (b, args) => bucketLogic.hashChunk(await this.enter(b, 'hashChunk', [args]), args),
         commitSession: async (b, args) => bucketLogic.commitSession(await this.enter(b, 'commitSession', [args]), args),
         deleteChunks: async (b, id) => bucketLogic.deleteChunks(await this.enter(b, 'deleteChunks', [id]), id, 2),
-        sessionActivity: async (b, ids) => ({ Ok: bucketLogic.sessionActivity(await this.enter(b, 'sessionActivity', [ids]), ids) })
+        sessionActivity: async (b, ids) => ({ Ok: bucketLogic.sessionActivity(await this.enter(b, 'sessionActivity', [ids]), ids) }),
+        planVerification: async (b, id, plan) => verify.planVerification(await this.enter(b, 'planVerification', [id]), this.verifyState(b), id, plan),
+        verifySession: async (b, id) => verify.verifySession(await this.enter(b, 'verifySession', [id]), this.verifyState(b), this.verifyPorts, id)
     };
 
     readonly management: ManagementApi = {
@@ -166,15 +210,24 @@ export class World {
             if (mode === 'install') this.buckets.set(canister.toText(), newBucketState());
         },
         stopCanister: async (c) => void this.calls.push({ method: 'stopCanister', args: [c] }),
-        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] })
+        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] }),
+        moduleHash: async (c) => {
+            this.calls.push({ method: 'moduleHash', args: [c] });
+            return this.moduleHashes.get(c.toText()) ?? null;
+        }
     };
 
     get ports(): Ports {
         return { bucket: this.bucketApi, management: this.management };
     }
 
+    /** put_chunk as bucket/main.ts runs it: verified chunks refused, stored ones queued for verification. */
     put(caller: Principal, bucket: Principal, sessionId: bigint, index: number, bytes: Uint8Array) {
-        return bucketLogic.putChunk(this.bucket(bucket), { caller, now: this.now }, sessionId, index, bytes);
+        const refused = verify.refusePut(this.verifyState(bucket), sessionId, index);
+        if (refused !== null) return refused;
+        const result = bucketLogic.putChunk(this.bucket(bucket), { caller, now: this.now }, sessionId, index, bytes);
+        if ('Ok' in result) verify.afterPut(this.bucket(bucket), this.verifyState(bucket), this.verifyPorts, sessionId, index);
+        return result;
     }
 }
 
