@@ -1,18 +1,20 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client)
  */
 import { clientBench } from './client';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
 import type { Log } from './report';
 import { siloCostsBench } from './silo_costs';
+import { verifierBench } from './verifier';
 
 const sections: { name: string; title: string; run: (log: Log) => Promise<void> }[] = [
     { name: 'replica', title: 'Replica (issue 2)', run: replicaBench },
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
+    { name: 'verifier', title: 'Native verification vs in-canister hashing (issue 14)', run: verifierBench },
     { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench }
 ];
 

@@ -71,11 +71,13 @@ Lists assets: yours, or another owner's public ones.`,
 Deletes an asset. It disappears from the index at once; its bucket deletes the chunks.`,
     buckets: `Usage: silo buckets [--json]`,
     stats: `Usage: silo stats [--json]`,
-    deploy: `Usage: silo deploy --network local|ic [--identity <pem>] [--index-canister <id> --bucket-canister <id>]
+    deploy: `Usage: silo deploy --network local|ic [--identity <pem>] [--index-canister <id> --bucket-canister <id> [--verifier-canister <id>]]
 
 Installs the index and a first bucket (built by \`npm run build\`), registers the bucket and gives the index
 the bucket module so it can create more. On a local replica the canisters are created with provisional
-cycles; on the IC create them first (\`dfx canister create --network ic\`) and pass their ids.`
+cycles; on the IC create them first (\`dfx canister create --network ic\`) and pass their ids. A verifier
+canister (native SHA-256) is created locally; on the IC pass --verifier-canister, a canister whose controllers
+include the index, or buckets verify by hashing in-canister.`
 };
 
 interface Parsed {
@@ -84,7 +86,7 @@ interface Parsed {
     flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['network', 'index', 'identity', 'state', 'host', 'content-type', 'name', 'chunk-size', 'concurrency', 'output', 'owner', 'index-canister', 'bucket-canister']);
+const VALUE_FLAGS = new Set(['network', 'index', 'identity', 'state', 'host', 'content-type', 'name', 'chunk-size', 'concurrency', 'output', 'owner', 'index-canister', 'bucket-canister', 'verifier-canister']);
 const BOOLEAN_FLAGS = new Set(['json', 'help', 'public']);
 
 export function parseArgs(argv: string[]): Parsed {
@@ -425,6 +427,7 @@ async function deploy(parsed: Parsed, output: Output): Promise<void> {
     const identityPath = flag(parsed, 'identity');
     if (network === 'ic' && identityPath === undefined) throw new UsageError('deploying to the IC needs --identity <pem> (a controller of the canisters)');
     const ids = ['index-canister', 'bucket-canister'].map((name) => flag(parsed, name));
+    const verifierId = flag(parsed, 'verifier-canister');
     if (network === 'ic' && ids.some((id) => id === undefined)) throw new UsageError('on the IC, create the canisters first and pass --index-canister and --bucket-canister');
     const transport = await AgentTransport.create({
         host: flag(parsed, 'host') ?? NETWORKS[network].host,
@@ -436,9 +439,13 @@ async function deploy(parsed: Parsed, output: Output): Promise<void> {
         bucketWasm: builtModule('bucket'),
         indexId: ids[0] === undefined ? undefined : Principal.fromText(ids[0]),
         bucketId: ids[1] === undefined ? undefined : Principal.fromText(ids[1]),
+        // On the IC the verifier canister is created beforehand (with the index among its controllers); without one, buckets hash in-canister.
+        verifierWasm: network === 'ic' && verifierId === undefined ? undefined : builtModule('verifier'),
+        verifierId: verifierId === undefined ? undefined : Principal.fromText(verifierId),
         onStep: (m) => output.note(m)
     });
-    output.result(result, () => `index ${result.indexId.toText()}\nbucket ${result.bucketId.toText()}\nuse: silo --network ${network} --index ${result.indexId.toText()} ...`);
+    const verifierLine = result.verifierId === undefined ? '' : `\nverifier ${result.verifierId.toText()}`;
+    output.result(result, () => `index ${result.indexId.toText()}\nbucket ${result.bucketId.toText()}${verifierLine}\nuse: silo --network ${network} --index ${result.indexId.toText()} ...`);
 }
 
 /** Runs the CLI; returns the exit code. */

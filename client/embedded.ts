@@ -25,9 +25,9 @@ const SAVE_EVERY_MS = Number(process.env.SILO_CHECKPOINT_MS ?? 2000);
 
 const root = resolve(import.meta.dirname, '..');
 
-/** Where `npm run build` leaves the canister modules. */
-export function builtModule(name: 'index' | 'bucket'): Uint8Array {
-    const path = join(root, '.azle', name, `${name}.wasm.gz`);
+/** Where `npm run build` leaves the canister modules (the verifier's uncompressed: its hash is that of the file). */
+export function builtModule(name: 'index' | 'bucket' | 'verifier'): Uint8Array {
+    const path = join(root, '.azle', name, name === 'verifier' ? 'verifier.wasm' : `${name}.wasm.gz`);
     if (!existsSync(path)) throw new SiloError(`${path} is missing: run \`npm run build\` first.`);
     return new Uint8Array(readFileSync(path));
 }
@@ -55,7 +55,7 @@ export class EmbeddedSilo {
      * Opens the deployment in `stateDir`, creating it on first use. The directory is locked until
      * {@link close}: a second process gets a `StateInUseError`.
      */
-    static async open(stateDir: string, options: { onStep?: (message: string) => void; echoLogs?: boolean } = {}): Promise<EmbeddedSilo> {
+    static async open(stateDir: string, options: { onStep?: (message: string) => void; echoLogs?: boolean; verifier?: boolean } = {}): Promise<EmbeddedSilo> {
         const store = ReplicaStore.open(stateDir);
         try {
             const identityPath = join(stateDir, 'identity.pem');
@@ -73,6 +73,8 @@ export class EmbeddedSilo {
                 ({ indexId } = await deploySilo(new ReplicaTransport(pic, identity.getPrincipal()), {
                     indexWasm: builtModule('index'),
                     bucketWasm: builtModule('bucket'),
+                    // The native verifier, unless the caller asks for in-canister hashing (the bench compares both).
+                    verifierWasm: options.verifier === false ? undefined : builtModule('verifier'),
                     onStep: options.onStep
                 }));
             }
