@@ -4,10 +4,12 @@
  * module too, so it can create more buckets when these fill up.
  */
 import { IDL } from '@dfinity/candid';
+import type { _SERVICE as ManagementService } from '@dfinity/ic-management/dist/candid/ic-management';
+import { idlFactory as managementIdlFactory } from '@dfinity/ic-management/dist/candid/ic-management.idl.js';
 import { Principal } from '@dfinity/principal';
 
 import { WASM_PIECE_BYTES } from '../shared/constants';
-import { indexIdlFactory, managementIdlFactory } from '../shared/idl';
+import { indexIdlFactory } from '../shared/idl';
 import { installModule, type Installer } from '../shared/install';
 import { emptySettings } from '../shared/management';
 import { sha256 } from '../shared/sha256';
@@ -49,10 +51,11 @@ export const bucketInitArg = (index: Principal): Uint8Array => new Uint8Array(ID
  */
 export async function deploySilo(transport: Transport, options: DeployOptions): Promise<{ indexId: Principal; bucketId: Principal; verifierId?: Principal }> {
     const step = options.onStep ?? (() => {});
-    const management = transport.actor<Service>(managementIdlFactory, Principal.managementCanister());
+    // The management canister's interface as @dfinity/ic-management publishes it.
+    const management = transport.actor<ManagementService>(managementIdlFactory, Principal.managementCanister());
     const me = transport.principal;
     const create = async (controllers: Principal[]): Promise<Principal> => {
-        const settings = { ...emptySettings(), controllers: [controllers] };
+        const settings = { ...emptySettings(), controllers: [controllers] as [Principal[]] };
         const result = await management.provisional_create_canister_with_cycles({
             amount: [options.cycles ?? 10_000_000_000_000n],
             settings: [settings],
@@ -71,7 +74,7 @@ export async function deploySilo(transport: Transport, options: DeployOptions): 
     if (options.bucketId !== undefined) {
         // An existing canister: make the index one of its controllers so it can upgrade it later.
         const status = await management.canister_status({ canister_id: bucketId });
-        const controllers: Principal[] = status.settings.controllers;
+        const controllers = status.settings.controllers;
         if (!controllers.some((c) => c.toText() === indexId.toText())) {
             await management.update_settings({
                 canister_id: bucketId,

@@ -104,6 +104,9 @@ export class EmbeddedSilo {
     }
 
     private maybeSave(): void {
+        // A checkpoint must wait for the calls in flight (a long finish_upload) to end: do not force them
+        // to completion now, the call that ends them checkpoints.
+        if (this.inFlight()) return;
         let pending = 0;
         for (const canister of this.pic.replica.canisters.values()) pending += canister.stable.overlayBytes;
         if (pending >= SAVE_EVERY_BYTES || Date.now() - this.lastSave >= SAVE_EVERY_MS) this.save();
@@ -124,11 +127,16 @@ export class EmbeddedSilo {
         }
     }
 
+    private inFlight(): boolean {
+        const replica = this.pic.replica;
+        return replica.busy || [...replica.canisters.values()].some((c) => c.callContexts.size > 0);
+    }
+
     /** Lets queued work finish, then checkpoints the state directory. */
     save(): void {
         const replica = this.pic.replica;
         // A restored canister starts from its stable memory: finish in-flight work before saving.
-        for (let rounds = 0; rounds < 10_000 && (replica.busy || [...replica.canisters.values()].some((c) => c.callContexts.size > 0)); rounds++) {
+        for (let rounds = 0; rounds < 10_000 && this.inFlight(); rounds++) {
             replica.tick();
         }
         this.store.save(replica, { indexId: this.indexId.toText() } satisfies AppState);
@@ -136,6 +144,17 @@ export class EmbeddedSilo {
         // The checkpoint just released the pages it wrote.
         this.buffersAfterGc = 0;
         this.collectIfNeeded();
+    }
+
+    /**
+     * Releases the state directory without a checkpoint: for an interrupted process, whose calls in
+     * flight would otherwise have to run to their end. The state stays as of the last checkpoint (taken
+     * between calls, so consistent); what was done since is lost and redone by the next run.
+     */
+    abandon(): void {
+        if (this.closed) return;
+        this.closed = true;
+        this.store.close();
     }
 
     /** Saves and releases the state directory. */

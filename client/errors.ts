@@ -106,7 +106,7 @@ export class BusyError extends SiloError {
 export class AssetNotFoundError extends SiloError {
     override name = 'AssetNotFoundError';
     constructor(readonly assetId: bigint) {
-        super(`Asset ${assetId} does not exist. List assets with listAssets() or \`silo ls\`.`);
+        super(`Asset ${assetId} does not exist: list the assets there are with listAssets()`);
     }
 }
 
@@ -121,11 +121,41 @@ export class TransportError extends SiloError {
         super(message, { cause });
     }
 }
-/** The operation was cancelled through its AbortSignal. */
+/**
+ * The operation was cancelled through its AbortSignal: the one error every abort of an upload or a
+ * download ends in, whether the signal fired before it started or while it ran.
+ */
 export class AbortedError extends SiloError {
     override name = 'AbortedError';
-    constructor(readonly sessionId?: bigint) {
-        super(sessionId === undefined ? 'The operation was aborted.' : `The upload was aborted; resume it with resume(${sessionId}n, source).`);
+    /** What was aborted. */
+    readonly operation: 'upload' | 'download';
+    /** The upload's session, if one was opened. */
+    readonly sessionId?: bigint;
+    /** Where the upload was: `hashing`, `sending` or `verifying`. */
+    readonly phase?: string;
+    /** The session was kept (`keepSessionOnAbort`): `resume` continues it. */
+    readonly kept: boolean;
+    /**
+     * The index was verifying the upload when it was aborted: that cannot be stopped, so the upload may
+     * still be committed (as asset `sessionId`); `committedAsset(sessionId)` tells.
+     */
+    readonly committing: boolean;
+
+    constructor(details: { operation?: 'upload' | 'download'; sessionId?: bigint; phase?: string; kept?: boolean; committing?: boolean } = {}) {
+        const operation = details.operation ?? 'upload';
+        const { sessionId, committing = false, kept = false } = details;
+        let message = `The ${operation} was aborted${details.phase === undefined ? '' : ` while ${details.phase}`}.`;
+        if (sessionId !== undefined && committing) {
+            message += ` The index was already verifying session ${sessionId}, which cannot be stopped: it may still be committed as asset ${sessionId} (committedAsset(${sessionId}n) tells).`;
+        } else if (sessionId !== undefined && kept) {
+            message += ` Session ${sessionId} was kept: resume(${sessionId}n, source) continues it.`;
+        }
+        super(message);
+        this.operation = operation;
+        this.sessionId = sessionId;
+        this.phase = details.phase;
+        this.kept = kept;
+        this.committing = committing;
     }
 }
 /** Downloaded bytes do not hash to the asset's SHA-256: nothing was written as final. */

@@ -19,6 +19,8 @@ import type {
 } from '../shared/types';
 import {
     AbortedError,
+    SessionExpiredError,
+    SessionNotFoundError,
     BucketUnavailableError,
     BusyError,
     ChecksumMismatchError,
@@ -32,14 +34,32 @@ import {
 import { hashSource, type SourceInput, toSource, type UploadSource } from './source';
 import type { Transport } from './transport';
 
-/** Progress of an upload or download. */
+/**
+ * Progress of an upload or download, reported as each step completes (and at the start and end of each
+ * phase, so even an empty upload reports every phase).
+ *
+ * An upload goes through three phases, in order (verifying may send chunks again, reported as
+ * `sending`, if the index finds one corrupted):
+ * - `hashing`: the client reads the content once for its SHA-256 and per-chunk checkpoints;
+ * - `sending`: chunks go to the bucket (a resumed upload starts from what the bucket already holds);
+ * - `verifying`: the index reads every chunk back from the bucket and hashes it (`finish_upload`),
+ *   usually the longest phase; `bytesDone` is what it has verified so far, polled about twice a second.
+ *
+ * A download has one phase, `receiving`.
+ */
 export interface Progress {
-    /** Bytes sent (upload) or received (download) so far. */
-    bytesSent: number;
+    phase: 'hashing' | 'sending' | 'verifying' | 'receiving';
+    /** Bytes of this phase done so far. */
+    bytesDone: number;
     /** Total bytes of the transfer. */
     bytesTotal: number;
-    /** The chunk that just completed. */
-    chunkIndex: number;
+    /** The chunk that just completed (`hashing`, `sending`, `receiving`), absent at a phase's start and end. */
+    chunkIndex?: number;
+}
+
+/** Where {@link SiloClient.download} writes, in order, as bytes arrive (the caller closes it). */
+export interface DownloadSink {
+    write(bytes: Uint8Array): Promise<void>;
 }
 
 /**
@@ -74,11 +94,15 @@ export interface UploadOptions {
     chunkSize?: number;
     /** Chunks in flight at once (default 4). */
     concurrency?: number;
-    /** Called after each chunk is stored. */
+    /** Called as the upload proceeds: see {@link Progress} for the phases. */
     onProgress?: (progress: Progress) => void;
     /** Called once the session exists, with its id: keep it to `resume` after a crash. */
     onSession?: (sessionId: bigint, ticket: UploadTicket) => void;
-    /** Cancels the upload; the session is aborted on the index unless `keepSessionOnAbort`. */
+    /**
+     * Cancels the upload, in any phase, within about a second: the upload rejects with an
+     * {@link AbortedError}. The session is aborted on the index unless `keepSessionOnAbort`; if the index
+     * was already verifying it, it cannot be stopped and may still commit (see {@link AbortedError.committing}).
+     */
     signal?: AbortSignal;
     /** Keep the server-side session when cancelled, so the upload can be resumed later. */
     keepSessionOnAbort?: boolean;
@@ -90,8 +114,11 @@ export interface UploadOptions {
 export interface DownloadOptions {
     /** Chunks fetched at once (default 4). */
     concurrency?: number;
+    /** Called after each chunk received (phase `receiving`). */
     onProgress?: (progress: Progress) => void;
+    /** Cancels the download: it rejects with an {@link AbortedError}, and a file destination is not written. */
     signal?: AbortSignal;
+    /** Overrides which failures are retried, and when. */
     retry?: RetryPolicy;
 }
 
@@ -150,35 +177,41 @@ export class SiloClient {
      *
      * The content is hashed once while read (whole-file SHA-256 and per-chunk checkpoints); chunks go
      * straight to the assigned bucket, `concurrency` at a time, with retries of transient failures. A
-     * chunk the index finds corrupted is sent again and the upload finished again.
+     * chunk the index finds corrupted is sent again and the upload finished again. `input` is only read,
+     * never modified.
      *
-     * @param input - bytes, a Blob/File, a file path or a stream (Node)
-     * @throws {@link QuotaExceededError}, {@link NoCapacityError}, {@link HashMismatchError},
-     *   {@link AbortedError}, {@link TransportError} and the other {@link SiloError}s
+     * @param input - bytes (any `Uint8Array`, a Node `Buffer` too), a Blob/File, a file path or a stream (Node)
+     * @throws {@link AbortedError} when `options.signal` fires (before or during), {@link QuotaExceededError},
+     *   {@link NoCapacityError}, {@link HashMismatchError}, {@link TransportError} and the other {@link SiloError}s
      */
     async upload(input: SourceInput, options: UploadOptions = {}): Promise<Asset> {
-        const source = await toSource(input);
-        try {
-            const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-            const { sha256, checkpoints } = await hashSource(source, chunkSize, options.signal);
-            const visibility: Visibility = options.visibility === 'public' ? { public: null } : { private: null };
-            const ticket = await this.attempt<UploadTicket>(options.retry, options.signal, () =>
-                this.index.begin_upload({
-                    name: options.name ?? source.name ?? 'upload.bin',
-                    content_type: options.contentType ?? 'application/octet-stream',
-                    size: BigInt(source.size),
-                    sha256,
-                    chunk_size: chunkSize,
-                    visibility,
-                    checkpoints: [checkpoints]
-                })
-            );
-            options.onSession?.(ticket.session_id, ticket);
-            const all = range(ticket.chunk_count);
-            return await this.transfer(ticket, source, all, options);
-        } finally {
-            await source.close();
-        }
+        return this.cancellable(options, async (track) => {
+            const source = await toSource(input);
+            try {
+                const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+                const report = reporter(options.onProgress, source.size);
+                report('hashing', 0);
+                const { sha256, checkpoints } = await hashSource(source, chunkSize, options.signal, (index, done) => report('hashing', done, index));
+                report('hashing', source.size);
+                const visibility: Visibility = options.visibility === 'public' ? { public: null } : { private: null };
+                const ticket = await this.attempt<UploadTicket>(options.retry, options.signal, () =>
+                    this.index.begin_upload({
+                        name: options.name ?? source.name ?? 'upload.bin',
+                        content_type: options.contentType ?? 'application/octet-stream',
+                        size: BigInt(source.size),
+                        sha256,
+                        chunk_size: chunkSize,
+                        visibility,
+                        checkpoints: [checkpoints]
+                    })
+                );
+                track.session = ticket.session_id;
+                options.onSession?.(ticket.session_id, ticket);
+                return await this.transfer(ticket, source, range(ticket.chunk_count), options, track);
+            } finally {
+                await source.close();
+            }
+        });
     }
 
     /**
@@ -186,62 +219,140 @@ export class SiloClient {
      * finishes. `input` must be the same content as the original upload (finish verifies it).
      *
      * @param sessionId - the id `onSession` reported, or `ticket.session_id`
+     * @throws as {@link upload}; {@link SessionNotFoundError} when the session is gone (see {@link committedAsset})
      */
     async resume(sessionId: bigint, input: SourceInput, options: UploadOptions = {}): Promise<Asset> {
-        const info = await this.session(sessionId);
-        const source = await toSource(input);
-        try {
-            if (BigInt(source.size) !== info.size) {
-                throw new InvalidArgumentError(`The source has ${source.size} bytes but session ${sessionId} expects ${info.size}: resume with the same content.`);
+        return this.cancellable(options, async (track) => {
+            track.phase = 'sending';
+            const info = await this.session(sessionId);
+            const source = await toSource(input);
+            try {
+                if (BigInt(source.size) !== info.size) {
+                    throw new InvalidArgumentError(`The source has ${source.size} bytes but session ${sessionId} expects ${info.size}: resume with the same content.`);
+                }
+                track.session = sessionId;
+                const ticket: UploadTicket = {
+                    session_id: sessionId,
+                    bucket: info.bucket,
+                    chunk_size: info.chunk_size,
+                    chunk_count: info.chunk_count,
+                    expires_at: info.expires_at
+                };
+                const frozen = Number(info.verified_bytes / BigInt(info.chunk_size));
+                const { missing, status } = await this.missingChunks(ticket, options, frozen);
+                return await this.transfer(ticket, source, missing, options, track, status.bytes_received);
+            } finally {
+                await source.close();
             }
-            const ticket: UploadTicket = {
-                session_id: sessionId,
-                bucket: info.bucket,
-                chunk_size: info.chunk_size,
-                chunk_count: info.chunk_count,
-                expires_at: info.expires_at
-            };
-            const frozen = Number(info.verified_bytes / BigInt(info.chunk_size));
-            const { missing, status } = await this.missingChunks(ticket, options, frozen);
-            return await this.transfer(ticket, source, missing, options, status.bytes_received);
-        } finally {
-            await source.close();
+        });
+    }
+
+    /**
+     * The asset an upload session committed, or `undefined` if it did not (it is open, was aborted or
+     * expired). After an interruption during verification, this tells whether the upload got committed.
+     */
+    async committedAsset(sessionId: bigint): Promise<Asset | undefined> {
+        // finish_upload of a committed session returns its asset, and changes nothing.
+        const info = await this.call<SessionInfo>(undefined, undefined, () => this.index.upload_session(sessionId), true);
+        if ('Ok' in info) return undefined;
+        const finished: Result<Asset> = await this.call(undefined, undefined, () => this.index.finish_upload(sessionId), true);
+        if ('Ok' in finished) return finished.Ok;
+        const error = fromVariant(finished.Err);
+        if (error instanceof SessionNotFoundError || error instanceof SessionExpiredError) return undefined;
+        throw error;
+    }
+
+    /**
+     * Runs an upload so that whatever the signal interrupts ends in one {@link AbortedError}: the session
+     * is aborted on the index (unless kept), and the error says whether the index may still commit it.
+     */
+    private async cancellable<T>(options: UploadOptions, work: (track: Track) => Promise<T>): Promise<T> {
+        const track: Track = { phase: 'hashing' };
+        try {
+            options.signal?.throwIfAborted();
+            return await work(track);
+        } catch (error) {
+            if (!options.signal?.aborted) throw error;
+            let stopped = options.keepSessionOnAbort !== true && track.phase !== 'verifying';
+            if (track.session !== undefined && !options.keepSessionOnAbort) {
+                // Bounded: an abort must not wait on a slow network.
+                const result: Result<null> | undefined = await Promise.race([this.index.abort_upload(track.session).catch(() => undefined), sleep(2000).then(() => undefined)]);
+                stopped = result !== undefined && 'Ok' in result;
+            }
+            throw new AbortedError({
+                operation: 'upload',
+                sessionId: track.session,
+                phase: track.phase,
+                kept: options.keepSessionOnAbort === true,
+                committing: track.phase === 'verifying' && !stopped
+            });
         }
     }
 
     /** Sends `indexes`, then finishes, repairing what finish reports, until committed. */
-    private async transfer(ticket: UploadTicket, source: UploadSource, indexes: number[], options: UploadOptions, alreadySent = 0n): Promise<Asset> {
-        const progress = { bytesSent: Number(alreadySent), bytesTotal: source.size };
-        try {
-            await this.sendChunks(ticket, source, indexes, options, progress);
-            for (let round = 0; ; round++) {
-                const finished: Result<Asset> = await this.call(options.retry, options.signal, () => this.index.finish_upload(ticket.session_id), true);
-                if ('Ok' in finished) return finished.Ok;
-                const error = fromVariant(finished.Err);
-                if (round >= MAX_FINISH_ROUNDS) throw error;
-                if (error instanceof ChecksumMismatchError) {
-                    await this.sendChunks(ticket, source, [error.chunkIndex], options, progress);
-                } else if (error instanceof MissingChunksError) {
-                    // `missing` lists at most 1,000 chunks: ask the bucket for the full picture.
-                    const { missing } = await this.missingChunks(ticket, options);
-                    await this.sendChunks(ticket, source, missing, options, progress);
-                } else if (error instanceof HashMismatchError && round === 0) {
-                    // Without a checkpoint to blame, send everything once more; a second mismatch is final.
-                    await this.sendChunks(ticket, source, range(ticket.chunk_count), options, progress);
-                } else {
-                    throw error;
-                }
+    private async transfer(ticket: UploadTicket, source: UploadSource, indexes: number[], options: UploadOptions, track: Track, alreadySent = 0n): Promise<Asset> {
+        const report = reporter(options.onProgress, source.size);
+        const progress = { bytesSent: Number(alreadySent), report };
+        track.phase = 'sending';
+        report('sending', progress.bytesSent);
+        await this.sendChunks(ticket, source, indexes, options, progress);
+        for (let round = 0; ; round++) {
+            track.phase = 'verifying';
+            const finished = await this.finish(ticket.session_id, source.size, options);
+            if ('Ok' in finished) {
+                report('verifying', source.size);
+                return finished.Ok;
             }
-        } catch (error) {
-            if (options.signal?.aborted) {
-                if (!options.keepSessionOnAbort) await this.index.abort_upload(ticket.session_id).catch(() => undefined);
-                throw new AbortedError(options.keepSessionOnAbort ? ticket.session_id : undefined);
+            const error = fromVariant(finished.Err);
+            if (round >= MAX_FINISH_ROUNDS) throw error;
+            track.phase = 'sending';
+            if (error instanceof ChecksumMismatchError) {
+                await this.sendChunks(ticket, source, [error.chunkIndex], options, progress);
+            } else if (error instanceof MissingChunksError) {
+                // `missing` lists at most 1,000 chunks: ask the bucket for the full picture.
+                const { missing } = await this.missingChunks(ticket, options);
+                await this.sendChunks(ticket, source, missing, options, progress);
+            } else if (error instanceof HashMismatchError && round === 0) {
+                // Without a checkpoint to blame, send everything once more; a second mismatch is final.
+                await this.sendChunks(ticket, source, range(ticket.chunk_count), options, progress);
+            } else {
+                throw error;
             }
-            throw error;
         }
     }
 
-    private async sendChunks(ticket: UploadTicket, source: UploadSource, indexes: number[], options: UploadOptions, progress: { bytesSent: number; bytesTotal: number }): Promise<void> {
+    /** One finish_upload, reporting the index's verification progress while it runs (when asked to). */
+    private async finish(sessionId: bigint, total: number, options: UploadOptions): Promise<Result<Asset>> {
+        const report = reporter(options.onProgress, total);
+        report('verifying', 0);
+        let polling: ReturnType<typeof setInterval> | undefined;
+        if (options.onProgress !== undefined) {
+            let last = 0n;
+            let asking = false;
+            polling = setInterval(() => {
+                if (asking) return;
+                asking = true;
+                this.index
+                    .upload_session(sessionId)
+                    .then((info: Result<SessionInfo>) => {
+                        if ('Ok' in info && info.Ok.verified_bytes > last && polling !== undefined) {
+                            last = info.Ok.verified_bytes;
+                            report('verifying', Number(last));
+                        }
+                    })
+                    .catch(() => undefined)
+                    .finally(() => (asking = false));
+            }, VERIFY_POLL_MS);
+        }
+        try {
+            return await this.call(options.retry, options.signal, () => this.index.finish_upload(sessionId), true);
+        } finally {
+            clearInterval(polling);
+            polling = undefined;
+        }
+    }
+
+    private async sendChunks(ticket: UploadTicket, source: UploadSource, indexes: number[], options: UploadOptions, progress: { bytesSent: number; report: Report }): Promise<void> {
         const bucket = this.bucket(ticket.bucket);
         const failures = { count: 0 };
         await pool(indexes, options.concurrency ?? 4, options.signal, async (index) => {
@@ -252,8 +363,8 @@ export class SiloClient {
                 () => bucket.put_chunk(ticket.session_id, index, bytes),
                 failures
             );
-            progress.bytesSent += bytes.length;
-            options.onProgress?.({ bytesSent: progress.bytesSent, bytesTotal: progress.bytesTotal, chunkIndex: index });
+            progress.bytesSent = Math.min(progress.bytesSent + bytes.length, source.size);
+            progress.report('sending', progress.bytesSent, index);
         });
     }
 
@@ -285,7 +396,7 @@ export class SiloClient {
             signal?.throwIfAborted();
             let error: unknown;
             try {
-                const result = await run();
+                const result = await untilAborted(run(), signal);
                 if ('Ok' in result || rawErrors) {
                     failures.count = 0;
                     return result;
@@ -302,60 +413,85 @@ export class SiloClient {
     }
 
     /**
-     * Downloads an asset, `concurrency` chunks at a time, and checks its SHA-256 end to end before
-     * returning. With `destination` (a file path, Node), the bytes are streamed to `destination.partial`
-     * and renamed into place only once verified; otherwise they are returned.
+     * Downloads an asset, `concurrency` chunks at a time, and checks its SHA-256 end to end.
      *
-     * @throws {@link IntegrityError} when the bytes do not hash to the asset's SHA-256
+     * - Without `destination`, the bytes are returned once verified.
+     * - With a file path (Node), they are streamed to a temporary file beside it, renamed into place only
+     *   once verified; nothing is left behind on failure.
+     * - With a {@link DownloadSink}, they are written to it in order as they arrive (memory stays bounded),
+     *   and verified at the end: on an {@link IntegrityError} the sink has received bytes that must be
+     *   discarded.
+     *
+     * @throws {@link IntegrityError} when the bytes do not hash to the asset's SHA-256;
+     *   {@link AbortedError} when `options.signal` fires (before or during)
      */
-    async download(assetId: bigint, destination?: string, options: DownloadOptions = {}): Promise<Uint8Array | { path: string; asset: Asset }> {
-        const asset = await this.getAsset(assetId);
+    async download(assetId: bigint, destination?: undefined, options?: DownloadOptions): Promise<Uint8Array>;
+    async download(assetId: bigint, destination: string, options?: DownloadOptions): Promise<{ path: string; asset: Asset }>;
+    async download(assetId: bigint, destination: DownloadSink, options?: DownloadOptions): Promise<{ asset: Asset }>;
+    async download(assetId: bigint, destination?: string | DownloadSink, options: DownloadOptions = {}): Promise<Uint8Array | { path?: string; asset: Asset }> {
+        try {
+            options.signal?.throwIfAborted();
+            return await this.receive(assetId, destination, options);
+        } catch (error) {
+            if (options.signal?.aborted && !(error instanceof AbortedError)) throw new AbortedError({ operation: 'download' });
+            throw error;
+        }
+    }
+
+    private async receive(assetId: bigint, destination: string | DownloadSink | undefined, options: DownloadOptions): Promise<Uint8Array | { path?: string; asset: Asset }> {
+        const asset = await this.attempt<Asset>(options.retry, options.signal, () => this.index.get_asset(assetId));
         const bucket = this.bucket(asset.bucket);
         const concurrency = options.concurrency ?? 4;
         const total = Number(asset.size);
+        const report = reporter(options.onProgress, total);
         const hasher = new Sha256();
         const ready = new Map<number, Uint8Array>();
         let next = 0;
         let received = 0;
-        let sink: { write(bytes: Uint8Array, offset: number): Promise<void>; finish(ok: boolean): Promise<void> };
         let buffer: Uint8Array | undefined;
+        let sink: DownloadSink & { finish?(ok: boolean): Promise<void> };
         if (destination === undefined) {
             buffer = new Uint8Array(total);
-            sink = { write: async (bytes, offset) => buffer!.set(bytes, offset), finish: async () => {} };
-        } else {
+            sink = { write: async (bytes) => void buffer!.set(bytes, received - bytes.length) };
+        } else if (typeof destination === 'string') {
             sink = await fileSink(destination);
+        } else {
+            sink = destination;
         }
         let ok = false;
         try {
             const failures = { count: 0 };
-            // Chunks are hashed in order as they arrive; a window bounds how far fetching runs ahead.
-            await pool(
-                range(asset.chunk_count),
-                concurrency,
-                options.signal,
-                async (index) => {
-                    while (index >= next + concurrency * 2) await sleep(1, options.signal);
-                    const bytes: Uint8Array = await this.attempt(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures);
-                    await sink.write(bytes, index * asset.chunk_size);
-                    ready.set(index, bytes);
+            report('receiving', 0);
+            // Chunks are hashed and written in order as they arrive; a window bounds how far fetching runs ahead.
+            let writing = Promise.resolve();
+            await pool(range(asset.chunk_count), concurrency, options.signal, async (index) => {
+                while (index >= next + concurrency * 2) await sleep(1, options.signal);
+                const bytes: Uint8Array = await this.attempt(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures);
+                ready.set(index, bytes);
+                const drain = async () => {
                     for (let chunk = ready.get(next); chunk !== undefined; chunk = ready.get(next)) {
-                        hasher.update(chunk);
                         ready.delete(next);
+                        hasher.update(chunk);
+                        received += chunk.length;
+                        await sink.write(chunk);
+                        report('receiving', received, next);
                         next++;
                     }
-                    received += bytes.length;
-                    options.onProgress?.({ bytesSent: received, bytesTotal: total, chunkIndex: index });
-                }
-            );
+                };
+                writing = writing.then(drain);
+                await writing;
+            });
+            await writing;
             const digest = hasher.digest();
             if (toHex(digest) !== toHex(asset.sha256) || received !== total) {
-                throw new IntegrityError(`Asset ${asset.id} failed verification: got ${received} bytes hashing to ${toHex(digest)}, expected ${total} bytes hashing to ${toHex(asset.sha256)}. Nothing was kept; download again.`);
+                throw new IntegrityError(`Asset ${asset.id} failed verification: got ${received} bytes hashing to ${toHex(digest)}, expected ${total} bytes hashing to ${toHex(asset.sha256)}. Download it again.`);
             }
             ok = true;
         } finally {
-            await sink.finish(ok);
+            await sink.finish?.(ok);
         }
-        return buffer ?? { path: destination!, asset };
+        if (buffer !== undefined) return buffer;
+        return typeof destination === 'string' ? { path: destination, asset } : { asset };
     }
 
     /** Reads an asset's record. @throws {@link AssetNotFoundError}, {@link UnauthorizedError} */
@@ -404,6 +540,33 @@ export class SiloClient {
     }
 }
 
+/** How often the client asks the index how far verification got, while finish_upload runs. */
+const VERIFY_POLL_MS = 500;
+
+/** Where an upload is, for the error an abort produces. */
+interface Track {
+    phase: Progress['phase'];
+    session?: bigint;
+}
+
+type Report = (phase: Progress['phase'], bytesDone: number, chunkIndex?: number) => void;
+
+function reporter(onProgress: ((p: Progress) => void) | undefined, bytesTotal: number): Report {
+    if (onProgress === undefined) return () => {};
+    return (phase, bytesDone, chunkIndex) => onProgress(chunkIndex === undefined ? { phase, bytesDone, bytesTotal } : { phase, bytesDone, bytesTotal, chunkIndex });
+}
+
+/** `promise`, or the signal's reason as soon as it fires (the work itself goes on, unobserved). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (signal === undefined) return promise;
+    return new Promise<T>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+}
+
 /** The integers 0 … n - 1. */
 function range(n: number): number[] {
     return Array.from({ length: n }, (_, i) => i);
@@ -445,13 +608,15 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     });
 }
 
-async function fileSink(path: string): Promise<{ write(bytes: Uint8Array, offset: number): Promise<void>; finish(ok: boolean): Promise<void> }> {
+/** Writes a file in order to a temporary name beside `path`, renamed into place only when verified. */
+async function fileSink(path: string): Promise<DownloadSink & { finish(ok: boolean): Promise<void> }> {
     const { open, rename, rm } = await import('node:fs/promises');
-    const partial = `${path}.partial`;
-    const handle = await open(partial, 'w');
+    const { basename, dirname, join } = await import('node:path');
+    const partial = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+    const handle = await open(partial, 'wx');
     return {
-        write: async (bytes, offset) => {
-            await handle.write(bytes, 0, bytes.length, offset);
+        write: async (bytes) => {
+            for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
         },
         finish: async (ok) => {
             await handle.close();

@@ -5,7 +5,7 @@
  */
 import type { HttpAgent, Identity } from '@dfinity/agent';
 import type { IDL } from '@dfinity/candid';
-import type { Principal } from '@dfinity/principal';
+import { Principal } from '@dfinity/principal';
 
 import { CanisterCallError, type PocketIc } from '../replica';
 import { TransportError } from './errors';
@@ -71,7 +71,8 @@ export class ReplicaTransport implements Transport {
     ) {}
 
     actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T {
-        const actor = this.pic.createActor<Record<string, unknown>>(idlFactory, canisterId);
+        // Yielding between rounds keeps the host's timers and abort signals alive during long calls.
+        const actor = this.pic.createActor<Record<string, unknown>>(idlFactory, canisterId, { yielding: true });
         actor.setPrincipal(this.principal);
         return guarded<T>(actor, canisterId, this.around);
     }
@@ -98,6 +99,18 @@ export class AgentTransport implements Transport {
     }
 
     actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T {
-        return guarded<T>(this.createActor(idlFactory, { agent: this.agent, canisterId }) as unknown as Record<string, unknown>, canisterId);
+        // The IC routes a management canister call by the canister it is about (its effective canister id).
+        const transform = canisterId.toText() === MANAGEMENT ? effectiveCanister : undefined;
+        const actor = this.createActor(idlFactory, { agent: this.agent, canisterId, callTransform: transform, queryTransform: transform });
+        return guarded<T>(actor as unknown as Record<string, unknown>, canisterId);
     }
+}
+
+const MANAGEMENT = 'aaaaa-aa';
+
+/** The effective canister id of a management call: its `canister_id` (or `target_canister`) argument, else aaaaa-aa. */
+function effectiveCanister(_method: string, args: unknown[]): { effectiveCanisterId: Principal } {
+    const first = args[0] as { canister_id?: Principal; target_canister?: Principal } | undefined;
+    const target = first?.canister_id ?? first?.target_canister;
+    return { effectiveCanisterId: target ?? Principal.managementCanister() };
 }

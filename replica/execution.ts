@@ -86,6 +86,8 @@ export class Execution {
             rejectCode?: number;
             rejectMessage?: string;
             refunded?: bigint;
+            /** The certificate `ic0.data_certificate_copy` returns, made on first use; absent when none is present. */
+            dataCertificate?: () => Uint8Array;
         } = {}
     ) {}
 

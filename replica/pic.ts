@@ -165,6 +165,12 @@ export class PocketIc {
         return unwrap(replica.awaitIngress(id), true);
     }
 
+    private async updateCallYielding({ canisterId, method, arg, sender }: CallOptions): Promise<Uint8Array> {
+        const replica = this.live();
+        const id = replica.submitIngress(sender ?? Principal.anonymous(), canisterId, method, toBytes(arg));
+        return unwrap(await replica.awaitIngressYielding(id), true);
+    }
+
     async queryCall({ canisterId, method, arg, sender }: CallOptions): Promise<Uint8Array> {
         return unwrap(this.live().query(sender ?? Principal.anonymous(), canisterId, method, toBytes(arg)), false);
     }
@@ -294,7 +300,11 @@ export class PocketIc {
 
     // -------------------------------------------------------------- actors
 
-    createActor<T = ActorInterface>(interfaceFactory: IDL.InterfaceFactory, canisterId: Principal): Actor<T> {
+    /**
+     * An actor whose update calls run to completion as they are made; with `yielding`, the event loop
+     * gets a turn between the rounds of each call (see `Replica.awaitIngressYielding`).
+     */
+    createActor<T = ActorInterface>(interfaceFactory: IDL.InterfaceFactory, canisterId: Principal, options: { yielding?: boolean } = {}): Actor<T> {
         let sender = Principal.anonymous();
         const actor: Record<string, unknown> = {
             setPrincipal: (p: Principal) => (sender = p),
@@ -304,7 +314,11 @@ export class PocketIc {
             const isQuery = func.annotations.includes('query') || func.annotations.includes('composite_query');
             actor[name] = async (...args: unknown[]) => {
                 const arg = new Uint8Array(IDL.encode(func.argTypes, args));
-                const data = isQuery ? await this.queryCall({ canisterId, method: name, arg, sender }) : await this.updateCall({ canisterId, method: name, arg, sender });
+                const data = isQuery
+                    ? await this.queryCall({ canisterId, method: name, arg, sender })
+                    : options.yielding
+                      ? await this.updateCallYielding({ canisterId, method: name, arg, sender })
+                      : await this.updateCall({ canisterId, method: name, arg, sender });
                 return decodeReply(func.retTypes, data);
             };
         }

@@ -98,6 +98,12 @@ export class Replica {
     echoLogs: boolean;
     /** Rounds executed so far. */
     round = 0;
+    /**
+     * Makes the certificate a query called as a query gets from `ic0.data_certificate_copy` (its canister's
+     * certified data and the time, signed); null (the default) when the replica certifies nothing, and
+     * `data_certificate_present` is 0. Set by the HTTP interface (`replica/http`).
+     */
+    dataCertificate: ((canisterId: Principal) => Uint8Array) | null = null;
 
     constructor(options: ReplicaOptions = {}) {
         this.time = options.time ?? BigInt(Date.now()) * 1_000_000n;
@@ -329,15 +335,35 @@ export class Replica {
     /** Ticks until the ingress message has its response; throws if the replica goes idle without one. */
     awaitIngress(messageId: number, maxRounds = 10_000): Response {
         for (let rounds = 0; ; rounds++) {
-            const status = this.ingress.get(messageId);
-            if (status === undefined) throw new Error(`unknown ingress message ${messageId}`);
-            if (status.state === 'done') {
-                this.ingress.delete(messageId);
-                return status.response;
-            }
-            if (rounds >= maxRounds) throw new Error(`the update call did not complete within ${maxRounds} rounds`);
+            const response = this.takeResponse(messageId, rounds, maxRounds);
+            if (response !== undefined) return response;
             this.tick();
         }
+    }
+
+    /**
+     * As {@link awaitIngress}, but lets the host's event loop run between rounds (`pause`, by default one
+     * turn of Node's loop), so timers, I/O and abort signals keep working while a long call executes.
+     */
+    async awaitIngressYielding(messageId: number, pause: () => Promise<void> = () => new Promise((resolve) => setImmediate(resolve)), maxRounds = 10_000): Promise<Response> {
+        for (let rounds = 0; ; rounds++) {
+            const response = this.takeResponse(messageId, rounds, maxRounds);
+            if (response !== undefined) return response;
+            this.tick();
+            await pause();
+        }
+    }
+
+    /** The ingress message's response once it has one (forgetting the message), else undefined. */
+    private takeResponse(messageId: number, rounds: number, maxRounds: number): Response | undefined {
+        const status = this.ingress.get(messageId);
+        if (status === undefined) throw new Error(`unknown ingress message ${messageId}`);
+        if (status.state === 'done') {
+            this.ingress.delete(messageId);
+            return status.response;
+        }
+        if (rounds >= maxRounds) throw new Error(`the update call did not complete within ${maxRounds} rounds`);
+        return undefined;
     }
 
     /** Runs a query (non-replicated): the reply is returned and nothing the query changed persists. */
@@ -353,7 +379,10 @@ export class Replica {
         }
         if (!canister.hasExport(`canister_query ${method}`)) return userErrorResponse(Errors.methodNotFound(receiver, 'query', method));
         const ctx = this.newCallContext(canister, { type: 'ingress', messageId: 0 }, sender, method, 0n, false);
-        const { trap, exec } = canister.run(new Execution('NRQ', this.time, { arg, caller: sender, method, callContext: ctx }), (i) =>
+        const certify = this.dataCertificate;
+        let certificate: Uint8Array | undefined;
+        const dataCertificate = certify === null ? undefined : () => (certificate ??= certify(canisterId));
+        const { trap, exec } = canister.run(new Execution('NRQ', this.time, { arg, caller: sender, method, callContext: ctx, dataCertificate }), (i) =>
             i.exportedFunction(`canister_query ${method}`)!()
         );
         if (trap !== null) return userErrorResponse(this.trapError(canister, trap));

@@ -130,6 +130,10 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
     const callerBytes = (e: Execution): Uint8Array => (e.options.caller ?? Principal.anonymous()).toUint8Array();
 
     const argData = (e: Execution): Uint8Array => e.options.arg ?? new Uint8Array();
+    const dataCertificate = (name: string, e: Execution): Uint8Array => {
+        if (e.options.dataCertificate === undefined) throw violation(`ic0.${name}: no certificate is present`);
+        return e.options.dataCertificate();
+    };
     const pendingCall = (name: string, e: Execution) => {
         if (e.pending === null) throw violation(`ic0.${name} called when no call is under construction.`);
         return e.pending;
@@ -342,16 +346,12 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
             canister.certifiedData = read('certified_data_set', u32(src), u32(size)).slice();
             void e;
         },
-        data_certificate_present: () => (exec('data_certificate_present'), 0),
-        // The replica does not certify state, so no certificate is ever present and these trap as specified.
-        data_certificate_size: () => {
-            exec('data_certificate_size');
-            throw violation('ic0.data_certificate_size: no certificate is present');
-        },
-        data_certificate_copy: () => {
-            exec('data_certificate_copy');
-            throw violation('ic0.data_certificate_copy: no certificate is present');
-        },
+        // A certificate is present only in a query called as a query on its target canister (the replica's
+        // `dataCertificate` hook, set by the HTTP interface, provides it).
+        data_certificate_present: () => (exec('data_certificate_present').options.dataCertificate === undefined ? 0 : 1),
+        data_certificate_size: () => dataCertificate('data_certificate_size', exec('data_certificate_size')).length,
+        data_certificate_copy: (dst: number, offset: number, size: number) =>
+            copyOut('data_certificate_copy', dataCertificate('data_certificate_copy', exec('data_certificate_copy')), u32(dst), u32(offset), u32(size)),
         time: () => exec('time').time,
         global_timer_set: (timestamp: bigint) => {
             exec('global_timer_set');

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
+import { readSections, WasmWriter, writeSections } from '../replica/wasm/binary';
 import { buildVerifier } from './build_verifier';
 
 const root = resolve(import.meta.dirname, '..');
@@ -22,18 +23,21 @@ interface Target {
     env: Record<string, string>;
     /** Folders whose content decides whether a rebuild is needed. */
     inputs: string[];
+    /** The committed Candid interface (dfx.json `candid` outside .azle/), published as `candid:service` metadata. */
+    candid?: string;
 }
 
 function dfxTargets(dfxRoot: string): Target[] {
     const dfxJson = JSON.parse(readFileSync(join(dfxRoot, 'dfx.json'), 'utf8'));
-    return Object.entries<{ main?: string; silo_build_env?: Record<string, string> }>(dfxJson.canisters)
+    return Object.entries<{ main?: string; candid?: string; silo_build_env?: Record<string, string> }>(dfxJson.canisters)
         .filter(([, c]) => c.main !== undefined && existsSync(join(dfxRoot, c.main)))
         .map(([name, c]) => ({
             dfxRoot,
             name,
             // A canister depends on the folder of its entry point and on shared/ (and on the Azle version).
             inputs: [dirname(join(dfxRoot, c.main!)), join(root, 'shared')],
-            env: c.silo_build_env ?? {}
+            env: c.silo_build_env ?? {},
+            candid: c.candid !== undefined && !c.candid.startsWith('.azle/') ? join(dfxRoot, c.candid) : undefined
         }));
 }
 
@@ -86,13 +90,32 @@ function build(target: Target): Promise<'built' | 'cached'> {
                 reject(new Error(`azle build ${target.name} failed (exit ${code}):\n${output}`));
                 return;
             }
+            let wasm: Uint8Array = readFileSync(wasmPath(target.dfxRoot, target.name));
+            if (target.candid !== undefined) {
+                wasm = withMetadata(wasm, 'candid:service', readFileSync(target.candid));
+                writeFileSync(wasmPath(target.dfxRoot, target.name), wasm);
+            }
             // The gzipped module is what gets deployed: it fits in one install_code message.
-            const wasm = readFileSync(wasmPath(target.dfxRoot, target.name));
             writeFileSync(`${wasmPath(target.dfxRoot, target.name)}.gz`, gzipSync(wasm, { level: 9 }));
             writeFileSync(hashFile, wanted);
             resolvePromise('built');
         });
     });
+}
+
+/**
+ * Adds a public metadata custom section (`icp:public <name>`), as dfx does for the `metadata` entries of
+ * dfx.json, replacing one of the same name. The IC serves it at `canister/<id>/metadata/<name>`.
+ */
+export function withMetadata(wasm: Uint8Array, name: string, content: Uint8Array): Uint8Array {
+    const sectionName = `icp:public ${name}`;
+    const sections = readSections(wasm).filter((s) => {
+        if (s.id !== 0) return true;
+        const nameLength = s.body[0]!; // names here are shorter than 128 bytes: one LEB128 byte
+        return new TextDecoder().decode(s.body.subarray(1, 1 + nameLength)) !== sectionName;
+    });
+    sections.push({ id: 0, body: new WasmWriter().name(sectionName).bytes(content).finish() });
+    return writeSections(sections);
 }
 
 /**

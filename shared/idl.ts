@@ -32,7 +32,6 @@ import {
     VerifyProgress,
     VerifyResult
 } from './types';
-import { ManagementMethods } from './management';
 
 export const indexMethods = {
     begin_upload: IDL.Func([BeginUploadArgs], [Result(UploadTicket)], []),
@@ -84,11 +83,3 @@ export const verifierMethods = {
 export const indexIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(indexMethods);
 export const bucketIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(bucketMethods);
 export const verifierIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(verifierMethods);
-
-/** The management canister's methods that Silo uses (deploying, installing, chunked code). */
-export const managementIdlFactory: IDLNamespace.InterfaceFactory = () =>
-    IDL.Service(
-        Object.fromEntries(
-            Object.entries(ManagementMethods).map(([name, m]) => [name, IDL.Func(m.args as unknown as [IDL.Type], m.result as unknown as [IDL.Type], name === 'fetch_canister_logs' ? ['query'] : [])])
-        )
-    );

@@ -163,6 +163,39 @@ describe('random data against node:crypto', () => {
         expect(hex(sha256(buf))).toBe(nodeHex(buf));
     });
 
+    it('accepts any Uint8Array (pooled Buffer, Buffer.subarray, view at any offset), never modifies it, and equals node:crypto', () => {
+        const next = prng(41);
+        const lengths = [0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 191, 1000, 4096 + 13];
+        const offsets = [0, 1, 2, 3, 5, 63, 64, 100];
+        for (const length of lengths) {
+            for (const offset of offsets) {
+                const source = randomBytes(next, offset + length + 7);
+                const kinds: [string, Uint8Array][] = [
+                    // Buffer.from(array) of a small length lands in Node's shared 8 KiB pool, at any byteOffset.
+                    ['pooled Buffer', Buffer.from(source.subarray(offset, offset + length))],
+                    ['Buffer.subarray', Buffer.from(source).subarray(offset, offset + length)],
+                    ['view at an offset', new Uint8Array(source.buffer, offset, length)],
+                    ['subarray', source.subarray(offset, offset + length)]
+                ];
+                for (const [kind, input] of kinds) {
+                    const before = Uint8Array.from(input);
+                    const backing = new Uint8Array(input.buffer).slice();
+                    const expected = nodeHex(before);
+                    const label = `${kind}, length ${length}, offset ${offset}`;
+                    expect(hex(sha256(input)), label).toBe(expected);
+                    const streamed = new Sha256();
+                    for (let i = 0; i < input.length; i += 61) streamed.update(input.subarray(i, i + 61));
+                    expect(hex(streamed.digest()), label).toBe(expected);
+                    expect(hex(new Sha256().update(input).digest()), label).toBe(expected);
+                    const whole = input.length - (input.length % 64);
+                    expect(hex(finalize(absorbBlocks(initialState(), input.subarray(0, whole)), input.subarray(whole))), label).toBe(expected);
+                    expect(Array.from(input), `${label}: input unchanged`).toEqual(Array.from(before));
+                    expect(Array.from(new Uint8Array(input.buffer)), `${label}: backing store unchanged`).toEqual(Array.from(backing));
+                }
+            }
+        }
+    });
+
     it('digest() does not change the hasher, and update may go on', () => {
         const m = randomBytes(prng(5), 300);
         const s = new Sha256().update(m.subarray(0, 100));

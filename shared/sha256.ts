@@ -26,7 +26,7 @@
  *   element costs several plus a bounds check, and nothing at all is allocated per block or per call.
  * - Working variables and schedule words are `var`, not `let`: QuickJS checks a `let` for its temporal
  *   dead zone at every read inside the loop (`get_loc_check`), `var` reads are plain (-8.6% measured).
- * - Big-endian words come from one native `slice().reverse()` of the input: reversed, each big-endian word
+ * - Big-endian words come from one native `slice().reverse()` of a copy of the input: reversed, each big-endian word
  *   is a little-endian word (in reverse word order), read from an Int32Array in one step instead of four
  *   byte reads, three shifts and three ORs (-4.5%). Typed arrays use the host's byte order: little-endian
  *   in Wasm and on every JS host we know of; a big-endian host is refused at load.
@@ -81,7 +81,10 @@ function compress(H: Int32Array, p: Uint8Array, pos: number, end: number): void 
     var w8 = 0, w9 = 0, w10 = 0, w11 = 0, w12 = 0, w13 = 0, w14 = 0, w15 = 0;
     // Big-endian words without byte arithmetic: reversing the bytes (natively) turns each big-endian
     // word into a little-endian one, in reverse word order; Wasm and typed arrays are little-endian.
-    const W = new Int32Array(p.slice(pos, end).reverse().buffer);
+    // The copy is taken through a plain Uint8Array view of exactly [pos, end): `p` may be a Node Buffer
+    // (whose slice() is a view, so reverse() would scramble the caller's bytes) or a view at any offset of
+    // a larger store (whose .buffer is that whole store); slice() of a plain view is a fresh array.
+    const W = new Int32Array(new Uint8Array(p.buffer, p.byteOffset + pos, end - pos).slice().reverse().buffer);
     var q = W.length - 1;
     while (q >= 0) {
         x1 = b ^ c;

@@ -24,6 +24,9 @@ export interface KvMap<K, V> {
     keys(startIndex?: number, length?: number): K[];
 }
 
+/** A fresh copy: `slice()` would not do, as a Node Buffer's slice is a view of the same bytes. */
+const copy = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes);
+
 export const bytesSerializer: Serializer<Uint8Array> = {
     toBytes: (value) => value,
     fromBytes: (bytes) => bytes
@@ -186,12 +189,12 @@ export class MemoryMap<K, V> implements KvMap<K, V> {
 
     get(key: K): V | undefined {
         const { found, at } = this.find(this.keySer.toBytes(key));
-        return found ? this.valueSer.fromBytes(this.entries[at][1].slice()) : undefined;
+        return found ? this.valueSer.fromBytes(copy(this.entries[at][1])) : undefined;
     }
 
     insert(key: K, value: V): V | undefined {
-        const k = this.keySer.toBytes(key).slice();
-        const v = this.valueSer.toBytes(value).slice();
+        const k = copy(this.keySer.toBytes(key));
+        const v = copy(this.valueSer.toBytes(value));
         const { found, at } = this.find(k);
         if (found) {
             const previous = this.valueSer.fromBytes(this.entries[at][1]);
@@ -218,7 +221,7 @@ export class MemoryMap<K, V> implements KvMap<K, V> {
     }
 
     items(startIndex = 0, length = this.entries.length): [K, V][] {
-        return this.entries.slice(startIndex, startIndex + length).map(([k, v]) => [this.keySer.fromBytes(k), this.valueSer.fromBytes(v.slice())]);
+        return this.entries.slice(startIndex, startIndex + length).map(([k, v]) => [this.keySer.fromBytes(k), this.valueSer.fromBytes(copy(v))]);
     }
 
     keys(startIndex = 0, length = this.entries.length): K[] {

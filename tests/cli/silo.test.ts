@@ -47,7 +47,7 @@ describe('silo CLI', () => {
         expect((await silo(['rm', asset.id, '--state', state])).code).toBe(0);
         const gone = await silo(['info', asset.id, '--state', state]);
         expect(gone.code).toBe(1);
-        expect(gone.stderr).toMatch(/AssetNotFoundError/);
+        expect(gone.stderr).toMatch(/^silo: asset \d+ does not exist: list your assets with `silo ls`\n$/);
         expect(JSON.parse((await silo(['stats', '--state', state, '--json'])).stdout)).toMatchObject({ assets: '0', buckets: 1 });
     });
 

@@ -98,7 +98,7 @@ describe('SiloClient', () => {
         const asset = await new SiloClient({ transport: counting, indexId: silo.indexId }).upload(data, {
             chunkSize: CHUNK,
             concurrency: 3,
-            onProgress: (p) => progress.push(p.bytesSent)
+            onProgress: (p) => p.phase === 'sending' && progress.push(p.bytesDone)
         });
         expect(peak).toBe(3);
         expect(progress.at(-1)).toBe(data.length);
@@ -133,13 +133,13 @@ describe('SiloClient', () => {
         let session: bigint | undefined;
         const controller = new AbortController();
         await expect(
-            client.upload(data, { chunkSize: CHUNK, concurrency: 1, signal: controller.signal, onSession: (id) => (session = id), onProgress: () => controller.abort() })
+            client.upload(data, { chunkSize: CHUNK, concurrency: 1, signal: controller.signal, onSession: (id) => (session = id), onProgress: (p) => p.chunkIndex !== undefined && p.phase === 'sending' && controller.abort() })
         ).rejects.toBeInstanceOf(AbortedError);
         await expect(client.session(session!)).rejects.toBeInstanceOf(SessionNotFoundError);
 
         const keep = new AbortController();
         await expect(
-            client.upload(data, { chunkSize: CHUNK, concurrency: 1, signal: keep.signal, keepSessionOnAbort: true, onSession: (id) => (session = id), onProgress: () => keep.abort() })
+            client.upload(data, { chunkSize: CHUNK, concurrency: 1, signal: keep.signal, keepSessionOnAbort: true, onSession: (id) => (session = id), onProgress: (p) => p.chunkIndex !== undefined && p.phase === 'sending' && keep.abort() })
         ).rejects.toThrow(/resume/);
         const asset = await client.resume(session!, data);
         expect(await client.download(asset.id)).toEqual(data);

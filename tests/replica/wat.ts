@@ -38,6 +38,10 @@ const IC0: Record<string, string> = {
     stable64_read: '(param i64 i64 i64)',
     global_timer_set: '(param i64) (result i64)',
     time: '(result i64)',
+    certified_data_set: '(param i32 i32)',
+    data_certificate_present: '(result i32)',
+    data_certificate_size: '(result i32)',
+    data_certificate_copy: '(param i32 i32 i32)',
     debug_print: '(param i32 i32)',
     trap: '(param i32 i32)'
 };
@@ -46,3 +50,31 @@ const IC0: Record<string, string> = {
 export function ic0Imports(...names: string[]): string {
     return names.map((n) => `(import "ic0" "${n}" (func $${n} ${IC0[n]}))`).join('\n');
 }
+
+/**
+ * A canister holding certified data: update `set` certifies its raw argument (at most 32 bytes) and
+ * replies with it; query `cert` replies with the raw data certificate, or nothing when none is present;
+ * query `echo` replies with its raw argument.
+ */
+export const CERTIFIED_WAT = `(module
+  ${ic0Imports('msg_reply', 'msg_reply_data_append', 'msg_arg_data_size', 'msg_arg_data_copy', 'certified_data_set', 'data_certificate_present', 'data_certificate_size', 'data_certificate_copy')}
+  (memory 1)
+  (func $arg (result i32) (local $n i32)
+    (local.set $n (call $msg_arg_data_size))
+    (call $msg_arg_data_copy (i32.const 1024) (i32.const 0) (local.get $n))
+    (local.get $n))
+  (func (export "canister_update set") (local $n i32)
+    (local.set $n (call $arg))
+    (call $certified_data_set (i32.const 1024) (local.get $n))
+    (call $msg_reply_data_append (i32.const 1024) (local.get $n))
+    (call $msg_reply))
+  (func (export "canister_query echo")
+    (call $msg_reply_data_append (i32.const 1024) (call $arg))
+    (call $msg_reply))
+  (func (export "canister_query cert") (local $n i32)
+    (if (call $data_certificate_present)
+      (then
+        (local.set $n (call $data_certificate_size))
+        (call $data_certificate_copy (i32.const 4096) (i32.const 0) (local.get $n))
+        (call $msg_reply_data_append (i32.const 4096) (local.get $n))))
+    (call $msg_reply)))`;

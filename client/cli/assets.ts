@@ -1,0 +1,82 @@
+/** `silo ls`, `info` and `rm`: the assets of the index. */
+import { toHex } from '../../shared/sha256';
+import type { Asset } from '../../shared/types';
+import { assetId, principal, UsageError } from './args';
+import { type Command, type Invocation, stringOption } from './command';
+import { formatBytes, type Output } from './output';
+import { assetJson } from './upload';
+
+const oneId = (invocation: Invocation, command: string): void => {
+    if (invocation.positionals.length !== 1) throw new UsageError(`${command} takes one asset id`);
+    assetId(invocation.positionals[0]);
+};
+
+const describeAsset = (output: Output, a: Asset): string =>
+    `${String(a.id).padStart(6)}  ${formatBytes(Number(a.size)).padStart(10)}  ${'public' in a.visibility ? 'public ' : 'private'}  ${output.name(a.name)}`;
+
+export const ls: Command = {
+    name: 'ls',
+    args: '',
+    summary: "list your assets (--owner <principal> for someone else's public ones)",
+    description: `Lists assets: yours, or another owner's public ones. With --json, one JSON array of assets.
+Names are printed as stored; on a terminal, control characters in them are shown as \\u{..} escapes.`,
+    options: {
+        owner: { type: 'string', value: '<principal>', help: "whose assets (only others' public ones are listed)" }
+    },
+    check(invocation) {
+        if (invocation.positionals.length > 0) throw new UsageError(`ls takes no arguments, got '${invocation.positionals[0]}'`);
+        const owner = stringOption(invocation, 'owner');
+        if (owner !== undefined) principal('owner', owner);
+    },
+    async run(invocation) {
+        const { output } = invocation;
+        const owner = stringOption(invocation, 'owner');
+        const { client } = await invocation.connect();
+        const assets: Asset[] = [];
+        for await (const asset of client.listAssets({ owner: owner === undefined ? undefined : principal('owner', owner) })) assets.push(asset);
+        output.result(assets.map(assetJson), () => (assets.length === 0 ? 'no assets' : assets.map((a) => describeAsset(output, a)).join('\n')));
+    }
+};
+
+export const info: Command = {
+    name: 'info',
+    args: '<asset-id>',
+    summary: "show an asset's record",
+    description: "Shows an asset's record: name, content type, size, SHA-256, owner, visibility, bucket, chunks.",
+    options: {},
+    check: (invocation) => oneId(invocation, 'info'),
+    async run(invocation) {
+        const { output } = invocation;
+        const { client } = await invocation.connect();
+        const asset = await client.getAsset(assetId(invocation.positionals[0]));
+        output.result(assetJson(asset), () =>
+            [
+                `id            ${asset.id}`,
+                `name          ${output.name(asset.name)}`,
+                `content type  ${output.name(asset.content_type)}`,
+                `size          ${asset.size} bytes`,
+                `sha256        ${toHex(asset.sha256)}`,
+                `owner         ${asset.owner.toText()}`,
+                `visibility    ${Object.keys(asset.visibility)[0]}`,
+                `bucket        ${asset.bucket.toText()}`,
+                `chunks        ${asset.chunk_count} × ${asset.chunk_size} bytes`,
+                `created       ${new Date(Number(asset.created_at / 1_000_000n)).toISOString()}`
+            ].join('\n')
+        );
+    }
+};
+
+export const rm: Command = {
+    name: 'rm',
+    args: '<asset-id>',
+    summary: 'delete an asset',
+    description: 'Deletes an asset. It disappears from the index at once; its bucket deletes the chunks.',
+    options: {},
+    check: (invocation) => oneId(invocation, 'rm'),
+    async run(invocation) {
+        const id = assetId(invocation.positionals[0]);
+        const { client } = await invocation.connect();
+        await client.deleteAsset(id);
+        invocation.output.result({ deleted: id.toString() }, () => `deleted ${id}`);
+    }
+};

@@ -1,0 +1,11 @@
+/**
+ * The table of `silo` commands. A new command is one file exporting a {@link Command} and one entry here;
+ * help, option parsing and error handling come from the table.
+ */
+import { info, ls, rm } from './assets';
+import type { Command } from './command';
+import { buckets, deploy, stats } from './deployment';
+import { download } from './download';
+import { upload } from './upload';
+
+export const COMMANDS: Command[] = [upload, download, ls, info, rm, buckets, stats, deploy];

@@ -1,0 +1,105 @@
+/** `silo buckets`, `stats` and `deploy`: the deployment as a whole. */
+import { IDL } from '@dfinity/candid';
+
+import { BucketInfo, Stats } from '../../shared/types';
+import { deploySilo } from '../deploy';
+import { builtModule } from '../embedded';
+import { principal, UsageError } from './args';
+import { type Command, type Invocation, stringOption } from './command';
+import { agentTransport, identityOption, NETWORKS } from './connect';
+import { candidJson, formatBytes } from './output';
+
+const noArguments = (invocation: Invocation, command: string): void => {
+    if (invocation.positionals.length > 0) throw new UsageError(`${command} takes no arguments, got '${invocation.positionals[0]}'`);
+};
+
+export const buckets: Command = {
+    name: 'buckets',
+    args: '',
+    summary: 'show the buckets and their use',
+    description: 'Shows each bucket with its status and use. With --json, one JSON array of buckets.',
+    options: {},
+    check: (invocation) => noArguments(invocation, 'buckets'),
+    async run(invocation) {
+        const { client } = await invocation.connect();
+        const list = await client.buckets();
+        invocation.output.result(candidJson(IDL.Vec(BucketInfo), list), () =>
+            list
+                .map((b) => `${b.id.toText()}  ${Object.keys(b.status)[0].padEnd(6)}  used ${formatBytes(Number(b.used_bytes))}, reserved ${formatBytes(Number(b.reserved_bytes))} of ${formatBytes(Number(b.capacity_bytes))}`)
+                .join('\n')
+        );
+    }
+};
+
+export const stats: Command = {
+    name: 'stats',
+    args: '',
+    summary: 'show totals of the deployment',
+    description: 'Shows the totals of the deployment: assets, bytes, sessions, buckets, pending work, cycles.',
+    options: {},
+    check: (invocation) => noArguments(invocation, 'stats'),
+    async run(invocation) {
+        const { client } = await invocation.connect();
+        const s = await client.stats();
+        invocation.output.result(candidJson(Stats, s), () =>
+            [
+                `assets         ${s.assets}`,
+                `stored         ${formatBytes(Number(s.stored_bytes))}`,
+                `open sessions  ${s.open_sessions} (${formatBytes(Number(s.reserved_bytes))} reserved)`,
+                `buckets        ${s.buckets}`,
+                `pending tasks  ${s.pending_bucket_tasks}`,
+                `index cycles   ${s.cycles}`
+            ].join('\n')
+        );
+    }
+};
+
+export const deploy: Command = {
+    name: 'deploy',
+    args: '',
+    summary: 'deploy Silo to --network local|ic and print the index id',
+    description: `Installs the index and a first bucket (built by \`npm run build\`), registers the bucket and gives the
+index the bucket module so it can create more. On a local replica the canisters are created with
+provisional cycles; on the IC create them first (\`dfx canister create --network ic\`) and pass their ids
+with --index-canister and --bucket-canister, and --identity (a controller of both). A verifier canister
+(native SHA-256, so uploads verify at a fraction of the cycles) is created locally; on the IC pass
+--verifier-canister, a canister whose controllers include the index, or buckets verify in-canister.`,
+    options: {
+        'index-canister': { type: 'string', value: '<id>', help: 'install the index into this existing canister' },
+        'bucket-canister': { type: 'string', value: '<id>', help: 'install the first bucket into this existing canister' },
+        'verifier-canister': { type: 'string', value: '<id>', help: 'install the verifier into this existing canister (the index among its controllers)' }
+    },
+    check(invocation) {
+        noArguments(invocation, 'deploy');
+        const network = stringOption(invocation, 'network');
+        if (network !== 'local' && network !== 'ic') throw new UsageError('deploy needs --network local or --network ic (the embedded network deploys itself)');
+        if (network === 'ic' && stringOption(invocation, 'identity') === undefined) throw new UsageError('deploying to the IC needs --identity <pem> (a controller of the canisters)');
+        const ids = ['index-canister', 'bucket-canister'].map((name) => stringOption(invocation, name));
+        if (network === 'ic' && ids.some((id) => id === undefined)) throw new UsageError('on the IC, create the canisters first and pass --index-canister and --bucket-canister');
+        ids.forEach((id, i) => id !== undefined && principal(i === 0 ? 'index-canister' : 'bucket-canister', id));
+        const verifier = stringOption(invocation, 'verifier-canister');
+        if (verifier !== undefined) principal('verifier-canister', verifier);
+    },
+    async run(invocation) {
+        const { output } = invocation;
+        const network = stringOption(invocation, 'network') as 'local' | 'ic';
+        const ids = ['index-canister', 'bucket-canister'].map((name) => stringOption(invocation, name));
+        const verifier = stringOption(invocation, 'verifier-canister');
+        const identity = await identityOption(invocation.options);
+        const transport = await agentTransport(stringOption(invocation, 'host') ?? NETWORKS[network].host, identity, NETWORKS[network].fetchRootKey);
+        const result = await deploySilo(transport, {
+            indexWasm: builtModule('index'),
+            bucketWasm: builtModule('bucket'),
+            indexId: ids[0] === undefined ? undefined : principal('index-canister', ids[0]),
+            bucketId: ids[1] === undefined ? undefined : principal('bucket-canister', ids[1]),
+            // On the IC the verifier canister exists beforehand; without one, buckets hash in-canister.
+            verifierWasm: network === 'ic' && verifier === undefined ? undefined : builtModule('verifier'),
+            verifierId: verifier === undefined ? undefined : principal('verifier-canister', verifier),
+            onStep: (m) => output.note(m)
+        });
+        const verifierText = result.verifierId?.toText();
+        output.result({ index: result.indexId.toText(), bucket: result.bucketId.toText(), ...(verifierText === undefined ? {} : { verifier: verifierText }) }, () =>
+            `index ${result.indexId.toText()}\nbucket ${result.bucketId.toText()}${verifierText === undefined ? '' : `\nverifier ${verifierText}`}\nuse: silo --network ${network} --index ${result.indexId.toText()} ...`
+        );
+    }
+};

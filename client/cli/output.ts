@@ -1,0 +1,138 @@
+/**
+ * What `silo` prints: results on stdout (text, or JSON with --json), notes and progress on stderr, and
+ * names from canisters made safe for a terminal.
+ */
+import { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+
+import { toHex } from '../../shared/sha256';
+import type { Progress } from '../silo';
+
+/**
+ * A Candid value as plain JSON, guided by its type: nat64/nat/int as decimal strings (JSON numbers lose
+ * precision past 2^53), nat32 and smaller as numbers, principals as text, `vec nat8` as hex, an `opt` as
+ * its value or `null`, a variant whose case carries nothing as the case's name (`"public"`), any other
+ * variant as `{ case: value }`.
+ */
+export function candidJson(type: IDL.Type, value: unknown): unknown {
+    if (type instanceof IDL.RecClass) return candidJson(type.getType()!, value);
+    if (type instanceof IDL.OptClass) return (value as unknown[]).length === 0 ? null : candidJson(type._type, (value as unknown[])[0]);
+    if (type instanceof IDL.VecClass) {
+        if (type._type instanceof IDL.FixedNatClass && type._type._bits === 8) return toHex(value as Uint8Array);
+        return Array.from(value as ArrayLike<unknown>, (v) => candidJson(type._type, v));
+    }
+    if (type instanceof IDL.VariantClass) {
+        const [key, inner] = Object.entries(value as object)[0];
+        const field = type._fields.find(([name]) => name === key)![1];
+        return field instanceof IDL.NullClass ? key : { [key]: candidJson(field, inner) };
+    }
+    if (type instanceof IDL.RecordClass) {
+        return Object.fromEntries(type._fields.map(([name, field]) => [name, candidJson(field, (value as Record<string, unknown>)[name])]));
+    }
+    if (type instanceof IDL.PrincipalClass) return (value as Principal).toText();
+    if (typeof value === 'bigint') return value.toString();
+    return value;
+}
+
+const ESC = '\u001b';
+
+/**
+ * Text from canisters (anyone's asset names) made safe to print on a terminal: control characters
+ * (C0, DEL, C1, so ANSI escape sequences too) and Unicode bidi overrides are shown as `\u{..}` escapes,
+ * and a backslash as `\\`, so what is shown always maps back to one name.
+ */
+export function terminalSafe(text: string): string {
+    // eslint-disable-next-line no-control-regex
+    return text.replace(/[\\\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => (c === '\\' ? '\\\\' : `\\u{${c.codePointAt(0)!.toString(16)}}`));
+}
+
+/** Where the CLI writes: results, notes, errors and progress. */
+export class Output {
+    constructor(
+        readonly json: boolean,
+        private readonly out: NodeJS.WriteStream = process.stdout,
+        private readonly err: NodeJS.WriteStream = process.stderr
+    ) {}
+
+    /** Whether stdout is a terminal (names are escaped only then: piped output stays byte-exact). */
+    get terminal(): boolean {
+        return this.out.isTTY === true;
+    }
+
+    /** A name from a canister, for a text line on stdout. */
+    name(text: string): string {
+        return this.terminal ? terminalSafe(text) : text;
+    }
+
+    /** A result: `value` as one JSON document with --json, else `text()`. */
+    result(value: unknown, text: () => string): void {
+        this.out.write(this.json ? `${JSON.stringify(value)}\n` : `${text()}\n`);
+    }
+
+    /** One line on stdout as is (streams of results, NDJSON). */
+    line(text: string): void {
+        this.out.write(`${text}\n`);
+    }
+
+    /** Notes go to stderr, so stdout stays the result alone (also with --json). Names in them are escaped. */
+    note(text: string): void {
+        this.err.write(`${text}\n`);
+    }
+
+    /**
+     * An error: one `silo: ...` line on stderr (and a `hint` line under it); with --json also
+     * `{"error": {"code", "message"}}` on stdout.
+     */
+    error(code: string, message: string, hint?: string): void {
+        if (this.json) this.out.write(`${JSON.stringify({ error: { code, message } })}\n`);
+        this.err.write(`silo: ${message}\n${hint === undefined ? '' : `${hint}\n`}`);
+    }
+
+    /** A progress line with phase, bar, speed and ETA, on a terminal only (quiet when piped or with --json). */
+    progress(label: string): { update(p: Progress): void; done(): void } {
+        if (this.json || !this.err.isTTY) return { update: () => {}, done: () => {} };
+        const safe = terminalSafe(label);
+        let phase = '';
+        let started = Date.now();
+        let last = 0;
+        let drawn = false;
+        const draw = (p: Progress) => {
+            const fraction = p.bytesTotal === 0 ? 1 : p.bytesDone / p.bytesTotal;
+            const seconds = (Date.now() - started) / 1000;
+            const speed = seconds > 0 ? p.bytesDone / seconds : 0;
+            const eta = speed > 0 ? (p.bytesTotal - p.bytesDone) / speed : 0;
+            const width = 24;
+            const bar = '#'.repeat(Math.round(fraction * width)).padEnd(width, '-');
+            this.err.write(`\r${ESC}[K${safe} ${p.phase.padEnd(9)} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(speed)}/s ETA ${formatSeconds(eta)}`);
+            drawn = true;
+        };
+        return {
+            update: (p) => {
+                if (p.phase !== phase) {
+                    phase = p.phase;
+                    started = Date.now();
+                } else if (Date.now() - last < 100 && p.bytesDone < p.bytesTotal) return;
+                last = Date.now();
+                draw(p);
+            },
+            done: () => {
+                if (drawn) this.err.write('\n');
+            }
+        };
+    }
+}
+
+export function formatBytes(n: number): string {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) {
+        n /= 1024;
+        i++;
+    }
+    return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+function formatSeconds(s: number): string {
+    const total = Math.round(s);
+    return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`;
+}

@@ -1,0 +1,415 @@
+/**
+ * Request envelopes of the HTTP interface: CBOR bodies checked for well-formedness before decoding,
+ * typed contents, request ids, and authentication as the IC's validator does it (ingress expiry,
+ * nonce size, sender = self-authenticating id of `sender_pubkey`, Ed25519 / ECDSA P-256 / secp256k1
+ * signatures, canister signatures, delegation chains with expiry, targets and no repeated keys).
+ *
+ * Errors are `EnvelopeError`s carrying the HTTP status and the IC's wording of the error.
+ */
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createHash } from 'node:crypto';
+
+import { Cbor, Certificate, lookup_path, LookupPathStatus, reconstruct, requestIdOf, hashOfMap } from '@dfinity/agent';
+import { Principal } from '@dfinity/principal';
+
+import { concatBytes } from '../../shared/bytes';
+import { hex } from './hash_tree';
+
+export class EnvelopeError extends Error {
+    override name = 'EnvelopeError';
+    constructor(
+        readonly status: number,
+        message: string
+    ) {
+        super(message);
+    }
+}
+
+const bad = (message: string) => new EnvelopeError(400, message);
+
+// ------------------------------------------------------------------ CBOR well-formedness
+
+const MAX_DEPTH = 64;
+
+/**
+ * Throws unless `bytes` is exactly one well-formed CBOR item of the kinds requests use: unsigned and
+ * negative integers, byte and text strings, arrays, maps with distinct text keys, the self-describing
+ * tag 55799. (`@dfinity/cbor` decodes leniently: a truncated string comes back short, and trailing
+ * bytes are ignored.)
+ */
+export function checkCbor(bytes: Uint8Array): void {
+    let at = 0;
+    const need = (n: number) => {
+        if (at + n > bytes.length) throw bad('Could not parse body as CBOR: unexpected end of input');
+    };
+    const argument = (info: number): number => {
+        if (info < 24) return info;
+        const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+        if (size === 0) throw bad('Could not parse body as CBOR: indefinite lengths and reserved values are not supported');
+        need(size);
+        let value = 0;
+        for (let i = 0; i < size; i++) value = value * 256 + bytes[at + i];
+        at += size;
+        return value;
+    };
+    const item = (depth: number): string | null => {
+        if (depth > MAX_DEPTH) throw bad('Could not parse body as CBOR: nested too deeply');
+        need(1);
+        const initial = bytes[at++];
+        const major = initial >> 5;
+        const value = argument(initial & 31);
+        switch (major) {
+            case 0:
+            case 1:
+                return null;
+            case 2:
+            case 3: {
+                need(value);
+                const text = major === 3 ? new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(at, at + value)) : null;
+                at += value;
+                return text;
+            }
+            case 4:
+                for (let i = 0; i < value; i++) item(depth + 1);
+                return null;
+            case 5: {
+                const keys = new Set<string>();
+                for (let i = 0; i < value; i++) {
+                    need(1);
+                    if (bytes[at] >> 5 !== 3) throw bad('Could not parse body as CBOR: map keys must be text');
+                    const key = item(depth + 1)!;
+                    if (keys.has(key) || key === '__proto__') throw bad(`Could not parse body as CBOR: duplicate or reserved map key '${key}'`);
+                    keys.add(key);
+                    item(depth + 1);
+                }
+                return null;
+            }
+            case 6:
+                if (value !== 55799) throw bad(`Could not parse body as CBOR: unsupported tag ${value}`);
+                return item(depth + 1);
+            default:
+                throw bad('Could not parse body as CBOR: floats and simple values are not allowed');
+        }
+    };
+    try {
+        item(0);
+    } catch (error) {
+        if (error instanceof EnvelopeError) throw error;
+        throw bad(`Could not parse body as CBOR: ${(error as Error).message}`);
+    }
+    if (at !== bytes.length) throw bad('Could not parse body as CBOR: trailing bytes after the request');
+}
+
+// ------------------------------------------------------------------ typed contents
+
+export type RequestType = 'call' | 'query' | 'read_state';
+
+export interface Delegation {
+    pubkey: Uint8Array;
+    expiration: bigint;
+    targets?: Uint8Array[];
+}
+
+export interface Envelope {
+    content: Record<string, unknown>;
+    requestType: RequestType;
+    requestId: Uint8Array;
+    sender: Principal;
+    ingressExpiry: bigint;
+    nonce?: Uint8Array;
+    /** call and query */
+    canisterId?: Principal;
+    methodName?: string;
+    arg?: Uint8Array;
+    /** read_state */
+    paths?: Uint8Array[][];
+    senderPubkey?: Uint8Array;
+    senderSig?: Uint8Array;
+    senderDelegation?: { delegation: Delegation; signature: Uint8Array }[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const field = (o: Obj, name: string): unknown => (Object.hasOwn(o, name) ? o[name] : undefined);
+
+function blob(o: Obj, name: string, required: true): Uint8Array;
+function blob(o: Obj, name: string, required: false): Uint8Array | undefined;
+function blob(o: Obj, name: string, required: boolean): Uint8Array | undefined {
+    const v = field(o, name);
+    if (v === undefined && !required) return undefined;
+    if (!(v instanceof Uint8Array)) throw bad(`Malformed request: field '${name}' must be a blob`);
+    return v;
+}
+
+function nat(o: Obj, name: string): bigint {
+    const v = field(o, name);
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+    if (typeof v === 'bigint' && v >= 0n) return v;
+    throw bad(`Malformed request: field '${name}' must be a natural number`);
+}
+
+function text(o: Obj, name: string): string {
+    const v = field(o, name);
+    if (typeof v !== 'string') throw bad(`Malformed request: field '${name}' must be text`);
+    return v;
+}
+
+function principal(bytes: Uint8Array, name: string): Principal {
+    if (bytes.length > 29) throw bad(`Malformed request: '${name}' is not a principal (longer than 29 bytes)`);
+    return Principal.fromUint8Array(bytes);
+}
+
+/** Decodes and types a request body of the given kind; throws `EnvelopeError` (400) when it is not one. */
+export function parseEnvelope(body: Uint8Array, expected: RequestType): Envelope {
+    checkCbor(body);
+    const decoded = Cbor.decode<unknown>(body);
+    if (!isObj(decoded)) throw bad('Malformed request: the body is not an envelope map');
+    const content = field(decoded, 'content');
+    if (!isObj(content)) throw bad("Malformed request: missing 'content' map");
+    const requestType = text(content, 'request_type');
+    if (requestType !== expected) throw bad(`Malformed request: request_type is '${requestType}', expected '${expected}'`);
+    let requestId: Uint8Array;
+    try {
+        requestId = requestIdOf(content);
+    } catch (error) {
+        throw bad(`Malformed request: cannot hash its content: ${(error as Error).message}`);
+    }
+    const envelope: Envelope = {
+        content,
+        requestType,
+        requestId,
+        sender: principal(blob(content, 'sender', true), 'sender'),
+        ingressExpiry: nat(content, 'ingress_expiry'),
+        nonce: blob(content, 'nonce', false),
+        senderPubkey: blob(decoded, 'sender_pubkey', false),
+        senderSig: blob(decoded, 'sender_sig', false)
+    };
+    if (expected === 'read_state') {
+        const paths = field(content, 'paths');
+        if (!Array.isArray(paths) || !paths.every((p) => Array.isArray(p) && p.every((l) => l instanceof Uint8Array))) {
+            throw bad("Malformed request: 'paths' must be an array of arrays of blobs");
+        }
+        envelope.paths = paths as Uint8Array[][];
+    } else {
+        envelope.canisterId = principal(blob(content, 'canister_id', true), 'canister_id');
+        envelope.methodName = text(content, 'method_name');
+        envelope.arg = blob(content, 'arg', true);
+    }
+    const delegations = field(decoded, 'sender_delegation');
+    if (delegations !== undefined) {
+        if (!Array.isArray(delegations)) throw bad("Malformed request: 'sender_delegation' must be an array");
+        envelope.senderDelegation = delegations.map((d) => {
+            if (!isObj(d)) throw bad('Malformed request: a delegation is not a map');
+            const inner = field(d, 'delegation');
+            if (!isObj(inner)) throw bad("Malformed request: a delegation has no 'delegation' map");
+            const targets = field(inner, 'targets');
+            if (targets !== undefined && (!Array.isArray(targets) || !targets.every((t) => t instanceof Uint8Array))) {
+                throw bad("Malformed request: delegation 'targets' must be an array of blobs");
+            }
+            return {
+                delegation: { pubkey: blob(inner, 'pubkey', true), expiration: nat(inner, 'expiration'), targets: targets as Uint8Array[] | undefined },
+                signature: blob(d, 'signature', true)
+            };
+        });
+    }
+    return envelope;
+}
+
+// ------------------------------------------------------------------ authentication
+
+/** Longest ingress expiry accepted: MAX_INGRESS_TTL (5 min) plus the validator's permitted drift (60 s). */
+export const MAX_INGRESS_TTL_NS = 5n * 60n * 1_000_000_000n;
+export const PERMITTED_DRIFT_NS = 60n * 1_000_000_000n;
+const MAX_DELEGATIONS = 20;
+const MAX_TARGETS = 1000;
+const MAX_NONCE_BYTES = 32;
+const MAX_PATHS = 1000;
+const MAX_PATH_LABELS = 127;
+
+const REQUEST_SEPARATOR = Uint8Array.of(10, ...new TextEncoder().encode('ic-request'));
+const DELEGATION_SEPARATOR = Uint8Array.of(26, ...new TextEncoder().encode('ic-request-auth-delegation'));
+
+const DER = {
+    ed25519: Buffer.from('302a300506032b6570032100', 'hex'),
+    secp256k1: Buffer.from('3056301006072a8648ce3d020106052b8104000a034200', 'hex'),
+    p256: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+    /** OID 1.3.6.1.4.1.56387.1.2 (canister signatures). */
+    canisterSigOid: Buffer.from('060a2b0601040183b8430102', 'hex'),
+    /** OID 1.3.6.1.4.1.56387.1.1 (DER-wrapped COSE, WebAuthn). */
+    coseOid: Buffer.from('060a2b0601040183b8430101', 'hex')
+};
+
+/** What verifies canister signatures: the root key they chain to, as the replica's own certificates do. */
+export interface AuthContext {
+    /** Current time (ns) of the replica. */
+    now: bigint;
+    rootKey: Uint8Array;
+}
+
+function nanosText(ns: bigint): string {
+    return `${new Date(Number(ns / 1_000_000n)).toISOString()} (${ns} ns)`;
+}
+
+/** Checks the ingress expiry as the IC's validator does (for queries and read_state only when not anonymous). */
+export function checkExpiry(envelope: Envelope, now: bigint): void {
+    const max = now + MAX_INGRESS_TTL_NS + PERMITTED_DRIFT_NS;
+    if (envelope.ingressExpiry < now || envelope.ingressExpiry > max) {
+        throw bad(
+            `Invalid request expiry: Specified ingress_expiry not within expected range: Minimum allowed expiry: ${nanosText(now)}, ` +
+                `Maximum allowed expiry: ${nanosText(max)}, Provided expiry:        ${nanosText(envelope.ingressExpiry)}`
+        );
+    }
+}
+
+/** Checks paths' number and depth (read_state). */
+export function checkPaths(paths: Uint8Array[][]): void {
+    if (paths.length > MAX_PATHS) throw bad(`Too many paths in read state request: got ${paths.length} paths, but at most ${MAX_PATHS} are allowed.`);
+    for (const path of paths) {
+        if (path.length > MAX_PATH_LABELS) {
+            throw bad(`At least one path in read state request is too deep: got ${path.length} labels, but at most ${MAX_PATH_LABELS} are allowed.`);
+        }
+    }
+}
+
+/**
+ * Authenticates the envelope; returns the canister ids its delegations allow (null: any). Throws
+ * `EnvelopeError` 400 with the IC's messages.
+ */
+export async function authenticate(envelope: Envelope, ctx: AuthContext): Promise<Set<string> | null> {
+    if (envelope.nonce !== undefined && envelope.nonce.length > MAX_NONCE_BYTES) {
+        throw bad(`Nonce in request is too big: got ${envelope.nonce.length} bytes, but at most ${MAX_NONCE_BYTES} are allowed.`);
+    }
+    const anonymous = envelope.sender.isAnonymous();
+    const signed = envelope.senderPubkey !== undefined || envelope.senderSig !== undefined || envelope.senderDelegation !== undefined;
+    if (!signed) {
+        if (anonymous) return null;
+        throw bad(`Missing signature from user: ${envelope.sender.toText()}`);
+    }
+    if (anonymous) throw bad('Signature is not allowed for the anonymous user.');
+    if (envelope.senderPubkey === undefined || envelope.senderSig === undefined) throw bad(`Missing signature from user: ${envelope.sender.toText()}`);
+    if (Principal.selfAuthenticating(envelope.senderPubkey).toText() !== envelope.sender.toText()) {
+        throw bad(`The user id '${envelope.sender.toText()}' does not match the public key '${hex(envelope.senderPubkey)}'`);
+    }
+    const delegations = envelope.senderDelegation ?? [];
+    if (delegations.length > MAX_DELEGATIONS) {
+        throw bad(`Invalid delegation: Chain of delegations is too long: got ${delegations.length} delegations, but at most ${MAX_DELEGATIONS} are allowed.`);
+    }
+    for (const { delegation } of delegations) {
+        if (delegation.expiration < ctx.now) {
+            throw bad(`Invalid delegation expiry: Specified sender delegation has expired:\nProvided expiry:    ${nanosText(delegation.expiration)}\nLocal replica time: ${nanosText(ctx.now)}`);
+        }
+    }
+    const seen = new Set([hex(envelope.senderPubkey)]);
+    for (const { delegation } of delegations) {
+        const key = hex(delegation.pubkey);
+        if (seen.has(key)) throw bad(`Invalid delegation: Chain of delegations contains at least one cycle: first repeating public key encountered ${key}`);
+        seen.add(key);
+        if (delegation.targets !== undefined && delegation.targets.length > MAX_TARGETS) {
+            throw bad(`Invalid delegation: Delegation target error: expected at most ${MAX_TARGETS} targets per delegation, but got ${delegation.targets.length}`);
+        }
+    }
+    let targets = null as Set<string> | null;
+    let signer = envelope.senderPubkey;
+    for (const { delegation, signature } of delegations) {
+        const map: Record<string, unknown> = { pubkey: delegation.pubkey, expiration: delegation.expiration };
+        if (delegation.targets !== undefined) map.targets = delegation.targets;
+        const problem = await verifySignature(signer, signature, concatBytes([DELEGATION_SEPARATOR, hashOfMap(map)]), ctx);
+        if (problem !== null) throw bad(`Invalid delegation: ${problem}`);
+        if (delegation.targets !== undefined) {
+            const these = new Set(delegation.targets.map((t) => principal(t, 'target').toText()));
+            targets = targets === null ? these : new Set([...(targets as Set<string>)].filter((t: string) => these.has(t)));
+        }
+        signer = delegation.pubkey;
+    }
+    const problem = await verifySignature(signer, envelope.senderSig, concatBytes([REQUEST_SEPARATOR, envelope.requestId]), ctx);
+    if (problem !== null) throw bad(`Invalid signature: ${problem}`);
+    return targets;
+}
+
+/** Verifies `signature` of `payload` (domain separator included) by the DER public key; returns why not, or null. */
+async function verifySignature(publicKey: Uint8Array, signature: Uint8Array, payload: Uint8Array, ctx: AuthContext): Promise<string | null> {
+    const key = Buffer.from(publicKey);
+    const plain = (algorithm: string | null, spki: Buffer, dsa: boolean): string | null => {
+        let ok: boolean;
+        try {
+            const keyObject = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+            ok = nodeVerify(algorithm, payload, dsa ? { key: keyObject, dsaEncoding: 'ieee-p1363' } : keyObject, signature);
+        } catch (error) {
+            return `Invalid public key: ${(error as Error).message}`;
+        }
+        return ok ? null : `Invalid basic signature: signature verification failed for public key ${hex(publicKey)}`;
+    };
+    if (key.length === 44 && key.subarray(0, 12).equals(DER.ed25519)) return plain(null, key, false);
+    if (key.length === 88 && key.subarray(0, 23).equals(DER.secp256k1)) return signature.length === 64 ? plain('sha256', key, true) : 'Invalid basic signature: ECDSA signatures are 64 bytes';
+    if (key.length === 91 && key.subarray(0, 26).equals(DER.p256)) return signature.length === 64 ? plain('sha256', key, true) : 'Invalid basic signature: ECDSA signatures are 64 bytes';
+    const spki = readSpki(key);
+    if (spki !== null && spki.oid.equals(DER.canisterSigOid)) return verifyCanisterSignature(spki.key, signature, payload, ctx);
+    if (spki !== null && spki.oid.equals(DER.coseOid)) return 'Invalid public key: WebAuthn (COSE) keys are not supported by this replica';
+    return `Invalid public key: unsupported or malformed DER public key ${hex(publicKey)}`;
+}
+
+/** SubjectPublicKeyInfo ::= SEQUENCE { SEQUENCE { OID, ... }, BIT STRING }: the algorithm OID (TLV) and the key bits. */
+function readSpki(der: Buffer): { oid: Buffer; key: Buffer } | null {
+    let at = 0;
+    const tlv = (tag: number): { start: number; end: number } | null => {
+        if (der[at] !== tag) return null;
+        let length = der[at + 1];
+        let start = at + 2;
+        if (length === undefined) return null;
+        if (length & 0x80) {
+            const n = length & 0x7f;
+            if (n < 1 || n > 2) return null;
+            length = n === 1 ? der[start] : der[start] * 256 + der[start + 1];
+            start += n;
+        }
+        const end = start + length;
+        if (end > der.length) return null;
+        return { start, end };
+    };
+    const outer = tlv(0x30);
+    if (outer === null || outer.end !== der.length) return null;
+    at = outer.start;
+    const algorithm = tlv(0x30);
+    if (algorithm === null) return null;
+    at = algorithm.start;
+    const oid = tlv(0x06);
+    if (oid === null) return null;
+    const oidBytes = der.subarray(at, oid.end);
+    at = algorithm.end;
+    const bits = tlv(0x03);
+    if (bits === null || bits.end !== der.length || der[bits.start] !== 0) return null;
+    return { oid: oidBytes, key: der.subarray(bits.start + 1, bits.end) };
+}
+
+/**
+ * A canister signature (Internet Identity's): the CBOR map {certificate, tree}; valid when the
+ * certificate verifies under the root key, certifies `reconstruct(tree)` as the signing canister's
+ * certified data, and the tree holds `/sig/<sha256(seed)>/<sha256(payload)>`.
+ */
+async function verifyCanisterSignature(key: Buffer, signature: Uint8Array, payload: Uint8Array, ctx: AuthContext): Promise<string | null> {
+    const fail = (why: string) => `Invalid canister signature: ${why}`;
+    const idLength = key[0];
+    if (idLength === undefined || idLength > 29 || key.length < 1 + idLength) return fail('malformed public key');
+    const signer = Principal.fromUint8Array(new Uint8Array(key.subarray(1, 1 + idLength)));
+    const seed = key.subarray(1 + idLength);
+    let sig: { certificate: Uint8Array; tree: unknown };
+    try {
+        checkCbor(signature);
+        sig = Cbor.decode(signature);
+        if (!(sig.certificate instanceof Uint8Array) || !Array.isArray(sig.tree)) return fail('the signature is not a {certificate, tree} map');
+    } catch {
+        return fail('the signature is not CBOR');
+    }
+    try {
+        const certificate = await Certificate.create({ certificate: sig.certificate, rootKey: ctx.rootKey, canisterId: signer, disableTimeVerification: true });
+        const certified = certificate.lookup_path(['canister', signer.toUint8Array(), 'certified_data']);
+        const root = await reconstruct(sig.tree as never);
+        if (certified.status !== LookupPathStatus.Found || hex(certified.value as Uint8Array) !== hex(root)) return fail('the certificate does not certify the signature tree');
+        const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
+        const leaf = lookup_path(['sig', sha(seed), sha(payload)], sig.tree as never);
+        if (leaf.status !== LookupPathStatus.Found) return fail('the signature tree does not hold this message');
+        return null;
+    } catch (error) {
+        return fail((error as Error).message);
+    }
+}
