@@ -102,7 +102,7 @@ export default class {
 
     @update(b.c2c_seal_session.argTypes, b.c2c_seal_session.retTypes[0])
     c2c_seal_session(sessionId: bigint): ResultT<null> {
-        return fromIndex('c2c_seal_session', () => logic.sealSession(state, sessionId));
+        return fromIndex('c2c_seal_session', () => verify.takeMismatch(state, verification, sessionId) ?? logic.sealSession(state, sessionId));
     }
 
     @update(b.c2c_reopen_session.argTypes, b.c2c_reopen_session.retTypes[0])

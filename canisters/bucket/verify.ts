@@ -279,6 +279,21 @@ function expectedState(v: VerifyState, session: BucketSession, index: number): U
 // ------------------------------------------------------------------ finish
 
 /**
+ * Before sealing: a chunk dropped for a mismatch is reported as such (once), rather than as merely missing,
+ * so the client knows to send it again and why.
+ */
+export function takeMismatch(state: BucketState, v: VerifyState, sessionId: bigint): Result<null> | null {
+    const plan = v.plans.get(sessionId);
+    const session = state.sessions.get(sessionId);
+    if (plan === undefined || session === undefined || plan.mismatch.length === 0 || !('open' in session.state)) return null;
+    const index = plan.mismatch[0]!;
+    if (hasChunk(session, index)) return null;
+    plan.mismatch = [];
+    v.plans.insert(sessionId, plan);
+    return { Err: { ChecksumMismatch: { chunk_index: index } } };
+}
+
+/**
  * For the index's finish_upload on a sealed session: waits for the verifications in flight, verifies up
  * to VERIFY_BATCH more chunks in this message, and reports where the session stands. The index calls again
  * while `pending`.

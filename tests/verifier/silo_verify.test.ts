@@ -1,0 +1,151 @@
+/**
+ * Per-chunk verification through the verifier canister, on the replica with the real index, bucket and
+ * verifier modules: chunks verified as they arrive (read back in a later message), mismatches dropped and
+ * repaired, verified chunks frozen, an unreachable verifier waited for, a verifier whose module changed
+ * refused (the session then verified in-canister), the sequential path without checkpoints, and a bucket
+ * upgrade in the middle of verifications.
+ */
+import { readFileSync } from 'node:fs';
+
+import type { Principal } from '@dfinity/principal';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { sha256 } from '../../shared/sha256';
+import type { Asset, Result } from '../../shared/types';
+import { canisterWasm, createPic, type TestPic } from '../helpers/pic';
+import { ADMIN, bytes, deploySilo, download, identity, type Silo, stage, unwrap, upgradeBucket, upload } from '../helpers/silo';
+
+const CHUNK = 4096;
+const user = identity('verify-user');
+let pic: TestPic;
+let silo: Silo;
+/** Executions of each verifier method, and the bucket's c2c_hash_chunk (the in-canister path). */
+let seen: Record<string, number>;
+
+function watch(id: Principal, name: string): void {
+    pic.replica!.getCanister(id.toText())!.observer = (_c, exec) => {
+        const method = `${name}.${exec.options.method ?? exec.callContext?.method ?? exec.kind}`;
+        seen[method] = (seen[method] ?? 0) + 1;
+    };
+}
+
+beforeEach(async () => {
+    pic = await createPic();
+    silo = await deploySilo(pic, { verifier: true });
+    seen = {};
+    watch(silo.verifierId!, 'verifier');
+    watch(silo.buckets[0], 'bucket');
+});
+afterEach(() => pic.tearDown());
+
+const errOf = (r: Result<unknown>): string => ('Err' in r ? Object.keys(r.Err)[0] : 'Ok');
+
+describe('per-chunk verification', () => {
+    it('verifies each chunk soon after it is stored, so finish only collects the result', async () => {
+        const data = bytes(6 * CHUNK + 1000, 21);
+        const { index, ticket } = await stage(silo, user, data, { chunkSize: CHUNK });
+        await pic.tick(5);
+        // Six full chunks hashed to their checkpoints, the last one finished to the digest, before any finish.
+        expect(seen['verifier.absorb']).toBe(6);
+        expect(seen['verifier.digest']).toBe(1);
+        const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
+        expect(seen['bucket.c2c_hash_chunk'] ?? 0).toBe(0);
+        expect(seen['verifier.absorb']).toBe(6);
+        expect(await download(silo, user, asset)).toEqual(data);
+    });
+
+    it('verifies whatever is left at finish, even when no timer ran', async () => {
+        const data = bytes(9 * CHUNK, 22);
+        const { asset } = await upload(silo, user, data, { chunkSize: CHUNK });
+        expect(seen['verifier.absorb']).toBe(8);
+        expect(seen['verifier.digest']).toBe(1);
+        expect(await download(silo, user, asset)).toEqual(data);
+    });
+
+    it('drops a chunk that does not match its checkpoint, reports it, and commits once it is sent right', async () => {
+        const data = bytes(4 * CHUNK + 10, 23);
+        const { index, bucket, ticket, chunks } = await stage(silo, user, data, { chunkSize: CHUNK, only: [0, 2, 3, 4] });
+        const wrong = chunks[1].slice();
+        wrong[100] ^= 1;
+        unwrap(await bucket.put_chunk(ticket.session_id, 1, wrong));
+        await pic.tick(5);
+        const first = await index.finish_upload(ticket.session_id);
+        expect(first).toEqual({ Err: { ChecksumMismatch: { chunk_index: 1 } } });
+        // Verified chunks are frozen; the dropped one may be sent again.
+        expect(errOf(await bucket.put_chunk(ticket.session_id, 0, chunks[0]))).toBe('SessionClosed');
+        unwrap(await bucket.put_chunk(ticket.session_id, 1, chunks[1]));
+        const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
+        expect(await download(silo, user, asset)).toEqual(data);
+    });
+
+    it('a wrong last chunk fails the declared digest', async () => {
+        const data = bytes(2 * CHUNK + 100, 24);
+        const { index, bucket, ticket, chunks } = await stage(silo, user, data, { chunkSize: CHUNK, only: [0, 1] });
+        const wrong = chunks[2].slice();
+        wrong[0] ^= 0xff;
+        unwrap(await bucket.put_chunk(ticket.session_id, 2, wrong));
+        expect(await index.finish_upload(ticket.session_id)).toEqual({ Err: { ChecksumMismatch: { chunk_index: 2 } } });
+        unwrap(await bucket.put_chunk(ticket.session_id, 2, chunks[2]));
+        expect(await download(silo, user, unwrap<Asset>(await index.finish_upload(ticket.session_id)))).toEqual(data);
+    });
+
+    it('a stopped verifier makes finish wait (BucketUnavailable); verification resumes when it is back', async () => {
+        await pic.stopCanister({ canisterId: silo.verifierId!, sender: ADMIN });
+        const data = bytes(3 * CHUNK + 5, 25);
+        const { index, ticket } = await stage(silo, user, data, { chunkSize: CHUNK });
+        await pic.tick(3);
+        expect(errOf(await index.finish_upload(ticket.session_id))).toBe('BucketUnavailable');
+        // Nothing was committed on the way.
+        expect(errOf(await silo.index(user).get_asset(ticket.session_id))).not.toBe('Ok');
+        await pic.startCanister({ canisterId: silo.verifierId!, sender: ADMIN });
+        const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
+        expect(await download(silo, user, asset)).toEqual(data);
+    });
+
+    it('refuses to register a verifier whose module hash differs', async () => {
+        const result = await silo.admin.admin_set_verifier([{ canister: silo.verifierId!, module_hash: new Uint8Array(32) }]);
+        expect(errOf(result)).toBe('InvalidArgument');
+        expect(errOf(await silo.index(user).admin_set_verifier([]))).toBe('Unauthorized');
+    });
+
+    it('a verifier whose module changed is dropped and the session is verified in the bucket instead', async () => {
+        const data = bytes(3 * CHUNK + 7, 26);
+        const { index, ticket } = await stage(silo, user, data, { chunkSize: CHUNK });
+        await pic.tick(5);
+        // Same code, one more custom section: a different module hash than the one registered.
+        const original = readFileSync(canisterWasm('verifier').replace(/\.gz$/, ''));
+        const changed = new Uint8Array([...original, 0, 4, 3, 0x78, 0x79, 0x7a]);
+        expect(sha256(changed)).not.toEqual(sha256(original));
+        await pic.reinstallCode({ canisterId: silo.verifierId!, wasm: changed, sender: ADMIN });
+        const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
+        expect(seen['bucket.c2c_hash_chunk']).toBeGreaterThan(0);
+        expect(await silo.admin.verifier()).toEqual([]);
+        expect(await download(silo, user, asset)).toEqual(data);
+    });
+
+    it('without checkpoints, finish verifies sequentially in the bucket', async () => {
+        const data = bytes(2 * CHUNK + 3, 27);
+        const { asset } = await upload(silo, user, data, { chunkSize: CHUNK, checkpoints: false });
+        expect(seen['verifier.absorb'] ?? 0).toBe(0);
+        expect(seen['bucket.c2c_hash_chunk']).toBeGreaterThan(0);
+        expect(await download(silo, user, asset)).toEqual(data);
+    });
+
+    it('a bucket upgrade while verifications are queued or in flight loses nothing', async () => {
+        const data = bytes(5 * CHUNK + 9, 28);
+        const { index, ticket } = await stage(silo, user, data, { chunkSize: CHUNK });
+        // One round: the timer read chunks back and sent them; the verifier has not answered yet.
+        await pic.tick(1);
+        await upgradeBucket(silo, silo.buckets[0]);
+        watch(silo.buckets[0], 'bucket');
+        await pic.tick(5);
+        const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
+        expect(await download(silo, user, asset)).toEqual(data);
+    });
+
+    it('only the index may call c2c_plan_verification and c2c_verify_session', async () => {
+        const bucket = silo.bucket(silo.buckets[0], user);
+        expect(errOf(await bucket.c2c_verify_session(1n))).toBe('Unauthorized');
+        expect(errOf(await bucket.c2c_plan_verification(1n, { verifier: silo.verifierId!, sha256: new Uint8Array(32), checkpoints: [] }))).toBe('Unauthorized');
+    });
+});
