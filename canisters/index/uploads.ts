@@ -21,7 +21,7 @@ import { adjustOwner, getOwner, insertAsset } from './assets';
 import { adjustBucket, allocateBucket, createBucket } from './buckets';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
 import { describeError, enqueueTask, runTask } from './tasks';
-import { collectVerification, planSession } from './verification';
+import { collectVerification, currentVerifier, planSession } from './verification';
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
 
@@ -213,7 +213,7 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
 
     // 2a. With checkpoints and a verifier, the bucket verified chunks one by one as they arrived: collect that.
     let digest: Uint8Array | null = null;
-    if (claim.session.has_checkpoints && claim.session.verified_bytes === 0n && state.verifier !== undefined) {
+    if (claim.session.has_checkpoints && claim.session.verified_bytes === 0n && state.verifier !== undefined && currentVerifier(state.verifier) !== null) {
         const collected = await collectVerification(state.verifier, ports, claim.session, reclaim);
         if ('lost' in collected) return { Err: collected.lost };
         claim = reclaim();
