@@ -173,6 +173,11 @@ export class World {
         call: async (verifier, method, arg) => {
             this.calls.push({ method: `verifier.${method}`, args: [] });
             await Promise.resolve();
+            const gate = this.holds.get(`verifier.${method}`);
+            if (gate) {
+                this.holds.delete(`verifier.${method}`);
+                await gate.promise;
+            }
             if (this.verifierDown.has(verifier.toText())) throw new Error(`Canister ${verifier.toText()} is out of cycles`);
             const [state, data] = IDL.decode([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], arg) as unknown as [Uint8Array, Uint8Array];
             const whole = data.length - (data.length % 64);
