@@ -6,8 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+
+import { readSections, SectionId, WasmReader, WasmWriter, writeSections } from '../replica/wasm/binary';
 
 const root = resolve(import.meta.dirname, '..');
 const source = join(root, 'canisters/verifier/assembly');
@@ -26,62 +28,27 @@ function inputHash(): string {
 
 const EXPORT_PREFIXES = ['canister_update_', 'canister_query_'];
 
-function readLeb(bytes: Uint8Array, at: number): [number, number] {
-    let value = 0;
-    for (let shift = 0; ; shift += 7) {
-        const b = bytes[at++];
-        value += (b & 0x7f) * 2 ** shift;
-        if ((b & 0x80) === 0) return [value, at];
-    }
-}
-
-function leb(value: number): number[] {
-    const out: number[] = [];
-    do {
-        let b = value & 0x7f;
-        value = Math.floor(value / 128);
-        if (value !== 0) b |= 0x80;
-        out.push(b);
-    } while (value !== 0);
-    return out;
-}
-
 /** Rewrites the export section: `canister_update_x` becomes `canister_update x` (likewise for queries). */
 export function renameExports(wasm: Uint8Array): Uint8Array {
-    const out: number[] = [...wasm.subarray(0, 8)];
-    let at = 8;
-    while (at < wasm.length) {
-        const id = wasm[at];
-        const [size, body] = readLeb(wasm, at + 1);
-        const end = body + size;
-        if (id !== 7) {
-            out.push(...wasm.subarray(at, end));
-            at = end;
-            continue;
-        }
-        let [count, p] = readLeb(wasm, body);
-        const section: number[] = leb(count);
-        for (; count > 0; count--) {
-            const [length, nameAt] = readLeb(wasm, p);
-            let name = new TextDecoder().decode(wasm.subarray(nameAt, nameAt + length));
+    const sections = readSections(wasm).map((section) => {
+        if (section.id !== SectionId.export) return section;
+        const reader = new WasmReader(section.body);
+        const writer = new WasmWriter();
+        const count = reader.u32();
+        writer.u32(count);
+        for (let i = 0; i < count; i++) {
+            let name = reader.name();
             const prefix = EXPORT_PREFIXES.find((x) => name.startsWith(x));
             if (prefix !== undefined) name = `${prefix.slice(0, -1)} ${name.slice(prefix.length)}`;
-            const encoded = new TextEncoder().encode(name);
-            section.push(...leb(encoded.length), ...encoded);
-            p = nameAt + length;
-            // kind byte, then the index (LEB128)
-            const [, next] = readLeb(wasm, p + 1);
-            section.push(...wasm.subarray(p, next));
-            p = next;
+            writer.name(name).byte(reader.byte()).u32(reader.u32());
         }
-        out.push(7, ...leb(section.length), ...section);
-        at = end;
-    }
-    return new Uint8Array(out);
+        return { id: section.id, body: writer.finish() };
+    });
+    return writeSections(sections);
 }
 
 export async function buildVerifier(): Promise<'built' | 'cached'> {
-    const hashFile = join(dirnameOf(VERIFIER_WASM), 'inputs.sha256');
+    const hashFile = join(dirname(VERIFIER_WASM), 'inputs.sha256');
     const wanted = inputHash();
     if (existsSync(`${VERIFIER_WASM}.gz`) && existsSync(hashFile) && readFileSync(hashFile, 'utf8') === wanted) return 'cached';
     const asc = await import('assemblyscript/asc');
@@ -99,15 +66,11 @@ export async function buildVerifier(): Promise<'built' | 'cached'> {
     const compiled = outputs['verifier.wasm'];
     if (!(compiled instanceof Uint8Array)) throw new Error(`asc produced no module:\n${stderr.join('')}`);
     const wasm = renameExports(compiled);
-    mkdirSync(dirnameOf(VERIFIER_WASM), { recursive: true });
+    mkdirSync(dirname(VERIFIER_WASM), { recursive: true });
     writeFileSync(VERIFIER_WASM, wasm);
     writeFileSync(`${VERIFIER_WASM}.gz`, gzipSync(wasm, { level: 9 }));
     writeFileSync(hashFile, wanted);
     return 'built';
-}
-
-function dirnameOf(path: string): string {
-    return path.slice(0, path.lastIndexOf('/'));
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
