@@ -107,7 +107,11 @@ export default class {
 
     @update(b.c2c_reopen_session.argTypes, b.c2c_reopen_session.retTypes[0])
     c2c_reopen_session(sessionId: bigint, from: number, dropChunk: boolean): ResultT<null> {
-        return fromIndex('c2c_reopen_session', () => logic.reopenSession(state, sessionId, from, dropChunk));
+        return fromIndex('c2c_reopen_session', () => {
+            const result = logic.reopenSession(state, sessionId, from, dropChunk);
+            if ('Ok' in result && dropChunk) verify.unverify(verification, sessionId, from);
+            return result;
+        });
     }
 
     @update(b.c2c_hash_chunk.argTypes, b.c2c_hash_chunk.retTypes[0])

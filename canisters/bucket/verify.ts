@@ -121,6 +121,18 @@ export function forget(v: VerifyState, sessionId: bigint): void {
     for (const k of [...heap.writes.keys()]) if (k.startsWith(`${sessionId}:`)) heap.writes.delete(k);
 }
 
+/**
+ * The index re-opened the session and dropped chunk `index` (its sequential check found it wrong, after a
+ * verifier it no longer trusts had passed it): the chunk is no longer verified and may be sent again.
+ */
+export function unverify(v: VerifyState, sessionId: bigint, index: number): void {
+    const plan = v.plans.get(sessionId);
+    if (plan === undefined || index >= plan.verified.length * 8 || !isVerified(plan, index)) return;
+    plan.verified[index >> 3] &= ~(1 << (index & 7));
+    plan.verified_count -= 1;
+    v.plans.insert(sessionId, plan);
+}
+
 // ------------------------------------------------------------------ put_chunk hooks
 
 /** put_chunk refuses to replace a verified chunk: its bytes are part of the proof. */
@@ -259,6 +271,8 @@ async function verifyChunk(state: BucketState, v: VerifyState, ports: VerifyPort
         current.verified[index >> 3] |= 1 << (index & 7);
         current.verified_count += 1;
         v.plans.insert(sessionId, current);
+        // A verified chunk cannot be written again: its generation is no longer needed.
+        heap.writes.delete(key(sessionId, index));
         return 'verified';
     }
     // Not the bytes the client hashed: drop the chunk so it is sent again, and report it once.
