@@ -4,11 +4,13 @@
  * so a retry loop cannot form), ingress refused, and its instruction cost per byte under IC metering.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { renderDid } from '../../scripts/candid';
 import { verifierMethods } from '../../shared/idl';
 import { absorbBlocks, encodeState, initialState } from '../../shared/sha256';
 import type { VerifyResult } from '../../shared/types';
@@ -93,6 +95,14 @@ describe('verifier canister', () => {
             if ('Err' in result) expect(result.Err.InvalidArgument, name).toMatch(message);
         }
         expect(hex(ok(await raw('digest', encode(INITIAL, new Uint8Array()))))).toBe(createHash('sha256').digest('hex'));
+    });
+
+    it('exports exactly the methods of its committed Candid interface', () => {
+        const did = readFileSync(new URL('../../canisters/verifier/verifier.did', import.meta.url), 'utf8');
+        expect(did, 'canisters/verifier/verifier.did is out of date: run `npm run did`').toBe(renderDid('verifier'));
+        const wasm = readFileSync(canisterWasm('verifier').replace(/\.gz$/, ''));
+        const exported = WebAssembly.Module.exports(new WebAssembly.Module(wasm)).map((e) => e.name).filter((name) => name.startsWith('canister_'));
+        expect(exported.sort()).toEqual(['canister_inspect_message', ...Object.keys(verifierMethods).map((m) => `canister_update ${m}`)].sort());
     });
 
     it('refuses ingress messages', async () => {
