@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http)
  */
 import { clientBench } from './client';
+import { httpBench } from './http';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
 import type { Log } from './report';
@@ -15,7 +16,8 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void> 
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
     { name: 'verifier', title: 'Native verification vs in-canister hashing (issue 14)', run: verifierBench },
-    { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench }
+    { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
+    { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench }
 ];
 
 async function main(): Promise<void> {

@@ -110,6 +110,38 @@ export class AssetNotFoundError extends SiloError {
     }
 }
 
+/** A cap on what one owner or one upload may use (`what` names it; see the README's limits). */
+export class LimitExceededError extends SiloError {
+    override name = 'LimitExceededError';
+    constructor(
+        readonly what: string,
+        readonly limit: bigint,
+        readonly requested: bigint
+    ) {
+        super(`Limit exceeded: ${what} is limited to ${limit}, ${requested} requested. Finish, abort or delete what you have, or ask the operator to raise the limit.`);
+    }
+}
+/** Refused for now; the same call may succeed at `retryAt` (nanoseconds since the epoch). */
+export class RateLimitedError extends SiloError {
+    override name = 'RateLimitedError';
+    constructor(
+        readonly what: string,
+        readonly retryAt: bigint
+    ) {
+        super(`Rate limited: ${what}; retry after ${new Date(Number(retryAt / 1_000_000n)).toISOString()}.`);
+    }
+}
+/** The session failed verification too often and was aborted: its chunks are being deleted. */
+export class FinishAttemptsExhaustedError extends SiloError {
+    override name = 'FinishAttemptsExhaustedError';
+    constructor(
+        readonly sessionId: bigint,
+        readonly attempts: number
+    ) {
+        super(`Upload session ${sessionId} failed verification ${attempts} times and was aborted. Check the source and upload again.`);
+    }
+}
+
 /** A call did not reach the canister or was rejected by the system (not a Silo error variant). */
 export class TransportError extends SiloError {
     override name = 'TransportError';
@@ -185,5 +217,8 @@ export function fromVariant(error: SiloErrorVariant): SiloError {
     if ('BucketUnavailable' in error) return new BucketUnavailableError(error.BucketUnavailable.bucket, error.BucketUnavailable.reason);
     if ('Busy' in error) return new BusyError(`Busy: ${error.Busy}.`);
     if ('AssetNotFound' in error) return new AssetNotFoundError(error.AssetNotFound);
+    if ('LimitExceeded' in error) return new LimitExceededError(error.LimitExceeded.what, error.LimitExceeded.limit, error.LimitExceeded.requested);
+    if ('RateLimited' in error) return new RateLimitedError(error.RateLimited.what, error.RateLimited.retry_at);
+    if ('FinishAttemptsExhausted' in error) return new FinishAttemptsExhaustedError(error.FinishAttemptsExhausted.session_id, error.FinishAttemptsExhausted.attempts);
     return new SiloError(`Unknown error: ${JSON.stringify(error)}`);
 }

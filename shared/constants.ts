@@ -33,6 +33,19 @@ export function expectedChunkLength(upload: { size: bigint; chunk_size: number; 
     return Number(upload.size - BigInt(upload.chunk_size) * BigInt(upload.chunk_count - 1));
 }
 
+/**
+ * Smallest chunk (64 KiB) an upload of more than one chunk may use by default (config `min_chunk_size`):
+ * each chunk costs the index a readback call during finish_upload and the bucket a presence bit, so tiny
+ * chunks would multiply both for the same bytes.
+ */
+export const DEFAULT_MIN_CHUNK_SIZE = 64 * 1024;
+
+/**
+ * Most chunks one upload may have (2^20): 1 TiB in chunks of the client's default size is ~552,000.
+ * Bounds the bucket's presence pages, upload_status and the readback calls of one session.
+ */
+export const MAX_CHUNK_COUNT = 1 << 20;
+
 /** Chunk size the client uses unless told otherwise. */
 export const DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE;
 
@@ -70,5 +83,5 @@ export const MAX_LIST_LIMIT = 500;
 export const DELETE_BATCH_CHUNKS = 64;
 
 /** Versions of the stable memory layouts; a canister refuses to start on a layout it does not know. */
-export const INDEX_LAYOUT_VERSION = 1;
-export const BUCKET_LAYOUT_VERSION = 2;
+export const INDEX_LAYOUT_VERSION = 2;
+export const BUCKET_LAYOUT_VERSION = 3;

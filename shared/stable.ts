@@ -70,6 +70,17 @@ export const idIndexPieceKey: Serializer<[bigint, number, number]> = {
     fromBytes: (bytes) => [readU64(bytes, 0), readU32(bytes, 8), (bytes[12] << 8) | bytes[13]]
 };
 
+/** (u64, u64), 16 bytes: e.g. (time, id), so the earliest entries come first. */
+export const u64PairKey: Serializer<[bigint, bigint]> = {
+    toBytes([a, b]) {
+        const out = new Uint8Array(16);
+        writeU64(out, 0, a);
+        writeU64(out, 8, b);
+        return out;
+    },
+    fromBytes: (bytes) => [readU64(bytes, 0), readU64(bytes, 8)]
+};
+
 /** Principals are at most 29 bytes: a length byte and the bytes padded to 29, 30 bytes in all. */
 export const PRINCIPAL_KEY_BYTES = 30;
 export const principalKey: Serializer<Principal> = {

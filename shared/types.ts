@@ -25,7 +25,13 @@ export const SiloError = IDL.Variant({
     HashMismatch: IDL.Record({ expected: IDL.Vec(IDL.Nat8), actual: IDL.Vec(IDL.Nat8) }),
     BucketUnavailable: IDL.Record({ bucket: IDL.Principal, reason: IDL.Text }),
     Busy: IDL.Text,
-    AssetNotFound: IDL.Nat64
+    AssetNotFound: IDL.Nat64,
+    /** A per-owner or per-upload cap (`what` names it, README lists them): `requested` is over `limit`. */
+    LimitExceeded: IDL.Record({ what: IDL.Text, limit: IDL.Nat64, requested: IDL.Nat64 }),
+    /** Not now: `what` may happen again at `retry_at` (nanoseconds since the epoch). */
+    RateLimited: IDL.Record({ what: IDL.Text, retry_at: IDL.Nat64 }),
+    /** The session failed verification `attempts` times and was aborted; upload again. */
+    FinishAttemptsExhausted: IDL.Record({ session_id: IDL.Nat64, attempts: IDL.Nat32 })
 });
 export type SiloError =
     | { Unauthorized: string }
@@ -42,7 +48,10 @@ export type SiloError =
     | { HashMismatch: { expected: Uint8Array; actual: Uint8Array } }
     | { BucketUnavailable: { bucket: Principal; reason: string } }
     | { Busy: string }
-    | { AssetNotFound: bigint };
+    | { AssetNotFound: bigint }
+    | { LimitExceeded: { what: string; limit: bigint; requested: bigint } }
+    | { RateLimited: { what: string; retry_at: bigint } }
+    | { FinishAttemptsExhausted: { session_id: bigint; attempts: number } };
 
 export type Result<T> = { Ok: T } | { Err: SiloError };
 export function Result(ok: IDL.Type): IDL.VariantClass {
@@ -208,7 +217,19 @@ export const Config = IDL.Record({
     /** Bytes `finish_upload` asks a bucket to hash per call (a multiple of 64); 0 means a whole chunk. */
     hash_slice_bytes: IDL.Nat32,
     /** Extra controllers of the buckets the index creates (the index always controls them). */
-    bucket_controllers: IDL.Vec(IDL.Principal)
+    bucket_controllers: IDL.Vec(IDL.Principal),
+    /** Smallest chunk_size begin_upload accepts for an upload of more than one chunk. */
+    min_chunk_size: IDL.Nat32,
+    /** Upload sessions one owner may have open at once. */
+    max_open_sessions_per_owner: IDL.Nat32,
+    /** Assets (committed, plus sessions open) one owner may have. */
+    max_assets_per_owner: IDL.Nat64,
+    /** Each session reserves at least this many bytes of its owner's quota, whatever its size. */
+    session_min_charge_bytes: IDL.Nat64,
+    /** finish_upload calls that may fail verification before the session is aborted. */
+    max_failed_finishes: IDL.Nat32,
+    /** begin_upload creates at most one bucket per this many seconds. */
+    bucket_creation_interval_seconds: IDL.Nat32
 });
 export interface Config {
     quota_bytes: bigint;
@@ -220,6 +241,12 @@ export interface Config {
     auto_create_buckets: boolean;
     hash_slice_bytes: number;
     bucket_controllers: Principal[];
+    min_chunk_size: number;
+    max_open_sessions_per_owner: number;
+    max_assets_per_owner: bigint;
+    session_min_charge_bytes: bigint;
+    max_failed_finishes: number;
+    bucket_creation_interval_seconds: number;
 }
 
 export const ConfigUpdate = IDL.Record({
@@ -231,7 +258,13 @@ export const ConfigUpdate = IDL.Record({
     sweep_interval_seconds: IDL.Opt(IDL.Nat32),
     auto_create_buckets: IDL.Opt(IDL.Bool),
     hash_slice_bytes: IDL.Opt(IDL.Nat32),
-    bucket_controllers: IDL.Opt(IDL.Vec(IDL.Principal))
+    bucket_controllers: IDL.Opt(IDL.Vec(IDL.Principal)),
+    min_chunk_size: IDL.Opt(IDL.Nat32),
+    max_open_sessions_per_owner: IDL.Opt(IDL.Nat32),
+    max_assets_per_owner: IDL.Opt(IDL.Nat64),
+    session_min_charge_bytes: IDL.Opt(IDL.Nat64),
+    max_failed_finishes: IDL.Opt(IDL.Nat32),
+    bucket_creation_interval_seconds: IDL.Opt(IDL.Nat32)
 });
 export type ConfigUpdate = { [K in keyof Config]: [] | [Config[K]] };
 
@@ -246,7 +279,13 @@ export function emptyConfigUpdate(): ConfigUpdate {
         sweep_interval_seconds: [],
         auto_create_buckets: [],
         hash_slice_bytes: [],
-        bucket_controllers: []
+        bucket_controllers: [],
+        min_chunk_size: [],
+        max_open_sessions_per_owner: [],
+        max_assets_per_owner: [],
+        session_min_charge_bytes: [],
+        max_failed_finishes: [],
+        bucket_creation_interval_seconds: []
     };
 }
 

@@ -4,9 +4,9 @@
  */
 import { Principal } from '@dfinity/principal';
 
-import { BUCKET_LAYOUT_VERSION, DELETE_BATCH_CHUNKS, expectedChunkLength, SHA256_BLOCK_BYTES } from '../../shared/constants';
+import { BUCKET_LAYOUT_VERSION, DELETE_BATCH_CHUNKS, expectedChunkLength, MAX_CHUNK_COUNT, SHA256_BLOCK_BYTES } from '../../shared/constants';
 import { absorbBlocks, decodeState, encodeState, type Sha256State } from '../../shared/sha256';
-import { checkLayoutVersion, writeLayoutVersion } from '../../shared/stable';
+import { checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import type {
     BucketStats,
     CommitSessionArgs,
@@ -19,6 +19,7 @@ import type {
     SiloError,
     UploadStatus
 } from '../../shared/types';
+import { hasChunk, missingChunks, receivedChunks, scanChunks, setChunk } from './presence';
 import { type BucketSession, type BucketState, type Env, MetaKey } from './state';
 
 const ok = <T>(value: T): Result<T> => ({ Ok: value });
@@ -37,14 +38,42 @@ export function initialize(state: BucketState, index: Principal): void {
 }
 
 /**
- * After an upgrade: a reason to refuse to start on an unknown stable memory layout, or null. A v1 bucket
- * (whole chunks) is taken over as it is: its chunks stay readable where they are, new ones go in pieces.
+ * After an upgrade: a reason to refuse to start on an unknown stable memory layout, or null. Older
+ * layouts are taken over as they are: v1 chunks (whole values) stay readable where they are, v2 sessions
+ * keep their bitmap in the record (presence.ts reads it). Both lacked the running totals, which are
+ * counted here once, over the sessions.
  */
 export function checkLayout(state: BucketState): string | null {
-    if (checkLayoutVersion(state.meta, MetaKey.layoutVersion, 1, 'bucket') === null) {
+    for (const old of [1, 2]) {
+        if (checkLayoutVersion(state.meta, MetaKey.layoutVersion, old, 'bucket') !== null) continue;
+        let bytes = 0n;
+        let chunks = 0n;
+        for (const [, session] of state.sessions.items()) {
+            bytes += session.received_bytes;
+            chunks += BigInt(session.received_count);
+        }
+        setCounter(state, MetaKey.storedBytes, bytes);
+        setCounter(state, MetaKey.storedChunks, chunks);
         writeLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION);
     }
     return checkLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION, 'bucket');
+}
+
+function counter(state: BucketState, key: number): bigint {
+    const bytes = state.meta.get(key);
+    return bytes === undefined ? 0n : readU64(bytes, 0);
+}
+
+function setCounter(state: BucketState, key: number, value: bigint): void {
+    const bytes = new Uint8Array(8);
+    writeU64(bytes, 0, value);
+    state.meta.insert(key, bytes);
+}
+
+/** Adds a chunk of `length` bytes to the totals (or takes one off, with `sign` -1). */
+function count(state: BucketState, length: number, sign: 1n | -1n): void {
+    setCounter(state, MetaKey.storedBytes, counter(state, MetaKey.storedBytes) + sign * BigInt(length));
+    setCounter(state, MetaKey.storedChunks, counter(state, MetaKey.storedChunks) + sign);
 }
 
 /** An upgrade must name the bucket's own index: a bucket never changes hands. */
@@ -112,36 +141,16 @@ export function removeChunk(state: BucketState, id: bigint, index: number, lengt
     state.chunks.remove([id, index]);
 }
 
-// ------------------------------------------------------------------ chunk bitmap
-
-export function hasChunk(session: BucketSession, index: number): boolean {
-    return (session.received[index >> 3] & (1 << (index & 7))) !== 0;
-}
-
-function setChunk(session: BucketSession, index: number, present: boolean): void {
-    if (present) session.received[index >> 3] |= 1 << (index & 7);
-    else session.received[index >> 3] &= ~(1 << (index & 7));
-}
+// ------------------------------------------------------------------ chunk presence
 
 /** Deletes a chunk the session holds and takes it off the session's count (the caller saves the session). */
 export function dropChunkOf(state: BucketState, session: BucketSession, index: number): void {
     const length = expectedChunkLength(session, index);
     removeChunk(state, session.session_id, index, length);
-    setChunk(session, index, false);
+    setChunk(state, session, index, false);
     session.received_count -= 1;
     session.received_bytes -= BigInt(length);
-}
-
-function missingChunks(session: BucketSession): { missing: number[]; count: number } {
-    const missing: number[] = [];
-    let count = 0;
-    for (let i = 0; i < session.chunk_count; i++) {
-        if (!hasChunk(session, i)) {
-            count++;
-            if (missing.length < 1000) missing.push(i);
-        }
-    }
-    return { missing, count };
+    count(state, length, -1n);
 }
 
 // ------------------------------------------------------------------ index-only (c2c) operations
@@ -154,6 +163,7 @@ export function openSession(state: BucketState, env: Env, args: OpenSessionArgs)
         return same ? ok(null) : err({ InvalidArgument: `session ${args.session_id} is already registered with other parameters` });
     }
     if (args.chunk_count === 0 && args.size !== 0n) return err({ InvalidArgument: 'a non-empty upload needs at least one chunk' });
+    if (args.chunk_count > MAX_CHUNK_COUNT) return err({ LimitExceeded: { what: 'chunks per upload', limit: BigInt(MAX_CHUNK_COUNT), requested: BigInt(args.chunk_count) } });
     state.sessions.insert(args.session_id, {
         session_id: args.session_id,
         owner: args.owner,
@@ -162,11 +172,12 @@ export function openSession(state: BucketState, env: Env, args: OpenSessionArgs)
         chunk_count: args.chunk_count,
         visibility: args.visibility,
         state: { open: null },
-        received: new Uint8Array(Math.ceil(args.chunk_count / 8)),
+        received: new Uint8Array(0),
         received_count: 0,
         received_bytes: 0n,
         frozen_below: 0,
-        last_activity: env.now
+        last_activity: env.now,
+        delete_from: []
     });
     return ok(null);
 }
@@ -177,7 +188,7 @@ export function sealSession(state: BucketState, sessionId: bigint): Result<null>
     if (session === undefined) return err({ SessionNotFound: sessionId });
     if ('sealed' in session.state || 'committed' in session.state) return ok(null);
     if (!('open' in session.state)) return err({ SessionClosed: { session_id: sessionId, state: stateName(session) } });
-    if (session.received_count !== session.chunk_count) return err({ MissingChunks: missingChunks(session) });
+    if (session.received_count !== session.chunk_count) return err({ MissingChunks: missingChunks(state, session) });
     session.state = { sealed: null };
     state.sessions.insert(sessionId, session);
     return ok(null);
@@ -195,7 +206,7 @@ export function reopenSession(state: BucketState, sessionId: bigint, from: numbe
     if (from > session.chunk_count) return err({ ChunkOutOfRange: { index: from, chunk_count: session.chunk_count } });
     session.state = { open: null };
     session.frozen_below = from;
-    if (dropChunk && from < session.chunk_count && hasChunk(session, from)) dropChunkOf(state, session, from);
+    if (dropChunk && from < session.chunk_count && hasChunk(state, session, from)) dropChunkOf(state, session, from);
     state.sessions.insert(sessionId, session);
     return ok(null);
 }
@@ -209,7 +220,7 @@ export function hashChunk(state: BucketState, args: HashChunkArgs): Result<HashC
     if (session === undefined) return err({ SessionNotFound: args.session_id });
     if (!('sealed' in session.state)) return err({ SessionClosed: { session_id: args.session_id, state: stateName(session) } });
     if (args.index >= session.chunk_count) return err({ ChunkOutOfRange: { index: args.index, chunk_count: session.chunk_count } });
-    if (!hasChunk(session, args.index)) return err({ MissingChunks: missingChunks(session) });
+    if (!hasChunk(state, session, args.index)) return err({ MissingChunks: missingChunks(state, session) });
     const length = expectedChunkLength(session, args.index);
     const end = args.length === 0 ? length : args.offset + args.length;
     if (args.offset % SHA256_BLOCK_BYTES !== 0 || end > length || args.offset > end) {
@@ -246,9 +257,13 @@ export function commitSession(state: BucketState, args: CommitSessionArgs): Resu
     return ok(null);
 }
 
+/** Presence pages `deleteChunks` reads per call at most (each covers 8,192 chunks). */
+export const DELETE_SCAN_PAGES = 16;
+
 /**
- * Deletes a session's or asset's chunks, a batch per call so no message grows with the asset. The index
- * calls again while `remaining` is not zero. Unknown ids are already deleted.
+ * Deletes a session's or asset's chunks, a batch per call so no message grows with the asset: at most
+ * `batch` chunks and `DELETE_SCAN_PAGES` presence pages, continuing where the previous call stopped. The
+ * index calls again while `remaining` is not zero. Unknown ids are already deleted.
  */
 export function deleteChunks(state: BucketState, id: bigint, batch = DELETE_BATCH_CHUNKS): Result<DeleteProgress> {
     const session = state.sessions.get(id);
@@ -256,21 +271,24 @@ export function deleteChunks(state: BucketState, id: bigint, batch = DELETE_BATC
     // From the first call on, the chunks are unreadable and unwritable.
     session.state = { deleting: null };
     let removed = 0;
-    for (let i = 0; i < session.chunk_count && removed < batch; i++) {
-        if (!hasChunk(session, i)) continue;
-        dropChunkOf(state, session, i);
-        removed++;
-    }
+    const from = session.delete_from[0] ?? 0;
+    const next = scanChunks(state, session, from, DELETE_SCAN_PAGES, (index) => {
+        dropChunkOf(state, session, index);
+        return ++removed < batch;
+    });
     if (session.received_count === 0) {
         state.sessions.remove(id);
         return ok({ remaining: 0 });
     }
+    if (next >= session.chunk_count) throw new Error(`invariant broken: session ${id} counts ${session.received_count} chunks its pages do not hold`);
+    session.delete_from = [next];
     state.sessions.insert(id, session);
     return ok({ remaining: session.received_count });
 }
 
-export function sessionActivity(state: BucketState, ids: bigint[]): SessionActivity[] {
-    return ids.map((id) => {
+/** Candid gives `ids` as a BigUint64Array, whose map() would build another typed array: Array.from. */
+export function sessionActivity(state: BucketState, ids: ArrayLike<bigint>): SessionActivity[] {
+    return Array.from(ids, (id) => {
         const session = state.sessions.get(id);
         return { session_id: id, last_activity: session === undefined ? [] : [session.last_activity] };
     });
@@ -289,12 +307,13 @@ export function putChunk(state: BucketState, env: Env, sessionId: bigint, index:
     }
     const expected = expectedChunkLength(session, index);
     if (bytes.length !== expected) return err({ WrongChunkLength: { index, expected, actual: bytes.length } });
-    const replaced = hasChunk(session, index);
+    const replaced = hasChunk(state, session, index);
     writeChunk(state, sessionId, index, bytes);
     if (!replaced) {
-        setChunk(session, index, true);
+        setChunk(state, session, index, true);
         session.received_count += 1;
         session.received_bytes += BigInt(bytes.length);
+        count(state, bytes.length, 1n);
     }
     session.last_activity = env.now;
     state.sessions.insert(sessionId, session);
@@ -306,9 +325,7 @@ export function uploadStatus(state: BucketState, env: Env, sessionId: bigint, in
     if (session === undefined) return err({ SessionNotFound: sessionId });
     const caller = env.caller.toText();
     if (caller !== session.owner.toText() && caller !== index.toText()) return err({ Unauthorized: `only the owner of session ${sessionId} may read its status` });
-    const received: number[] = [];
-    for (let i = 0; i < session.chunk_count; i++) if (hasChunk(session, i)) received.push(i);
-    return ok({ session_id: sessionId, state: session.state, chunk_count: session.chunk_count, received, bytes_received: session.received_bytes });
+    return ok({ session_id: sessionId, state: session.state, chunk_count: session.chunk_count, received: receivedChunks(state, session), bytes_received: session.received_bytes });
 }
 
 export function getChunk(state: BucketState, env: Env, assetId: bigint, index: number): Result<Uint8Array> {
@@ -318,22 +335,17 @@ export function getChunk(state: BucketState, env: Env, assetId: bigint, index: n
         return err({ Unauthorized: `asset ${assetId} is private to its owner` });
     }
     if (index >= session.chunk_count) return err({ ChunkOutOfRange: { index, chunk_count: session.chunk_count } });
-    if (!hasChunk(session, index)) throw new Error(`invariant broken: committed asset ${assetId} has no chunk ${index}`);
+    if (!hasChunk(state, session, index)) throw new Error(`invariant broken: committed asset ${assetId} has no chunk ${index}`);
     return ok(readChunk(state, assetId, index, 0, expectedChunkLength(session, index)));
 }
 
+/** Reads running totals: the cost does not grow with the sessions held. */
 export function stats(state: BucketState): BucketStats {
-    let stored = 0n;
-    let chunks = 0n;
-    for (const [, session] of state.sessions.items()) {
-        stored += session.received_bytes;
-        chunks += BigInt(session.received_count);
-    }
     return {
         index: indexPrincipal(state),
         sessions: BigInt(state.sessions.len()),
-        chunks,
-        stored_bytes: stored,
+        chunks: counter(state, MetaKey.storedChunks),
+        stored_bytes: counter(state, MetaKey.storedBytes),
         layout_version: BUCKET_LAYOUT_VERSION
     };
 }

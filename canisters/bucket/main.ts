@@ -2,7 +2,8 @@
  * Silo bucket canister: holds chunks in a StableBTreeMap, in 64 KiB pieces. Clients write their
  * session's chunks here directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
  */
-import { call, init, msgCaller, postUpgrade, query, setTimer, StableBTreeMap, time, trap, update } from 'azle';
+import { IDL } from '@dfinity/candid';
+import { call, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, setTimer, StableBTreeMap, time, trap, update } from 'azle';
 
 import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
 import { bucketMethods as b } from '../../shared/idl';
@@ -21,6 +22,7 @@ import type {
     VerificationPlan,
     VerifyProgress
 } from '../../shared/types';
+import { inspectBucketMessage } from './inspect';
 import * as logic from './logic';
 import { BucketMemory } from './memory';
 import { type BucketSession, BucketSessionRecord, type BucketState, type Env } from './state';
@@ -33,7 +35,8 @@ const state: BucketState = {
     meta: new StableBTreeMap<number, Uint8Array>(BucketMemory.meta, u8Key, bytesSerializer),
     sessions: new StableBTreeMap<bigint, BucketSession>(BucketMemory.sessions, u64Key, candidSerializer(BucketSessionRecord)),
     chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer),
-    pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer)
+    pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer),
+    presence: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.presence, idIndexKey, bytesSerializer)
 };
 
 const verification: verify.VerifyState = {
@@ -69,6 +72,14 @@ export default class {
     postUpgrade(args: InitArgsT): void {
         const refusal = logic.checkLayout(state) ?? logic.checkIndex(state, args.index);
         if (refusal !== null) trap(refusal);
+    }
+
+    /** Drops ingress calls that could only fail (see inspect.ts); manual: the argument is decoded only if needed. */
+    @inspectMessage({ manual: true })
+    inspect_message(): boolean {
+        const arg = msgArgData();
+        const reason = inspectBucketMessage(state, msgCaller(), msgMethodName(), arg.length, () => IDL.decode(b.put_chunk.argTypes, arg) as unknown as [bigint, number]);
+        return reason === null;
     }
 
     @update(b.put_chunk.argTypes, b.put_chunk.retTypes[0])
@@ -150,7 +161,7 @@ export default class {
     }
 
     @query(b.c2c_session_activity.argTypes, b.c2c_session_activity.retTypes[0])
-    c2c_session_activity(ids: bigint[]): ResultT<SessionActivity[]> {
+    c2c_session_activity(ids: BigUint64Array): ResultT<SessionActivity[]> {
         return fromIndex('c2c_session_activity', () => ({ Ok: logic.sessionActivity(state, ids) }));
     }
 }

@@ -8,7 +8,9 @@ export const BucketMemory = {
     /** Layout v1 kept each chunk as one value; read and deleted, never written since v2. */
     chunks: 2,
     pieces: 3,
+    /** Layout v3: chunk presence bitmaps, in pages. */
+    presence: 4,
     /** Per-chunk verification (verify.ts): each session's plan, and its checkpoints. */
-    plans: 4,
-    checkpoints: 5
+    plans: 5,
+    checkpoints: 6
 } as const;

@@ -1,4 +1,4 @@
-/** The bucket's durable state: four stable maps, typed. */
+/** The bucket's durable state: five stable maps, typed. */
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
@@ -14,13 +14,15 @@ export const BucketSessionRecord = IDL.Record({
     chunk_count: IDL.Nat32,
     visibility: Visibility,
     state: BucketSessionState,
-    /** One bit per chunk: set when the bucket holds it. */
+    /** Layout v2 kept one bit per chunk here; since v3 it is empty and presence.ts keeps the bits in pages. */
     received: IDL.Vec(IDL.Nat8),
     received_count: IDL.Nat32,
     received_bytes: IDL.Nat64,
     /** Chunks below this index have been verified by the index and can no longer change. */
     frozen_below: IDL.Nat32,
-    last_activity: IDL.Nat64
+    last_activity: IDL.Nat64,
+    /** While deleting: chunks below this index are gone, so the next batch starts here (absent: 0). */
+    delete_from: IDL.Opt(IDL.Nat32)
 });
 export interface BucketSession {
     session_id: bigint;
@@ -35,10 +37,17 @@ export interface BucketSession {
     received_bytes: bigint;
     frozen_below: number;
     last_activity: bigint;
+    delete_from: [] | [number];
 }
 
 /** Keys of the meta map. */
-export const MetaKey = { layoutVersion: 0, index: 1 } as const;
+export const MetaKey = {
+    layoutVersion: 0,
+    index: 1,
+    /** Running totals over all sessions (u64), so stats() reads two values instead of every session. */
+    storedBytes: 2,
+    storedChunks: 3
+} as const;
 
 export interface BucketState {
     meta: KvMap<number, Uint8Array>;
@@ -47,6 +56,8 @@ export interface BucketState {
     chunks: KvMap<[bigint, number], Uint8Array>;
     /** (session or asset id, chunk index, piece index) → a piece of the chunk's bytes (see `PIECE_BYTES`). */
     pieces: KvMap<[bigint, number, number], Uint8Array>;
+    /** (session or asset id, page) → which chunks of the page the bucket holds (see presence.ts). */
+    presence: KvMap<[bigint, number], Uint8Array>;
 }
 
 export interface Env {

@@ -22,7 +22,8 @@ import { encodeState, initialState, SHA256_DIGEST_BYTES, SHA256_STATE_BYTES } fr
 import type { KvMap } from '../../shared/stable';
 import { writeU64 } from '../../shared/stable';
 import { type Result, type VerificationPlan, type VerifyProgress, VerifyResult } from '../../shared/types';
-import { dropChunkOf, hasChunk, stateName, visitChunk } from './logic';
+import { dropChunkOf, stateName, visitChunk } from './logic';
+import { hasChunk } from './presence';
 import type { BucketSession, BucketState } from './state';
 
 /** A session's plan as stored: the verifier, the digest, and which chunks matched. */
@@ -204,7 +205,7 @@ function start(state: BucketState, v: VerifyState, ports: VerifyPorts, sessionId
 function requeueIfUnverified(state: BucketState, v: VerifyState, sessionId: bigint, index: number): void {
     const session = state.sessions.get(sessionId);
     const plan = v.plans.get(sessionId);
-    if (session !== undefined && plan !== undefined && hasChunk(session, index) && !isVerified(plan, index)) enqueue(sessionId, index);
+    if (session !== undefined && plan !== undefined && hasChunk(state, session, index) && !isVerified(plan, index)) enqueue(sessionId, index);
 }
 
 /** Candid `(blob, blob)` header: one type (vec nat8), two arguments of it. */
@@ -250,7 +251,7 @@ async function verifyChunk(state: BucketState, v: VerifyState, ports: VerifyPort
     const session = state.sessions.get(sessionId);
     const plan = v.plans.get(sessionId);
     if (session === undefined || plan === undefined || !('open' in session.state || 'sealed' in session.state)) return 'stale';
-    if (!hasChunk(session, index) || isVerified(plan, index)) return 'stale';
+    if (!hasChunk(state, session, index) || isVerified(plan, index)) return 'stale';
     const last = index === session.chunk_count - 1;
     const generation = heap.writes.get(key(sessionId, index)) ?? 0;
     const arg = verifierArg(state, session, index, stateAt(v, session, index));
@@ -261,7 +262,7 @@ async function verifyChunk(state: BucketState, v: VerifyState, ports: VerifyPort
     const now = state.sessions.get(sessionId);
     const current = v.plans.get(sessionId);
     if (now === undefined || current === undefined || !('open' in now.state || 'sealed' in now.state)) return 'stale';
-    if ((heap.writes.get(key(sessionId, index)) ?? 0) !== generation || !hasChunk(now, index) || isVerified(current, index)) return 'stale';
+    if ((heap.writes.get(key(sessionId, index)) ?? 0) !== generation || !hasChunk(state, now, index) || isVerified(current, index)) return 'stale';
     if (current.verifier.toText() !== plan.verifier.toText()) return 'stale';
     const [result] = IDL.decode([VerifyResult], reply) as unknown as [VerifyResult];
     if ('Err' in result) return { error: `the verifier refused chunk ${index}: ${result.Err.InvalidArgument}` };
@@ -301,7 +302,7 @@ export function takeMismatch(state: BucketState, v: VerifyState, sessionId: bigi
     const session = state.sessions.get(sessionId);
     if (plan === undefined || session === undefined || plan.mismatch.length === 0 || !('open' in session.state)) return null;
     const index = plan.mismatch[0]!;
-    if (hasChunk(session, index)) return null;
+    if (hasChunk(state, session, index)) return null;
     plan.mismatch = [];
     v.plans.insert(sessionId, plan);
     return { Err: { ChecksumMismatch: { chunk_index: index } } };

@@ -3,7 +3,7 @@ import type { Principal } from '@dfinity/principal';
 
 import { MAX_LIST_LIMIT } from '../../shared/constants';
 import type { Asset, AssetPage, ListAssetsArgs, Result } from '../../shared/types';
-import { adjustBucket } from './buckets';
+import { addTotals } from './schedule';
 import { type Env, type IndexState, type OwnerRecord, type Ports } from './state';
 import { enqueueTask, runTask } from './tasks';
 
@@ -13,15 +13,22 @@ export const OWNER_PAGE_SIZE = 256;
 const CURSOR_ID_BITS = 40n;
 
 export function getOwner(state: IndexState, owner: Principal): OwnerRecord {
-    return state.owners.get(owner) ?? { committed_bytes: 0n, reserved_bytes: 0n, asset_count: 0n, pages: 0 };
+    return state.owners.get(owner) ?? { committed_bytes: 0n, reserved_bytes: 0n, asset_count: 0n, pages: 0, open_sessions: [0] };
 }
 
-export function adjustOwner(state: IndexState, owner: Principal, delta: { reserved?: bigint; committed?: bigint }): void {
+export function openSessions(owner: OwnerRecord): number {
+    return owner.open_sessions[0] ?? 0;
+}
+
+/** Adds to an owner's reserved and committed bytes and open sessions (negative to release), and to the totals. */
+export function adjustOwner(state: IndexState, owner: Principal, delta: { reserved?: bigint; committed?: bigint; sessions?: number }): void {
     const record = getOwner(state, owner);
     record.reserved_bytes += delta.reserved ?? 0n;
     record.committed_bytes += delta.committed ?? 0n;
-    if (record.reserved_bytes < 0n || record.committed_bytes < 0n) throw new Error(`invariant broken: accounting of ${owner.toText()} went negative`);
+    record.open_sessions = [openSessions(record) + (delta.sessions ?? 0)];
+    if (record.reserved_bytes < 0n || record.committed_bytes < 0n || openSessions(record) < 0) throw new Error(`invariant broken: accounting of ${owner.toText()} went negative`);
     state.owners.insert(owner, record);
+    addTotals(state, { reserved: delta.reserved, committed: delta.committed });
 }
 
 /** Records a committed asset and lists it on its owner's last page. */
@@ -39,6 +46,7 @@ export function insertAsset(state: IndexState, asset: Asset): void {
     owner.asset_count += 1n;
     state.owners.insert(asset.owner, owner);
     state.assets.insert(asset.id, { asset, page });
+    addTotals(state, { assets: 1n });
 }
 
 function removeAssetRecord(state: IndexState, id: bigint): Asset | undefined {
@@ -54,6 +62,7 @@ function removeAssetRecord(state: IndexState, id: bigint): Asset | undefined {
     owner.asset_count -= 1n;
     owner.committed_bytes -= asset.size;
     state.owners.insert(asset.owner, owner);
+    addTotals(state, { assets: -1n, committed: -asset.size });
     return asset;
 }
 
@@ -68,9 +77,14 @@ export function getAsset(state: IndexState, env: Env, id: bigint): Result<Asset>
     return { Ok: record.asset };
 }
 
+/** Asset ids (and pages) `list_assets` examines per call at most, readable or not. */
+export const LIST_SCAN_LIMIT = 2 * MAX_LIST_LIMIT;
+
 /**
  * Lists an owner's assets in upload order, a page at a time. Others see only public assets. Cursors stay
- * valid while assets are deleted: they name the last asset returned, not a position.
+ * valid while assets are deleted: they name the last asset examined, not a position. A call examines at
+ * most LIST_SCAN_LIMIT ids and pages, so a page may come back short (even empty) with a next_cursor:
+ * continue from it until there is none.
  */
 export function listAssets(state: IndexState, env: Env, args: ListAssetsArgs): Result<AssetPage> {
     const owner = args.owner[0] ?? env.caller;
@@ -78,23 +92,23 @@ export function listAssets(state: IndexState, env: Env, args: ListAssetsArgs): R
     if (limit < 1 || limit > MAX_LIST_LIMIT) return { Err: { InvalidArgument: `limit must be between 1 and ${MAX_LIST_LIMIT}` } };
     const cursor = args.cursor[0];
     let page = cursor === undefined ? 0 : Number(cursor >> CURSOR_ID_BITS);
-    const after = cursor === undefined ? -1n : cursor & ((1n << CURSOR_ID_BITS) - 1n);
+    let after = cursor === undefined ? 0n : cursor & ((1n << CURSOR_ID_BITS) - 1n);
     const pages = getOwner(state, owner).pages;
     const assets: Asset[] = [];
-    let last: { page: number; id: bigint } | null = null;
-    for (; page < pages && assets.length < limit; page++) {
+    let examined = 0;
+    // Ids grow across pages, so `after` (the last id examined) holds on later pages too.
+    const next = (): [bigint] => [(BigInt(page) << CURSOR_ID_BITS) | after];
+    for (; page < pages; page++) {
+        if (++examined > LIST_SCAN_LIMIT) return { Ok: { assets, next_cursor: next() } };
         for (const id of state.ownerPages.get([owner, page]) ?? []) {
             if (id <= after) continue;
+            if (assets.length >= limit || ++examined > LIST_SCAN_LIMIT) return { Ok: { assets, next_cursor: next() } };
+            after = id;
             const record = state.assets.get(id);
-            if (record === undefined) continue;
-            last = { page, id };
-            if (mayRead(env, record.asset)) assets.push(record.asset);
-            if (assets.length >= limit) break;
+            if (record !== undefined && mayRead(env, record.asset)) assets.push(record.asset);
         }
     }
-    // A full page may be followed by more; the next call then returns the rest (possibly nothing).
-    const full = assets.length >= limit && last !== null;
-    return { Ok: { assets, next_cursor: full ? [(BigInt(last!.page) << CURSOR_ID_BITS) | last!.id] : [] } };
+    return { Ok: { assets, next_cursor: [] } };
 }
 
 /**
@@ -109,8 +123,8 @@ export async function deleteAsset(state: IndexState, env: Env, ports: Ports, id:
         return { Err: { Unauthorized: `only the owner of asset ${id} may delete it` } };
     }
     removeAssetRecord(state, id);
-    adjustBucket(state, asset.bucket, { used: -asset.size });
-    const task = enqueueTask(state, env, { delete_chunks: { bucket: asset.bucket, id } });
+    // The bucket's used_bytes keeps the asset until its chunks are gone (the task releases them).
+    const task = enqueueTask(state, env, { delete_chunks: { bucket: asset.bucket, id, bytes: [asset.size] } });
     await runTask(state, env, ports, task);
     return { Ok: null };
 }

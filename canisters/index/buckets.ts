@@ -8,7 +8,7 @@ import { Principal } from '@dfinity/principal';
 import { concatBytes } from '../../shared/bytes';
 import { WASM_PIECE_BYTES } from '../../shared/constants';
 import { sha256, toHex } from '../../shared/sha256';
-import { BucketInitArgs, type BucketInfo, type Result, type UpgradeStatus } from '../../shared/types';
+import { BucketInitArgs, type BucketInfo, type Result, type SiloError, type UpgradeStatus } from '../../shared/types';
 import { type Env, getConfig, getU64, type IndexState, MetaKey, type Ports, setU64, takeNext, currentEpoch } from './state';
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -134,6 +134,37 @@ function bucketInitArg(index: Principal): Uint8Array {
 }
 
 /**
+ * Why begin_upload may not create a bucket for `size` bytes now (before anything is spent), or null: no
+ * bucket of the configured capacity could hold it, creation is switched off, or one was created less than
+ * `bucket_creation_interval_seconds` ago.
+ */
+export function bucketCreationRefusal(state: IndexState, env: Env, size: bigint): SiloError | null {
+    const config = getConfig(state);
+    const fresh = (config.bucket_capacity_bytes * BigInt(config.full_threshold_percent)) / 100n;
+    if (size > fresh) return { LimitExceeded: { what: 'bytes a bucket can hold', limit: fresh, requested: size } };
+    if (!config.auto_create_buckets) return { NoCapacity: `no bucket has room for ${size} bytes and auto_create_buckets is off; a controller must add a bucket` };
+    const last = getU64(state, MetaKey.lastBucketCreatedAt);
+    const next = last + BigInt(config.bucket_creation_interval_seconds) * 1_000_000_000n;
+    if (last !== 0n && next > env.now) return { RateLimited: { what: 'creating a new bucket (no bucket has room)', retry_at: next } };
+    return null;
+}
+
+/** How long a bucket creation may be in flight before its marker counts as left behind by a trap. */
+const CREATION_LEASE_NS = 10n * 60n * 1_000_000_000n;
+
+/**
+ * Why the index must not be upgraded now, or null: a create_canister call in flight would answer a
+ * callback the new code does not have, and the funded canister would be lost. Stopping the index first
+ * lets the call finish.
+ */
+export function upgradeRefusal(state: IndexState, now: bigint): string | null {
+    if (!state.meta.containsKey(MetaKey.creatingBucket)) return null;
+    const since = getU64(state, MetaKey.creatingBucketAt);
+    if (since + CREATION_LEASE_NS <= now) return null;
+    return 'a bucket creation (create_canister) is in flight: stop the index so it completes, then upgrade';
+}
+
+/**
  * Creates and installs a new bucket with cycles from the index's balance, then registers it. Only one
  * creation runs at a time; a second caller gets Busy and should retry.
  */
@@ -153,6 +184,7 @@ export async function createBucket(state: IndexState, env: Env, ports: Ports): P
         return { Err: { NoCapacity: `the index has ${env.cycles()} cycles, too few to create a bucket with ${config.bucket_cycles}; top it up` } };
     }
     setU64(state, MetaKey.creatingBucket, currentEpoch(state));
+    setU64(state, MetaKey.creatingBucketAt, env.now);
     try {
         let id: Principal;
         if (pending !== undefined) {
@@ -164,11 +196,13 @@ export async function createBucket(state: IndexState, env: Env, ports: Ports): P
         }
         await ports.management.installCode(id, 'install', module.wasm, bucketInitArg(env.self));
         state.meta.remove(MetaKey.pendingBucket);
+        setU64(state, MetaKey.lastBucketCreatedAt, env.now);
         return registerBucket(state, env, id, config.bucket_capacity_bytes, true, module.hash);
     } catch (error) {
         return { Err: { NoCapacity: `creating a new bucket failed: ${describe(error)}` } };
     } finally {
         state.meta.remove(MetaKey.creatingBucket);
+        state.meta.remove(MetaKey.creatingBucketAt);
     }
 }
 

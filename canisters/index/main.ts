@@ -2,12 +2,17 @@
  * Silo index canister: upload sessions and their rolling SHA-256 state, the bucket registry and the
  * atomic asset index. Each method checks its caller and delegates to the plain functions beside it.
  */
+import { IDL } from '@dfinity/candid';
 import {
     canisterCycleBalance,
     canisterSelf,
+    clearTimer,
     init,
+    inspectMessage,
     isController,
+    msgArgData,
     msgCaller,
+    msgMethodName,
     postUpgrade,
     query,
     setTimerInterval,
@@ -20,7 +25,7 @@ import type { Principal } from 'azle';
 
 import { indexMethods } from '../../shared/idl';
 import { IndexInitArgs, VerifierInfo } from '../../shared/types';
-import { bytesSerializer, candidSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u8Key } from '../../shared/stable';
+import { bytesSerializer, candidSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u64PairKey, u8Key } from '../../shared/stable';
 import type {
     Asset,
     AssetPage,
@@ -46,14 +51,17 @@ import {
     registerBucket,
     runUpgrades,
     scheduleUpgrades,
+    upgradeRefusal,
     upgradeStatus
 } from './buckets';
+import { inspectIndexMessage } from './inspect';
+import { runMaintenance } from './maintenance';
+import { migrateLayout, totals } from './schedule';
 import { IndexMemory } from './memory';
 import { ports } from './ports';
 import {
     assetSerializer,
     bucketSerializer,
-    checkLayout,
     type Env,
     getConfig,
     type IndexState,
@@ -65,8 +73,7 @@ import {
     updateConfig,
     upgradeSerializer
 } from './state';
-import { runDueTasks } from './tasks';
-import { abortUpload, beginUpload, expireSessions, finishUpload, sessionInfo } from './uploads';
+import { abortUpload, beginUpload, finishUpload, sessionInfo } from './uploads';
 import { currentVerifier, setVerifier } from './verification';
 
 const state: IndexState = {
@@ -81,6 +88,8 @@ const state: IndexState = {
     bucketWasm: new StableBTreeMap(IndexMemory.bucketWasm, idIndexKey, bytesSerializer),
     upgrades: new StableBTreeMap(IndexMemory.upgrades, principalKey, upgradeSerializer),
     expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key),
+    expiries: new StableBTreeMap(IndexMemory.expiries, u64PairKey, bytesSerializer),
+    taskQueue: new StableBTreeMap(IndexMemory.taskQueue, u64PairKey, bytesSerializer),
     verifier: new StableBTreeMap(IndexMemory.verifier, u8Key, candidSerializer<VerifierInfoT>(VerifierInfo))
 };
 
@@ -93,23 +102,19 @@ function controllerOnly<T>(method: string, run: () => T): T | { Err: { Unauthori
     return run();
 }
 
-/** Heap flag: one maintenance run at a time (it awaits bucket calls). */
-let maintaining = false;
-
 async function maintenance(): Promise<void> {
-    if (maintaining) return;
-    maintaining = true;
-    try {
-        await expireSessions(state, env(), ports);
-        await runDueTasks(state, env(), ports);
-        await runUpgrades(state, env(), ports);
-    } finally {
-        maintaining = false;
-    }
+    await runMaintenance(state, env(), ports);
 }
 
+/** The maintenance timer, and the interval it was armed with. */
+let timer: { id: bigint; seconds: number } | undefined;
+
+/** Arms the maintenance timer at the configured interval, replacing one armed with another. */
 function startMaintenance(): void {
-    setTimerInterval(getConfig(state).sweep_interval_seconds, maintenance);
+    const seconds = getConfig(state).sweep_interval_seconds;
+    if (timer?.seconds === seconds) return;
+    if (timer !== undefined) clearTimer(timer.id);
+    timer = { id: setTimerInterval(seconds, maintenance), seconds };
 }
 
 /** Applies the settings given at install or upgrade, starts a new epoch and the maintenance timer. */
@@ -133,9 +138,25 @@ export default class {
     /** Takes the init argument too (Azle requires it): settings given there are applied. */
     @postUpgrade([IndexInitArgs])
     postUpgrade(update: ConfigUpdate): void {
-        const refusal = checkLayout(state);
+        const refusal = upgradeRefusal(state, time()) ?? migrateLayout(state);
         if (refusal !== null) trap(refusal);
         start(update);
+    }
+
+    /** Drops ingress calls that could only be refused (see inspect.ts); manual: arguments are decoded only if needed. */
+    @inspectMessage({ manual: true })
+    inspect_message(): boolean {
+        const method = msgMethodName();
+        const arg = msgArgData();
+        const func = (m as Record<string, IDL.FuncClass>)[method];
+        const reason = inspectIndexMessage(state, {
+            caller: msgCaller(),
+            method,
+            argBytes: arg.length,
+            isController,
+            decode: () => IDL.decode(func.argTypes, arg)
+        });
+        return reason === null;
     }
 
     @update(m.begin_upload.argTypes, m.begin_upload.retTypes[0])
@@ -180,20 +201,13 @@ export default class {
 
     @query(m.stats.argTypes, m.stats.retTypes[0])
     stats(): Stats {
-        let assets = 0n;
-        let stored = 0n;
-        let reserved = 0n;
-        for (const [, owner] of state.owners.items()) {
-            assets += owner.asset_count;
-            stored += owner.committed_bytes;
-            reserved += owner.reserved_bytes;
-        }
+        const sum = totals(state);
         const hash = activeWasmHash(state);
         return {
-            assets,
-            stored_bytes: stored,
+            assets: sum.assets,
+            stored_bytes: sum.committed,
             open_sessions: BigInt(state.sessions.len()),
-            reserved_bytes: reserved,
+            reserved_bytes: sum.reserved,
             buckets: Number(state.buckets.len()),
             pending_bucket_tasks: Number(state.tasks.len()),
             bucket_wasm_hash: hash === undefined ? [] : [hash],
@@ -215,7 +229,9 @@ export default class {
     admin_set_config(update: ConfigUpdate): Result<Config> {
         return controllerOnly('admin_set_config', () => {
             const invalid = updateConfig(state, update);
-            return invalid === null ? { Ok: getConfig(state) } : { Err: { InvalidArgument: invalid } };
+            if (invalid !== null) return { Err: { InvalidArgument: invalid } };
+            startMaintenance();
+            return { Ok: getConfig(state) };
         });
     }
 
@@ -270,8 +286,8 @@ export default class {
     @update(m.admin_run_maintenance.argTypes, m.admin_run_maintenance.retTypes[0])
     async admin_run_maintenance(): Promise<Result<null>> {
         return controllerOnly('admin_run_maintenance', async () => {
-            await maintenance();
-            return { Ok: null };
+            const ran = await runMaintenance(state, env(), ports);
+            return ran ? { Ok: null } : { Err: { Busy: 'a maintenance run is in progress' } };
         });
     }
 }

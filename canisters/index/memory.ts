@@ -14,6 +14,10 @@ export const IndexMemory = {
     bucketWasm: 8,
     upgrades: 9,
     expired: 10,
+    /** Layout v2: (expires_at, session id) of every session, earliest first. */
+    expiries: 11,
+    /** Layout v2: (next_attempt_at, task id) of every task, earliest first. */
+    taskQueue: 12,
     /** The registered verifier canister (verification.ts). */
-    verifier: 11
+    verifier: 13
 } as const;

@@ -3,6 +3,8 @@ import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
 import {
+    DEFAULT_MIN_CHUNK_SIZE,
+    MAX_CHUNK_SIZE,
     DEFAULT_BUCKET_CAPACITY_BYTES,
     DEFAULT_BUCKET_CYCLES,
     DEFAULT_FULL_THRESHOLD_PERCENT,
@@ -17,7 +19,7 @@ import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writ
 import {
     Asset,
     BucketInfo,
-    Config,
+    ConfigUpdate as ConfigUpdateType,
     sessionInfoFields,
     type SessionInfo,
     Visibility,
@@ -47,7 +49,11 @@ export const SessionRecord = IDL.Record({
     hash_state: IDL.Vec(IDL.Nat8),
     /** Who holds the finish lock: the boot epoch and a token; a lock from an older epoch is stale. */
     finish_epoch: IDL.Nat64,
-    finish_token: IDL.Nat64
+    finish_token: IDL.Nat64,
+    /** Bytes of the owner's quota the session holds: its size, or the minimum charge (absent: its size). */
+    quota_charge: IDL.Opt(IDL.Nat64),
+    /** finish_upload calls that failed verification so far (absent: none). */
+    failed_finishes: IDL.Opt(IDL.Nat32)
 });
 export interface SessionRecord extends SessionInfo {
     sha256: Uint8Array;
@@ -55,6 +61,8 @@ export interface SessionRecord extends SessionInfo {
     hash_state: Uint8Array;
     finish_epoch: bigint;
     finish_token: bigint;
+    quota_charge: [] | [bigint];
+    failed_finishes: [] | [number];
 }
 
 /** An asset as stored: the public record plus the owner page that lists it. */
@@ -69,21 +77,25 @@ export const OwnerRecord = IDL.Record({
     reserved_bytes: IDL.Nat64,
     asset_count: IDL.Nat64,
     /** Pages of asset ids in `ownerPages`; new ids go to the last page. */
-    pages: IDL.Nat32
+    pages: IDL.Nat32,
+    /** Upload sessions the owner has open (absent in layout v1 records: counted by the v2 migration). */
+    open_sessions: IDL.Opt(IDL.Nat32)
 });
 export interface OwnerRecord {
     committed_bytes: bigint;
     reserved_bytes: bigint;
     asset_count: bigint;
     pages: number;
+    open_sessions: [] | [number];
 }
 
 export const TaskKind = IDL.Variant({
-    delete_chunks: IDL.Record({ bucket: IDL.Principal, id: IDL.Nat64 }),
+    /** `bytes`: what the bucket's used_bytes keeps counting until the chunks are gone (absent: nothing). */
+    delete_chunks: IDL.Record({ bucket: IDL.Principal, id: IDL.Nat64, bytes: IDL.Opt(IDL.Nat64) }),
     notify_commit: IDL.Record({ bucket: IDL.Principal, session_id: IDL.Nat64, owner: IDL.Principal, visibility: Visibility })
 });
 export type TaskKind =
-    | { delete_chunks: { bucket: Principal; id: bigint } }
+    | { delete_chunks: { bucket: Principal; id: bigint; bytes: [] | [bigint] } }
     | { notify_commit: { bucket: Principal; session_id: bigint; owner: Principal; visibility: VisibilityT } };
 
 export const TaskRecord = IDL.Record({
@@ -131,6 +143,10 @@ export interface IndexState {
     upgrades: KvMap<Principal, UpgradeRecord>;
     /** Sessions the expiry timer removed → when, so later calls can say `SessionExpired`. */
     expired: KvMap<bigint, bigint>;
+    /** (expires_at, session id) for every session: the sweep reads the earliest few, never all. */
+    expiries: KvMap<[bigint, bigint], Uint8Array>;
+    /** (next_attempt_at, task id) for every task: the timer runs the earliest due few. */
+    taskQueue: KvMap<[bigint, bigint], Uint8Array>;
     /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
     verifier?: KvMap<number, VerifierInfo>;
 }
@@ -199,10 +215,25 @@ export const MetaKey = {
     pendingBucket: 9,
     /** Set while a bucket is being created (holds the boot epoch); stale after an upgrade. */
     creatingBucket: 10,
-    nextTaskId: 11
+    nextTaskId: 11,
+    /** Running totals (u64) that stats() reads instead of scanning every owner. */
+    totalAssets: 12,
+    totalCommittedBytes: 13,
+    totalReservedBytes: 14,
+    /** When begin_upload last created a bucket (rate limit). */
+    lastBucketCreatedAt: 15,
+    /** Maintenance lease: (boot epoch, expiry time); a run that trapped cannot hold it past either. */
+    maintenanceLease: 16,
+    /** When the bucket creation in flight started (with `creatingBucket`). */
+    creatingBucketAt: 17
 } as const;
 
-const configSerializer = candidSerializer<ConfigT>(Config);
+/**
+ * The settings are stored as a ConfigUpdate, every field optional: a field added by a later version is
+ * absent from what an earlier one stored and takes its default, where a required field would fail to
+ * decode. (Layout v1 stored a Config record; Candid decodes its values into the optional fields.)
+ */
+const configSerializer = candidSerializer<ConfigUpdate>(ConfigUpdateType);
 
 export const DEFAULT_CONFIG: ConfigT = {
     quota_bytes: DEFAULT_QUOTA_BYTES,
@@ -213,7 +244,13 @@ export const DEFAULT_CONFIG: ConfigT = {
     sweep_interval_seconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
     auto_create_buckets: true,
     hash_slice_bytes: DEFAULT_HASH_SLICE_BYTES,
-    bucket_controllers: []
+    bucket_controllers: [],
+    min_chunk_size: DEFAULT_MIN_CHUNK_SIZE,
+    max_open_sessions_per_owner: 64,
+    max_assets_per_owner: 1_000_000n,
+    session_min_charge_bytes: BigInt(DEFAULT_MIN_CHUNK_SIZE),
+    max_failed_finishes: 5,
+    bucket_creation_interval_seconds: 600
 };
 
 export function getU64(state: IndexState, key: number): bigint {
@@ -236,11 +273,12 @@ export function takeNext(state: IndexState, key: number, first = 1n): bigint {
 
 export function getConfig(state: IndexState): ConfigT {
     const bytes = state.meta.get(MetaKey.config);
-    return bytes === undefined ? DEFAULT_CONFIG : configSerializer.fromBytes(bytes);
+    return bytes === undefined ? DEFAULT_CONFIG : applyConfigUpdate(DEFAULT_CONFIG, configSerializer.fromBytes(bytes));
 }
 
 export function setConfig(state: IndexState, config: ConfigT): void {
-    state.meta.insert(MetaKey.config, configSerializer.toBytes(config));
+    const stored = Object.fromEntries(Object.entries(config).map(([key, value]) => [key, [value]])) as unknown as ConfigUpdate;
+    state.meta.insert(MetaKey.config, configSerializer.toBytes(stored));
 }
 
 function applyConfigUpdate(config: ConfigT, update: ConfigUpdate): ConfigT {
@@ -266,6 +304,9 @@ function validateConfig(config: ConfigT): string | null {
     if (config.sweep_interval_seconds < 1) return 'sweep_interval_seconds must be at least 1';
     if (config.session_ttl_ns < 1_000_000_000n) return 'session_ttl_ns must be at least one second';
     if (config.bucket_controllers.length > 9) return 'at most 9 extra bucket controllers (the index is the tenth)';
+    if (config.min_chunk_size < 64 || config.min_chunk_size % 64 !== 0 || config.min_chunk_size > MAX_CHUNK_SIZE) {
+        return `min_chunk_size must be a multiple of 64 between 64 and ${MAX_CHUNK_SIZE}`;
+    }
     return null;
 }
 

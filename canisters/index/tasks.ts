@@ -4,7 +4,8 @@
  * Each task is tried at once and then by the timer, with backoff, until it succeeds.
  */
 import type { SiloError } from '../../shared/types';
-import { backoff } from './buckets';
+import { adjustBucket, backoff } from './buckets';
+import { dueTasks, putTask, removeTask } from './schedule';
 import { type Env, type IndexState, MetaKey, type Ports, type TaskKind, type TaskRecord, takeNext } from './state';
 
 /** At most this many `c2c_delete` batches per task run, so one huge asset cannot hold the timer. */
@@ -12,7 +13,7 @@ const DELETE_ROUNDS_PER_RUN = 64;
 
 export function enqueueTask(state: IndexState, env: Env, kind: TaskKind): TaskRecord {
     const task: TaskRecord = { id: takeNext(state, MetaKey.nextTaskId), kind, attempts: 0, next_attempt_at: env.now, last_error: [] };
-    state.tasks.insert(task.id, task);
+    putTask(state, task);
     return task;
 }
 
@@ -37,6 +38,8 @@ async function attempt(ports: Ports, kind: TaskKind): Promise<Outcome> {
         }
         const { bucket, session_id, owner, visibility } = kind.notify_commit;
         const result = await ports.bucket.commitSession(bucket, { session_id, owner, visibility });
+        // A session already gone (or going) was deleted with its asset: nothing is left to commit.
+        if ('Err' in result && ('SessionNotFound' in result.Err || ('SessionClosed' in result.Err && result.Err.SessionClosed.state === 'deleting'))) return { status: 'done' };
         return 'Err' in result ? failed(result.Err) : { status: 'done' };
     } catch (error) {
         return failed(error);
@@ -45,12 +48,21 @@ async function attempt(ports: Ports, kind: TaskKind): Promise<Outcome> {
 
 /** Runs one task; removes it when done, otherwise records when to continue. True when done. */
 export async function runTask(state: IndexState, env: Env, ports: Ports, task: TaskRecord): Promise<boolean> {
+    // Telling a bucket about a commit is moot once the asset is deleted: its chunks are being deleted.
+    if ('notify_commit' in task.kind && !state.assets.containsKey(task.kind.notify_commit.session_id)) {
+        removeTask(state, task.id);
+        return true;
+    }
     const outcome = await attempt(ports, task.kind);
     // Another message may have run and removed the task while this one awaited.
     const current = state.tasks.get(task.id);
     if (current === undefined) return outcome.status === 'done';
     if (outcome.status === 'done') {
-        state.tasks.remove(task.id);
+        removeTask(state, task.id);
+        // The deleted chunks no longer occupy the bucket.
+        if ('delete_chunks' in current.kind && current.kind.delete_chunks.bytes.length > 0) {
+            adjustBucket(state, current.kind.delete_chunks.bucket, { used: -current.kind.delete_chunks.bytes[0]! });
+        }
         return true;
     }
     if (outcome.status === 'progress') {
@@ -61,12 +73,14 @@ export async function runTask(state: IndexState, env: Env, ports: Ports, task: T
         current.last_error = [outcome.error];
         current.next_attempt_at = env.now + backoff(current.attempts);
     }
-    state.tasks.insert(task.id, current);
+    putTask(state, current);
     return false;
 }
 
+/** Runs the earliest due tasks, at most TASK_BATCH of them; the rest wait for the next run. */
 export async function runDueTasks(state: IndexState, env: Env, ports: Ports): Promise<void> {
-    for (const [, task] of state.tasks.items()) {
-        if (task.next_attempt_at <= env.now) await runTask(state, env, ports, task);
+    for (const id of dueTasks(state, env.now)) {
+        const task = state.tasks.get(id);
+        if (task !== undefined && task.next_attempt_at <= env.now) await runTask(state, env, ports, task);
     }
 }

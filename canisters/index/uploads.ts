@@ -9,6 +9,7 @@ import {
     chunkCount,
     expectedChunkLength,
     MAX_ASSET_SIZE,
+    MAX_CHUNK_COUNT,
     MAX_CHUNK_SIZE,
     MAX_CONTENT_TYPE_BYTES,
     MAX_NAME_BYTES,
@@ -17,15 +18,16 @@ import {
 import { chainingValue, decodeState, encodeState, finalize, initialState, toHex } from '../../shared/sha256';
 import { writeU64 } from '../../shared/stable';
 import { type Asset, type BeginUploadArgs, type Result, type SessionInfo, sessionInfoFields, type SiloError, type UploadTicket } from '../../shared/types';
-import { adjustOwner, getOwner, insertAsset } from './assets';
-import { adjustBucket, allocateBucket, createBucket } from './buckets';
+import { adjustOwner, getOwner, insertAsset, openSessions } from './assets';
+import { adjustBucket, allocateBucket, bucketCreationRefusal, createBucket } from './buckets';
+import { dueSessions, putSession, removeSession, SWEEP_BATCH } from './schedule';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
 import { describeError, enqueueTask, runTask } from './tasks';
 import { collectVerification, currentVerifier, planSession } from './verification';
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
 
-function validateBegin(args: BeginUploadArgs): string | null {
+function validateBegin(args: BeginUploadArgs, minChunkSize: number): string | null {
     if (args.name.length === 0) return 'name must not be empty';
     if (utf8Length(args.name) > MAX_NAME_BYTES) return `name must be at most ${MAX_NAME_BYTES} bytes`;
     if (utf8Length(args.content_type) > MAX_CONTENT_TYPE_BYTES) return `content_type must be at most ${MAX_CONTENT_TYPE_BYTES} bytes`;
@@ -34,6 +36,9 @@ function validateBegin(args: BeginUploadArgs): string | null {
         return `chunk_size must be a positive multiple of ${SHA256_BLOCK_BYTES} of at most ${MAX_CHUNK_SIZE} bytes, got ${args.chunk_size}`;
     }
     if (args.size > MAX_ASSET_SIZE) return `size must be at most ${MAX_ASSET_SIZE} bytes`;
+    if (args.chunk_size < minChunkSize && args.size > BigInt(args.chunk_size)) {
+        return `chunk_size must be at least ${minChunkSize} bytes (min_chunk_size) when the upload has more than one chunk, got ${args.chunk_size}`;
+    }
     const checkpoints = args.checkpoints[0];
     if (checkpoints !== undefined) {
         const fullChunks = Number(args.size / BigInt(args.chunk_size));
@@ -56,41 +61,57 @@ function finishing(state: IndexState, s: SessionRecord): boolean {
 
 /** Removes a session's record and its checkpoints. */
 function forgetSession(state: IndexState, s: SessionRecord): void {
-    state.sessions.remove(s.session_id);
+    removeSession(state, s);
     for (let i = 0; i < s.chunk_count && state.checkpoints.remove([s.session_id, i]) !== undefined; i++);
 }
 
 /** Frees what a session holds in the index and queues the deletion of its chunks in the bucket. */
 function dropSession(state: IndexState, env: Env, s: SessionRecord): ReturnType<typeof enqueueTask> {
     forgetSession(state, s);
-    adjustOwner(state, s.owner, { reserved: -s.size });
-    adjustBucket(state, s.bucket, { reserved: -s.size });
-    return enqueueTask(state, env, { delete_chunks: { bucket: s.bucket, id: s.session_id } });
+    adjustOwner(state, s.owner, { reserved: -quotaCharge(s), sessions: -1 });
+    // The bucket counts the session's bytes as used until its chunks are gone (the task releases them).
+    adjustBucket(state, s.bucket, { reserved: -s.size, used: s.size });
+    return enqueueTask(state, env, { delete_chunks: { bucket: s.bucket, id: s.session_id, bytes: [s.size] } });
+}
+
+/** Bytes of its owner's quota a session holds (sessions of layout v1 hold their size). */
+function quotaCharge(s: SessionRecord): bigint {
+    return s.quota_charge[0] ?? s.size;
 }
 
 // ------------------------------------------------------------------ begin
 
 export async function beginUpload(state: IndexState, env: Env, ports: Ports, args: BeginUploadArgs): Promise<Result<UploadTicket>> {
     if (env.caller.isAnonymous()) return { Err: { Unauthorized: 'anonymous callers cannot upload; call with an identity' } };
-    const invalid = validateBegin(args);
+    const invalid = validateBegin(args, getConfig(state).min_chunk_size);
     if (invalid !== null) return { Err: { InvalidArgument: invalid } };
+    const chunks = chunkCount(args.size, args.chunk_size);
+    if (chunks > MAX_CHUNK_COUNT) return { Err: { LimitExceeded: { what: 'chunks per upload', limit: BigInt(MAX_CHUNK_COUNT), requested: BigInt(chunks) } } };
 
-    const quotaError = (): SiloError | null => {
+    /** The owner's caps and quota, checked again after an await. */
+    const ownerLimit = (): SiloError | null => {
         const config = getConfig(state);
         const owner = getOwner(state, env.caller);
+        const sessions = openSessions(owner) + 1;
+        if (sessions > config.max_open_sessions_per_owner) return { LimitExceeded: { what: 'open upload sessions', limit: BigInt(config.max_open_sessions_per_owner), requested: BigInt(sessions) } };
+        const assets = owner.asset_count + BigInt(sessions);
+        if (assets > config.max_assets_per_owner) return { LimitExceeded: { what: 'assets', limit: config.max_assets_per_owner, requested: assets } };
         const used = owner.committed_bytes + owner.reserved_bytes;
-        return used + args.size > config.quota_bytes ? { QuotaExceeded: { limit: config.quota_bytes, used, requested: args.size } } : null;
+        return used + charge(config) > config.quota_bytes ? { QuotaExceeded: { limit: config.quota_bytes, used, requested: args.size } } : null;
     };
-    const overQuota = quotaError();
-    if (overQuota !== null) return { Err: overQuota };
+    const charge = (config: { session_min_charge_bytes: bigint }): bigint => (args.size > config.session_min_charge_bytes ? args.size : config.session_min_charge_bytes);
+    const refused = ownerLimit();
+    if (refused !== null) return { Err: refused };
 
     let bucket = allocateBucket(state, args.size);
     if (bucket === null) {
+        const cannotCreate = bucketCreationRefusal(state, env, args.size);
+        if (cannotCreate !== null) return { Err: cannotCreate };
         const created = await createBucket(state, env, ports);
         if ('Err' in created) return created;
-        // The world moved during creation: check the quota and pick a bucket again.
-        const stillOverQuota = quotaError();
-        if (stillOverQuota !== null) return { Err: stillOverQuota };
+        // The world moved during creation: check the caps and quota and pick a bucket again.
+        const stillRefused = ownerLimit();
+        if (stillRefused !== null) return { Err: stillRefused };
         bucket = allocateBucket(state, args.size);
         if (bucket === null) return { Err: { NoCapacity: `no bucket has room for ${args.size} bytes, even a new one (capacity ${created.Ok.capacity_bytes})` } };
     }
@@ -106,7 +127,7 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         size: args.size,
         sha256: args.sha256,
         chunk_size: args.chunk_size,
-        chunk_count: chunkCount(args.size, args.chunk_size),
+        chunk_count: chunks,
         visibility: args.visibility,
         bucket: bucket.id,
         state: { opening: null },
@@ -115,12 +136,14 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         hash_state: encodeState(initialState()),
         finish_epoch: 0n,
         finish_token: 0n,
+        quota_charge: [charge(config)],
+        failed_finishes: [],
         created_at: env.now,
         expires_at: env.now + config.session_ttl_ns
     };
-    adjustOwner(state, env.caller, { reserved: args.size });
+    adjustOwner(state, env.caller, { reserved: charge(config), sessions: 1 });
     adjustBucket(state, bucket.id, { reserved: args.size });
-    state.sessions.insert(sessionId, session);
+    putSession(state, session);
     (args.checkpoints[0] ?? []).forEach((c, i) => state.checkpoints.insert([sessionId, i], c));
 
     let failure: SiloError | null = null;
@@ -147,7 +170,7 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         return { Err: failure };
     }
     current.state = { open: null };
-    state.sessions.insert(sessionId, current);
+    putSession(state, current);
     return {
         Ok: { session_id: sessionId, bucket: bucket.id, chunk_size: args.chunk_size, chunk_count: session.chunk_count, expires_at: current.expires_at }
     };
@@ -181,7 +204,7 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
     session.finish_epoch = currentEpoch(state);
     session.finish_token = token;
     session.expires_at = env.now + getConfig(state).session_ttl_ns;
-    state.sessions.insert(sessionId, session);
+    putSession(state, session);
 
     /** Re-reads the session after an await and checks that this finish still holds it. */
     const reclaim = (): Claim => {
@@ -194,7 +217,7 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
     const release = (s: SessionRecord, error: SiloError): Result<Asset> => {
         s.state = { open: null };
         s.finish_epoch = 0n;
-        state.sessions.insert(sessionId, s);
+        putSession(state, s);
         return { Err: error };
     };
     const unavailable = (error: unknown): SiloError => ({ BucketUnavailable: { bucket: session.bucket, reason: describeError(error) } });
@@ -220,6 +243,10 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
         if (!claim.ok) return { Err: claim.error };
         if ('done' in collected) digest = claim.session.sha256;
         if ('error' in collected) {
+            if (collected.mismatch !== undefined) {
+                const exhausted = await failedVerification(state, env, ports, claim.session);
+                if (exhausted !== null) return exhausted;
+            }
             const result = release(claim.session, collected.error);
             // The bucket dropped the bad chunk; re-open the session so the client can send it again.
             if (collected.mismatch !== undefined) await reopen(ports, claim.session, 0, false);
@@ -265,6 +292,8 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
                 // (matching) checkpoint describes.
                 current.verified_bytes = BigInt(index) * BigInt(current.chunk_size);
                 current.hash_state = stateAtChunkStart(state, sessionId, index, current.verified_bytes);
+                const exhausted = await failedVerification(state, env, ports, current);
+                if (exhausted !== null) return exhausted;
                 const result = release(current, { ChecksumMismatch: { chunk_index: index } });
                 await reopen(ports, current, index, true);
                 return result;
@@ -272,7 +301,7 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
         }
         current.hash_state = outcome.state;
         current.verified_bytes = BigInt(next.length);
-        state.sessions.insert(sessionId, current);
+        putSession(state, current);
         if (end === chunkLength && index === current.chunk_count - 1) digest = finalize(next, outcome.tail);
     }
 
@@ -285,6 +314,8 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
         // Without checkpoints the bad chunk is unknown: start verification over, all chunks writable.
         s.verified_bytes = 0n;
         s.hash_state = encodeState(initialState());
+        const exhausted = await failedVerification(state, env, ports, s);
+        if (exhausted !== null) return exhausted;
         const result = release(s, { HashMismatch: { expected: s.sha256, actual } });
         await reopen(ports, s, 0, false);
         return result;
@@ -304,12 +335,25 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
     };
     forgetSession(state, s);
     insertAsset(state, asset);
-    adjustOwner(state, s.owner, { reserved: -s.size, committed: s.size });
+    adjustOwner(state, s.owner, { reserved: -quotaCharge(s), committed: s.size, sessions: -1 });
     adjustBucket(state, s.bucket, { reserved: -s.size, used: s.size });
     const task = enqueueTask(state, env, { notify_commit: { bucket: s.bucket, session_id: sessionId, owner: s.owner, visibility: s.visibility } });
     // 4. Tell the bucket the chunks are the asset's; if it cannot hear it now, the task queue retries.
     await runTask(state, env, ports, task);
     return { Ok: asset };
+}
+
+/**
+ * Counts a finish_upload that failed verification (each one re-reads and re-hashes up to the whole
+ * upload). The last one allowed aborts the session and returns its error; otherwise null, and the count
+ * is kept in `s`, which the caller saves.
+ */
+async function failedVerification(state: IndexState, env: Env, ports: Ports, s: SessionRecord): Promise<Result<Asset> | null> {
+    const attempts = (s.failed_finishes[0] ?? 0) + 1;
+    s.failed_finishes = [attempts];
+    if (attempts < getConfig(state).max_failed_finishes) return null;
+    await runTask(state, env, ports, dropSession(state, env, s));
+    return { Err: { FinishAttemptsExhausted: { session_id: s.session_id, attempts } } };
 }
 
 function stateAtChunkStart(state: IndexState, sessionId: bigint, index: number, offset: bigint): Uint8Array {
@@ -355,17 +399,25 @@ export function sessionInfo(state: IndexState, env: Env, sessionId: bigint): Res
 
 /**
  * Expires sessions that saw no progress for the configured time. Progress happens at the bucket (chunk
- * writes), so before expiring, the index asks each bucket when its sessions last saw a write.
+ * writes), so before expiring, the index asks each bucket when its sessions last saw a write. Examines at
+ * most SWEEP_BATCH sessions, the earliest to expire; the next run continues.
  */
 export async function expireSessions(state: IndexState, env: Env, ports: Ports): Promise<void> {
+    const ttl = getConfig(state).session_ttl_ns;
     const due = new Map<string, SessionRecord[]>();
-    for (const [, s] of state.sessions.items()) {
-        if (s.expires_at >= env.now || finishing(state, s)) continue;
+    for (const id of dueSessions(state, env.now)) {
+        const s = state.sessions.get(id);
+        if (s === undefined) continue;
+        if (finishing(state, s)) {
+            // A finish in progress keeps its session: look again a TTL later (it must not block the batch).
+            s.expires_at = env.now + ttl;
+            putSession(state, s);
+            continue;
+        }
         const list = due.get(s.bucket.toText()) ?? [];
         list.push(s);
         due.set(s.bucket.toText(), list);
     }
-    const ttl = getConfig(state).session_ttl_ns;
     for (const sessions of due.values()) {
         const bucket = sessions[0].bucket;
         let activity = new Map<bigint, bigint>();
@@ -381,15 +433,16 @@ export async function expireSessions(state: IndexState, env: Env, ports: Ports):
             const last = activity.get(s.session_id);
             if (last !== undefined && last + ttl > env.now) {
                 s.expires_at = last + ttl;
-                state.sessions.insert(s.session_id, s);
+                putSession(state, s);
                 continue;
             }
             state.expired.insert(s.session_id, env.now);
             await runTask(state, env, ports, dropSession(state, env, s));
         }
     }
-    // Expiry notes are kept for a week, then forgotten (such a session is then simply not found).
-    for (const [id, at] of state.expired.items()) if (at + EXPIRED_NOTE_NS < env.now) state.expired.remove(id);
+    // Expiry notes are kept for a week, then forgotten (such a session is then simply not found). Notes
+    // are keyed by session id, roughly in expiry order: the oldest few are looked at per run.
+    for (const [id, at] of state.expired.items(0, SWEEP_BATCH)) if (at + EXPIRED_NOTE_NS < env.now) state.expired.remove(id);
 }
 
 const EXPIRED_NOTE_NS = 7n * 24n * 3600n * 1_000_000_000n;

@@ -13,7 +13,9 @@ import { Principal } from '@dfinity/principal';
 import { concatBytes } from '../../shared/bytes';
 import type { Canister } from '../canister';
 import type { Replica } from '../replica';
-import { Forest, hex, Leaf, revealPaths, type HashTree, type StateNode } from './hash_tree';
+import { readSections, SectionId, WasmReader } from '../wasm/binary';
+import type { CompiledModule } from '../wasm/prepare';
+import { Concat, Forest, hex, Leaf, revealPaths, type HashTree, type StateNode } from './hash_tree';
 import type { ReplicaKeys } from './keys';
 
 /** How long a signed state may be reused for an unchanged state (ns). */
@@ -59,7 +61,7 @@ interface CanisterEntry {
 interface SignedState {
     time: bigint;
     canisters: Forest;
-    requests: Forest;
+    requests: Concat;
     root: Forest;
     signature: Uint8Array;
 }
@@ -68,8 +70,10 @@ export class StateCertifier {
     private readonly subnet: Forest;
     private readonly canisterEntries = new Map<string, CanisterEntry>();
     private canisters: Forest = new Forest([]);
-    private readonly statuses = new Map<string, { id: Uint8Array; node: Forest }>();
-    private requests: Forest | null = new Forest([]);
+    /** Request statuses in 256 parts by the first byte of the request id: a new status rehashes its part only. */
+    private readonly statuses = Array.from({ length: 256 }, () => new Map<string, { id: Uint8Array; node: Forest }>());
+    private readonly statusParts: (Forest | null)[] = new Array(256).fill(null);
+    private requests: Concat | null = null;
     private signed: SignedState | null = null;
     /** Signatures made so far (for tests and benchmarks). */
     signatures = 0;
@@ -104,8 +108,10 @@ export class StateCertifier {
     /** Sets (or with `null`, removes) the status of a request; the next certificate includes it. */
     setRequestStatus(requestId: Uint8Array, status: RequestStatus | null): void {
         const key = hex(requestId);
-        if (status === null) this.statuses.delete(key);
-        else this.statuses.set(key, { id: requestId, node: requestStatusNode(status) });
+        const part = requestId[0];
+        if (status === null) this.statuses[part].delete(key);
+        else this.statuses[part].set(key, { id: requestId, node: requestStatusNode(status) });
+        this.statusParts[part] = null;
         this.requests = null;
     }
 
@@ -130,7 +136,7 @@ export class StateCertifier {
     /** The signed current state: reused while nothing changed and it is recent, else rebuilt and signed. */
     private current(): SignedState {
         const canisters = this.canisterForest();
-        const requests = (this.requests ??= new Forest([...this.statuses.values()].map((s) => [s.id, s.node])));
+        const requests = (this.requests ??= this.requestForest());
         const now = this.replica.time;
         const previous = this.signed;
         if (previous !== null && previous.canisters === canisters && previous.requests === requests && now - previous.time < REUSE_NS) return previous;
@@ -139,6 +145,15 @@ export class StateCertifier {
         this.signatures += 1;
         this.signed = { time: now, canisters, requests, root, signature };
         return this.signed;
+    }
+
+    private requestForest(): Concat {
+        const parts: Forest[] = [];
+        for (let part = 0; part < 256; part++) {
+            if (this.statuses[part].size === 0) continue;
+            parts.push((this.statusParts[part] ??= new Forest([...this.statuses[part].values()].map((s) => [s.id, s.node]))));
+        }
+        return new Concat(parts);
     }
 
     /** `/canister`, rebuilt only when some canister's certified data, controllers or module changed. */
@@ -181,6 +196,29 @@ function controllersKey(canister: Canister): string {
     return canister.controllers.map((c) => c.toText()).join(',');
 }
 
+/** A module's `icp:public <name>` and `icp:private <name>` custom sections, by name. */
+export interface MetadataSection {
+    content: Uint8Array;
+    visibility: 'public' | 'private';
+}
+
+const metadataCache = new WeakMap<CompiledModule, Map<string, MetadataSection>>();
+
+export function canisterMetadata(module: CompiledModule): Map<string, MetadataSection> {
+    let metadata = metadataCache.get(module);
+    if (metadata !== undefined) return metadata;
+    metadata = new Map();
+    for (const section of readSections(module.original)) {
+        if (section.id !== SectionId.custom) continue;
+        const reader = new WasmReader(section.body);
+        const name = new TextDecoder().decode(reader.slice(reader.u32()));
+        const match = /^icp:(public|private) (.+)$/s.exec(name);
+        if (match !== null) metadata.set(match[2], { content: section.body.subarray(reader.offset), visibility: match[1] as 'public' | 'private' });
+    }
+    metadataCache.set(module, metadata);
+    return metadata;
+}
+
 function canisterEntry(canister: Canister): CanisterEntry {
     const module = moduleHash(canister);
     const entries: Record<string, StateNode> = {
@@ -188,5 +226,9 @@ function canisterEntry(canister: Canister): CanisterEntry {
         controllers: new Leaf(Cbor.encode(canister.controllers.map((c) => c.toUint8Array())))
     };
     if (module !== null) entries.module_hash = new Leaf(module);
+    if (canister.module !== null) {
+        const metadata = canisterMetadata(canister.module);
+        if (metadata.size > 0) entries.metadata = new Forest([...metadata].map(([name, section]) => [encoder.encode(name), new Leaf(section.content)]));
+    }
     return { certified: canister.certifiedData, module, controllers: controllersKey(canister), node: Forest.of(entries) };
 }

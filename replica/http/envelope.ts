@@ -2,7 +2,8 @@
  * Request envelopes of the HTTP interface: CBOR bodies checked for well-formedness before decoding,
  * typed contents, request ids, and authentication as the IC's validator does it (ingress expiry,
  * nonce size, sender = self-authenticating id of `sender_pubkey`, Ed25519 / ECDSA P-256 / secp256k1
- * signatures, canister signatures, delegation chains with expiry, targets and no repeated keys).
+ * signatures, WebAuthn (ES256) and canister signatures, delegation chains with expiry, targets and no
+ * repeated keys).
  *
  * Errors are `EnvelopeError`s carrying the HTTP status and the IC's wording of the error.
  */
@@ -344,7 +345,7 @@ async function verifySignature(publicKey: Uint8Array, signature: Uint8Array, pay
     if (key.length === 91 && key.subarray(0, 26).equals(DER.p256)) return signature.length === 64 ? plain('sha256', key, true) : 'Invalid basic signature: ECDSA signatures are 64 bytes';
     const spki = readSpki(key);
     if (spki !== null && spki.oid.equals(DER.canisterSigOid)) return verifyCanisterSignature(spki.key, signature, payload, ctx);
-    if (spki !== null && spki.oid.equals(DER.coseOid)) return 'Invalid public key: WebAuthn (COSE) keys are not supported by this replica';
+    if (spki !== null && spki.oid.equals(DER.coseOid)) return verifyWebAuthn(spki.key, signature, payload);
     return `Invalid public key: unsupported or malformed DER public key ${hex(publicKey)}`;
 }
 
@@ -379,6 +380,74 @@ function readSpki(der: Buffer): { oid: Buffer; key: Buffer } | null {
     const bits = tlv(0x03);
     if (bits === null || bits.end !== der.length || der[bits.start] !== 0) return null;
     return { oid: oidBytes, key: der.subarray(bits.start + 1, bits.end) };
+}
+
+/**
+ * A WebAuthn signature (a security key or passkey signing directly, as Internet Identity's own front end
+ * does): the CBOR map {authenticator_data, client_data_json, signature}, valid when the client data's
+ * challenge is the base64url payload and the ECDSA P-256 signature (DER) verifies on
+ * `authenticator_data · SHA-256(client_data_json)` under the COSE key. (RSA COSE keys are not supported.)
+ */
+function verifyWebAuthn(cose: Buffer, signature: Uint8Array, payload: Uint8Array): string | null {
+    const fail = (why: string) => `WebAuthn error: ${why}`;
+    const key = readCoseEc2(cose);
+    if (key === null) return 'Invalid public key: only ECDSA P-256 (ES256) COSE keys are supported';
+    let sig: { authenticator_data?: unknown; client_data_json?: unknown; signature?: unknown };
+    try {
+        checkCbor(signature);
+        sig = Cbor.decode(signature);
+    } catch {
+        return fail('the signature is not CBOR');
+    }
+    const { authenticator_data: authenticatorData, client_data_json: clientDataJson, signature: der } = sig;
+    if (!(authenticatorData instanceof Uint8Array) || typeof clientDataJson !== 'string' || !(der instanceof Uint8Array)) {
+        return fail('the signature is not an {authenticator_data, client_data_json, signature} map');
+    }
+    let challenge: unknown;
+    try {
+        challenge = (JSON.parse(clientDataJson) as { challenge?: unknown }).challenge;
+    } catch {
+        return fail('client_data_json is not JSON');
+    }
+    if (challenge !== Buffer.from(payload).toString('base64url')) return fail('the client data challenge is not the signed message');
+    const signed = concatBytes([authenticatorData, new Uint8Array(createHash('sha256').update(clientDataJson).digest())]);
+    try {
+        const spki = Buffer.concat([DER.p256, Uint8Array.of(4), key.x, key.y]);
+        if (nodeVerify('sha256', signed, createPublicKey({ key: spki, format: 'der', type: 'spki' }), der)) return null;
+    } catch (error) {
+        return fail((error as Error).message);
+    }
+    return fail('signature verification failed');
+}
+
+/** The x and y of a COSE EC2 P-256 key (kty 2, crv 1: a CBOR map with small integer keys), or null. */
+function readCoseEc2(cose: Buffer): { x: Buffer; y: Buffer } | null {
+    let at = 0;
+    const head = (): [number, number] | null => {
+        const initial = cose[at++];
+        if (initial === undefined) return null;
+        const info = initial & 31;
+        if (info < 24) return [initial >> 5, info];
+        if (info === 24 && at < cose.length) return [initial >> 5, cose[at++]];
+        return null;
+    };
+    const map = head();
+    if (map === null || map[0] !== 5) return null;
+    const fields = new Map<number, number | Buffer>();
+    for (let i = 0; i < map[1]; i++) {
+        const k = head();
+        const v = head();
+        if (k === null || v === null || (k[0] !== 0 && k[0] !== 1)) return null;
+        const label = k[0] === 0 ? k[1] : -1 - k[1];
+        if (v[0] === 0) fields.set(label, v[1]);
+        else if (v[0] === 1) fields.set(label, -1 - v[1]);
+        else if (v[0] === 2 && at + v[1] <= cose.length) fields.set(label, cose.subarray(at, (at += v[1])));
+        else return null;
+    }
+    const x = fields.get(-2);
+    const y = fields.get(-3);
+    if (fields.get(1) !== 2 || fields.get(-1) !== 1 || !Buffer.isBuffer(x) || !Buffer.isBuffer(y) || x.length !== 32 || y.length !== 32) return null;
+    return { x, y };
 }
 
 /**

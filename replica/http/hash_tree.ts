@@ -73,7 +73,7 @@ export class Leaf implements StateNode {
     }
 }
 
-/** A range of a forest's labeled children, in the balanced fork tree the forest hashes as. */
+/** A range of a forest's labeled children (or of a `Concat`'s parts), in the balanced fork tree it hashes as. */
 interface Span {
     lo: number;
     hi: number;
@@ -136,23 +136,12 @@ export class Forest implements StateNode {
     }
 
     witness(reveal: Reveal): HashTree {
-        if (this.root === null) return [0];
-        // What each child index shows: its witness below, or only its label (a neighbour proving an absence).
-        const shown = new Map<number, Reveal | null>();
-        if (reveal === true) {
-            for (let i = 0; i < this.labels.length; i++) shown.set(i, true);
-        } else {
-            for (const { label, below } of reveal.values()) {
-                const i = this.find(label);
-                if (i >= 0) {
-                    shown.set(i, below);
-                } else {
-                    const at = -i - 1;
-                    if (at > 0 && !shown.has(at - 1)) shown.set(at - 1, null);
-                    if (at < this.labels.length && !shown.has(at)) shown.set(at, null);
-                }
-            }
-        }
+        return new Concat([this]).witness(reveal);
+    }
+
+    /** The witness showing children `shown` (index: what below, or null for the label only); null when empty. */
+    witnessShown(shown: Map<number, Reveal | null>): HashTree | null {
+        if (this.root === null) return null;
         const build = (span: Span): HashTree => {
             let touched = false;
             for (const i of shown.keys()) if (i >= span.lo && i < span.hi) touched = true;
@@ -162,6 +151,65 @@ export class Forest implements StateNode {
                 const child = this.children[span.lo];
                 return [2, this.labels[span.lo], below === null ? [4, child.hash] : child.witness(below)];
             }
+            return [1, build(span.left), build(span.right)];
+        };
+        return build(this.root);
+    }
+}
+
+/**
+ * One labeled forest made of several (`parts`, each non-empty, every label of a part below every label
+ * of the next), hashed as a balanced fork tree of the parts' trees. A large map kept in parts (say, by
+ * the first byte of its labels) changes one part at a time: adding a label rehashes that part only.
+ */
+export class Concat implements StateNode {
+    readonly hash: Uint8Array;
+    private readonly root: Span | null;
+
+    constructor(readonly parts: readonly Forest[]) {
+        const span = (lo: number, hi: number): Span => {
+            if (hi - lo === 1) return { lo, hi, hash: parts[lo].hash };
+            const mid = lo + ((hi - lo) >> 1);
+            const left = span(lo, mid);
+            const right = span(mid, hi);
+            return { lo, hi, hash: forkHash(left.hash, right.hash), left, right };
+        };
+        this.root = parts.length === 0 ? null : span(0, parts.length);
+        this.hash = this.root?.hash ?? EMPTY_HASH;
+    }
+
+    witness(reveal: Reveal): HashTree {
+        if (this.root === null) return [0];
+        // What each part shows: child index → its witness below, or null for its label only (a neighbour proving an absence).
+        const shown = this.parts.map(() => new Map<number, Reveal | null>());
+        const show = (part: number, index: number, below: Reveal | null) => {
+            if (below !== null || !shown[part].has(index)) shown[part].set(index, below);
+        };
+        if (reveal === true) {
+            this.parts.forEach((p, part) => p.children.forEach((_, i) => show(part, i, true)));
+        } else {
+            for (const { label, below } of reveal.values()) {
+                // The first part that could hold the label: the last whose first label is not above it.
+                let part = 0;
+                while (part + 1 < this.parts.length && compare(this.parts[part + 1].labels[0], label) <= 0) part++;
+                const i = this.parts[part].find(label);
+                if (i >= 0) {
+                    show(part, i, below);
+                    continue;
+                }
+                const at = -i - 1;
+                // Its neighbours: the one below is in this part (a part's first label is not above it, unless
+                // this is the first part), the one above may start the next part.
+                if (at > 0) show(part, at - 1, null);
+                if (at < this.parts[part].size) show(part, at, null);
+                else if (part + 1 < this.parts.length) show(part + 1, 0, null);
+            }
+        }
+        const build = (span: Span): HashTree => {
+            let touched = false;
+            for (let p = span.lo; p < span.hi; p++) if (shown[p].size > 0) touched = true;
+            if (!touched) return [4, span.hash];
+            if (span.left === undefined || span.right === undefined) return this.parts[span.lo].witnessShown(shown[span.lo])!;
             return [1, build(span.left), build(span.right)];
         };
         return build(this.root);

@@ -34,7 +34,7 @@ import { formatErrorCode, RejectCode } from '../errors';
 import { MANAGEMENT_CANISTER_ID } from '../ids';
 import { MAX_INGRESS_BYTES } from '../limits';
 import type { Replica } from '../replica';
-import { inCanisterRange, StateCertifier } from './certificate';
+import { canisterMetadata, inCanisterRange, StateCertifier } from './certificate';
 import { authenticate, checkExpiry, checkPaths, EnvelopeError, parseEnvelope, type Envelope, type RequestType } from './envelope';
 import { hex } from './hash_tree';
 import { ReplicaKeys } from './keys';
@@ -48,6 +48,8 @@ export interface IcApiOptions {
     clock?: 'wall' | 'replica';
     /** How long `/api/v3/.../call` waits for the call to complete before answering 202 (default 10 s, as the IC). */
     callTimeoutMs?: number;
+    /** Errors of the rounds the handler runs in the background (default: printed to stderr); the server keeps running. */
+    onError?: (error: unknown) => void;
 }
 
 /** The request handler; resolves to true when it answered the request (its path is under `/api/`). */
@@ -124,15 +126,23 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         }
     };
 
+    const onError = options.onError ?? ((error: unknown) => process.stderr.write(`IC HTTP interface: ${error instanceof Error ? error.stack : String(error)}\n`));
+
     const runRound = () => {
         roundScheduled = false;
-        syncClock();
-        collect();
-        for (let rounds = 0; pending.size > 0 && rounds < ROUNDS_PER_TURN; rounds++) {
-            replica.tick();
+        try {
+            syncClock();
             collect();
+            for (let rounds = 0; pending.size > 0 && rounds < ROUNDS_PER_TURN; rounds++) {
+                replica.tick();
+                collect();
+            }
+            prune();
+        } catch (error) {
+            // Calls still pending stay `processing`; the next submission runs another round.
+            onError(error);
+            return;
         }
-        prune();
         // Still waiting (say, on a deadline): try again once time has moved on.
         if (pending.size > 0 && !roundScheduled) {
             roundScheduled = true;
@@ -238,12 +248,15 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             const [first] = labels;
             if (first === 'time' && path.length === 1) continue;
             if (first === 'subnet' && path.length <= 5) continue;
-            // Certified data is for canisters' own use (ic0.data_certificate); metadata is not kept.
-            if ('canister' in target && first === 'canister' && path.length === 3 && (labels[2] === 'controllers' || labels[2] === 'module_hash')) {
+            // Certified data is for canisters' own use (ic0.data_certificate), not for read_state.
+            const canisterPath = path.length === 3 && (labels[2] === 'controllers' || labels[2] === 'module_hash');
+            const metadataPath = path.length === 4 && labels[2] === 'metadata';
+            if ('canister' in target && first === 'canister' && (canisterPath || metadataPath)) {
                 const id = principalLabel(path[1]);
                 if (id.toText() !== target.canister.toText()) {
                     throw new HttpError(400, `Effective principal id in URL ${target.canister.toText()} does not match requested principal id: ${id.toText()}.`);
                 }
+                if (metadataPath) checkMetadataAccess(envelope.sender, id, path[3]);
                 continue;
             }
             if ('canister' in target && first === 'request_status' && (path.length === 2 || (path.length === 3 && REQUEST_STATUS_FIELDS.has(labels[2])))) {
@@ -266,9 +279,30 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         }
     };
 
+    /** A private custom section only for the canister's controllers (names must be UTF-8). */
+    const checkMetadataAccess = (sender: Principal, id: Principal, label: Uint8Array) => {
+        let name: string;
+        try {
+            name = new TextDecoder('utf-8', { fatal: true }).decode(label);
+        } catch (error) {
+            throw new HttpError(400, `Could not parse the custom section name: ${(error as Error).message}.`);
+        }
+        const canister = replica.getCanister(id);
+        if (canister === undefined || canister.module === null) return;
+        if (canisterMetadata(canister.module).get(name)?.visibility === 'private' && !canister.isController(sender)) {
+            throw new HttpError(403, `Custom section ${name.slice(0, 100)} can only be requested by the controllers of the canister.`);
+        }
+    };
+
     const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         if (!url.pathname.startsWith('/api/')) return false;
+        // Browsers call the API from other origins (a dapp at <canister>.localhost:N): CORS as the IC's replica does it.
+        for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+        if (req.method === 'OPTIONS') {
+            res.writeHead(204, { 'access-control-max-age': '7200' }).end();
+            return true;
+        }
         try {
             syncClock();
             await route(req, res, url.pathname);
@@ -314,6 +348,11 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
 
 const text = (s: string) => new TextEncoder().encode(s);
 const RESPONSE_SEPARATOR = Uint8Array.of(11, ...text('ic-response'));
+const CORS_HEADERS = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'POST, GET',
+    'access-control-allow-headers': 'Accept, Authorization, Content-Type'
+};
 const REQUEST_STATUS_FIELDS = new Set(['status', 'reply', 'reject_code', 'reject_message', 'error_code']);
 
 function principalLabel(label: Uint8Array): Principal {

@@ -59,8 +59,14 @@ export class ReplicaKeys {
         if (stateDir === undefined) return ReplicaKeys.generate();
         const file = join(stateDir, KEYS_FILE);
         if (existsSync(file)) {
-            const saved = JSON.parse(readFileSync(file, 'utf8')) as { bls: string; node: string };
-            return new ReplicaKeys({ bls: Buffer.from(saved.bls, 'hex'), node: Buffer.from(saved.node, 'hex') });
+            try {
+                const saved = JSON.parse(readFileSync(file, 'utf8')) as { bls: string; node: string };
+                const secrets = { bls: Buffer.from(saved.bls, 'hex'), node: Buffer.from(saved.node, 'hex') };
+                if (secrets.bls.length !== 32 || secrets.node.length !== 32) throw new Error('keys must be 32 bytes each');
+                return new ReplicaKeys(secrets);
+            } catch (error) {
+                throw new Error(`${file} does not hold the replica's keys (${(error as Error).message}); remove it to make new ones (agents then fetch the new root key)`);
+            }
         }
         const keys = ReplicaKeys.generate();
         const temp = `${file}.tmp`;

@@ -42,7 +42,8 @@ export async function deploySilo(
     options: { config?: Partial<ConfigUpdate>; buckets?: number; bucketCapacity?: bigint; bucketWasm?: string; verifier?: boolean } = {}
 ): Promise<Silo> {
     const indexId = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN], cycles: 100_000_000_000_000n });
-    await pic.installCode({ canisterId: indexId, wasm: canisterWasm('index'), arg: indexInitArg(options.config), sender: ADMIN });
+    // Specs use small chunks to get many of them cheaply: allow them (the default minimum is 64 KiB).
+    await pic.installCode({ canisterId: indexId, wasm: canisterWasm('index'), arg: indexInitArg({ min_chunk_size: [64], ...options.config }), sender: ADMIN });
     const admin = pic.createActor<Service>(indexIdlFactory, indexId);
     admin.setPrincipal(ADMIN);
     const verifierId = options.verifier === true ? await deployVerifier(pic, indexId, admin) : undefined;

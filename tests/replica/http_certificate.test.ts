@@ -13,7 +13,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { PocketIc } from '../../replica';
 import { StateCertifier } from '../../replica/http/certificate';
-import { Forest, Leaf, revealPaths } from '../../replica/http/hash_tree';
+import { Concat, Forest, Leaf, revealPaths } from '../../replica/http/hash_tree';
+import { bytes } from '../helpers/bytes';
 import { ReplicaKeys } from '../../replica/http/keys';
 import { CERTIFIED_WAT, wat } from './wat';
 
@@ -37,6 +38,23 @@ describe('hash tree', () => {
         expect(lookup_path(['d'], pruned as never)).toEqual({ status: LookupPathStatus.Found, value: text('morning') });
         expect(lookup_path(['b'], pruned as never).status).toBe(LookupPathStatus.Unknown);
         expect(lookup_path(['e'], pruned as never).status).toBe(LookupPathStatus.Absent);
+    });
+
+    it('keeps a large map in parts: same lookups, absence proven across part boundaries', async () => {
+        const labels = Array.from({ length: 300 }, (_, i) => bytes(32, i + 1));
+        const byFirst = new Map<number, [Uint8Array, Leaf][]>();
+        for (const l of labels) byFirst.set(l[0], [...(byFirst.get(l[0]) ?? []), [l, new Leaf(l.subarray(0, 4))]]);
+        const parts = [...byFirst.keys()].sort((a, b) => a - b).map((k) => new Forest(byFirst.get(k)!));
+        const map = new Concat(parts);
+        const absent = [new Uint8Array(32), new Uint8Array(32).fill(255), ...Array.from({ length: 40 }, (_, i) => bytes(32, 1000 + i))];
+        // Right after the last label of a part: the absence proof needs the next part's first label.
+        for (const p of parts) absent.push(Uint8Array.of(...p.labels[p.size - 1].subarray(0, 31), p.labels[p.size - 1][31] + 1));
+        const probes = [...labels.slice(0, 20), ...absent];
+        const witness = map.witness(revealPaths(probes.map((l) => [l])));
+        expect(Buffer.from(await reconstruct(witness as never))).toEqual(Buffer.from(map.hash));
+        for (const l of labels.slice(0, 20)) expect(lookup_path([l], witness as never)).toEqual({ status: LookupPathStatus.Found, value: l.subarray(0, 4) });
+        for (const l of absent) if (!labels.some((x) => Buffer.from(x).equals(Buffer.from(l)))) expect(lookup_path([l], witness as never).status).toBe(LookupPathStatus.Absent);
+        expect(Buffer.from(await reconstruct(map.witness(true) as never))).toEqual(Buffer.from(map.hash));
     });
 });
 

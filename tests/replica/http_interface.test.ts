@@ -12,7 +12,9 @@ import {
     AnonymousIdentity,
     Cbor,
     Certificate,
+    CanisterStatus,
     HttpAgent,
+    IC_REQUEST_AUTH_DELEGATION_DOMAIN_SEPARATOR,
     lookupResultToBuffer,
     pollForResponse,
     requestIdOf,
@@ -21,13 +23,16 @@ import {
     type SignIdentity
 } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
-import { DelegationChain, DelegationIdentity, Ed25519KeyIdentity } from '@dfinity/identity';
+import { Delegation, DelegationChain, DelegationIdentity, Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PocketIc } from '../../replica';
+import { createHash } from 'node:crypto';
+
 import { createIcApi, type IcApi } from '../../replica/http';
+import { Forest, Leaf } from '../../replica/http/hash_tree';
 import { idlFactory, type ProbeService } from '../fixtures/probe/idl';
 import { PROBE_WASM, probeArg } from './probe';
 import { CERTIFIED_WAT, wat } from './wat';
@@ -122,6 +127,26 @@ describe('@dfinity/agent against the replica', () => {
         await expect((await probe(DelegationIdentity.fromDelegation(session, elsewhere), undefined, true)).inc()).rejects.toThrow(/not one of the delegation targets/);
     });
 
+    it('accepts canister signatures, as Internet Identity delegates to a session key with them', async () => {
+        // The signing canister certifies a tree holding /sig/<sha256(seed)>/<sha256(payload)>, and its
+        // certificate plus the tree are the signature (what Internet Identity's canister does).
+        const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
+        const seed = text('user 10000');
+        const der = canisterSigKey(certifiedId, seed);
+        const session = seeded('ii-session');
+        const delegation = new Delegation(session.getPublicKey().toDer(), BigInt(Date.now() + 60_000) * 1_000_000n);
+        const payload = new Uint8Array([...IC_REQUEST_AUTH_DELEGATION_DOMAIN_SEPARATOR, ...requestIdOf({ ...delegation })]);
+        const tree = Forest.of({ sig: new Forest([[sha(seed), new Forest([[sha(payload), new Leaf(new Uint8Array())]])]]) });
+        await pic.updateCall({ canisterId: certifiedId, method: 'set', arg: tree.hash });
+        const signature = Cbor.encode({ certificate: api.certifier.dataCertificate(certifiedId), tree: tree.witness(true) });
+        const chain = DelegationChain.fromDelegations([{ delegation, signature: signature as never }], der as never);
+        const user = DelegationIdentity.fromDelegation(session, chain);
+        expect((await (await probe(user)).whoami()).toText()).toBe(Principal.selfAuthenticating(der).toText());
+        // Signed for another seed, the same signature proves nothing.
+        const other = DelegationChain.fromDelegations([{ delegation, signature: signature as never }], canisterSigKey(certifiedId, text('user 2')) as never);
+        await expect((await probe(DelegationIdentity.fromDelegation(session, other), undefined, true)).whoami()).rejects.toThrow(/Invalid canister signature/);
+    });
+
     it('gives queries a data certificate of the canister’s certified data', async () => {
         const agent = await agentFor();
         await agent.call(certifiedId, { methodName: 'set', arg: text('over http') });
@@ -129,6 +154,24 @@ describe('@dfinity/agent against the replica', () => {
         expect(result.status).toBe('replied');
         const certificate = await Certificate.create({ certificate: (result as { reply: { arg: Uint8Array } }).reply.arg, rootKey: agent.rootKey!, canisterId: certifiedId });
         expect(lookupResultToBuffer(certificate.lookup_path(['canister', certifiedId.toUint8Array(), 'certified_data']))).toEqual(text('over http'));
+    });
+
+    it('certifies public canister metadata, and private metadata to controllers only', async () => {
+        const section = (name: string, content: string) => {
+            const body = [name.length, ...text(name), ...text(content)];
+            return [0, body.length, ...body];
+        };
+        const module = new Uint8Array([...(await wat(CERTIFIED_WAT)), ...section('icp:public candid:service', 'service : { set : (blob) -> (blob) }'), ...section('icp:private notes', 'secret')]);
+        const canisterId = await pic.createCanister();
+        await pic.installCode({ canisterId, wasm: module });
+        const status = await CanisterStatus.request({ canisterId, agent: await agentFor(), paths: ['candid', 'module_hash'] });
+        expect(status.get('candid')).toBe('service : { set : (blob) -> (blob) }');
+        expect(status.get('module_hash')).toBe(Buffer.from(pic.replica.getCanister(canisterId)!.module!.moduleHash).toString('hex'));
+        const notes = { key: 'notes', path: 'notes', decodeStrategy: 'utf-8' as const };
+        const asController = await CanisterStatus.request({ canisterId, agent: await agentFor(new AnonymousIdentity()), paths: [notes] });
+        expect(asController.get('notes')).toBe('secret');
+        const stranger = await CanisterStatus.request({ canisterId, agent: await agentFor(seeded('alice'), undefined, true), paths: [notes] });
+        expect(stranger.get('notes')).toBeNull();
     });
 
     it('serves management canister calls at the effective canister id', async () => {
@@ -140,6 +183,15 @@ describe('@dfinity/agent against the replica', () => {
         await expect(call(certifiedId)).rejects.toThrow(/does not match effective canister id/);
     });
 });
+
+/** The DER public key of a canister signature (OID 1.3.6.1.4.1.56387.1.2): |id| · id · seed in a BIT STRING. */
+function canisterSigKey(canister: Principal, seed: Uint8Array): Uint8Array {
+    const id = canister.toUint8Array();
+    const bits = [0, id.length, ...id, ...seed];
+    const algorithm = [0x30, 0x0c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xb8, 0x43, 0x01, 0x02];
+    const body = [...algorithm, 0x03, bits.length, ...bits];
+    return new Uint8Array([0x30, body.length, ...body]);
+}
 
 /** A fetch that lets `edit` change each CBOR response body of the given endpoint. */
 function tampering(endpoint: RegExp, edit: (body: Record<string, any>) => void): typeof fetch {
@@ -276,6 +328,10 @@ describe('the replica refuses', () => {
         const bigNonce = await envelope(alice, callContent(alice.getPrincipal(), { nonce: new Uint8Array(33) }));
         expect(await post(callPath(), bigNonce)).toMatchObject({ status: 400, text: expect.stringMatching(/Nonce in request is too big/) });
         expect((await fetch(`${host}/index.html`)).status).toBe(404);
+        // A browser's CORS preflight, as for a dapp served from another origin.
+        const preflight = await fetch(`${host}${callPath()}`, { method: 'OPTIONS', headers: { origin: 'http://x.localhost', 'access-control-request-method': 'POST' } });
+        expect(preflight.status).toBe(204);
+        expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Content-Type/);
     });
 
     it('reading another user’s request status, or paths it may not read', async () => {

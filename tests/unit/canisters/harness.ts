@@ -3,9 +3,8 @@
  * the index's ports call the bucket logic directly (asynchronously, like inter-canister calls), with
  * hooks to make a bucket unreachable or to hold a call so that other messages can interleave.
  */
-import { Principal } from '@dfinity/principal';
-
 import { IDL } from '@dfinity/candid';
+import { Principal } from '@dfinity/principal';
 
 import * as bucketLogic from '../../../canisters/bucket/logic';
 import * as verify from '../../../canisters/bucket/verify';
@@ -37,8 +36,10 @@ import {
     principalPageKey,
     u64Key,
     u64ListSerializer,
+    u64PairKey,
     u8Key
 } from '../../../shared/stable';
+import { bucketMethods } from '../../../shared/idl';
 import { absorbBlocks, decodeState, encodeState, finalize } from '../../../shared/sha256';
 import { type Config, VerifierInfo, VerifyResult } from '../../../shared/types';
 
@@ -67,10 +68,13 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         bucketWasm: new MemoryMap(idIndexKey, bytesSerializer),
         upgrades: new MemoryMap(principalKey, upgradeSerializer),
         expired: new MemoryMap(u64Key, u64Key),
+        expiries: new MemoryMap(u64PairKey, bytesSerializer),
+        taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
         verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
     };
     initializeLayout(state);
-    setConfig(state, { ...DEFAULT_CONFIG, ...config });
+    // Small chunks and no minimum charge unless a test sets them: the tests' uploads are a few KiB.
+    setConfig(state, { ...DEFAULT_CONFIG, min_chunk_size: 64, session_min_charge_bytes: 0n, ...config });
     startEpoch(state);
     return state;
 }
@@ -80,7 +84,8 @@ export function newBucketState(): BucketState {
         meta: new MemoryMap(u8Key, bytesSerializer),
         sessions: new MemoryMap<bigint, BucketSession>(u64Key, candidSerializer(BucketSessionRecord)),
         chunks: new MemoryMap(idIndexKey, bytesSerializer),
-        pieces: new MemoryMap(idIndexPieceKey, bytesSerializer)
+        pieces: new MemoryMap(idIndexPieceKey, bytesSerializer),
+        presence: new MemoryMap(idIndexKey, bytesSerializer)
     };
     bucketLogic.initialize(state, INDEX);
     return state;
@@ -192,16 +197,35 @@ export class World {
         while (this.timers.length > 0) await this.timers.shift()!();
     }
 
+    /**
+     * Runs a bucket method as the canister would: arguments and reply pass through Candid with the
+     * method's types, so the logic gets what Azle gives it (`vec nat64` as a BigUint64Array, `vec nat32`
+     * as a Uint32Array, ...) and the index gets what the call returns.
+     */
+    private async c2c<T>(bucket: Principal, label: string, method: keyof typeof bucketMethods, args: unknown[], run: (state: BucketState, ...decoded: any[]) => T): Promise<T> {
+        const func = bucketMethods[method];
+        const state = await this.enter(bucket, label, args);
+        const decoded = IDL.decode(func.argTypes, IDL.encode(func.argTypes, args));
+        const reply = run(state, ...decoded);
+        return IDL.decode(func.retTypes, IDL.encode(func.retTypes, [reply]))[0] as T;
+    }
+
     readonly bucketApi: BucketApi = {
-        openSession: async (b, args) => bucketLogic.openSession(await this.enter(b, 'openSession', [args]), { caller: INDEX, now: this.now }, args),
-        sealSession: async (b, id) => bucketLogic.sealSession(await this.enter(b, 'sealSession', [id]), id),
-        reopenSession: async (b, id, from, drop) => bucketLogic.reopenSession(await this.enter(b, 'reopenSession', [id, from, drop]), id, from, drop),
-        hashChunk: async (b, args) => bucketLogic.hashChunk(await this.enter(b, 'hashChunk', [args]), args),
-        commitSession: async (b, args) => bucketLogic.commitSession(await this.enter(b, 'commitSession', [args]), args),
-        deleteChunks: async (b, id) => bucketLogic.deleteChunks(await this.enter(b, 'deleteChunks', [id]), id, 2),
-        sessionActivity: async (b, ids) => ({ Ok: bucketLogic.sessionActivity(await this.enter(b, 'sessionActivity', [ids]), ids) }),
-        planVerification: async (b, id, plan) => verify.planVerification(await this.enter(b, 'planVerification', [id]), this.verifyState(b), id, plan),
-        verifySession: async (b, id) => verify.verifySession(await this.enter(b, 'verifySession', [id]), this.verifyState(b), this.verifyPorts, id)
+        openSession: (b, args) => this.c2c(b, 'openSession', 'c2c_open_session', [args], (s, a) => bucketLogic.openSession(s, { caller: INDEX, now: this.now }, a)),
+        sealSession: (b, id) => this.c2c(b, 'sealSession', 'c2c_seal_session', [id], (s, i) => bucketLogic.sealSession(s, i)),
+        reopenSession: (b, id, from, drop) => this.c2c(b, 'reopenSession', 'c2c_reopen_session', [id, from, drop], (s, i, f, d) => bucketLogic.reopenSession(s, i, f, d)),
+        hashChunk: (b, args) => this.c2c(b, 'hashChunk', 'c2c_hash_chunk', [args], (s, a) => bucketLogic.hashChunk(s, a)),
+        commitSession: (b, args) => this.c2c(b, 'commitSession', 'c2c_commit_session', [args], (s, a) => bucketLogic.commitSession(s, a)),
+        deleteChunks: (b, id) => this.c2c(b, 'deleteChunks', 'c2c_delete', [id], (s, i) => bucketLogic.deleteChunks(s, i, 2)),
+        sessionActivity: (b, ids) => this.c2c(b, 'sessionActivity', 'c2c_session_activity', [ids], (s, i) => ({ Ok: bucketLogic.sessionActivity(s, i) })),
+        planVerification: (b, id, plan) => this.c2c(b, 'planVerification', 'c2c_plan_verification', [id, plan], (s, i, p) => verify.planVerification(s, this.verifyState(b), i, p)),
+        // Async on the bucket side (it calls the verifier): the reply is the awaited result.
+        verifySession: async (b, id) => {
+            const func = bucketMethods.c2c_verify_session;
+            const state = await this.enter(b, 'verifySession', [id]);
+            const reply = await verify.verifySession(state, this.verifyState(b), this.verifyPorts, id);
+            return IDL.decode(func.retTypes, IDL.encode(func.retTypes, [reply]))[0] as never;
+        }
     };
 
     readonly management: ManagementApi = {
@@ -228,10 +252,12 @@ export class World {
 
     /** put_chunk as bucket/main.ts runs it: verified chunks refused, stored ones queued for verification. */
     put(caller: Principal, bucket: Principal, sessionId: bigint, index: number, bytes: Uint8Array) {
-        const refused = verify.refusePut(this.verifyState(bucket), sessionId, index);
+        const types = bucketMethods.put_chunk.argTypes;
+        const [id, i, data] = IDL.decode(types, IDL.encode(types, [sessionId, index, bytes])) as [bigint, number, Uint8Array];
+        const refused = verify.refusePut(this.verifyState(bucket), id, i);
         if (refused !== null) return refused;
-        const result = bucketLogic.putChunk(this.bucket(bucket), { caller, now: this.now }, sessionId, index, bytes);
-        if ('Ok' in result) verify.afterPut(this.bucket(bucket), this.verifyState(bucket), this.verifyPorts, sessionId, index);
+        const result = bucketLogic.putChunk(this.bucket(bucket), { caller, now: this.now }, id, i, data);
+        if ('Ok' in result) verify.afterPut(this.bucket(bucket), this.verifyState(bucket), this.verifyPorts, id, i);
         return result;
     }
 }
