@@ -16,7 +16,7 @@ import { sha256 } from '../../shared/sha256';
 import type { Asset, Result } from '../../shared/types';
 import { setupForwarder } from '../helpers/forwarder';
 import { canisterWasm, createPic, type TestPic } from '../helpers/pic';
-import { ADMIN, bytes, deploySilo, download, identity, type Service, type Silo, stage, unwrap, upgradeBucket, upload } from '../helpers/silo';
+import { ADMIN, bytes, deploySilo, download, identity, type Service, type Silo, stage, unwrap, upgradeBucket, upgradeIndex, upload } from '../helpers/silo';
 
 const CHUNK = 4096;
 const user = identity('verify-user');
@@ -144,6 +144,21 @@ describe('per-chunk verification', () => {
         watch(silo.buckets[0], 'bucket');
         await pic.tick(5);
         const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
+        expect(await download(silo, user, asset)).toEqual(data);
+    });
+
+    it('upgrades of the index and a reinstall of the verifier mid-upload keep verification correct', async () => {
+        const data = bytes(4 * CHUNK + 3, 30);
+        const { index, ticket } = await stage(silo, user, data, { chunkSize: CHUNK });
+        // One round: verifications are on their way to the verifier when it is reinstalled (same module).
+        await pic.tick(1);
+        const module = new Uint8Array(readFileSync(canisterWasm('verifier').replace(/\.gz$/, '')));
+        await pic.reinstallCode({ canisterId: silo.verifierId!, wasm: module, sender: ADMIN });
+        await upgradeIndex(silo);
+        await pic.tick(5);
+        expect((await silo.admin.verifier())[0]?.canister.toText()).toBe(silo.verifierId!.toText());
+        const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
+        expect(seen['bucket.c2c_hash_chunk'] ?? 0).toBe(0);
         expect(await download(silo, user, asset)).toEqual(data);
     });
 
