@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling)
  */
 import { clientBench } from './client';
 import { httpBench } from './http';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
+import { scalingBench } from './scaling';
 import type { Log } from './report';
 import { siloCostsBench } from './silo_costs';
 import { verifierBench } from './verifier';
@@ -17,7 +18,8 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void> 
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
     { name: 'verifier', title: 'Native verification vs in-canister hashing (issue 14)', run: verifierBench },
     { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
-    { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench }
+    { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
+    { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench }
 ];
 
 async function main(): Promise<void> {

@@ -13,7 +13,7 @@ import { StateCorruptError, StateInUseError } from '../replica/persistence';
 import { GLOBAL_OPTIONS, type OptionTable, parseCommandLine, UsageError } from './cli/args';
 import type { Command, Connection, Invocation } from './cli/command';
 import { COMMANDS } from './cli/commands';
-import { checkNetwork, connect, StateUnusableError } from './cli/connect';
+import { checkNetwork, connect, isUnreachable, noReplica, StateUnusableError } from './cli/connect';
 import { Output } from './cli/output';
 import { AssetNotFoundError, SiloError } from './errors';
 
@@ -119,7 +119,8 @@ export async function main(argv: string[]): Promise<number> {
         });
     } catch (error) {
         runCleanup();
-        exit = fail(error);
+        // A network that stops answering mid-way is the same news as one that never did.
+        exit = fail(connection?.url !== undefined && isUnreachable(error) ? noReplica(connection.url) : error);
     } finally {
         process.removeListener('SIGINT', interrupted);
         process.removeListener('SIGTERM', interrupted);

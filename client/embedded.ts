@@ -25,6 +25,8 @@ const SAVE_EVERY_MS = Number(process.env.SILO_CHECKPOINT_MS ?? 2000);
 
 const root = resolve(import.meta.dirname, '..');
 
+const EMBEDDED_HASH_SLICE_BYTES = 256 * 1024;
+
 /** Where `npm run build` leaves the canister modules (the verifier's uncompressed: its hash is that of the file). */
 export function builtModule(name: 'index' | 'bucket' | 'verifier'): Uint8Array {
     const path = join(root, '.azle', name, name === 'verifier' ? 'verifier.wasm' : `${name}.wasm.gz`);
@@ -75,6 +77,10 @@ export class EmbeddedSilo {
                     bucketWasm: builtModule('bucket'),
                     // The native verifier, unless the caller asks for in-canister hashing (the bench compares both).
                     verifierWasm: options.verifier === false ? undefined : builtModule('verifier'),
+                    // finish_upload hashes in slices of this size, one message each. In-process, a message
+                    // runs on the host's thread without a break, so smaller slices keep Ctrl-C, timers and
+                    // progress prompt (a quarter of the IC default: a few hundred ms per message).
+                    config: { hash_slice_bytes: [EMBEDDED_HASH_SLICE_BYTES] },
                     onStep: options.onStep
                 }));
             }

@@ -21,12 +21,19 @@ export async function identityFromPem(text: string, source = 'the PEM'): Promise
     if (der !== null && der.length === 48 && ED25519_PKCS8_PREFIX.every((b, i) => der[i] === b)) {
         return Ed25519KeyIdentity.fromSecretKey(der.subarray(16));
     }
+    const unreadable = (why: string) =>
+        new InvalidArgumentError(`${source} holds no private key Silo can read (${why}): use a secp256k1 ('EC PRIVATE KEY') or Ed25519 PKCS#8 ('PRIVATE KEY') PEM, e.g. from \`dfx identity export\`.`);
     if (text.includes('EC PRIVATE KEY') || der !== null) {
         // secp256k1 support is loaded only when such a key is used.
         const { Secp256k1KeyIdentity } = await import('@dfinity/identity-secp256k1');
-        return Secp256k1KeyIdentity.fromPem(text);
+        try {
+            return Secp256k1KeyIdentity.fromPem(text);
+        } catch (error) {
+            // Any other key type (RSA, P-256, Ed448...) fails inside the library: say what is accepted.
+            throw unreadable(`not secp256k1 or Ed25519: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
+        }
     }
-    throw new InvalidArgumentError(`${source} holds no private key Silo can read: use a secp256k1 ('EC PRIVATE KEY') or Ed25519 PKCS#8 ('PRIVATE KEY') PEM, e.g. from \`dfx identity export\`.`);
+    throw unreadable('no PEM private key block found');
 }
 
 export async function loadIdentity(path: string): Promise<Identity> {

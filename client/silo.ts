@@ -31,7 +31,7 @@ import {
     MissingChunksError,
     TransportError
 } from './errors';
-import { hashSource, type SourceInput, toSource, type UploadSource } from './source';
+import { hashSource, nextTurn, type SourceInput, toSource, type UploadSource, YIELD_EVERY_MS } from './source';
 import type { Transport } from './transport';
 
 /**
@@ -144,6 +144,7 @@ export class SiloClient {
     private readonly index: Service;
     private readonly bucketActors = new Map<string, Service>();
     private readonly retry: RetryPolicy;
+    private lastTurn = Date.now();
 
     /**
      * @param options.transport - how calls reach the canisters (in-process replica or HttpAgent)
@@ -155,6 +156,16 @@ export class SiloClient {
         this.indexId = options.indexId;
         this.index = options.transport.actor<Service>(indexIdlFactory, options.indexId);
         this.retry = options.retry ?? defaultRetryPolicy;
+    }
+
+    /**
+     * Gives the event loop a turn when calls have kept it busy for a while. An in-process transport
+     * answers queries synchronously, so a download could otherwise starve timers and abort signals.
+     */
+    private async breathe(): Promise<void> {
+        if (Date.now() - this.lastTurn < YIELD_EVERY_MS) return;
+        await nextTurn();
+        this.lastTurn = Date.now();
     }
 
     /** The principal this client calls as (the owner of what it uploads). */
@@ -393,6 +404,7 @@ export class SiloClient {
     private async call<T>(retry: RetryPolicy | undefined, signal: AbortSignal | undefined, run: () => Promise<Result<T>>, rawErrors: boolean, failures = { count: 0 }): Promise<Result<T>> {
         const policy = retry ?? this.retry;
         for (;;) {
+            await this.breathe();
             signal?.throwIfAborted();
             let error: unknown;
             try {

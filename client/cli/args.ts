@@ -91,6 +91,8 @@ function parseErrorMessage(error: unknown): string {
     if (unknown) return `unknown option ${unknown[1]}`;
     const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
     if (missing) return `${missing[1]} needs a value`;
+    const ambiguous = /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous) return `${ambiguous[1]} needs a value (a value starting with - is written ${ambiguous[1]}=-...)`;
     const noArgument = /^Option '(?:-\w, )?(--[\w-]+)' does not take an argument/.exec(message);
     if (noArgument) return `${noArgument[1]} takes no value (use ${noArgument[1]}=true or =false)`;
     return message.split('\n')[0].replace(/\.$/, '');

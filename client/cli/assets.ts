@@ -19,7 +19,7 @@ export const ls: Command = {
     args: '',
     summary: "list your assets (--owner <principal> for someone else's public ones)",
     description: `Lists assets: yours, or another owner's public ones. With --json, one JSON array of assets.
-Names are printed as stored; on a terminal, control characters in them are shown as \\u{..} escapes.`,
+Control characters in names (ANSI escapes too) are shown as \\u{..} escapes; --json prints names exactly.`,
     options: {
         owner: { type: 'string', value: '<principal>', help: "whose assets (only others' public ones are listed)" }
     },

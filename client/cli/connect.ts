@@ -1,6 +1,6 @@
 /** Opening the network a command runs against: the embedded replica in `--state`, or a real one. */
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 import type { Identity } from '@dfinity/agent';
 
@@ -66,6 +66,9 @@ export async function openEmbedded(stateDir: string, output: Output): Promise<Em
         throw new StateUnusableError(`state directory ${stateDir} is not a directory: pick another with --state`);
     }
     try {
+        // Created here without `recursive` when the parent exists: Node's recursive mkdir spins forever
+        // where the parent refuses new entries with ENOENT (/proc).
+        if (!existsSync(stateDir)) mkdirSync(stateDir, { recursive: !existsSync(dirname(stateDir)) });
         return await EmbeddedSilo.open(stateDir, { onStep: (m) => output.note(m) });
     } catch (error) {
         if (error instanceof StateInUseError || error instanceof StateCorruptError || error instanceof SiloError) throw error;
@@ -93,9 +96,15 @@ export async function agentTransport(url: string, identity: Identity | undefined
     try {
         return await AgentTransport.create({ host: url, identity, fetchRootKey });
     } catch (error) {
-        if (isUnreachable(error)) throw new NoReplicaError(`no replica at ${url}: start one with \`silo start\` or \`dfx start\``);
+        if (isUnreachable(error)) throw noReplica(url);
         throw error;
     }
+}
+
+/** What to say when nothing answers at `url`: start a local replica, or check the way to a remote one. */
+export function noReplica(url: string): NoReplicaError {
+    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+    return new NoReplicaError(local ? `no replica at ${url}: start one with \`silo start\` or \`dfx start\`` : `cannot reach ${url}: check the network connection and --host`);
 }
 
 /** A fetch that failed to connect (refused, unknown host, reset), as Node's fetch or the agent reports it. */

@@ -54,14 +54,12 @@ export class Output {
         private readonly err: NodeJS.WriteStream = process.stderr
     ) {}
 
-    /** Whether stdout is a terminal (names are escaped only then: piped output stays byte-exact). */
-    get terminal(): boolean {
-        return this.out.isTTY === true;
-    }
-
-    /** A name from a canister, for a text line on stdout. */
+    /**
+     * A name from a canister, for a text line. Escaped whether or not stdout is a terminal: piped text
+     * usually ends up on one too (`| less -R`, CI logs); --json carries names exactly.
+     */
     name(text: string): string {
-        return this.terminal ? terminalSafe(text) : text;
+        return terminalSafe(text);
     }
 
     /** A result: `value` as one JSON document with --json, else `text()`. */

@@ -205,7 +205,11 @@ The content type is guessed from the file name unless --content-type is given.`,
                     if (p.phase === 'sending' && p.chunkIndex !== undefined && killAfter > 0 && ++sent >= killAfter) process.kill(process.pid, 'SIGKILL');
                 },
                 onSession: (session: bigint) => {
-                    if (key !== undefined) pending.set(key, session);
+                    if (key === undefined) return;
+                    // Checkpoint first: a recorded session must exist in the saved state, or a later upload
+                    // could be given the same id and be taken for this one.
+                    embedded?.save();
+                    pending.set(key, session);
                 }
             };
             let asset: Asset | undefined;
