@@ -109,12 +109,15 @@ export async function main(argv: string[]): Promise<number> {
         output.error(code, `${context}${message}`, exit === EXIT.usage ? 'Run `silo --help` for usage.' : undefined);
         return exit;
     };
-    process.once('SIGINT', interrupted);
-    process.once('SIGTERM', interrupted);
     let exit: number;
     try {
-        exit = await dispatch(argv, output, (current) => {
+        exit = await dispatch(argv, output, (current, command) => {
             invocation = current;
+            // A server (`silo start`) stops on these signals itself, after a checkpoint.
+            if (!command.handlesSignals) {
+                process.once('SIGINT', interrupted);
+                process.once('SIGTERM', interrupted);
+            }
             current.connect = async () => (connection ??= await connect(current.options, output));
         });
     } catch (error) {
@@ -135,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Parses `argv`, answers help and version, and runs the command; `started` sees the invocation first. */
-async function dispatch(argv: string[], output: Output, started: (invocation: Invocation) => void): Promise<number> {
+async function dispatch(argv: string[], output: Output, started: (invocation: Invocation, command: Command) => void): Promise<number> {
     const parsed = parseCommandLine(argv, allOptions());
     if (parsed.values.version === true) {
         output.result({ version: version() }, () => `silo ${version()}`);
@@ -168,7 +171,7 @@ async function dispatch(argv: string[], output: Output, started: (invocation: In
         cleanup: [],
         connect: () => Promise.reject(new Error('not started'))
     };
-    started(invocation);
+    started(invocation, command);
     if (command.name !== 'deploy') checkNetwork(parsed.values);
     command.check?.(invocation);
     await command.run(invocation);

@@ -126,8 +126,11 @@ async function bundleCli(log: (line: string) => void): Promise<void> {
     const { build } = await import('esbuild');
     const outfile = join(root, '.build', 'silo.mjs');
     await build({
-        entryPoints: [join(root, 'client', 'cli.ts')],
-        outfile,
+        entryPoints: { silo: join(root, 'client', 'cli.ts') },
+        outdir: join(root, '.build'),
+        outExtension: { '.js': '.mjs' },
+        // Modules only some commands load (`silo start`'s server) go to chunks of their own, read when used.
+        splitting: true,
         bundle: true,
         platform: 'node',
         format: 'esm',

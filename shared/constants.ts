@@ -87,4 +87,4 @@ export const DELETE_BATCH_CHUNKS = 64;
 
 /** Versions of the stable memory layouts; a canister refuses to start on a layout it does not know. */
 export const INDEX_LAYOUT_VERSION = 2;
-export const BUCKET_LAYOUT_VERSION = 3;
+export const BUCKET_LAYOUT_VERSION = 4;

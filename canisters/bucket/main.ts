@@ -3,13 +3,17 @@
  * session's chunks here directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
  */
 import { IDL } from '@dfinity/candid';
-import { call, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, setTimer, StableBTreeMap, time, trap, update } from 'azle';
+import { call, certifiedDataSet, dataCertificate, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, setTimer, StableBTreeMap, time, trap, update } from 'azle';
 
 import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
 import { bucketMethods as b } from '../../shared/idl';
-import { BucketInitArgs } from '../../shared/types';
+import { certifiedData } from '../../shared/certification';
+import { AssetMeta as AssetMetaRecord, BucketInitArgs } from '../../shared/types';
 import type {
+    AssetMeta,
     BucketStats,
+    HttpRequest,
+    HttpResponse,
     DeleteProgress,
     HashChunkResult,
     SessionActivity,
@@ -22,6 +26,8 @@ import type {
     VerificationPlan,
     VerifyProgress
 } from '../../shared/types';
+import { commitWithMeta, forgetMeta, putAssetMeta, setUrlSecret } from './assets';
+import { httpRequest } from './http';
 import { inspectBucketMessage } from './inspect';
 import * as logic from './logic';
 import { BucketMemory } from './memory';
@@ -36,7 +42,8 @@ const state: BucketState = {
     sessions: new StableBTreeMap<bigint, BucketSession>(BucketMemory.sessions, u64Key, candidSerializer(BucketSessionRecord)),
     chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer),
     pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer),
-    presence: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.presence, idIndexKey, bytesSerializer)
+    presence: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.presence, idIndexKey, bytesSerializer),
+    assets: new StableBTreeMap<bigint, AssetMeta>(BucketMemory.assetMeta, u64Key, candidSerializer(AssetMetaRecord))
 };
 
 const verification: verify.VerifyState = {
@@ -65,6 +72,7 @@ export default class {
     @init([BucketInitArgs])
     init(args: InitArgsT): void {
         logic.initialize(state, args.index);
+        certifiedDataSet(certifiedData());
     }
 
     /** Takes the init argument too (Azle requires it); the index of a bucket never changes. */
@@ -72,6 +80,12 @@ export default class {
     postUpgrade(args: InitArgsT): void {
         const refusal = logic.checkLayout(state) ?? logic.checkIndex(state, args.index);
         if (refusal !== null) trap(refusal);
+        certifiedDataSet(certifiedData());
+    }
+
+    @query(b.http_request.argTypes, b.http_request.retTypes[0])
+    http_request(request: HttpRequest): HttpResponse {
+        return httpRequest(state, { now: time(), certificate: dataCertificate() }, request);
     }
 
     /** Drops ingress calls that could only fail (see inspect.ts); manual: the argument is decoded only if needed. */
@@ -134,7 +148,7 @@ export default class {
     @update(b.c2c_commit_session.argTypes, b.c2c_commit_session.retTypes[0])
     c2c_commit_session(args: CommitArgsT): ResultT<null> {
         return fromIndex('c2c_commit_session', () => {
-            const result = logic.commitSession(state, args);
+            const result = commitWithMeta(state, args);
             if ('Ok' in result) verify.forget(verification, args.session_id);
             return result;
         });
@@ -143,9 +157,20 @@ export default class {
     @update(b.c2c_delete.argTypes, b.c2c_delete.retTypes[0])
     c2c_delete(id: bigint): ResultT<DeleteProgress> {
         return fromIndex('c2c_delete', () => {
+            forgetMeta(state, id);
             verify.forget(verification, id);
             return logic.deleteChunks(state, id);
         });
+    }
+
+    @update(b.c2c_put_asset_meta.argTypes, b.c2c_put_asset_meta.retTypes[0])
+    c2c_put_asset_meta(metas: AssetMeta[]): ResultT<number> {
+        return fromIndex('c2c_put_asset_meta', () => putAssetMeta(state, metas));
+    }
+
+    @update(b.c2c_set_url_secret.argTypes, b.c2c_set_url_secret.retTypes[0])
+    c2c_set_url_secret(secret: Uint8Array): ResultT<null> {
+        return fromIndex('c2c_set_url_secret', () => setUrlSecret(state, secret));
     }
 
     @update(b.c2c_plan_verification.argTypes, b.c2c_plan_verification.retTypes[0])

@@ -29,6 +29,7 @@ import { bytesSerializer, candidSerializer, idIndexKey, principalKey, principalP
 import type {
     Asset,
     AssetPage,
+    AssetUrl,
     BeginUploadArgs,
     BucketInfo,
     Config,
@@ -74,6 +75,7 @@ import {
     upgradeSerializer
 } from './state';
 import { abortUpload, beginUpload, finishUpload, sessionInfo } from './uploads';
+import { assetUrl, urlSecretSerializer } from './urls';
 import { currentVerifier, setVerifier } from './verification';
 
 const state: IndexState = {
@@ -90,6 +92,7 @@ const state: IndexState = {
     expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key),
     expiries: new StableBTreeMap(IndexMemory.expiries, u64PairKey, bytesSerializer),
     taskQueue: new StableBTreeMap(IndexMemory.taskQueue, u64PairKey, bytesSerializer),
+    urlSecrets: new StableBTreeMap(IndexMemory.urlSecrets, principalKey, urlSecretSerializer),
     verifier: new StableBTreeMap(IndexMemory.verifier, u8Key, candidSerializer<VerifierInfoT>(VerifierInfo))
 };
 
@@ -270,6 +273,11 @@ export default class {
             await runUpgrades(state, env(), ports);
             return { Ok: upgradeStatus(state) };
         });
+    }
+
+    @update(m.asset_url.argTypes, m.asset_url.retTypes[0])
+    async asset_url(id: bigint, ttlSeconds: [] | [number]): Promise<Result<AssetUrl>> {
+        return assetUrl(state, env(), ports, id, ttlSeconds[0]);
     }
 
     @query(m.verifier.argTypes, m.verifier.retTypes[0])

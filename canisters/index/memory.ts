@@ -18,6 +18,8 @@ export const IndexMemory = {
     expiries: 11,
     /** Layout v2: (next_attempt_at, task id) of every task, earliest first. */
     taskQueue: 12,
+    /** Bucket → the key of its private URL tokens (canisters/index/urls.ts). */
+    urlSecrets: 13,
     /** The registered verifier canister (verification.ts). */
-    verifier: 13
+    verifier: 14
 } as const;

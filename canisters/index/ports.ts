@@ -22,6 +22,8 @@ const bucketApi: BucketApi = {
     commitSession: (bucket, args) => callBucket(bucket, 'c2c_commit_session', [args]),
     deleteChunks: (bucket, id) => callBucket(bucket, 'c2c_delete', [id]),
     sessionActivity: (bucket, ids) => callBucket(bucket, 'c2c_session_activity', [ids]),
+    putAssetMeta: (bucket, metas) => callBucket(bucket, 'c2c_put_asset_meta', [metas]),
+    setUrlSecret: (bucket, secret) => callBucket(bucket, 'c2c_set_url_secret', [secret]),
     planVerification: (bucket, id, plan) => callBucket(bucket, 'c2c_plan_verification', [id, plan]),
     verifySession: (bucket, id) => callBucket(bucket, 'c2c_verify_session', [id])
 };
@@ -55,7 +57,8 @@ const managementApi: ManagementApi = {
     async moduleHash(canister) {
         const status = await management<{ module_hash: [] | [Uint8Array] }>('canister_status', { canister_id: canister });
         return status.module_hash[0] ?? null;
-    }
+    },
+    rawRand: () => call('aaaaa-aa', 'raw_rand', { paramIdlTypes: [], returnIdlType: ManagementMethods.raw_rand.result[0], args: [] })
 };
 
 export const ports: Ports = { bucket: bucketApi, management: managementApi };

@@ -15,6 +15,7 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
+import type { UrlSecretRecord } from './urls';
 import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
@@ -32,6 +33,7 @@ import {
     type HashChunkArgs,
     type HashChunkResult,
     type OpenSessionArgs,
+    type AssetMeta,
     type Result,
     type SessionActivity,
     type Visibility as VisibilityT,
@@ -147,6 +149,8 @@ export interface IndexState {
     expiries: KvMap<[bigint, bigint], Uint8Array>;
     /** (next_attempt_at, task id) for every task: the timer runs the earliest due few. */
     taskQueue: KvMap<[bigint, bigint], Uint8Array>;
+    /** Bucket → its URL token secret and whether the bucket has it (urls.ts). */
+    urlSecrets: KvMap<Principal, UrlSecretRecord>;
     /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
     verifier?: KvMap<number, VerifierInfo>;
 }
@@ -180,6 +184,8 @@ export interface BucketApi {
     commitSession(bucket: Principal, args: CommitSessionArgs): Promise<Result<null>>;
     deleteChunks(bucket: Principal, id: bigint): Promise<Result<DeleteProgress>>;
     sessionActivity(bucket: Principal, ids: bigint[]): Promise<Result<SessionActivity[]>>;
+    putAssetMeta(bucket: Principal, metas: AssetMeta[]): Promise<Result<number>>;
+    setUrlSecret(bucket: Principal, secret: Uint8Array): Promise<Result<null>>;
     planVerification(bucket: Principal, sessionId: bigint, plan: VerificationPlan): Promise<Result<null>>;
     verifySession(bucket: Principal, sessionId: bigint): Promise<Result<VerifyProgress>>;
 }
@@ -190,6 +196,8 @@ export interface ManagementApi {
     installCode(canister: Principal, mode: 'install' | 'upgrade', wasm: Uint8Array, arg: Uint8Array): Promise<void>;
     stopCanister(canister: Principal): Promise<void>;
     startCanister(canister: Principal): Promise<void>;
+    /** 32 random bytes from `raw_rand`. */
+    rawRand(): Promise<Uint8Array>;
     /** The SHA-256 of the module a canister the index controls runs (null: none installed). */
     moduleHash(canister: Principal): Promise<Uint8Array | null>;
 }

@@ -40,8 +40,11 @@ import {
     u8Key
 } from '../../../shared/stable';
 import { bucketMethods } from '../../../shared/idl';
+import { AssetMeta as AssetMetaRecord, VerifierInfo, VerifyResult } from '../../../shared/types';
+import type { AssetMeta, Config } from '../../../shared/types';
 import { absorbBlocks, decodeState, encodeState, finalize } from '../../../shared/sha256';
-import { type Config, VerifierInfo, VerifyResult } from '../../../shared/types';
+import * as bucketAssets from '../../../canisters/bucket/assets';
+import { urlSecretSerializer } from '../../../canisters/index/urls';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
@@ -70,6 +73,7 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         expired: new MemoryMap(u64Key, u64Key),
         expiries: new MemoryMap(u64PairKey, bytesSerializer),
         taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
+        urlSecrets: new MemoryMap(principalKey, urlSecretSerializer),
         verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
     };
     initializeLayout(state);
@@ -85,7 +89,8 @@ export function newBucketState(): BucketState {
         sessions: new MemoryMap<bigint, BucketSession>(u64Key, candidSerializer(BucketSessionRecord)),
         chunks: new MemoryMap(idIndexKey, bytesSerializer),
         pieces: new MemoryMap(idIndexPieceKey, bytesSerializer),
-        presence: new MemoryMap(idIndexKey, bytesSerializer)
+        presence: new MemoryMap(idIndexKey, bytesSerializer),
+        assets: new MemoryMap<bigint, AssetMeta>(u64Key, candidSerializer(AssetMetaRecord))
     };
     bucketLogic.initialize(state, INDEX);
     return state;
@@ -215,9 +220,14 @@ export class World {
         sealSession: (b, id) => this.c2c(b, 'sealSession', 'c2c_seal_session', [id], (s, i) => bucketLogic.sealSession(s, i)),
         reopenSession: (b, id, from, drop) => this.c2c(b, 'reopenSession', 'c2c_reopen_session', [id, from, drop], (s, i, f, d) => bucketLogic.reopenSession(s, i, f, d)),
         hashChunk: (b, args) => this.c2c(b, 'hashChunk', 'c2c_hash_chunk', [args], (s, a) => bucketLogic.hashChunk(s, a)),
-        commitSession: (b, args) => this.c2c(b, 'commitSession', 'c2c_commit_session', [args], (s, a) => bucketLogic.commitSession(s, a)),
-        deleteChunks: (b, id) => this.c2c(b, 'deleteChunks', 'c2c_delete', [id], (s, i) => bucketLogic.deleteChunks(s, i, 2)),
+        commitSession: (b, args) => this.c2c(b, 'commitSession', 'c2c_commit_session', [args], (s, a) => bucketAssets.commitWithMeta(s, a)),
+        deleteChunks: (b, id) => this.c2c(b, 'deleteChunks', 'c2c_delete', [id], (s, i) => {
+            bucketAssets.forgetMeta(s, i);
+            return bucketLogic.deleteChunks(s, i, 2);
+        }),
         sessionActivity: (b, ids) => this.c2c(b, 'sessionActivity', 'c2c_session_activity', [ids], (s, i) => ({ Ok: bucketLogic.sessionActivity(s, i) })),
+        putAssetMeta: (b, metas) => this.c2c(b, 'putAssetMeta', 'c2c_put_asset_meta', [metas], (s, m) => bucketAssets.putAssetMeta(s, m)),
+        setUrlSecret: (b, secret) => this.c2c(b, 'setUrlSecret', 'c2c_set_url_secret', [secret], (s, k) => bucketAssets.setUrlSecret(s, k)),
         planVerification: (b, id, plan) => this.c2c(b, 'planVerification', 'c2c_plan_verification', [id, plan], (s, i, p) => verify.planVerification(s, this.verifyState(b), i, p)),
         // Async on the bucket side (it calls the verifier): the reply is the awaited result.
         verifySession: async (b, id) => {
@@ -243,6 +253,10 @@ export class World {
         moduleHash: async (c) => {
             this.calls.push({ method: 'moduleHash', args: [c] });
             return this.moduleHashes.get(c.toText()) ?? null;
+        },
+        rawRand: async () => {
+            this.calls.push({ method: 'rawRand', args: [] });
+            return Uint8Array.from({ length: 32 }, (_, i) => (i * 7 + this.calls.length) & 0xff);
         }
     };
 
