@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, server)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, server, web)
  */
 import { clientBench } from './client';
 import { httpBench } from './http';
@@ -13,6 +13,7 @@ import type { Log } from './report';
 import { serverBench } from './server';
 import { siloCostsBench } from './silo_costs';
 import { verifierBench } from './verifier';
+import { webBench } from './web';
 
 const sections: { name: string; title: string; run: (log: Log) => Promise<void> }[] = [
     { name: 'replica', title: 'Replica (issue 2)', run: replicaBench },
@@ -23,7 +24,8 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void> 
     { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
     { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench },
     { name: 'http_serving', title: 'HTTP serving from the buckets (issue 12)', run: httpServingBench },
-    { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench }
+    { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench },
+    { name: 'web', title: 'Web app upload from Chromium against the CLI, through silo start (issue 13)', run: webBench }
 ];
 
 async function main(): Promise<void> {

@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 
 import { readSections, WasmWriter, writeSections } from '../replica/wasm/binary';
 import { buildVerifier } from './build_verifier';
+import { buildWeb } from './build_web';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -146,6 +147,7 @@ async function bundleCli(log: (line: string) => void): Promise<void> {
 
 export async function buildAll(log = console.log): Promise<void> {
     await bundleCli(log);
+    await buildWeb(log);
     const targets = [...dfxTargets(root), ...dfxTargets(join(root, 'tests/fixtures'))];
     // Azle builds are CPU-bound; two at a time matches the machines this runs on.
     const queue = [...targets];
