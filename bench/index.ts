@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http, scaling, http_serving, server, web, soak)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, server, web, soak)
  * Sections marked `onlyByName` (the long model-based soak) run only when named.
  */
 import { clientBench } from './client';
@@ -14,12 +14,14 @@ import type { Log } from './report';
 import { serverBench } from './server';
 import { siloCostsBench } from './silo_costs';
 import { soakBench } from './soak';
+import { verifierBench } from './verifier';
 import { webBench } from './web';
 
 const sections: { name: string; title: string; run: (log: Log) => Promise<void>; onlyByName?: boolean }[] = [
     { name: 'replica', title: 'Replica (issue 2)', run: replicaBench },
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
+    { name: 'verifier', title: 'Native verification vs in-canister hashing (issue 14)', run: verifierBench },
     { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
     { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
     { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench },

@@ -27,9 +27,9 @@ const root = resolve(import.meta.dirname, '..');
 
 const EMBEDDED_HASH_SLICE_BYTES = 256 * 1024;
 
-/** Where `npm run build` leaves the canister modules. */
-export function builtModule(name: 'index' | 'bucket'): Uint8Array {
-    const path = join(root, '.azle', name, `${name}.wasm.gz`);
+/** Where `npm run build` leaves the canister modules (the verifier's uncompressed: its hash is that of the file). */
+export function builtModule(name: 'index' | 'bucket' | 'verifier'): Uint8Array {
+    const path = join(root, '.azle', name, name === 'verifier' ? 'verifier.wasm' : `${name}.wasm.gz`);
     if (!existsSync(path)) throw new SiloError(`${path} is missing: run \`npm run build\` first.`);
     return new Uint8Array(readFileSync(path));
 }
@@ -92,7 +92,7 @@ export class EmbeddedSilo {
      * Opens the deployment in `stateDir`, creating it on first use. The directory is locked until
      * {@link close}: a second process gets a `StateInUseError`.
      */
-    static async open(stateDir: string, options: { onStep?: (message: string) => void; echoLogs?: boolean } = {}): Promise<EmbeddedSilo> {
+    static async open(stateDir: string, options: { onStep?: (message: string) => void; echoLogs?: boolean; verifier?: boolean } = {}): Promise<EmbeddedSilo> {
         const store = ReplicaStore.open(stateDir);
         try {
             const identityPath = join(stateDir, 'identity.pem');
@@ -110,6 +110,8 @@ export class EmbeddedSilo {
                 ({ indexId } = await deploySilo(new ReplicaTransport(pic, identity.getPrincipal()), {
                     indexWasm: builtModule('index'),
                     bucketWasm: builtModule('bucket'),
+                    // The native verifier, unless the caller asks for in-canister hashing (the bench compares both).
+                    verifierWasm: options.verifier === false ? undefined : builtModule('verifier'),
                     // finish_upload hashes in slices of this size, one message each. In-process, a message
                     // runs on the host's thread without a break, so smaller slices keep Ctrl-C, timers and
                     // progress prompt (a quarter of the IC default: a few hundred ms per message).

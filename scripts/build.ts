@@ -11,6 +11,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 import { readSections, WasmWriter, writeSections } from '../replica/wasm/binary';
+import { buildVerifier } from './build_verifier';
 import { buildWeb } from './build_web';
 
 const root = resolve(import.meta.dirname, '..');
@@ -157,6 +158,9 @@ export async function buildAll(log = console.log): Promise<void> {
             log(`${result === 'built' ? 'built ' : 'cached'} ${relative(root, wasmPath(t.dfxRoot, t.name))}${result === 'built' ? ` in ${((Date.now() - started) / 1000).toFixed(1)} s` : ''}`);
         }
     });
+    const started = Date.now();
+    const verifier = await buildVerifier();
+    log(`${verifier === 'built' ? 'built ' : 'cached'} .azle/verifier/verifier.wasm${verifier === 'built' ? ` in ${((Date.now() - started) / 1000).toFixed(1)} s` : ''}`);
     await Promise.all(workers);
 }
 
