@@ -113,10 +113,7 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', interrupted);
     let exit: number;
     try {
-        exit = await dispatch(argv, output, (current) => {
-            invocation = current;
-            current.connect = async () => (connection ??= await connect(current.options, output));
-        });
+        exit = await dispatch(argv, output, (options) => async () => (connection ??= await connect(options, output)), (current) => (invocation = current));
     } catch (error) {
         runCleanup();
         // A network that stops answering mid-way is the same news as one that never did.
@@ -134,8 +131,16 @@ export async function main(argv: string[]): Promise<number> {
     return exit;
 }
 
-/** Parses `argv`, answers help and version, and runs the command; `started` sees the invocation first. */
-async function dispatch(argv: string[], output: Output, started: (invocation: Invocation) => void): Promise<number> {
+/**
+ * Parses `argv`, answers help and version, and runs the command, whose invocation connects through
+ * `connector(options)`; `started` sees the invocation before the command checks or runs anything.
+ */
+async function dispatch(
+    argv: string[],
+    output: Output,
+    connector: (options: Invocation['options']) => Invocation['connect'],
+    started: (invocation: Invocation) => void
+): Promise<number> {
     const parsed = parseCommandLine(argv, allOptions());
     if (parsed.values.version === true) {
         output.result({ version: version() }, () => `silo ${version()}`);
@@ -166,7 +171,7 @@ async function dispatch(argv: string[], output: Output, started: (invocation: In
         output,
         interruptNote: 'interrupted',
         cleanup: [],
-        connect: () => Promise.reject(new Error('not started'))
+        connect: connector(parsed.values)
     };
     started(invocation);
     if (command.name !== 'deploy') checkNetwork(parsed.values);

@@ -1,6 +1,6 @@
 /** The Silo client library: verified uploads and downloads over the in-process replica or a real network. */
 export { SiloClient, defaultRetryPolicy } from './silo';
-export type { DownloadOptions, Progress, RetryPolicy, UploadOptions } from './silo';
+export type { DownloadOptions, DownloadSink, Progress, RetryPolicy, UploadOptions } from './silo';
 export { AgentTransport, ReplicaTransport } from './transport';
 export type { CallHook, Transport } from './transport';
 export { EmbeddedSilo } from './embedded';
