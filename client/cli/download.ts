@@ -39,7 +39,10 @@ function resolveTarget(output: string | undefined, name: string, id: bigint, for
     const shown = path;
     if (existsSync(path) || isDanglingLink(path)) {
         const link = lstatSync(path);
-        // A symlink is followed: what it points to is written (the link itself stays).
+        // /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open file (a pipe, a terminal, a file the shell
+        // redirected to): written through as they are, whatever they lead to.
+        if (link.isSymbolicLink() && /^\/(dev|proc)\//.test(path)) return { kind: 'special', path, shown };
+        // Another symlink is followed: what it points to is written (the link itself stays).
         if (link.isSymbolicLink()) path = resolveLink(path);
         if (existsSync(path)) {
             const stat = statSync(path);
