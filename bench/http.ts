@@ -13,6 +13,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 
 import { PocketIc } from '../replica';
 import { createIcApi } from '../replica/http';
+import { MAX_CHUNK_SIZE } from '../shared/constants';
 import { idlFactory, type ProbeService } from '../tests/fixtures/probe/idl';
 import { probeArg, PROBE_WASM } from '../tests/replica/probe';
 import { ms, table, type Log } from './report';
@@ -72,6 +73,11 @@ export async function httpBench(log: Log = console.log): Promise<void> {
     const httpUpdatesParallel = await rate(32, 8, () => actor.inc());
     const parallelSignatures = (api.certifier.signatures - parallelBefore) / 32;
     const httpQueriesParallel = await rate(200, 8, () => actor.get());
+    // A chunk-sized argument: what an upload's put_chunk calls carry.
+    const chunk = new Uint8Array(MAX_CHUNK_SIZE).fill(7);
+    const putArg = new Uint8Array(IDL.encode([IDL.Nat64, IDL.Vec(IDL.Nat8)], [1n, chunk]));
+    const inProcessPuts = await rate(10, 1, () => pic.updateCall({ canisterId, method: 'put', arg: putArg }));
+    const httpPuts = await rate(10, 1, () => actor.put(1n, chunk));
 
     server.close();
     await pic.tearDown();
@@ -83,7 +89,9 @@ export async function httpBench(log: Log = console.log): Promise<void> {
         row('update, HTTP agent, 8 in flight', httpUpdatesParallel, inProcessUpdates.perSecond),
         row('query, in process', inProcessQueries),
         row('query, HTTP agent, 1 in flight', httpQueries, inProcessQueries.perSecond),
-        row('query, HTTP agent, 8 in flight', httpQueriesParallel, inProcessQueries.perSecond)
+        row('query, HTTP agent, 8 in flight', httpQueriesParallel, inProcessQueries.perSecond),
+        row('1.9 MB put, in process', inProcessPuts),
+        row('1.9 MB put, HTTP agent, 1 in flight', httpPuts, inProcessPuts.perSecond)
     ]);
     log(`  BLS signatures per update call: ${signaturesPerUpdate.toFixed(2)} with 1 in flight (${ms(signingPerUpdate)} of signing each), ${parallelSignatures.toFixed(2)} with 8 (one per certified state).`);
     log('  The agent verifies each update certificate (BLS, @noble/curves) and each query signature (Ed25519) in the same process.');

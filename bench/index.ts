@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http, scaling, http_serving)
  */
 import { clientBench } from './client';
 import { httpBench } from './http';
+import { httpServingBench } from './http_serving';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
+import { scalingBench } from './scaling';
 import type { Log } from './report';
 import { siloCostsBench } from './silo_costs';
 
@@ -15,7 +17,9 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void> 
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
     { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
-    { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench }
+    { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
+    { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench },
+    { name: 'http_serving', title: 'HTTP serving from the buckets (issue 12)', run: httpServingBench }
 ];
 
 async function main(): Promise<void> {

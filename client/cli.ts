@@ -109,11 +109,21 @@ export async function main(argv: string[]): Promise<number> {
         output.error(code, `${context}${message}`, exit === EXIT.usage ? 'Run `silo --help` for usage.' : undefined);
         return exit;
     };
-    process.once('SIGINT', interrupted);
-    process.once('SIGTERM', interrupted);
     let exit: number;
     try {
-        exit = await dispatch(argv, output, (options) => async () => (connection ??= await connect(options, output)), (current) => (invocation = current));
+        exit = await dispatch(
+            argv,
+            output,
+            (options) => async () => (connection ??= await connect(options, output)),
+            (current, command) => {
+                invocation = current;
+                // A server (`silo start`) stops on these signals itself, after a checkpoint.
+                if (!command.handlesSignals) {
+                    process.once('SIGINT', interrupted);
+                    process.once('SIGTERM', interrupted);
+                }
+            }
+        );
     } catch (error) {
         runCleanup();
         // A network that stops answering mid-way is the same news as one that never did.
@@ -133,13 +143,13 @@ export async function main(argv: string[]): Promise<number> {
 
 /**
  * Parses `argv`, answers help and version, and runs the command, whose invocation connects through
- * `connector(options)`; `started` sees the invocation before the command checks or runs anything.
+ * `connector(options)`; `started` sees the invocation and its command before anything is checked or run.
  */
 async function dispatch(
     argv: string[],
     output: Output,
     connector: (options: Invocation['options']) => Invocation['connect'],
-    started: (invocation: Invocation) => void
+    started: (invocation: Invocation, command: Command) => void
 ): Promise<number> {
     const parsed = parseCommandLine(argv, allOptions());
     if (parsed.values.version === true) {
@@ -173,7 +183,7 @@ async function dispatch(
         cleanup: [],
         connect: connector(parsed.values)
     };
-    started(invocation);
+    started(invocation, command);
     if (command.name !== 'deploy') checkNetwork(parsed.values);
     command.check?.(invocation);
     await command.run(invocation);

@@ -4,7 +4,7 @@
  * does (stable memory kept, post_upgrade run). State is checkpointed while work proceeds, so a killed
  * process loses at most the last few seconds, and never leaves a half-written state behind.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import type { Identity } from '@dfinity/agent';
@@ -39,8 +39,52 @@ interface AppState {
 }
 
 /** A Silo deployment in the in-process replica, persisted in a directory. */
+/** What `silo start` records in its state directory while it serves it. */
+export interface ServerRecord {
+    /** Where it listens, e.g. `http://127.0.0.1:4943`. */
+    url: string;
+    /** The index canister. */
+    index: string;
+    pid: number;
+}
+
+const SERVER_FILE = 'server.json';
+
+function isAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+}
+
+/**
+ * The `silo start` serving `stateDir`, or null when none does. A record left by a server that died
+ * (SIGKILL) names a process that is gone, and is ignored.
+ */
+export function runningServer(stateDir: string): ServerRecord | null {
+    const path = join(stateDir, SERVER_FILE);
+    if (!existsSync(path)) return null;
+    let record: ServerRecord;
+    try {
+        record = JSON.parse(readFileSync(path, 'utf8'));
+    } catch {
+        return null;
+    }
+    if (typeof record?.url !== 'string' || typeof record.index !== 'string' || !Number.isInteger(record.pid)) return null;
+    return record.pid !== process.pid && isAlive(record.pid) ? record : null;
+}
+
+/** The identity kept in `stateDir` (the one the embedded network calls as), if there is one. */
+export async function stateIdentity(stateDir: string): Promise<Identity | undefined> {
+    const path = join(stateDir, 'identity.pem');
+    return existsSync(path) ? identityFromPem(readFileSync(path, 'utf8'), path) : undefined;
+}
+
 export class EmbeddedSilo {
     private lastSave = Date.now();
+    private savedRound = -1;
     private buffersAfterGc = 0;
     private closed = false;
 
@@ -145,9 +189,30 @@ export class EmbeddedSilo {
         }
         this.store.save(replica, { indexId: this.indexId.toText() } satisfies AppState);
         this.lastSave = Date.now();
+        this.savedRound = replica.round;
         // The checkpoint just released the pages it wrote.
         this.buffersAfterGc = 0;
         this.collectIfNeeded();
+    }
+
+    /**
+     * For a server (`silo start`): runs a round when messages are queued or a canister's timer is due, on
+     * the wall clock's time, and checkpoints when something ran since the last checkpoint and the
+     * checkpoint interval has passed (so a killed server loses at most that interval).
+     */
+    pulse(): void {
+        this.syncClock();
+        const replica = this.pic.replica;
+        if (replica.busy || [...replica.canisters.values()].some((c) => c.globalTimer !== 0n && replica.time >= c.globalTimer)) replica.tick();
+        if (replica.round !== this.savedRound) this.maybeSave();
+    }
+
+    /** Records that a server at `url` serves this state directory (see {@link runningServer}). */
+    recordServer(url: string): void {
+        const path = join(this.store.dir, SERVER_FILE);
+        const temporary = `${path}.tmp-${process.pid}`;
+        writeFileSync(temporary, JSON.stringify({ url, index: this.indexId.toText(), pid: process.pid } satisfies ServerRecord));
+        renameSync(temporary, path);
     }
 
     /**
@@ -168,6 +233,7 @@ export class EmbeddedSilo {
         try {
             this.save();
         } finally {
+            rmSync(join(this.store.dir, SERVER_FILE), { force: true });
             this.store.close();
         }
     }

@@ -1,5 +1,7 @@
 /** The Silo client library: verified uploads and downloads over the in-process replica or a real network. */
 export { SiloClient, defaultRetryPolicy } from './silo';
+export { gatewayUrl } from './urls';
+export type { AssetUrlOptions, IcDomain } from './urls';
 export type { DownloadOptions, DownloadSink, Progress, RetryPolicy, UploadOptions } from './silo';
 export { AgentTransport, ReplicaTransport } from './transport';
 export type { CallHook, Transport } from './transport';

@@ -9,6 +9,7 @@ import { Sha256, toHex } from '../shared/sha256';
 import type {
     Asset,
     AssetPage,
+    AssetUrl,
     BucketInfo,
     Result,
     SessionInfo,
@@ -33,6 +34,7 @@ import {
 } from './errors';
 import { hashSource, nextTurn, type SourceInput, toSource, type UploadSource, YIELD_EVERY_MS } from './source';
 import type { Transport } from './transport';
+import { type AssetUrlOptions, gatewayUrl } from './urls';
 
 /**
  * Progress of an upload or download, reported as each step completes (and at the start and end of each
@@ -514,6 +516,23 @@ export class SiloClient {
     /** Reads an asset's record. @throws {@link AssetNotFoundError}, {@link UnauthorizedError} */
     async getAsset(assetId: bigint): Promise<Asset> {
         return this.attempt(undefined, undefined, () => this.index.get_asset(assetId));
+    }
+
+    /**
+     * A URL a browser, an `<img>` or a `<video>` can load the asset from, served by its bucket. A private
+     * asset's URL carries a token the index mints for its owner only, valid `options.ttl` seconds.
+     *
+     * @example
+     * ```ts
+     * img.src = await silo.assetUrl(asset.id);                                  // https://<bucket>.icp0.io/a/7/cat.png
+     * link.href = await silo.assetUrl(id, { ttl: 600, download: true });        // private: …?token=…&download
+     * ```
+     * @throws {@link UnauthorizedError} (a private asset of someone else), {@link AssetNotFoundError},
+     *   {@link InvalidArgumentError} (ttl out of range), {@link BucketUnavailableError}
+     */
+    async assetUrl(assetId: bigint, options: AssetUrlOptions = {}): Promise<string> {
+        const url: AssetUrl = await this.attempt(undefined, undefined, () => this.index.asset_url(assetId, options.ttl === undefined ? [] : [options.ttl]));
+        return gatewayUrl(url.bucket, url.path, options);
     }
 
     /** A session's state on the index (owner only). */

@@ -76,12 +76,15 @@ export const DEFAULT_BUCKET_CYCLES = 3_000_000_000_000n;
 /** How often the index sweeps expired sessions and retries queued bucket work. */
 export const DEFAULT_SWEEP_INTERVAL_SECONDS = 60;
 
-/** Largest page `list_assets` returns. */
-export const MAX_LIST_LIMIT = 500;
+/**
+ * Largest page `list_assets` returns. Reading and encoding an asset record costs a query ~13-16 M
+ * instructions (bench `scaling`), so 100 of them stay well inside the IC's 5 B query limit.
+ */
+export const MAX_LIST_LIMIT = 100;
 
 /** Chunks a bucket deletes per message when an asset or session is removed. */
 export const DELETE_BATCH_CHUNKS = 64;
 
 /** Versions of the stable memory layouts; a canister refuses to start on a layout it does not know. */
 export const INDEX_LAYOUT_VERSION = 2;
-export const BUCKET_LAYOUT_VERSION = 3;
+export const BUCKET_LAYOUT_VERSION = 4;

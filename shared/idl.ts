@@ -7,7 +7,9 @@ import { IDL } from '@dfinity/candid';
 
 import {
     Asset,
+    AssetMeta,
     AssetPage,
+    AssetUrl,
     BeginUploadArgs,
     BucketInfo,
     BucketStats,
@@ -15,6 +17,8 @@ import {
     ConfigUpdate,
     HashChunkArgs,
     HashChunkResult,
+    HttpRequest,
+    HttpResponse,
     CommitSessionArgs,
     DeleteProgress,
     OpenSessionArgs,
@@ -48,7 +52,9 @@ export const indexMethods = {
     admin_commit_bucket_wasm: IDL.Func([IDL.Nat64, IDL.Vec(IDL.Nat8)], [UnitResult], []),
     admin_create_bucket: IDL.Func([], [Result(BucketInfo)], []),
     admin_upgrade_buckets: IDL.Func([], [Result(UpgradeStatus)], []),
-    admin_run_maintenance: IDL.Func([], [UnitResult], [])
+    admin_run_maintenance: IDL.Func([], [UnitResult], []),
+    /** Where an asset is served over HTTP; for a private asset (owner only), a URL with a token valid `ttl_seconds`. */
+    asset_url: IDL.Func([IDL.Nat64, IDL.Opt(IDL.Nat32)], [Result(AssetUrl)], [])
 };
 
 export const bucketMethods = {
@@ -62,7 +68,12 @@ export const bucketMethods = {
     c2c_hash_chunk: IDL.Func([HashChunkArgs], [Result(HashChunkResult)], []),
     c2c_commit_session: IDL.Func([CommitSessionArgs], [UnitResult], []),
     c2c_delete: IDL.Func([IDL.Nat64], [Result(DeleteProgress)], []),
-    c2c_session_activity: IDL.Func([IDL.Vec(IDL.Nat64)], [Result(IDL.Vec(SessionActivity))], ['query'])
+    c2c_session_activity: IDL.Func([IDL.Vec(IDL.Nat64)], [Result(IDL.Vec(SessionActivity))], ['query']),
+    http_request: IDL.Func([HttpRequest], [HttpResponse], ['query']),
+    /** Records the HTTP metadata of committed assets (backfill); returns how many were recorded. */
+    c2c_put_asset_meta: IDL.Func([IDL.Vec(AssetMeta)], [Result(IDL.Nat32)], []),
+    /** Sets the key that private assets' URL tokens are checked with. */
+    c2c_set_url_secret: IDL.Func([IDL.Vec(IDL.Nat8)], [UnitResult], [])
 };
 
 export const indexIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(indexMethods);

@@ -395,11 +395,32 @@ export interface HashChunkResult {
     tail: Uint8Array;
 }
 
-export const CommitSessionArgs = IDL.Record({ session_id: IDL.Nat64, owner: IDL.Principal, visibility: Visibility });
+/** What a bucket needs to serve a committed asset over HTTP, beyond what its session record holds. */
+export const AssetMeta = IDL.Record({
+    id: IDL.Nat64,
+    name: IDL.Text,
+    content_type: IDL.Text,
+    sha256: IDL.Vec(IDL.Nat8)
+});
+export interface AssetMeta {
+    id: bigint;
+    name: string;
+    content_type: string;
+    sha256: Uint8Array;
+}
+
+export const CommitSessionArgs = IDL.Record({
+    session_id: IDL.Nat64,
+    owner: IDL.Principal,
+    visibility: Visibility,
+    /** Absent only from an index older than HTTP serving: its maintenance pushes the metadata later. */
+    meta: IDL.Opt(AssetMeta)
+});
 export interface CommitSessionArgs {
     session_id: bigint;
     owner: Principal;
     visibility: Visibility;
+    meta: [] | [AssetMeta];
 }
 
 export const DeleteProgress = IDL.Record({ remaining: IDL.Nat32 });
@@ -426,4 +447,56 @@ export interface BucketStats {
     chunks: bigint;
     stored_bytes: bigint;
     layout_version: number;
+}
+
+// ------------------------------------------------------------------ HTTP serving (issue 12)
+
+/** What `asset_url` returns: where the asset is served, and the token of a private asset's URL. */
+export const AssetUrl = IDL.Record({
+    bucket: IDL.Principal,
+    /** `/a/<id>/<name>`, with `?token=...` for a private asset. */
+    path: IDL.Text,
+    token: IDL.Opt(IDL.Text),
+    /** When the token stops working (ns since the epoch); absent for public assets. */
+    expires_at: IDL.Opt(IDL.Nat64)
+});
+export interface AssetUrl {
+    bucket: Principal;
+    path: string;
+    token: [] | [string];
+    expires_at: [] | [bigint];
+}
+
+/** The HTTP gateway protocol's request and response (`http_request`). */
+export const HeaderField = IDL.Tuple(IDL.Text, IDL.Text);
+export type HeaderField = [string, string];
+
+export const HttpRequest = IDL.Record({
+    method: IDL.Text,
+    url: IDL.Text,
+    headers: IDL.Vec(HeaderField),
+    body: IDL.Vec(IDL.Nat8),
+    certificate_version: IDL.Opt(IDL.Nat16)
+});
+export interface HttpRequest {
+    method: string;
+    url: string;
+    headers: HeaderField[];
+    body: Uint8Array;
+    certificate_version: [] | [number];
+}
+
+/**
+ * No `streaming_strategy` and no `upgrade`: both are `opt` in the protocol, so a gateway decodes their
+ * absence as null. Large files are served as 206 parts that the gateway fetches with `Range` instead.
+ */
+export const HttpResponse = IDL.Record({
+    status_code: IDL.Nat16,
+    headers: IDL.Vec(HeaderField),
+    body: IDL.Vec(IDL.Nat8)
+});
+export interface HttpResponse {
+    status_code: number;
+    headers: HeaderField[];
+    body: Uint8Array;
 }

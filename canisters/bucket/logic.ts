@@ -44,6 +44,7 @@ export function initialize(state: BucketState, index: Principal): void {
  * counted here once, over the sessions.
  */
 export function checkLayout(state: BucketState): string | null {
+    if (checkLayoutVersion(state.meta, MetaKey.layoutVersion, 3, 'bucket') === null) writeLayoutVersion(state.meta, MetaKey.layoutVersion, BUCKET_LAYOUT_VERSION);
     for (const old of [1, 2]) {
         if (checkLayoutVersion(state.meta, MetaKey.layoutVersion, old, 'bucket') !== null) continue;
         let bytes = 0n;

@@ -3,13 +3,17 @@
  * session's chunks here directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
  */
 import { IDL } from '@dfinity/candid';
-import { init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, StableBTreeMap, time, trap, update } from 'azle';
+import { certifiedDataSet, dataCertificate, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, StableBTreeMap, time, trap, update } from 'azle';
 
 import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
 import { bucketMethods as b } from '../../shared/idl';
-import { BucketInitArgs } from '../../shared/types';
+import { certifiedData } from '../../shared/certification';
+import { AssetMeta as AssetMetaRecord, BucketInitArgs } from '../../shared/types';
 import type {
+    AssetMeta,
     BucketStats,
+    HttpRequest,
+    HttpResponse,
     DeleteProgress,
     HashChunkResult,
     SessionActivity,
@@ -20,6 +24,8 @@ import type {
     OpenSessionArgs as OpenArgsT,
     Result as ResultT
 } from '../../shared/types';
+import { commitWithMeta, forgetMeta, putAssetMeta, setUrlSecret } from './assets';
+import { httpRequest } from './http';
 import { inspectBucketMessage } from './inspect';
 import * as logic from './logic';
 import { BucketMemory } from './memory';
@@ -33,7 +39,8 @@ const state: BucketState = {
     sessions: new StableBTreeMap<bigint, BucketSession>(BucketMemory.sessions, u64Key, candidSerializer(BucketSessionRecord)),
     chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer),
     pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer),
-    presence: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.presence, idIndexKey, bytesSerializer)
+    presence: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.presence, idIndexKey, bytesSerializer),
+    assets: new StableBTreeMap<bigint, AssetMeta>(BucketMemory.assetMeta, u64Key, candidSerializer(AssetMetaRecord))
 };
 
 function env(): Env {
@@ -52,6 +59,7 @@ export default class {
     @init([BucketInitArgs])
     init(args: InitArgsT): void {
         logic.initialize(state, args.index);
+        certifiedDataSet(certifiedData());
     }
 
     /** Takes the init argument too (Azle requires it); the index of a bucket never changes. */
@@ -59,6 +67,12 @@ export default class {
     postUpgrade(args: InitArgsT): void {
         const refusal = logic.checkLayout(state) ?? logic.checkIndex(state, args.index);
         if (refusal !== null) trap(refusal);
+        certifiedDataSet(certifiedData());
+    }
+
+    @query(b.http_request.argTypes, b.http_request.retTypes[0])
+    http_request(request: HttpRequest): HttpResponse {
+        return httpRequest(state, { now: time(), certificate: dataCertificate() }, request);
     }
 
     /** Drops ingress calls that could only fail (see inspect.ts); manual: the argument is decoded only if needed. */
@@ -112,12 +126,25 @@ export default class {
 
     @update(b.c2c_commit_session.argTypes, b.c2c_commit_session.retTypes[0])
     c2c_commit_session(args: CommitArgsT): ResultT<null> {
-        return fromIndex('c2c_commit_session', () => logic.commitSession(state, args));
+        return fromIndex('c2c_commit_session', () => commitWithMeta(state, args));
     }
 
     @update(b.c2c_delete.argTypes, b.c2c_delete.retTypes[0])
     c2c_delete(id: bigint): ResultT<DeleteProgress> {
-        return fromIndex('c2c_delete', () => logic.deleteChunks(state, id));
+        return fromIndex('c2c_delete', () => {
+            forgetMeta(state, id);
+            return logic.deleteChunks(state, id);
+        });
+    }
+
+    @update(b.c2c_put_asset_meta.argTypes, b.c2c_put_asset_meta.retTypes[0])
+    c2c_put_asset_meta(metas: AssetMeta[]): ResultT<number> {
+        return fromIndex('c2c_put_asset_meta', () => putAssetMeta(state, metas));
+    }
+
+    @update(b.c2c_set_url_secret.argTypes, b.c2c_set_url_secret.retTypes[0])
+    c2c_set_url_secret(secret: Uint8Array): ResultT<null> {
+        return fromIndex('c2c_set_url_secret', () => setUrlSecret(state, secret));
     }
 
     @query(b.c2c_session_activity.argTypes, b.c2c_session_activity.retTypes[0])

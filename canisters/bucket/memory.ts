@@ -9,5 +9,7 @@ export const BucketMemory = {
     chunks: 2,
     pieces: 3,
     /** Layout v3: chunk presence bitmaps, in pages. */
-    presence: 4
+    presence: 4,
+    /** Layout v4: asset id → what HTTP responses need (name, content type, SHA-256). */
+    assetMeta: 5
 } as const;

@@ -4,6 +4,7 @@ import type { Principal } from '@dfinity/principal';
 
 import type { KvMap } from '../../shared/stable';
 import { BucketSessionState, Visibility } from '../../shared/types';
+import type { AssetMeta } from '../../shared/types';
 import type { BucketSessionState as SessionStateT, Visibility as VisibilityT } from '../../shared/types';
 
 export const BucketSessionRecord = IDL.Record({
@@ -46,7 +47,9 @@ export const MetaKey = {
     index: 1,
     /** Running totals over all sessions (u64), so stats() reads two values instead of every session. */
     storedBytes: 2,
-    storedChunks: 3
+    storedChunks: 3,
+    /** The key of private assets' URL tokens (32 bytes). */
+    urlSecret: 4
 } as const;
 
 export interface BucketState {
@@ -58,6 +61,8 @@ export interface BucketState {
     pieces: KvMap<[bigint, number, number], Uint8Array>;
     /** (session or asset id, page) → which chunks of the page the bucket holds (see presence.ts). */
     presence: KvMap<[bigint, number], Uint8Array>;
+    /** Committed asset id → its HTTP metadata (layout v4; assets committed before arrive by backfill). */
+    assets: KvMap<bigint, AssetMeta>;
 }
 
 export interface Env {

@@ -6,6 +6,7 @@ import type { Asset, AssetPage, ListAssetsArgs, Result } from '../../shared/type
 import { addTotals } from './schedule';
 import { type Env, type IndexState, type OwnerRecord, type Ports } from './state';
 import { enqueueTask, runTask } from './tasks';
+import { shiftBackfill } from './urls';
 
 /** Asset ids per owner page. */
 export const OWNER_PAGE_SIZE = 256;
@@ -47,11 +48,13 @@ export function insertAsset(state: IndexState, asset: Asset): void {
     state.owners.insert(asset.owner, owner);
     state.assets.insert(asset.id, { asset, page });
     addTotals(state, { assets: 1n });
+    shiftBackfill(state, asset.id, 1);
 }
 
 function removeAssetRecord(state: IndexState, id: bigint): Asset | undefined {
     const record = state.assets.remove(id);
     if (record === undefined) return undefined;
+    shiftBackfill(state, id, -1);
     const { asset, page } = record;
     const ids = state.ownerPages.get([asset.owner, page]) ?? [];
     state.ownerPages.insert(

@@ -29,6 +29,7 @@ import { bytesSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u6
 import type {
     Asset,
     AssetPage,
+    AssetUrl,
     BeginUploadArgs,
     BucketInfo,
     Config,
@@ -73,6 +74,7 @@ import {
     upgradeSerializer
 } from './state';
 import { abortUpload, beginUpload, finishUpload, sessionInfo } from './uploads';
+import { assetUrl, urlSecretSerializer } from './urls';
 
 const state: IndexState = {
     meta: new StableBTreeMap(IndexMemory.meta, u8Key, bytesSerializer),
@@ -87,7 +89,8 @@ const state: IndexState = {
     upgrades: new StableBTreeMap(IndexMemory.upgrades, principalKey, upgradeSerializer),
     expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key),
     expiries: new StableBTreeMap(IndexMemory.expiries, u64PairKey, bytesSerializer),
-    taskQueue: new StableBTreeMap(IndexMemory.taskQueue, u64PairKey, bytesSerializer)
+    taskQueue: new StableBTreeMap(IndexMemory.taskQueue, u64PairKey, bytesSerializer),
+    urlSecrets: new StableBTreeMap(IndexMemory.urlSecrets, principalKey, urlSecretSerializer)
 };
 
 function env(): Env {
@@ -267,6 +270,11 @@ export default class {
             await runUpgrades(state, env(), ports);
             return { Ok: upgradeStatus(state) };
         });
+    }
+
+    @update(m.asset_url.argTypes, m.asset_url.retTypes[0])
+    async asset_url(id: bigint, ttlSeconds: [] | [number]): Promise<Result<AssetUrl>> {
+        return assetUrl(state, env(), ports, id, ttlSeconds[0]);
     }
 
     @update(m.admin_run_maintenance.argTypes, m.admin_run_maintenance.retTypes[0])

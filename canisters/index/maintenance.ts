@@ -9,6 +9,7 @@ import { runUpgrades } from './buckets';
 import { currentEpoch, type Env, type IndexState, MetaKey, type Ports } from './state';
 import { runDueTasks } from './tasks';
 import { expireSessions } from './uploads';
+import { maintainUrls } from './urls';
 
 /** Longer than any healthy run (a few batches of bucket calls), short enough to recover from a trap. */
 export const MAINTENANCE_LEASE_NS = 10n * 60n * 1_000_000_000n;
@@ -26,6 +27,7 @@ export async function runMaintenance(state: IndexState, env: Env, ports: Ports):
         await expireSessions(state, env, ports);
         await runDueTasks(state, env, ports);
         await runUpgrades(state, env, ports);
+        await maintainUrls(state, ports);
     } finally {
         state.meta.remove(MetaKey.maintenanceLease);
     }

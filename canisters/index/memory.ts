@@ -17,5 +17,7 @@ export const IndexMemory = {
     /** Layout v2: (expires_at, session id) of every session, earliest first. */
     expiries: 11,
     /** Layout v2: (next_attempt_at, task id) of every task, earliest first. */
-    taskQueue: 12
+    taskQueue: 12,
+    /** Bucket → the key of its private URL tokens (canisters/index/urls.ts). */
+    urlSecrets: 13
 } as const;

@@ -21,7 +21,9 @@ const bucketApi: BucketApi = {
     hashChunk: (bucket, args) => callBucket(bucket, 'c2c_hash_chunk', [args]),
     commitSession: (bucket, args) => callBucket(bucket, 'c2c_commit_session', [args]),
     deleteChunks: (bucket, id) => callBucket(bucket, 'c2c_delete', [id]),
-    sessionActivity: (bucket, ids) => callBucket(bucket, 'c2c_session_activity', [ids])
+    sessionActivity: (bucket, ids) => callBucket(bucket, 'c2c_session_activity', [ids]),
+    putAssetMeta: (bucket, metas) => callBucket(bucket, 'c2c_put_asset_meta', [metas]),
+    setUrlSecret: (bucket, secret) => callBucket(bucket, 'c2c_set_url_secret', [secret])
 };
 
 /** Calls a management canister method with its Candid types from shared/management. */
@@ -49,7 +51,8 @@ const managementApi: ManagementApi = {
     },
     async startCanister(canister) {
         await management('start_canister', { canister_id: canister });
-    }
+    },
+    rawRand: () => call('aaaaa-aa', 'raw_rand', { paramIdlTypes: [], returnIdlType: ManagementMethods.raw_rand.result[0], args: [] })
 };
 
 export const ports: Ports = { bucket: bucketApi, management: managementApi };

@@ -15,6 +15,7 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
+import type { UrlSecretRecord } from './urls';
 import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
@@ -32,6 +33,7 @@ import {
     type HashChunkArgs,
     type HashChunkResult,
     type OpenSessionArgs,
+    type AssetMeta,
     type Result,
     type SessionActivity,
     type Visibility as VisibilityT
@@ -144,6 +146,8 @@ export interface IndexState {
     expiries: KvMap<[bigint, bigint], Uint8Array>;
     /** (next_attempt_at, task id) for every task: the timer runs the earliest due few. */
     taskQueue: KvMap<[bigint, bigint], Uint8Array>;
+    /** Bucket → its URL token secret and whether the bucket has it (urls.ts). */
+    urlSecrets: KvMap<Principal, UrlSecretRecord>;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -175,6 +179,8 @@ export interface BucketApi {
     commitSession(bucket: Principal, args: CommitSessionArgs): Promise<Result<null>>;
     deleteChunks(bucket: Principal, id: bigint): Promise<Result<DeleteProgress>>;
     sessionActivity(bucket: Principal, ids: bigint[]): Promise<Result<SessionActivity[]>>;
+    putAssetMeta(bucket: Principal, metas: AssetMeta[]): Promise<Result<number>>;
+    setUrlSecret(bucket: Principal, secret: Uint8Array): Promise<Result<null>>;
 }
 
 /** Calls to the management canister; each rejects with the system's message when it fails. */
@@ -183,6 +189,8 @@ export interface ManagementApi {
     installCode(canister: Principal, mode: 'install' | 'upgrade', wasm: Uint8Array, arg: Uint8Array): Promise<void>;
     stopCanister(canister: Principal): Promise<void>;
     startCanister(canister: Principal): Promise<void>;
+    /** 32 random bytes from `raw_rand`. */
+    rawRand(): Promise<Uint8Array>;
 }
 
 export interface Ports {

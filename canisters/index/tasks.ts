@@ -6,6 +6,7 @@
 import type { SiloError } from '../../shared/types';
 import { adjustBucket, backoff } from './buckets';
 import { dueTasks, putTask, removeTask } from './schedule';
+import { assetMetaOf } from './urls';
 import { type Env, type IndexState, MetaKey, type Ports, type TaskKind, type TaskRecord, takeNext } from './state';
 
 /** At most this many `c2c_delete` batches per task run, so one huge asset cannot hold the timer. */
@@ -24,7 +25,7 @@ export function describeError(error: unknown): string {
 
 type Outcome = { status: 'done' } | { status: 'progress' } | { status: 'failed'; error: string };
 
-async function attempt(ports: Ports, kind: TaskKind): Promise<Outcome> {
+async function attempt(state: IndexState, ports: Ports, kind: TaskKind): Promise<Outcome> {
     const failed = (error: SiloError | unknown): Outcome => ({ status: 'failed', error: describeError(error) });
     try {
         if ('delete_chunks' in kind) {
@@ -37,7 +38,7 @@ async function attempt(ports: Ports, kind: TaskKind): Promise<Outcome> {
             return { status: 'progress' };
         }
         const { bucket, session_id, owner, visibility } = kind.notify_commit;
-        const result = await ports.bucket.commitSession(bucket, { session_id, owner, visibility });
+        const result = await ports.bucket.commitSession(bucket, { session_id, owner, visibility, meta: assetMetaOf(state, session_id) });
         // A session already gone (or going) was deleted with its asset: nothing is left to commit.
         if ('Err' in result && ('SessionNotFound' in result.Err || ('SessionClosed' in result.Err && result.Err.SessionClosed.state === 'deleting'))) return { status: 'done' };
         return 'Err' in result ? failed(result.Err) : { status: 'done' };
@@ -53,7 +54,7 @@ export async function runTask(state: IndexState, env: Env, ports: Ports, task: T
         removeTask(state, task.id);
         return true;
     }
-    const outcome = await attempt(ports, task.kind);
+    const outcome = await attempt(state, ports, task.kind);
     // Another message may have run and removed the task while this one awaited.
     const current = state.tasks.get(task.id);
     if (current === undefined) return outcome.status === 'done';

@@ -44,6 +44,8 @@ export interface Command {
      * nothing, or a value `run` receives.
      */
     check?(invocation: Invocation): void;
+    /** The command stops on SIGINT/SIGTERM by itself (a server): the CLI then does not exit on them. */
+    handlesSignals?: boolean;
     run(invocation: Invocation): Promise<void>;
 }
 

@@ -6,6 +6,8 @@ import { info, ls, rm } from './assets';
 import type { Command } from './command';
 import { buckets, deploy, stats } from './deployment';
 import { download } from './download';
+import { start } from './start';
 import { upload } from './upload';
+import { url } from './url';
 
-export const COMMANDS: Command[] = [upload, download, ls, info, rm, buckets, stats, deploy];
+export const COMMANDS: Command[] = [upload, download, ls, info, rm, url, buckets, stats, deploy, start];

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import type { Identity } from '@dfinity/agent';
 
 import { StateCorruptError, StateInUseError } from '../../replica/persistence';
-import { EmbeddedSilo } from '../embedded';
+import { EmbeddedSilo, runningServer, stateIdentity } from '../embedded';
 import { SiloError } from '../errors';
 import { loadIdentity } from '../identity';
 import { SiloClient } from '../silo';
@@ -52,7 +52,8 @@ export function checkNetwork(options: ConnectOptions): string {
         return network;
     }
     if (NETWORKS[network] === undefined) throw new UsageError(`unknown network '${network}': use embedded, local or ic`);
-    const index = str(options, 'index');
+    // --network local defaults to the `silo start` serving --state, if one does.
+    const index = str(options, 'index') ?? (network === 'local' ? runningServer(resolve(str(options, 'state') ?? '.silo'))?.index : undefined);
     if (index === undefined) throw new UsageError(`--network ${network} needs --index <canister-id>`);
     principal('index', index);
     const host = str(options, 'host');
@@ -82,13 +83,19 @@ export async function connect(options: ConnectOptions, output: Output): Promise<
     const network = checkNetwork(options);
     const identity = await identityOption(options);
     const stateDir = resolve(str(options, 'state') ?? '.silo');
+    const server = network === 'ic' ? null : runningServer(stateDir);
+    if (network === 'embedded' && server !== null) {
+        // A `silo start` holds the state directory: go through it, as the same identity.
+        const transport = await agentTransport(server.url, identity ?? (await stateIdentity(stateDir)), true);
+        return { client: new SiloClient({ transport, indexId: principal('index', server.index) }), stateDir, url: server.url };
+    }
     if (network === 'embedded') {
         const embedded = await openEmbedded(stateDir, output);
         return { client: new SiloClient({ transport: embedded.transport(identity), indexId: embedded.indexId }), stateDir, embedded };
     }
-    const url = str(options, 'host') ?? NETWORKS[network].host;
+    const url = str(options, 'host') ?? server?.url ?? NETWORKS[network].host;
     const transport = await agentTransport(url, identity, NETWORKS[network].fetchRootKey);
-    return { client: new SiloClient({ transport, indexId: principal('index', str(options, 'index')!) }), stateDir, url };
+    return { client: new SiloClient({ transport, indexId: principal('index', str(options, 'index') ?? server!.index) }), stateDir, url };
 }
 
 /** An agent for `url`; a replica that does not answer gets a NoReplicaError saying how to start one. */

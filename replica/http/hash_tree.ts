@@ -8,7 +8,14 @@
  */
 import { createHash } from 'node:crypto';
 
-import { compare } from '@dfinity/candid';
+/**
+ * Labels order as the interface specification orders them: lexicographically by bytes. (`compare` of
+ * `@dfinity/candid` orders shorter arrays first, which agent-js's linear lookup tolerates but the
+ * binary lookups of the Rust verifiers, e.g. @dfinity/response-verification, do not.)
+ */
+function compare(a: Uint8Array, b: Uint8Array): number {
+    return Buffer.compare(a, b);
+}
 
 /** A hash tree as `@dfinity/agent` decodes it: [0] empty, [1, l, r] fork, [2, label, t], [3, value], [4, hash]. */
 export type HashTree =

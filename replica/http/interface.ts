@@ -25,7 +25,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { Cbor, hashOfMap } from '@dfinity/agent';
+import { Cbor } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
@@ -35,7 +35,7 @@ import { MANAGEMENT_CANISTER_ID } from '../ids';
 import { MAX_INGRESS_BYTES } from '../limits';
 import type { Replica } from '../replica';
 import { canisterMetadata, inCanisterRange, StateCertifier } from './certificate';
-import { authenticate, checkExpiry, checkPaths, EnvelopeError, parseEnvelope, type Envelope, type RequestType } from './envelope';
+import { authenticate, checkExpiry, checkPaths, EnvelopeError, hashOfMap, parseEnvelope, type Envelope, type RequestType } from './envelope';
 import { hex } from './hash_tree';
 import { ReplicaKeys } from './keys';
 
@@ -65,6 +65,8 @@ export interface IcApi {
 
 /** Largest request body read (larger: 413). Calls are held to the ingress limit. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Requests remembered at once (each until its expiry); beyond, calls are refused as the IC refuses them when its ingress pool is full. */
+const MAX_TRACKED_REQUESTS = 100_000;
 /** Rounds executed in one go before yielding to the event loop. */
 const ROUNDS_PER_TURN = 1000;
 
@@ -185,6 +187,10 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         if (known !== undefined) {
             // A replay (or a retry) of a request the replica already has: it is never executed twice.
             return send(res, 202, 'Duplicate request. Message is already being tracked and executed.');
+        }
+        if (requests.size >= MAX_TRACKED_REQUESTS) {
+            prune();
+            if (requests.size >= MAX_TRACKED_REQUESTS) throw new HttpError(503, 'Service is overloaded, try again later.');
         }
         const messageId = replica.submitIngress(envelope.sender, envelope.canisterId!, envelope.methodName!, envelope.arg!);
         if (replica.ingressStatus(messageId)?.state === 'done') {

@@ -84,13 +84,14 @@ export interface UploadOptions {
     checkpoints?: boolean;
     visibility?: Visibility;
     name?: string;
+    contentType?: string;
 }
 
 export function beginArgs(data: Uint8Array, options: UploadOptions = {}) {
     const chunkSize = options.chunkSize ?? 1024;
     return {
         name: options.name ?? 'data.bin',
-        content_type: 'application/octet-stream',
+        content_type: options.contentType ?? 'application/octet-stream',
         size: BigInt(data.length),
         sha256: sha256(data),
         chunk_size: chunkSize,

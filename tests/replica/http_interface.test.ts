@@ -350,4 +350,23 @@ describe('the replica refuses', () => {
         expect((await read(alice, [[text('canister'), certifiedId.toUint8Array(), text('module_hash')]])).status).toBe(400);
         expect((await read(alice, [[text('request_status'), new Uint8Array(5)]])).status).toBe(400);
     });
+
+    it('node keys to read_state outside the subnet’s canister ranges; the subnet endpoint serves /subnet and /time only', async () => {
+        const anonymous = new AnonymousIdentity();
+        const readAt = async (path: string, paths: Uint8Array[][]) =>
+            post(path, await envelope(anonymous, { request_type: 'read_state', paths, sender: Principal.anonymous(), ingress_expiry: BigInt(Date.now() + 60_000) * 1_000_000n }));
+        const sid = api.keys.subnetId;
+        const nodePath = ['subnet', sid.toUint8Array(), 'node', api.keys.nodeId.toUint8Array(), 'public_key'];
+        const certificateOf = async (response: Response) =>
+            Certificate.create({ certificate: Cbor.decode<{ certificate: Uint8Array }>(new Uint8Array(await response.arrayBuffer())).certificate, rootKey: api.rootKey, canisterId: probeId });
+        const inRange = await certificateOf((await readAt(`/api/v2/canister/${probeId.toText()}/read_state`, [[text('subnet')]])).response);
+        expect(lookupResultToBuffer(inRange.lookup_path(nodePath))).toEqual(api.keys.nodeKey);
+        const outside = await certificateOf((await readAt('/api/v2/canister/aaaaa-aa/read_state', [[text('subnet')]])).response);
+        expect(lookupResultToBuffer(outside.lookup_path(nodePath))).toBeUndefined();
+        expect(lookupResultToBuffer(outside.lookup_path(['subnet', sid.toUint8Array(), 'public_key']))).toEqual(api.rootKey);
+        const subnet = await certificateOf((await readAt(`/api/v2/subnet/${sid.toText()}/read_state`, [[text('subnet')], [text('time')]])).response);
+        expect(lookupResultToBuffer(subnet.lookup_path(nodePath))).toEqual(api.keys.nodeKey);
+        expect((await readAt(`/api/v2/subnet/${sid.toText()}/read_state`, [[text('canister'), probeId.toUint8Array(), text('module_hash')]])).status).toBe(404);
+        expect((await readAt(`/api/v2/subnet/${probeId.toText()}/read_state`, [[text('time')]])).status).toBe(404);
+    });
 });

@@ -82,7 +82,7 @@ describe('a bucket stored by layout v1 (one value per chunk)', () => {
         expect(sealSession(state, 5n)).toEqual({ Ok: null });
         const hashed = hashChunk(state, { session_id: 5n, index: 0, offset: 0, length: 0, state: encodeState(initialState()) });
         expect(hashed).toEqual({ Ok: { state: encodeState(absorbBlocks(initialState(), data.subarray(0, 128))), tail: new Uint8Array() } });
-        expect(commitSession(state, { session_id: 5n, owner: ALICE, visibility: { public: null } })).toEqual({ Ok: null });
+        expect(commitSession(state, { session_id: 5n, owner: ALICE, visibility: { public: null }, meta: [] })).toEqual({ Ok: null });
         for (const i of [0, 1, 2]) expect(getChunk(state, { caller: ALICE, now: 3n }, 5n, i)).toEqual({ Ok: data.slice(i * 128, Math.min(size, i * 128 + 128)) });
         [128, 128, 44].forEach((length, i) => removeChunk(state, 5n, i, length));
         expect(state.chunks.len()).toBe(0);

@@ -15,6 +15,7 @@ import { migrateLayout, SWEEP_BATCH, TASK_BATCH, totals } from '../../../caniste
 import { getConfig, type IndexState, MetaKey } from '../../../canisters/index/state';
 import { enqueueTask, runDueTasks } from '../../../canisters/index/tasks';
 import { abortUpload, beginUpload, expireSessions, finishUpload } from '../../../canisters/index/uploads';
+import { MAX_LIST_LIMIT } from '../../../shared/constants';
 import type { KvMap } from '../../../shared/stable';
 import { writeLayoutVersion } from '../../../shared/stable';
 import type { Asset, AssetPage, BeginUploadArgs } from '../../../shared/types';
@@ -119,17 +120,17 @@ describe('5. queries examine a bounded number of records', () => {
         let calls = 0;
         do {
             const before = assets.reads();
-            const page: AssetPage = unwrap(listAssets(state, world.env(BOB), { owner: [ALICE], cursor, limit: [500] }));
+            const page: AssetPage = unwrap(listAssets(state, world.env(BOB), { owner: [ALICE], cursor, limit: [MAX_LIST_LIMIT] }));
             expect(assets.reads() - before).toBeLessThanOrEqual(LIST_SCAN_LIMIT);
             seen.push(...page.assets.map((a) => a.id));
             cursor = page.next_cursor;
             calls++;
         } while (cursor.length > 0 && calls < 20);
         // Every public one, once, in order.
-        expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => BigInt(i * 100 + 100)));
+        expect(seen).toEqual(Array.from({ length: (1.5 * LIST_SCAN_LIMIT) / 100 }, (_, i) => BigInt(i * 100 + 100)));
         // The owner pages through all of them.
-        const own = unwrap(listAssets(world.state, world.env(ALICE), { owner: [], cursor: [], limit: [500] }));
-        expect(own.assets).toHaveLength(500);
+        const own = unwrap(listAssets(world.state, world.env(ALICE), { owner: [], cursor: [], limit: [MAX_LIST_LIMIT] }));
+        expect(own.assets).toHaveLength(MAX_LIST_LIMIT);
         expect(own.next_cursor).toHaveLength(1);
     });
 

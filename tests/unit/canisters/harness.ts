@@ -39,7 +39,10 @@ import {
     u8Key
 } from '../../../shared/stable';
 import { bucketMethods } from '../../../shared/idl';
-import type { Config } from '../../../shared/types';
+import { AssetMeta as AssetMetaRecord } from '../../../shared/types';
+import type { AssetMeta, Config } from '../../../shared/types';
+import * as bucketAssets from '../../../canisters/bucket/assets';
+import { urlSecretSerializer } from '../../../canisters/index/urls';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
@@ -67,7 +70,8 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         upgrades: new MemoryMap(principalKey, upgradeSerializer),
         expired: new MemoryMap(u64Key, u64Key),
         expiries: new MemoryMap(u64PairKey, bytesSerializer),
-        taskQueue: new MemoryMap(u64PairKey, bytesSerializer)
+        taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
+        urlSecrets: new MemoryMap(principalKey, urlSecretSerializer)
     };
     initializeLayout(state);
     // Small chunks and no minimum charge unless a test sets them: the tests' uploads are a few KiB.
@@ -82,7 +86,8 @@ export function newBucketState(): BucketState {
         sessions: new MemoryMap<bigint, BucketSession>(u64Key, candidSerializer(BucketSessionRecord)),
         chunks: new MemoryMap(idIndexKey, bytesSerializer),
         pieces: new MemoryMap(idIndexPieceKey, bytesSerializer),
-        presence: new MemoryMap(idIndexKey, bytesSerializer)
+        presence: new MemoryMap(idIndexKey, bytesSerializer),
+        assets: new MemoryMap<bigint, AssetMeta>(u64Key, candidSerializer(AssetMetaRecord))
     };
     bucketLogic.initialize(state, INDEX);
     return state;
@@ -170,9 +175,14 @@ export class World {
         sealSession: (b, id) => this.c2c(b, 'sealSession', 'c2c_seal_session', [id], (s, i) => bucketLogic.sealSession(s, i)),
         reopenSession: (b, id, from, drop) => this.c2c(b, 'reopenSession', 'c2c_reopen_session', [id, from, drop], (s, i, f, d) => bucketLogic.reopenSession(s, i, f, d)),
         hashChunk: (b, args) => this.c2c(b, 'hashChunk', 'c2c_hash_chunk', [args], (s, a) => bucketLogic.hashChunk(s, a)),
-        commitSession: (b, args) => this.c2c(b, 'commitSession', 'c2c_commit_session', [args], (s, a) => bucketLogic.commitSession(s, a)),
-        deleteChunks: (b, id) => this.c2c(b, 'deleteChunks', 'c2c_delete', [id], (s, i) => bucketLogic.deleteChunks(s, i, 2)),
-        sessionActivity: (b, ids) => this.c2c(b, 'sessionActivity', 'c2c_session_activity', [ids], (s, i) => ({ Ok: bucketLogic.sessionActivity(s, i) }))
+        commitSession: (b, args) => this.c2c(b, 'commitSession', 'c2c_commit_session', [args], (s, a) => bucketAssets.commitWithMeta(s, a)),
+        deleteChunks: (b, id) => this.c2c(b, 'deleteChunks', 'c2c_delete', [id], (s, i) => {
+            bucketAssets.forgetMeta(s, i);
+            return bucketLogic.deleteChunks(s, i, 2);
+        }),
+        sessionActivity: (b, ids) => this.c2c(b, 'sessionActivity', 'c2c_session_activity', [ids], (s, i) => ({ Ok: bucketLogic.sessionActivity(s, i) })),
+        putAssetMeta: (b, metas) => this.c2c(b, 'putAssetMeta', 'c2c_put_asset_meta', [metas], (s, m) => bucketAssets.putAssetMeta(s, m)),
+        setUrlSecret: (b, secret) => this.c2c(b, 'setUrlSecret', 'c2c_set_url_secret', [secret], (s, k) => bucketAssets.setUrlSecret(s, k))
     };
 
     readonly management: ManagementApi = {
@@ -186,7 +196,11 @@ export class World {
             if (mode === 'install') this.buckets.set(canister.toText(), newBucketState());
         },
         stopCanister: async (c) => void this.calls.push({ method: 'stopCanister', args: [c] }),
-        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] })
+        startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] }),
+        rawRand: async () => {
+            this.calls.push({ method: 'rawRand', args: [] });
+            return Uint8Array.from({ length: 32 }, (_, i) => (i * 7 + this.calls.length) & 0xff);
+        }
     };
 
     get ports(): Ports {

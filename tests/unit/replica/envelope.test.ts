@@ -7,7 +7,7 @@ import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { Principal } from '@dfinity/principal';
 import { describe, expect, it } from 'vitest';
 
-import { authenticate, checkCbor, checkExpiry, EnvelopeError, MAX_INGRESS_TTL_NS, parseEnvelope, PERMITTED_DRIFT_NS } from '../../../replica/http/envelope';
+import { authenticate, checkCbor, checkExpiry, EnvelopeError, hashOfMap, MAX_INGRESS_TTL_NS, parseEnvelope, PERMITTED_DRIFT_NS } from '../../../replica/http/envelope';
 import { ReplicaKeys } from '../../../replica/http/keys';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -35,6 +35,26 @@ async function verdict(body: Uint8Array): Promise<string> {
         throw error;
     }
 }
+
+describe('request ids', () => {
+    it('are the specification’s example and what the agent computes, for every value kind', () => {
+        const example = {
+            request_type: 'call',
+            sender: Uint8Array.of(0x04),
+            ingress_expiry: 1685570400000000000n,
+            canister_id: Uint8Array.of(0, 0, 0, 0, 0, 0, 0x04, 0xd2),
+            method_name: 'hello',
+            arg: Uint8Array.of(0x44, 0x49, 0x44, 0x4c, 0x00, 0xfd, 0x2a)
+        };
+        expect(Buffer.from(hashOfMap(example)).toString('hex')).toBe('1d1091364d6bb8a6c16b203ee75467d59ead468f523eb058880ae8ec80e2b101');
+        const contents: Record<string, unknown>[] = [
+            { ...example, nonce: new Uint8Array(16).fill(1), ingress_expiry: 7 },
+            { request_type: 'read_state', paths: [[text('time')], [text('request_status'), new Uint8Array(32)]], sender: Uint8Array.of(4), ingress_expiry: 2n ** 63n },
+            { status: 'replied', reply: { arg: new Uint8Array(3) }, timestamp: 5n, request_id: new Uint8Array(32), skipped: undefined }
+        ];
+        for (const c of contents) expect(hashOfMap(c)).toEqual(new Uint8Array(requestIdOf(c)));
+    });
+});
 
 describe('checkCbor', () => {
     it('accepts what the agent encodes and refuses what @dfinity/cbor would decode leniently', () => {

@@ -1,0 +1,40 @@
+/** `silo start`: the embedded replica of --state served as a local IC network (from wip/gateway's cli.ts). */
+import { resolve } from 'node:path';
+
+import { DEFAULT_PORT, runStart } from '../start';
+import { UsageError, wholeNumber } from './args';
+import { type Command, stringOption } from './command';
+
+export const start: Command = {
+    name: 'start',
+    args: '',
+    summary: 'serve the embedded network over HTTP (IC interface, gateway) until Ctrl-C',
+    description: `Serves the embedded replica of --state as a local IC network on one port (default ${DEFAULT_PORT}, dfx's): the IC
+HTTP interface at /api (for @dfinity/agent and dfx-style tools), an HTTP gateway to canisters' http_request at
+http://<canister-id>.localhost:<port>/ (verified; <canister-id>.raw.localhost unverified) and /?canisterId=<id>,
+and the web app at /. Prints the URL and the index canister (--json: {"url", "index"}). Runs until Ctrl-C or
+SIGTERM, then checkpoints; while it runs, other silo commands with the same --state go through it.
+--host is the address to listen on here (default 127.0.0.1).`,
+    handlesSignals: true,
+    options: {
+        port: { type: 'string', value: '<n>', help: `port to listen on (default ${DEFAULT_PORT})` }
+    },
+    check(invocation) {
+        if (invocation.positionals.length > 0) throw new UsageError(`start takes no arguments, got '${invocation.positionals[0]}'`);
+        const host = stringOption(invocation, 'host');
+        if (host !== undefined && host.includes('://')) throw new UsageError(`start's --host is the address to listen on (e.g. 127.0.0.1), not a URL`);
+        wholeNumber('port', stringOption(invocation, 'port'), 0, 65535);
+    },
+    async run(invocation) {
+        const { output } = invocation;
+        await runStart(
+            {
+                stateDir: resolve(stringOption(invocation, 'state') ?? '.silo'),
+                host: stringOption(invocation, 'host'),
+                port: wholeNumber('port', stringOption(invocation, 'port'), 0, 65535),
+                onStep: (m) => output.note(m)
+            },
+            (started) => output.result({ url: started.url, index: started.indexId.toText() }, () => `Silo local network at ${started.url}\nindex canister ${started.indexId.toText()}\nCtrl-C to stop`)
+        );
+    }
+};

@@ -1,0 +1,151 @@
+/**
+ * `silo start`: the embedded replica of a state directory as a local IC network on one HTTP port — the
+ * IC HTTP interface that `@dfinity/agent` talks to, the HTTP gateway browsers load canisters' pages and
+ * files through, and the web app's static directory.
+ *
+ * While it runs it holds the state directory and records its URL there (`server.json`), so every other
+ * `silo` command given that directory talks to it over HTTP instead of refusing with "state in use".
+ * It checkpoints periodically (a SIGKILL loses at most the last interval, and never corrupts the state)
+ * and on SIGINT/SIGTERM.
+ */
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+
+import type { Principal } from '@dfinity/principal';
+
+import { ReplicaKeys, StateCertifier } from '../replica/http';
+import { close, createSiloServer, listen, type ApiHandler } from '../replica/http/server';
+import { EmbeddedSilo } from './embedded';
+import { SiloError } from './errors';
+
+/** dfx's port for a local replica, so `--network local` tools find `silo start` where they look. */
+export const DEFAULT_PORT = 4943;
+/** How often the server runs due rounds (timers, queued messages) and considers a checkpoint. */
+const PULSE_MS = 200;
+
+const root = resolve(import.meta.dirname, '..');
+
+export interface StartOptions {
+    /** The state directory (created and deployed on first use). */
+    stateDir: string;
+    /** Address to listen on (default 127.0.0.1). */
+    host?: string;
+    /** Port (default 4943; 0 for any free port). */
+    port?: number;
+    /** The static directory served at `/` (default: the web app's build, `web/dist`, when present). */
+    staticDir?: string;
+    /** Progress notes (first deployment). */
+    onStep?: (message: string) => void;
+    /** Errors of the background work (rounds, checkpoints), which must not stop the server. */
+    onError?: (error: unknown) => void;
+}
+
+export interface StartedSilo {
+    /** Where the server listens, e.g. `http://127.0.0.1:4943`. */
+    readonly url: string;
+    readonly indexId: Principal;
+    readonly silo: EmbeddedSilo;
+    readonly server: Server;
+    /** Stops serving, checkpoints and releases the state directory. */
+    stop(): Promise<void>;
+}
+
+/** The port is taken, or the address cannot be bound. */
+export class ListenError extends SiloError {
+    override name = 'ListenError';
+}
+
+/** Opens the state directory and serves it; resolves once the server listens. */
+export async function startSilo(options: StartOptions): Promise<StartedSilo> {
+    const stateDir = resolve(options.stateDir);
+    const silo = await EmbeddedSilo.open(stateDir, { onStep: options.onStep });
+    let server: Server | undefined;
+    try {
+        const keys = ReplicaKeys.load(stateDir);
+        const certifier = StateCertifier.attach(silo.pic.replica, keys);
+        const staticDir = options.staticDir ?? join(root, 'web', 'dist');
+        server = createSiloServer({
+            caller: silo.pic,
+            rootKey: () => keys.rootKey,
+            api: apiHandler(silo, certifier),
+            static: { dir: existsSync(staticDir) ? staticDir : undefined, fallbackPage: () => welcomePage(silo.indexId.toText()) },
+            afterRequest: () => pulse(silo, options.onError)
+        });
+        const host = options.host ?? '127.0.0.1';
+        const port = options.port ?? DEFAULT_PORT;
+        let url: string;
+        try {
+            url = await listen(server, host, port);
+        } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            if (code === 'EADDRINUSE') throw new ListenError(`port ${port} on ${host} is in use (a running \`silo start\` or \`dfx start\`?): pick another with --port`);
+            throw new ListenError(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+        }
+        silo.recordServer(url);
+        const timer = setInterval(() => pulse(silo, options.onError), PULSE_MS);
+        const running = server;
+        let stopped: Promise<void> | undefined;
+        return {
+            url,
+            indexId: silo.indexId,
+            silo,
+            server: running,
+            stop: () =>
+                (stopped ??= (async () => {
+                    clearInterval(timer);
+                    await close(running);
+                    silo.close();
+                })())
+        };
+    } catch (error) {
+        if (server?.listening) await close(server);
+        silo.close();
+        throw error;
+    }
+}
+
+function pulse(silo: EmbeddedSilo, onError?: (error: unknown) => void): void {
+    try {
+        silo.pulse();
+    } catch (error) {
+        (onError ?? ((e) => process.stderr.write(`silo start: ${e instanceof Error ? e.message : String(e)}\n`)))(error);
+    }
+}
+
+/** The IC HTTP interface over the replica (replica/http, engineer "net"); absent until it exists. */
+function apiHandler(_silo: EmbeddedSilo, _certifier: StateCertifier): ApiHandler | undefined {
+    return undefined;
+}
+
+function welcomePage(index: string): string {
+    return `<!doctype html>
+<meta charset="utf-8">
+<title>Silo local network</title>
+<h1>Silo local network</h1>
+<p>Index canister: <code>${index}</code></p>
+<p>The IC HTTP interface is at <code>/api/</code>; canisters' HTTP pages at <code>http://&lt;canister-id&gt;.localhost:PORT/</code>
+or <code>/?canisterId=&lt;canister-id&gt;</code> (<code>&lt;canister-id&gt;.raw.localhost</code> skips response verification).</p>
+`;
+}
+
+/**
+ * Runs `silo start` until SIGINT or SIGTERM, then checkpoints and resolves (exit code 0). `ready` is
+ * told where the server listens once it does.
+ */
+export async function runStart(options: StartOptions, ready: (started: StartedSilo) => void): Promise<void> {
+    const started = await startSilo(options);
+    await new Promise<void>((resolveStop) => {
+        const stop = () => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            started.stop().then(resolveStop, (error) => {
+                process.stderr.write(`silo start: ${error instanceof Error ? error.message : String(error)}\n`);
+                resolveStop();
+            });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        ready(started);
+    });
+}

@@ -1,0 +1,141 @@
+/**
+ * The index's side of HTTP serving without a replica: metadata backfill for assets committed without it
+ * (bounded batches, a position that survives deletions and insertions, resumption after failures) and the
+ * per-bucket URL secrets behind `asset_url`.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { httpRequest } from '../../../canisters/bucket/http';
+import { urlSecret } from '../../../canisters/bucket/assets';
+import { checkLayout } from '../../../canisters/bucket/logic';
+import { MetaKey } from '../../../canisters/bucket/state';
+import { deleteAsset } from '../../../canisters/index/assets';
+import { registerBucket } from '../../../canisters/index/buckets';
+import { assetUrl, BackfillKey, backfillMeta, maintainUrls } from '../../../canisters/index/urls';
+import { beginUpload, finishUpload } from '../../../canisters/index/uploads';
+import type { Asset, AssetUrl, HttpRequest } from '../../../shared/types';
+import { ADMIN, ALICE, BOB, bytes, newBucketState, split, unwrap, World } from './harness';
+
+const CHUNK = 256;
+
+function worldWithBuckets(count = 1): World {
+    const world = new World();
+    for (let i = 0; i < count; i++) unwrap(registerBucket(world.state, world.env(ADMIN), world.addBucket(), 1_000_000n, false));
+    return world;
+}
+
+async function commit(world: World, data: Uint8Array, name = 'file.bin', visibility: Asset['visibility'] = { public: null }): Promise<Asset> {
+    const { digest, chunks } = split(data, CHUNK);
+    const ticket = unwrap(
+        await beginUpload(world.state, world.env(ALICE), world.ports, { name, content_type: 'text/plain', size: BigInt(data.length), sha256: digest, chunk_size: CHUNK, visibility, checkpoints: [] })
+    );
+    chunks.forEach((chunk, i) => unwrap(world.put(ALICE, ticket.bucket, ticket.session_id, i, chunk)));
+    return unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
+}
+
+/** Commits as an index older than HTTP serving did: without metadata. */
+async function commitWithoutMeta(world: World, data: Uint8Array, name?: string): Promise<Asset> {
+    const original = world.bucketApi.commitSession;
+    world.bucketApi.commitSession = (bucket, args) => original(bucket, { ...args, meta: [] });
+    try {
+        return await commit(world, data, name);
+    } finally {
+        world.bucketApi.commitSession = original;
+    }
+}
+
+const get = (url: string): HttpRequest => ({ method: 'GET', url, headers: [], body: new Uint8Array(), certificate_version: [] });
+const status = (world: World, asset: Asset, url = `/a/${asset.id}`) => httpRequest(world.bucket(asset.bucket), { now: world.now }, get(url)).status_code;
+
+describe('metadata backfill', () => {
+    it('an asset committed without metadata answers 503 until maintenance pushes it, then 200', async () => {
+        const world = worldWithBuckets();
+        const asset = await commitWithoutMeta(world, bytes(100));
+        expect(status(world, asset)).toBe(503);
+        await maintainUrls(world.state, world.ports);
+        expect(status(world, asset)).toBe(200);
+        expect(world.state.meta.containsKey(BackfillKey.done)).toBe(false);
+        await maintainUrls(world.state, world.ports);
+        expect(world.state.meta.containsKey(BackfillKey.done)).toBe(true);
+        // Done: later runs call no bucket.
+        const calls = world.calls.length;
+        await backfillMeta(world.state, world.ports);
+        expect(world.calls.length).toBe(calls);
+    });
+
+    it('goes through every asset in bounded batches, across buckets, while assets are added and deleted', async () => {
+        const world = worldWithBuckets(2);
+        const assets: Asset[] = [];
+        for (let i = 0; i < 9; i++) assets.push(await commitWithoutMeta(world, bytes(10 + i, i)));
+        await backfillMeta(world.state, world.ports, 2); // assets 0, 1
+        // Deleting before the position and after it, and adding new ones, must not skip anything.
+        unwrap(await deleteAsset(world.state, world.env(ALICE), world.ports, assets[0].id));
+        unwrap(await deleteAsset(world.state, world.env(ALICE), world.ports, assets[3].id));
+        await backfillMeta(world.state, world.ports, 2);
+        for (let i = 0; i < 2; i++) assets.push(await commitWithoutMeta(world, bytes(5, 50 + i)));
+        unwrap(await deleteAsset(world.state, world.env(ALICE), world.ports, assets[1].id));
+        const batches: number[] = [];
+        const original = world.bucketApi.putAssetMeta;
+        world.bucketApi.putAssetMeta = (bucket, metas) => (batches.push(metas.length), original(bucket, metas));
+        for (let run = 0; run < 10 && !world.state.meta.containsKey(BackfillKey.done); run++) await backfillMeta(world.state, world.ports, 2);
+        expect(world.state.meta.containsKey(BackfillKey.done)).toBe(true);
+        expect(Math.max(...batches)).toBeLessThanOrEqual(2);
+        const deleted = new Set([assets[0].id, assets[1].id, assets[3].id]);
+        for (const asset of assets) expect(status(world, asset), `asset ${asset.id}`).toBe(deleted.has(asset.id) ? 404 : 200);
+    });
+
+    it('an unreachable bucket stops the pass, which resumes at the same place', async () => {
+        const world = worldWithBuckets();
+        const asset = await commitWithoutMeta(world, bytes(100));
+        world.unreachable.add(asset.bucket.toText());
+        await backfillMeta(world.state, world.ports);
+        world.unreachable.clear();
+        expect(status(world, asset)).toBe(503);
+        await backfillMeta(world.state, world.ports);
+        expect(status(world, asset)).toBe(200);
+    });
+});
+
+describe('URL secrets', () => {
+    it('asset_url gives the bucket its secret first; concurrent calls agree on one secret', async () => {
+        const world = worldWithBuckets();
+        const asset = await commit(world, bytes(300), 'a.txt', { private: null });
+        const [a, b] = await Promise.all([1, 2].map(() => assetUrl(world.state, world.env(ALICE), world.ports, asset.id, 60)));
+        const bucketSecret = urlSecret(world.bucket(asset.bucket))!;
+        expect(world.state.urlSecrets.get(asset.bucket)).toEqual({ secret: bucketSecret, delivered: true });
+        for (const url of [unwrap<AssetUrl>(a), unwrap<AssetUrl>(b)]) {
+            expect(status(world, asset, url.path)).toBe(206);
+        }
+        expect(await assetUrl(world.state, world.env(BOB), world.ports, asset.id, 60)).toEqual({ Err: { Unauthorized: expect.any(String) } });
+    });
+
+    it('an unreachable bucket gets no token minted; maintenance delivers the secret later', async () => {
+        const world = worldWithBuckets();
+        const asset = await commit(world, bytes(300), 'a.txt', { private: null });
+        world.unreachable.add(asset.bucket.toText());
+        expect(await assetUrl(world.state, world.env(ALICE), world.ports, asset.id, 60)).toEqual({ Err: { BucketUnavailable: expect.anything() } });
+        expect(world.state.urlSecrets.get(asset.bucket)?.delivered).toBe(false);
+        world.unreachable.clear();
+        await maintainUrls(world.state, world.ports);
+        expect(world.state.urlSecrets.get(asset.bucket)?.delivered).toBe(true);
+        const url = unwrap<AssetUrl>(await assetUrl(world.state, world.env(ALICE), world.ports, asset.id, 60));
+        expect(status(world, asset, url.path)).toBe(206);
+        // The token expires with the bucket's clock.
+        world.now += 61n * 1_000_000_000n;
+        expect(status(world, asset, url.path)).toBe(403);
+    });
+});
+
+describe('bucket layout v4', () => {
+    it('an upgrade takes over v2 and v3 buckets (no HTTP metadata) and refuses an unknown later layout', () => {
+        for (const old of [2, 3]) {
+            const state = newBucketState();
+            state.meta.insert(MetaKey.layoutVersion, Uint8Array.of(0, 0, 0, old));
+            expect(checkLayout(state)).toBeNull();
+            expect(state.meta.get(MetaKey.layoutVersion)).toEqual(Uint8Array.of(0, 0, 0, 4));
+        }
+        const state = newBucketState();
+        state.meta.insert(MetaKey.layoutVersion, Uint8Array.of(0, 0, 0, 5));
+        expect(checkLayout(state)).toMatch(/v5 is not the v4/);
+    });
+});
