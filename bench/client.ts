@@ -14,7 +14,7 @@ const BIN = resolve(import.meta.dirname, '../client/bin/silo.mjs');
 const MIB = 1024 * 1024;
 
 /** Writes `mib` MiB of deterministic bytes, a MiB at a time; returns their SHA-256. */
-function writeSample(path: string, mib: number, seed: number): string {
+export function writeSample(path: string, mib: number, seed: number): string {
     const hash = createHash('sha256');
     const block = new Uint8Array(MIB);
     let x = seed;
@@ -34,7 +34,7 @@ function writeSample(path: string, mib: number, seed: number): string {
 }
 
 /** Runs `silo`, sampling its peak resident memory from /proc while it runs. */
-function silo(args: string[]): Promise<{ stdout: string; seconds: number; peakRssBytes: number }> {
+export function silo(args: string[]): Promise<{ stdout: string; seconds: number; peakRssBytes: number }> {
     return new Promise((done, fail) => {
         const started = process.hrtime.bigint();
         const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, client, http, scaling, http_serving)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, server, web)
  */
 import { clientBench } from './client';
 import { httpBench } from './http';
@@ -10,16 +10,22 @@ import { meteringBench } from './metering';
 import { replicaBench } from './replica';
 import { scalingBench } from './scaling';
 import type { Log } from './report';
+import { serverBench } from './server';
 import { siloCostsBench } from './silo_costs';
+import { verifierBench } from './verifier';
+import { webBench } from './web';
 
 const sections: { name: string; title: string; run: (log: Log) => Promise<void> }[] = [
     { name: 'replica', title: 'Replica (issue 2)', run: replicaBench },
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
+    { name: 'verifier', title: 'Native verification vs in-canister hashing (issue 14)', run: verifierBench },
     { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
     { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
     { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench },
-    { name: 'http_serving', title: 'HTTP serving from the buckets (issue 12)', run: httpServingBench }
+    { name: 'http_serving', title: 'HTTP serving from the buckets (issue 12)', run: httpServingBench },
+    { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench },
+    { name: 'web', title: 'Web app upload from Chromium against the CLI, through silo start (issue 13)', run: webBench }
 ];
 
 async function main(): Promise<void> {

@@ -12,7 +12,7 @@ import type { Principal } from '@dfinity/principal';
 import { Principal as P } from '@dfinity/principal';
 
 import { PocketIc, Replica } from '../replica';
-import { ReplicaStore, restoreInto } from '../replica/persistence';
+import { isAlive, ReplicaStore, restoreInto } from '../replica/persistence';
 import { bucketInitArg, deploySilo, indexInitArg } from './deploy';
 import { SiloError } from './errors';
 import { identityFromPem, newEd25519Pem } from './identity';
@@ -27,9 +27,9 @@ const root = resolve(import.meta.dirname, '..');
 
 const EMBEDDED_HASH_SLICE_BYTES = 256 * 1024;
 
-/** Where `npm run build` leaves the canister modules. */
-export function builtModule(name: 'index' | 'bucket'): Uint8Array {
-    const path = join(root, '.azle', name, `${name}.wasm.gz`);
+/** Where `npm run build` leaves the canister modules (the verifier's uncompressed: its hash is that of the file). */
+export function builtModule(name: 'index' | 'bucket' | 'verifier'): Uint8Array {
+    const path = join(root, '.azle', name, name === 'verifier' ? 'verifier.wasm' : `${name}.wasm.gz`);
     if (!existsSync(path)) throw new SiloError(`${path} is missing: run \`npm run build\` first.`);
     return new Uint8Array(readFileSync(path));
 }
@@ -49,15 +49,6 @@ export interface ServerRecord {
 }
 
 const SERVER_FILE = 'server.json';
-
-function isAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
-}
 
 /**
  * The `silo start` serving `stateDir`, or null when none does. A record left by a server that died
@@ -101,7 +92,7 @@ export class EmbeddedSilo {
      * Opens the deployment in `stateDir`, creating it on first use. The directory is locked until
      * {@link close}: a second process gets a `StateInUseError`.
      */
-    static async open(stateDir: string, options: { onStep?: (message: string) => void; echoLogs?: boolean } = {}): Promise<EmbeddedSilo> {
+    static async open(stateDir: string, options: { onStep?: (message: string) => void; echoLogs?: boolean; verifier?: boolean } = {}): Promise<EmbeddedSilo> {
         const store = ReplicaStore.open(stateDir);
         try {
             const identityPath = join(stateDir, 'identity.pem');
@@ -119,6 +110,8 @@ export class EmbeddedSilo {
                 ({ indexId } = await deploySilo(new ReplicaTransport(pic, identity.getPrincipal()), {
                     indexWasm: builtModule('index'),
                     bucketWasm: builtModule('bucket'),
+                    // The native verifier, unless the caller asks for in-canister hashing (the bench compares both).
+                    verifierWasm: options.verifier === false ? undefined : builtModule('verifier'),
                     // finish_upload hashes in slices of this size, one message each. In-process, a message
                     // runs on the host's thread without a break, so smaller slices keep Ctrl-C, timers and
                     // progress prompt (a quarter of the IC default: a few hundred ms per message).

@@ -32,6 +32,7 @@ import {
     MissingChunksError,
     TransportError
 } from './errors';
+import { fileSink } from './node_io';
 import { hashSource, nextTurn, type SourceInput, toSource, type UploadSource, YIELD_EVERY_MS } from './source';
 import type { Transport } from './transport';
 import { type AssetUrlOptions, gatewayUrl } from './urls';
@@ -645,22 +646,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
         };
         signal?.addEventListener('abort', onAbort, { once: true });
     });
-}
-
-/** Writes a file in order to a temporary name beside `path`, renamed into place only when verified. */
-async function fileSink(path: string): Promise<DownloadSink & { finish(ok: boolean): Promise<void> }> {
-    const { open, rename, rm } = await import('node:fs/promises');
-    const { basename, dirname, join } = await import('node:path');
-    const partial = join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
-    const handle = await open(partial, 'wx');
-    return {
-        write: async (bytes) => {
-            for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
-        },
-        finish: async (ok) => {
-            await handle.close();
-            if (ok) await rename(partial, path);
-            else await rm(partial, { force: true });
-        }
-    };
 }

@@ -3,6 +3,7 @@
  * offset, a chunk at a time, so a file of any size never sits in memory whole.
  */
 import { Sha256 } from '../shared/sha256';
+import { fileSource, streamSource } from './node_io';
 
 /** Something to upload, read a piece at a time. */
 export interface UploadSource {
@@ -36,69 +37,6 @@ export function blobSource(blob: Blob): UploadSource {
         read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
         close: async () => {}
     };
-}
-
-export async function fileSource(path: string): Promise<UploadSource> {
-    const { open } = await import('node:fs/promises');
-    const { basename } = await import('node:path');
-    const handle = await open(path, 'r');
-    const { size } = await handle.stat();
-    return {
-        size,
-        name: basename(path),
-        async read(offset, length) {
-            const buffer = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
-            let done = 0;
-            while (done < buffer.length) {
-                const { bytesRead } = await handle.read(buffer, done, buffer.length - done, offset + done);
-                if (bytesRead === 0) throw new Error(`${path} shrank while it was being uploaded`);
-                done += bytesRead;
-            }
-            return buffer;
-        },
-        close: () => handle.close()
-    };
-}
-
-/**
- * A stream can be read only once, but the upload reads the content twice (hash, then send): it is spooled
- * to a temporary file first, so memory stays bounded whatever its length.
- */
-export async function streamSource(stream: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>): Promise<UploadSource> {
-    const { mkdtemp, rm, open } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = await mkdtemp(join(tmpdir(), 'silo-spool-'));
-    const path = join(dir, 'stream');
-    const out = await open(path, 'w');
-    try {
-        const iterable = Symbol.asyncIterator in stream ? (stream as AsyncIterable<Uint8Array>) : readableToIterable(stream as ReadableStream<Uint8Array>);
-        for await (const piece of iterable) await out.write(piece);
-    } finally {
-        await out.close();
-    }
-    const file = await fileSource(path);
-    return {
-        size: file.size,
-        read: file.read,
-        close: async () => {
-            await file.close();
-            await rm(dir, { recursive: true, force: true });
-        }
-    };
-}
-
-async function* readableToIterable(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
-    const reader = stream.getReader();
-    try {
-        for (;;) {
-            const { done, value } = await reader.read();
-            if (done) return;
-            yield value;
-        }
-    } finally {
-        reader.releaseLock();
-    }
 }
 
 export async function toSource(input: SourceInput): Promise<UploadSource> {

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 
 import type { Principal } from '@dfinity/principal';
 
-import { ReplicaKeys, StateCertifier } from '../replica/http';
+import { createIcApi, ReplicaKeys } from '../replica/http';
 import { close, createSiloServer, listen, type ApiHandler } from '../replica/http/server';
 import { EmbeddedSilo } from './embedded';
 import { SiloError } from './errors';
@@ -63,12 +63,18 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
     let server: Server | undefined;
     try {
         const keys = ReplicaKeys.load(stateDir);
-        const certifier = StateCertifier.attach(silo.pic.replica, keys);
+        // The IC HTTP interface; it also certifies the replica's state, so queries get data certificates.
+        const ic = createIcApi(silo.pic.replica, { keys });
+        const api: ApiHandler = async (req, res) => {
+            if (await ic(req, res)) return;
+            res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+            res.end(`No such endpoint: ${req.url}\n`);
+        };
         const staticDir = options.staticDir ?? join(root, 'web', 'dist');
         server = createSiloServer({
             caller: silo.pic,
             rootKey: () => keys.rootKey,
-            api: apiHandler(silo, certifier),
+            api,
             static: { dir: existsSync(staticDir) ? staticDir : undefined, fallbackPage: () => welcomePage(silo.indexId.toText()) },
             afterRequest: () => pulse(silo, options.onError)
         });
@@ -111,11 +117,6 @@ function pulse(silo: EmbeddedSilo, onError?: (error: unknown) => void): void {
     } catch (error) {
         (onError ?? ((e) => process.stderr.write(`silo start: ${e instanceof Error ? e.message : String(e)}\n`)))(error);
     }
-}
-
-/** The IC HTTP interface over the replica (replica/http, engineer "net"); absent until it exists. */
-function apiHandler(_silo: EmbeddedSilo, _certifier: StateCertifier): ApiHandler | undefined {
-    return undefined;
 }
 
 function welcomePage(index: string): string {

@@ -7,7 +7,7 @@ import type { HttpAgent, Identity } from '@dfinity/agent';
 import type { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
-import { CanisterCallError, type PocketIc } from '../replica';
+import type { CanisterCallError, PocketIc } from '../replica';
 import { TransportError } from './errors';
 
 /** Makes actors for canisters, as one caller. */
@@ -47,13 +47,21 @@ function guarded<T>(actor: Record<string, unknown>, canisterId: Principal, aroun
 
 function toTransportError(error: unknown, canisterId: Principal, method: string): TransportError {
     if (error instanceof TransportError) return error;
-    if (error instanceof CanisterCallError) {
+    if (isCanisterCallError(error)) {
         return new TransportError(`Call to ${method} on ${canisterId.toText()} was rejected: ${error.rejectMessage}`, error.rejectCode, error);
     }
     const message = error instanceof Error ? error.message : String(error);
     // The agent's reject errors carry the reject code in their text ("Reject code: 5").
     const code = /[Rr]eject code:?\s*(\d)/.exec(message)?.[1];
     return new TransportError(`Call to ${method} on ${canisterId.toText()} failed: ${message}`, code === undefined ? undefined : Number(code), error);
+}
+
+/**
+ * Recognised by name, not `instanceof`: importing the replica's class would pull the whole replica (and
+ * Node's built-ins) into browser bundles, which use only AgentTransport.
+ */
+function isCanisterCallError(error: unknown): error is CanisterCallError {
+    return error instanceof Error && error.name === 'CanisterCallError' && typeof (error as CanisterCallError).rejectCode === 'number';
 }
 
 /** Calls canisters in the in-process replica. */

@@ -100,7 +100,8 @@ function syncDirectory(path: string): void {
     }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` is running (a process of another user counts). */
+export function isAlive(pid: number): boolean {
     try {
         process.kill(pid, 0);
         return true;

@@ -11,6 +11,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 import { readSections, WasmWriter, writeSections } from '../replica/wasm/binary';
+import { buildVerifier } from './build_verifier';
+import { buildWeb } from './build_web';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -125,8 +127,11 @@ async function bundleCli(log: (line: string) => void): Promise<void> {
     const { build } = await import('esbuild');
     const outfile = join(root, '.build', 'silo.mjs');
     await build({
-        entryPoints: [join(root, 'client', 'cli.ts')],
-        outfile,
+        entryPoints: { silo: join(root, 'client', 'cli.ts') },
+        outdir: join(root, '.build'),
+        outExtension: { '.js': '.mjs' },
+        // Modules only some commands load (`silo start`'s server) go to chunks of their own, read when used.
+        splitting: true,
         bundle: true,
         platform: 'node',
         format: 'esm',
@@ -142,6 +147,7 @@ async function bundleCli(log: (line: string) => void): Promise<void> {
 
 export async function buildAll(log = console.log): Promise<void> {
     await bundleCli(log);
+    await buildWeb(log);
     const targets = [...dfxTargets(root), ...dfxTargets(join(root, 'tests/fixtures'))];
     // Azle builds are CPU-bound; two at a time matches the machines this runs on.
     const queue = [...targets];
@@ -152,6 +158,9 @@ export async function buildAll(log = console.log): Promise<void> {
             log(`${result === 'built' ? 'built ' : 'cached'} ${relative(root, wasmPath(t.dfxRoot, t.name))}${result === 'built' ? ` in ${((Date.now() - started) / 1000).toFixed(1)} s` : ''}`);
         }
     });
+    const started = Date.now();
+    const verifier = await buildVerifier();
+    log(`${verifier === 'built' ? 'built ' : 'cached'} .azle/verifier/verifier.wasm${verifier === 'built' ? ` in ${((Date.now() - started) / 1000).toFixed(1)} s` : ''}`);
     await Promise.all(workers);
 }
 

@@ -6,13 +6,14 @@
  */
 import { IDL } from '@dfinity/candid';
 
-import { bucketMethods, indexMethods } from '../shared/idl';
+import { bucketMethods, indexMethods, verifierMethods } from '../shared/idl';
 import * as types from '../shared/types';
 
-/** The two public services, with their init arguments. */
+/** The public services, with their init arguments. */
 export const services = {
     index: { init: [types.IndexInitArgs], methods: indexMethods },
-    bucket: { init: [types.BucketInitArgs], methods: bucketMethods }
+    bucket: { init: [types.BucketInitArgs], methods: bucketMethods },
+    verifier: { init: [], methods: verifierMethods }
 } as const;
 
 export type ServiceName = keyof typeof services;

@@ -30,7 +30,11 @@ import {
     UnitResult,
     UpgradeStatus,
     UploadStatus,
-    UploadTicket
+    UploadTicket,
+    VerificationPlan,
+    VerifierInfo,
+    VerifyProgress,
+    VerifyResult
 } from './types';
 
 export const indexMethods = {
@@ -54,7 +58,10 @@ export const indexMethods = {
     admin_upgrade_buckets: IDL.Func([], [Result(UpgradeStatus)], []),
     admin_run_maintenance: IDL.Func([], [UnitResult], []),
     /** Where an asset is served over HTTP; for a private asset (owner only), a URL with a token valid `ttl_seconds`. */
-    asset_url: IDL.Func([IDL.Nat64, IDL.Opt(IDL.Nat32)], [Result(AssetUrl)], [])
+    asset_url: IDL.Func([IDL.Nat64, IDL.Opt(IDL.Nat32)], [Result(AssetUrl)], []),
+    /** Uses this verifier (checked against the module hash) for per-chunk verification; none: hash in the buckets. */
+    admin_set_verifier: IDL.Func([IDL.Opt(VerifierInfo)], [UnitResult], []),
+    verifier: IDL.Func([], [IDL.Opt(VerifierInfo)], ['query'])
 };
 
 export const bucketMethods = {
@@ -73,8 +80,17 @@ export const bucketMethods = {
     /** Records the HTTP metadata of committed assets (backfill); returns how many were recorded. */
     c2c_put_asset_meta: IDL.Func([IDL.Vec(AssetMeta)], [Result(IDL.Nat32)], []),
     /** Sets the key that private assets' URL tokens are checked with. */
-    c2c_set_url_secret: IDL.Func([IDL.Vec(IDL.Nat8)], [UnitResult], [])
+    c2c_set_url_secret: IDL.Func([IDL.Vec(IDL.Nat8)], [UnitResult], []),
+    c2c_plan_verification: IDL.Func([IDL.Nat64, VerificationPlan], [UnitResult], []),
+    c2c_verify_session: IDL.Func([IDL.Nat64], [Result(VerifyProgress)], [])
+};
+
+/** The verifier canister (canisters/verifier): a native SHA-256 over bytes its callers send. */
+export const verifierMethods = {
+    absorb: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], []),
+    digest: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], [])
 };
 
 export const indexIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(indexMethods);
 export const bucketIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(bucketMethods);
+export const verifierIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(verifierMethods);

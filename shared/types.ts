@@ -500,3 +500,52 @@ export interface HttpResponse {
     headers: HeaderField[];
     body: Uint8Array;
 }
+
+// ------------------------------------------------------------------ verifier (issue 14)
+
+/** The verifier canister's error: its argument was malformed (bad Candid, state or alignment). */
+export const VerifyError = IDL.Variant({ InvalidArgument: IDL.Text });
+export type VerifyError = { InvalidArgument: string };
+/** `absorb` answers a 40-byte state, `digest` a 32-byte SHA-256. */
+export const VerifyResult = IDL.Variant({ Ok: IDL.Vec(IDL.Nat8), Err: VerifyError });
+export type VerifyResult = { Ok: Uint8Array } | { Err: VerifyError };
+
+/** What a bucket needs to verify a session's chunks one by one, as they arrive. */
+export const VerificationPlan = IDL.Record({
+    verifier: IDL.Principal,
+    /** The declared SHA-256 of the whole upload: the last chunk must finish to it. */
+    sha256: IDL.Vec(IDL.Nat8),
+    /** The chaining value after each full chunk (the client's checkpoints). */
+    checkpoints: IDL.Vec(IDL.Vec(IDL.Nat8))
+});
+export interface VerificationPlan {
+    verifier: Principal;
+    sha256: Uint8Array;
+    checkpoints: Uint8Array[];
+}
+
+/** Where a session's per-chunk verification stands (`c2c_verify_session`). */
+export const VerifyProgress = IDL.Variant({
+    /** Every chunk matched, the last one the declared digest, all through this verifier. */
+    done: IDL.Record({ verifier: IDL.Principal }),
+    pending: IDL.Record({ verified: IDL.Nat32, remaining: IDL.Nat32 }),
+    /** This chunk did not hash to its checkpoint (or the digest); the bucket dropped it. */
+    mismatch: IDL.Nat32,
+    /** The verifier could not be reached or refused the call. */
+    unavailable: IDL.Text,
+    /** The session has no plan: verify it sequentially. */
+    no_plan: IDL.Null
+});
+export type VerifyProgress =
+    | { done: { verifier: Principal } }
+    | { pending: { verified: number; remaining: number } }
+    | { mismatch: number }
+    | { unavailable: string }
+    | { no_plan: null };
+
+/** The verifier the index uses, and the module hash it was checked against. */
+export const VerifierInfo = IDL.Record({ canister: IDL.Principal, module_hash: IDL.Vec(IDL.Nat8) });
+export interface VerifierInfo {
+    canister: Principal;
+    module_hash: Uint8Array;
+}

@@ -145,7 +145,7 @@ export function removeChunk(state: BucketState, id: bigint, index: number, lengt
 // ------------------------------------------------------------------ chunk presence
 
 /** Deletes a chunk the session holds and takes it off the session's count (the caller saves the session). */
-function dropChunkOf(state: BucketState, session: BucketSession, index: number): void {
+export function dropChunkOf(state: BucketState, session: BucketSession, index: number): void {
     const length = expectedChunkLength(session, index);
     removeChunk(state, session.session_id, index, length);
     setChunk(state, session, index, false);

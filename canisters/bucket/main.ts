@@ -3,7 +3,7 @@
  * session's chunks here directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
  */
 import { IDL } from '@dfinity/candid';
-import { certifiedDataSet, dataCertificate, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, StableBTreeMap, time, trap, update } from 'azle';
+import { call, certifiedDataSet, dataCertificate, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, setTimer, StableBTreeMap, time, trap, update } from 'azle';
 
 import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
 import { bucketMethods as b } from '../../shared/idl';
@@ -22,7 +22,9 @@ import type {
     CommitSessionArgs as CommitArgsT,
     HashChunkArgs as HashArgsT,
     OpenSessionArgs as OpenArgsT,
-    Result as ResultT
+    Result as ResultT,
+    VerificationPlan,
+    VerifyProgress
 } from '../../shared/types';
 import { commitWithMeta, forgetMeta, putAssetMeta, setUrlSecret } from './assets';
 import { httpRequest } from './http';
@@ -30,6 +32,7 @@ import { inspectBucketMessage } from './inspect';
 import * as logic from './logic';
 import { BucketMemory } from './memory';
 import { type BucketSession, BucketSessionRecord, type BucketState, type Env } from './state';
+import * as verify from './verify';
 
 /** Set only in the test build `bucket_faulty`: makes c2c_hash_chunk trap, to test failures mid-finish. */
 const FAULT = process.env.SILO_FAULT_INJECTION ?? '';
@@ -41,6 +44,16 @@ const state: BucketState = {
     pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer),
     presence: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.presence, idIndexKey, bytesSerializer),
     assets: new StableBTreeMap<bigint, AssetMeta>(BucketMemory.assetMeta, u64Key, candidSerializer(AssetMetaRecord))
+};
+
+const verification: verify.VerifyState = {
+    plans: new StableBTreeMap<bigint, verify.PlanRecord>(BucketMemory.plans, u64Key, candidSerializer(verify.PlanRecord)),
+    checkpoints: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.checkpoints, idIndexKey, bytesSerializer)
+};
+
+const verifyPorts: verify.VerifyPorts = {
+    call: (verifier, method, arg) => call(verifier, method, { raw: true, args: arg }),
+    schedule: (seconds, run) => void setTimer(seconds, run)
 };
 
 function env(): Env {
@@ -85,7 +98,11 @@ export default class {
 
     @update(b.put_chunk.argTypes, b.put_chunk.retTypes[0])
     put_chunk(sessionId: bigint, index: number, bytes: Uint8Array): ResultT<null> {
-        return logic.putChunk(state, env(), sessionId, index, bytes);
+        const refused = verify.refusePut(verification, sessionId, index);
+        if (refused !== null) return refused;
+        const result = logic.putChunk(state, env(), sessionId, index, bytes);
+        if ('Ok' in result) verify.afterPut(state, verification, verifyPorts, sessionId, index);
+        return result;
     }
 
     @query(b.upload_status.argTypes, b.upload_status.retTypes[0])
@@ -110,12 +127,16 @@ export default class {
 
     @update(b.c2c_seal_session.argTypes, b.c2c_seal_session.retTypes[0])
     c2c_seal_session(sessionId: bigint): ResultT<null> {
-        return fromIndex('c2c_seal_session', () => logic.sealSession(state, sessionId));
+        return fromIndex('c2c_seal_session', () => verify.takeMismatch(state, verification, sessionId) ?? logic.sealSession(state, sessionId));
     }
 
     @update(b.c2c_reopen_session.argTypes, b.c2c_reopen_session.retTypes[0])
     c2c_reopen_session(sessionId: bigint, from: number, dropChunk: boolean): ResultT<null> {
-        return fromIndex('c2c_reopen_session', () => logic.reopenSession(state, sessionId, from, dropChunk));
+        return fromIndex('c2c_reopen_session', () => {
+            const result = logic.reopenSession(state, sessionId, from, dropChunk);
+            if ('Ok' in result && dropChunk) verify.unverify(verification, sessionId, from);
+            return result;
+        });
     }
 
     @update(b.c2c_hash_chunk.argTypes, b.c2c_hash_chunk.retTypes[0])
@@ -126,13 +147,18 @@ export default class {
 
     @update(b.c2c_commit_session.argTypes, b.c2c_commit_session.retTypes[0])
     c2c_commit_session(args: CommitArgsT): ResultT<null> {
-        return fromIndex('c2c_commit_session', () => commitWithMeta(state, args));
+        return fromIndex('c2c_commit_session', () => {
+            const result = commitWithMeta(state, args);
+            if ('Ok' in result) verify.forget(verification, args.session_id);
+            return result;
+        });
     }
 
     @update(b.c2c_delete.argTypes, b.c2c_delete.retTypes[0])
     c2c_delete(id: bigint): ResultT<DeleteProgress> {
         return fromIndex('c2c_delete', () => {
             forgetMeta(state, id);
+            verify.forget(verification, id);
             return logic.deleteChunks(state, id);
         });
     }
@@ -145,6 +171,18 @@ export default class {
     @update(b.c2c_set_url_secret.argTypes, b.c2c_set_url_secret.retTypes[0])
     c2c_set_url_secret(secret: Uint8Array): ResultT<null> {
         return fromIndex('c2c_set_url_secret', () => setUrlSecret(state, secret));
+    }
+
+    @update(b.c2c_plan_verification.argTypes, b.c2c_plan_verification.retTypes[0])
+    c2c_plan_verification(sessionId: bigint, plan: VerificationPlan): ResultT<null> {
+        return fromIndex('c2c_plan_verification', () => verify.planVerification(state, verification, sessionId, plan));
+    }
+
+    @update(b.c2c_verify_session.argTypes, b.c2c_verify_session.retTypes[0])
+    async c2c_verify_session(sessionId: bigint): Promise<ResultT<VerifyProgress>> {
+        const refused = fromIndex<VerifyProgress>('c2c_verify_session', () => ({ Ok: { no_plan: null } }));
+        if ('Err' in refused) return refused;
+        return verify.verifySession(state, verification, verifyPorts, sessionId);
     }
 
     @query(b.c2c_session_activity.argTypes, b.c2c_session_activity.retTypes[0])

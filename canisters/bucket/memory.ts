@@ -11,5 +11,8 @@ export const BucketMemory = {
     /** Layout v3: chunk presence bitmaps, in pages. */
     presence: 4,
     /** Layout v4: asset id → what HTTP responses need (name, content type, SHA-256). */
-    assetMeta: 5
+    assetMeta: 5,
+    /** Per-chunk verification (verify.ts): each session's plan, and its checkpoints. */
+    plans: 6,
+    checkpoints: 7
 } as const;

@@ -24,8 +24,8 @@ import {
 import type { Principal } from 'azle';
 
 import { indexMethods } from '../../shared/idl';
-import { IndexInitArgs } from '../../shared/types';
-import { bytesSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u64PairKey, u8Key } from '../../shared/stable';
+import { IndexInitArgs, VerifierInfo } from '../../shared/types';
+import { bytesSerializer, candidSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u64PairKey, u8Key } from '../../shared/stable';
 import type {
     Asset,
     AssetPage,
@@ -39,7 +39,8 @@ import type {
     SessionInfo,
     Stats,
     UpgradeStatus,
-    UploadTicket
+    UploadTicket,
+    VerifierInfo as VerifierInfoT
 } from '../../shared/types';
 import { deleteAsset, getAsset, listAssets } from './assets';
 import {
@@ -75,6 +76,7 @@ import {
 } from './state';
 import { abortUpload, beginUpload, finishUpload, sessionInfo } from './uploads';
 import { assetUrl, urlSecretSerializer } from './urls';
+import { currentVerifier, setVerifier } from './verification';
 
 const state: IndexState = {
     meta: new StableBTreeMap(IndexMemory.meta, u8Key, bytesSerializer),
@@ -90,7 +92,8 @@ const state: IndexState = {
     expired: new StableBTreeMap(IndexMemory.expired, u64Key, u64Key),
     expiries: new StableBTreeMap(IndexMemory.expiries, u64PairKey, bytesSerializer),
     taskQueue: new StableBTreeMap(IndexMemory.taskQueue, u64PairKey, bytesSerializer),
-    urlSecrets: new StableBTreeMap(IndexMemory.urlSecrets, principalKey, urlSecretSerializer)
+    urlSecrets: new StableBTreeMap(IndexMemory.urlSecrets, principalKey, urlSecretSerializer),
+    verifier: new StableBTreeMap(IndexMemory.verifier, u8Key, candidSerializer<VerifierInfoT>(VerifierInfo))
 };
 
 function env(): Env {
@@ -275,6 +278,17 @@ export default class {
     @update(m.asset_url.argTypes, m.asset_url.retTypes[0])
     async asset_url(id: bigint, ttlSeconds: [] | [number]): Promise<Result<AssetUrl>> {
         return assetUrl(state, env(), ports, id, ttlSeconds[0]);
+    }
+
+    @query(m.verifier.argTypes, m.verifier.retTypes[0])
+    verifier(): [] | [VerifierInfoT] {
+        const v = currentVerifier(state.verifier!);
+        return v === null ? [] : [v];
+    }
+
+    @update(m.admin_set_verifier.argTypes, m.admin_set_verifier.retTypes[0])
+    async admin_set_verifier(info: [] | [VerifierInfoT]): Promise<Result<null>> {
+        return controllerOnly('admin_set_verifier', () => setVerifier(state.verifier!, ports, info));
     }
 
     @update(m.admin_run_maintenance.argTypes, m.admin_run_maintenance.retTypes[0])

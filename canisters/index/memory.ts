@@ -19,5 +19,7 @@ export const IndexMemory = {
     /** Layout v2: (next_attempt_at, task id) of every task, earliest first. */
     taskQueue: 12,
     /** Bucket → the key of its private URL tokens (canisters/index/urls.ts). */
-    urlSecrets: 13
+    urlSecrets: 13,
+    /** The registered verifier canister (verification.ts). */
+    verifier: 14
 } as const;

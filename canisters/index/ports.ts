@@ -23,7 +23,9 @@ const bucketApi: BucketApi = {
     deleteChunks: (bucket, id) => callBucket(bucket, 'c2c_delete', [id]),
     sessionActivity: (bucket, ids) => callBucket(bucket, 'c2c_session_activity', [ids]),
     putAssetMeta: (bucket, metas) => callBucket(bucket, 'c2c_put_asset_meta', [metas]),
-    setUrlSecret: (bucket, secret) => callBucket(bucket, 'c2c_set_url_secret', [secret])
+    setUrlSecret: (bucket, secret) => callBucket(bucket, 'c2c_set_url_secret', [secret]),
+    planVerification: (bucket, id, plan) => callBucket(bucket, 'c2c_plan_verification', [id, plan]),
+    verifySession: (bucket, id) => callBucket(bucket, 'c2c_verify_session', [id])
 };
 
 /** Calls a management canister method with its Candid types from shared/management. */
@@ -51,6 +53,10 @@ const managementApi: ManagementApi = {
     },
     async startCanister(canister) {
         await management('start_canister', { canister_id: canister });
+    },
+    async moduleHash(canister) {
+        const status = await management<{ module_hash: [] | [Uint8Array] }>('canister_status', { canister_id: canister });
+        return status.module_hash[0] ?? null;
     },
     rawRand: () => call('aaaaa-aa', 'raw_rand', { paramIdlTypes: [], returnIdlType: ManagementMethods.raw_rand.result[0], args: [] })
 };

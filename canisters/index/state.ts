@@ -36,7 +36,10 @@ import {
     type AssetMeta,
     type Result,
     type SessionActivity,
-    type Visibility as VisibilityT
+    type Visibility as VisibilityT,
+    type VerificationPlan,
+    type VerifierInfo,
+    type VerifyProgress
 } from '../../shared/types';
 
 /** A session as the index stores it: what `upload_session` shows, plus what only the index needs. */
@@ -148,6 +151,8 @@ export interface IndexState {
     taskQueue: KvMap<[bigint, bigint], Uint8Array>;
     /** Bucket → its URL token secret and whether the bucket has it (urls.ts). */
     urlSecrets: KvMap<Principal, UrlSecretRecord>;
+    /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
+    verifier?: KvMap<number, VerifierInfo>;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -181,6 +186,8 @@ export interface BucketApi {
     sessionActivity(bucket: Principal, ids: bigint[]): Promise<Result<SessionActivity[]>>;
     putAssetMeta(bucket: Principal, metas: AssetMeta[]): Promise<Result<number>>;
     setUrlSecret(bucket: Principal, secret: Uint8Array): Promise<Result<null>>;
+    planVerification(bucket: Principal, sessionId: bigint, plan: VerificationPlan): Promise<Result<null>>;
+    verifySession(bucket: Principal, sessionId: bigint): Promise<Result<VerifyProgress>>;
 }
 
 /** Calls to the management canister; each rejects with the system's message when it fails. */
@@ -191,6 +198,8 @@ export interface ManagementApi {
     startCanister(canister: Principal): Promise<void>;
     /** 32 random bytes from `raw_rand`. */
     rawRand(): Promise<Uint8Array>;
+    /** The SHA-256 of the module a canister the index controls runs (null: none installed). */
+    moduleHash(canister: Principal): Promise<Uint8Array | null>;
 }
 
 export interface Ports {

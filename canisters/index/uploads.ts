@@ -23,6 +23,7 @@ import { adjustBucket, allocateBucket, bucketCreationRefusal, createBucket } fro
 import { dueSessions, putSession, removeSession, SWEEP_BATCH } from './schedule';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
 import { describeError, enqueueTask, runTask } from './tasks';
+import { collectVerification, currentVerifier, planSession } from './verification';
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
 
@@ -159,6 +160,8 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
     } catch (error) {
         failure = { BucketUnavailable: { bucket: bucket.id, reason: describeError(error) } };
     }
+    // Per-chunk verification (verification.ts) while the session is still `opening`: no chunk can arrive yet.
+    if (failure === null && state.verifier !== undefined) await planSession(state.verifier, ports, session, args.checkpoints[0]);
     const current = state.sessions.get(sessionId);
     if (current === undefined) return { Err: { SessionNotFound: sessionId } };
     if (failure !== null) {
@@ -231,9 +234,28 @@ export async function finishUpload(state: IndexState, env: Env, ports: Ports, se
     if (!claim.ok) return { Err: claim.error };
     if (sealError !== null) return release(claim.session, sealError);
 
+    // 2a. With checkpoints and a verifier, the bucket verified chunks one by one as they arrived: collect that.
+    let digest: Uint8Array | null = null;
+    if (claim.session.has_checkpoints && claim.session.verified_bytes === 0n && state.verifier !== undefined && currentVerifier(state.verifier) !== null) {
+        const collected = await collectVerification(state.verifier, ports, claim.session, reclaim);
+        if ('lost' in collected) return { Err: collected.lost };
+        claim = reclaim();
+        if (!claim.ok) return { Err: claim.error };
+        if ('done' in collected) digest = claim.session.sha256;
+        if ('error' in collected) {
+            if (collected.mismatch !== undefined) {
+                const exhausted = await failedVerification(state, env, ports, claim.session);
+                if (exhausted !== null) return exhausted;
+            }
+            const result = release(claim.session, collected.error);
+            // The bucket dropped the bad chunk; re-open the session so the client can send it again.
+            if (collected.mismatch !== undefined) await reopen(ports, claim.session, 0, false);
+            return result;
+        }
+    }
+
     // 2. Read back and hash, chunk by chunk (or slice by slice), persisting the state after each step.
     const sliceBytes = getConfig(state).hash_slice_bytes;
-    let digest: Uint8Array | null = null;
     while (digest === null) {
         const s = claim.session;
         const index = Number(s.verified_bytes / BigInt(s.chunk_size));

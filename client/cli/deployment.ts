@@ -61,10 +61,13 @@ export const deploy: Command = {
     description: `Installs the index and a first bucket (built by \`npm run build\`), registers the bucket and gives the
 index the bucket module so it can create more. On a local replica the canisters are created with
 provisional cycles; on the IC create them first (\`dfx canister create --network ic\`) and pass their ids
-with --index-canister and --bucket-canister, and --identity (a controller of both).`,
+with --index-canister and --bucket-canister, and --identity (a controller of both). A verifier canister
+(native SHA-256, so uploads verify at a fraction of the cycles) is created locally; on the IC pass
+--verifier-canister, a canister whose controllers include the index, or buckets verify in-canister.`,
     options: {
         'index-canister': { type: 'string', value: '<id>', help: 'install the index into this existing canister' },
-        'bucket-canister': { type: 'string', value: '<id>', help: 'install the first bucket into this existing canister' }
+        'bucket-canister': { type: 'string', value: '<id>', help: 'install the first bucket into this existing canister' },
+        'verifier-canister': { type: 'string', value: '<id>', help: 'install the verifier into this existing canister (the index among its controllers)' }
     },
     check(invocation) {
         noArguments(invocation, 'deploy');
@@ -74,11 +77,14 @@ with --index-canister and --bucket-canister, and --identity (a controller of bot
         const ids = ['index-canister', 'bucket-canister'].map((name) => stringOption(invocation, name));
         if (network === 'ic' && ids.some((id) => id === undefined)) throw new UsageError('on the IC, create the canisters first and pass --index-canister and --bucket-canister');
         ids.forEach((id, i) => id !== undefined && principal(i === 0 ? 'index-canister' : 'bucket-canister', id));
+        const verifier = stringOption(invocation, 'verifier-canister');
+        if (verifier !== undefined) principal('verifier-canister', verifier);
     },
     async run(invocation) {
         const { output } = invocation;
         const network = stringOption(invocation, 'network') as 'local' | 'ic';
         const ids = ['index-canister', 'bucket-canister'].map((name) => stringOption(invocation, name));
+        const verifier = stringOption(invocation, 'verifier-canister');
         const identity = await identityOption(invocation.options);
         const transport = await agentTransport(stringOption(invocation, 'host') ?? NETWORKS[network].host, identity, NETWORKS[network].fetchRootKey);
         const result = await deploySilo(transport, {
@@ -86,8 +92,14 @@ with --index-canister and --bucket-canister, and --identity (a controller of bot
             bucketWasm: builtModule('bucket'),
             indexId: ids[0] === undefined ? undefined : principal('index-canister', ids[0]),
             bucketId: ids[1] === undefined ? undefined : principal('bucket-canister', ids[1]),
+            // On the IC the verifier canister exists beforehand; without one, buckets hash in-canister.
+            verifierWasm: network === 'ic' && verifier === undefined ? undefined : builtModule('verifier'),
+            verifierId: verifier === undefined ? undefined : principal('verifier-canister', verifier),
             onStep: (m) => output.note(m)
         });
-        output.result({ index: result.indexId.toText(), bucket: result.bucketId.toText() }, () => `index ${result.indexId.toText()}\nbucket ${result.bucketId.toText()}\nuse: silo --network ${network} --index ${result.indexId.toText()} ...`);
+        const verifierText = result.verifierId?.toText();
+        output.result({ index: result.indexId.toText(), bucket: result.bucketId.toText(), ...(verifierText === undefined ? {} : { verifier: verifierText }) }, () =>
+            `index ${result.indexId.toText()}\nbucket ${result.bucketId.toText()}${verifierText === undefined ? '' : `\nverifier ${verifierText}`}\nuse: silo --network ${network} --index ${result.indexId.toText()} ...`
+        );
     }
 };

@@ -1,9 +1,12 @@
 /** `silo start`: the embedded replica of --state served as a local IC network (from wip/gateway's cli.ts). */
 import { resolve } from 'node:path';
 
-import { DEFAULT_PORT, runStart } from '../start';
 import { UsageError, wholeNumber } from './args';
 import { type Command, stringOption } from './command';
+import { NETWORKS } from './connect';
+
+/** dfx's port, where `--network local` looks (the server's own default is the same). */
+const DEFAULT_PORT = Number(new URL(NETWORKS.local.host).port);
 
 export const start: Command = {
     name: 'start',
@@ -27,6 +30,8 @@ SIGTERM, then checkpoints; while it runs, other silo commands with the same --st
     },
     async run(invocation) {
         const { output } = invocation;
+        // Loaded only here: the server's modules (the HTTP interface, BLS, the agent) would slow every other command's start.
+        const { runStart } = await import('../start');
         await runStart(
             {
                 stateDir: resolve(stringOption(invocation, 'state') ?? '.silo'),

@@ -3,18 +3,28 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { sha256, toHex } from '../../shared/sha256';
+import { spawnSiloStart, type SpawnedServer } from '../helpers/server';
 import { bytes } from '../helpers/silo';
 import { silo } from './run';
 
 // Every step is a new process that loads the replica: on a busy machine that takes a while.
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
-describe('silo CLI', () => {
+// Each command opens the embedded replica in --state, or, while a `silo start` serves --state, goes through
+// it over HTTP with @dfinity/agent: the same commands, the same results.
+describe.each(['embedded', 'http'] as const)('silo CLI (%s)', (transport) => {
     const dir = mkdtempSync(join(tmpdir(), 'silo-cli-'));
     const state = join(dir, 'state');
+    let server: SpawnedServer | undefined;
+    beforeAll(async () => {
+        if (transport === 'http') server = await spawnSiloStart(state);
+    });
+    afterAll(async () => {
+        if (server !== undefined) expect(await server.stop(), server.stderr()).toBe(0);
+    });
 
     it('uploads, lists, downloads and deletes across processes', async () => {
         const data = bytes(300_000, 3);
@@ -39,7 +49,8 @@ describe('silo CLI', () => {
         expect(gone.code).toBe(1);
         expect(gone.stderr).toMatch(/^silo: asset \d+ does not exist: list your assets with `silo ls`\n$/);
         expect(JSON.parse((await silo(['stats', '--state', state, '--json'])).stdout)).toMatchObject({ assets: '0', buckets: 1 });
-    });
+        // Eight CLI processes, each restoring the embedded replica: slow on a loaded machine.
+    }, 300_000);
 
     it('resumes an upload killed mid-way in the next run', async () => {
         const data = bytes(12 * 65536 + 99, 4);
@@ -55,7 +66,12 @@ describe('silo CLI', () => {
         const down = await silo(['download', asset.id, '-o', join(dir, 'big.out'), '--state', state]);
         expect(down.code, down.stderr).toBe(0);
         expect(new Uint8Array(readFileSync(join(dir, 'big.out')))).toEqual(data);
-    });
+    }, 300_000);
+});
+
+describe('silo CLI', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'silo-cli-'));
+    const state = join(dir, 'state');
 
     it('answers bad arguments with usage errors (exit 2) and --help with help (exit 0)', async () => {
         for (const args of [['frobnicate'], ['upload'], ['download'], ['download', 'x1'], ['upload', join(dir, 'missing')], ['ls', '--bogus'], ['ls', '--network', 'mars', '--index', 'aaaaa-aa']]) {

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
+import type { Identity } from '@dfinity/agent';
 import type { IDL } from '@dfinity/candid';
-import type { Principal } from '@dfinity/principal';
+import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -18,10 +19,15 @@ import {
     TransportError,
     UnauthorizedError
 } from '../../client';
-import { ReplicaTransport, type Transport } from '../../client/transport';
+import { stateIdentity } from '../../client/embedded';
+import { AgentTransport, ReplicaTransport, type Transport } from '../../client/transport';
+import { indexIdlFactory } from '../../shared/idl';
 import { sha256 } from '../../shared/sha256';
+import { emptyConfigUpdate } from '../../shared/types';
 import { createPic, type TestPic } from '../helpers/pic';
-import { bytes, deploySilo, identity, type Silo } from '../helpers/silo';
+import { unwrap } from '../helpers/result';
+import { spawnSiloStart, type SpawnedServer } from '../helpers/server';
+import { ADMIN, bytes, deploySilo, identity } from '../helpers/silo';
 
 const CHUNK = 1024;
 const alice = identity('alice');
@@ -43,22 +49,68 @@ function hooked(inner: Transport, hook: (method: string, args: unknown[]) => Pro
     };
 }
 
-let pic: TestPic;
-let silo: Silo;
-let transport: Transport;
-let client: SiloClient;
+/** A Silo (an index and two buckets) and transports to it, as one caller or another. */
+interface Network {
+    indexId: Principal;
+    transport(caller: Identity): Promise<Transport>;
+    /** A transport as a controller of the index. */
+    admin(): Promise<Transport>;
+    close(): Promise<void>;
+}
 
-beforeAll(async () => {
-    pic = await createPic();
-    silo = await deploySilo(pic, { buckets: 2 });
-    transport = new ReplicaTransport(pic, alice.getPrincipal());
-    client = new SiloClient({ transport, indexId: silo.indexId });
-});
-afterAll(async () => {
-    await pic.tearDown();
-});
+/** The test replica in process, the Silo deployed on it directly. */
+async function inProcess(): Promise<Network> {
+    const pic: TestPic = await createPic();
+    const silo = await deploySilo(pic, { buckets: 2 });
+    return {
+        indexId: silo.indexId,
+        transport: async (caller) => new ReplicaTransport(pic, caller.getPrincipal()),
+        admin: async () => new ReplicaTransport(pic, ADMIN),
+        close: () => pic.tearDown()
+    };
+}
 
-describe('SiloClient', () => {
+/** A `silo start` in a child process, reached with HttpAgent; its index is configured and given a second bucket like the other. */
+async function overHttp(): Promise<Network> {
+    const state = mkdtempSync(join(tmpdir(), 'silo-client-http-'));
+    const server: SpawnedServer = await spawnSiloStart(state);
+    const transport = (caller?: Identity) => AgentTransport.create({ host: server.url, identity: caller, fetchRootKey: true });
+    const network: Network = {
+        indexId: Principal.fromText(server.index),
+        transport,
+        // The state directory's identity deployed the Silo: it controls the index.
+        admin: async () => transport(await stateIdentity(state)),
+        close: async () => {
+            expect(await server.stop(), server.stderr()).toBe(0);
+        }
+    };
+    // The same configuration as the in-process deployment (tests/helpers/silo): small chunks allowed.
+    const admin = (await network.admin()).actor<any>(indexIdlFactory, network.indexId);
+    unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), min_chunk_size: [64] }));
+    unwrap(await admin.admin_create_bucket());
+    return network;
+}
+
+// The same suite on both transports: the in-process replica, and HttpAgent through a running `silo start`.
+describe.each([
+    ['in process', inProcess],
+    ['over HTTP', overHttp]
+] as const)('SiloClient (%s)', (_, open) => {
+    let network: Network;
+    let silo: { indexId: Principal };
+    let transport: Transport;
+    let client: SiloClient;
+
+    beforeAll(async () => {
+        network = await open();
+        silo = { indexId: network.indexId };
+        transport = await network.transport(alice);
+        client = new SiloClient({ transport, indexId: silo.indexId });
+    });
+    afterAll(async () => {
+        await network?.close();
+    });
+
     it('round-trips random data of every interesting size', async () => {
         for (const size of [0, 1, CHUNK, CHUNK + 1, 17 * CHUNK + 5]) {
             const data = bytes(size, size + 1);
@@ -203,11 +255,12 @@ describe('SiloClient', () => {
         const after = [];
         for await (const asset of client.listAssets()) after.push(asset.id);
         expect(after).toEqual(mine.slice(1));
-        const bob = new SiloClient({ transport: new ReplicaTransport(pic, identity('bob').getPrincipal()), indexId: silo.indexId });
+        const bob = new SiloClient({ transport: await network.transport(identity('bob')), indexId: silo.indexId });
         await expect(bob.getAsset(mine[1])).rejects.toBeInstanceOf(UnauthorizedError);
         expect((await client.stats()).buckets).toBe(2);
         expect((await client.buckets()).length).toBe(2);
-        const tight = await deploySilo(pic, { config: { quota_bytes: [100n] } });
-        await expect(new SiloClient({ transport, indexId: tight.indexId }).upload(bytes(200))).rejects.toBeInstanceOf(QuotaExceededError);
+        const admin = (await network.admin()).actor<any>(indexIdlFactory, silo.indexId);
+        unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), quota_bytes: [100n] }));
+        await expect(client.upload(bytes(200))).rejects.toBeInstanceOf(QuotaExceededError);
     });
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PocketIc } from '../../replica';
 import { ReplicaKeys, StateCertifier } from '../../replica/http';
 import { canisterIdFromIndex } from '../../replica/ids';
+import { gatewayTarget } from '../../replica/http/gateway';
 import { close, createSiloServer, listen } from '../../replica/http/server';
 import { fixtureWasm } from '../helpers/pic';
 
@@ -22,11 +23,11 @@ interface Answer {
 }
 
 let base: URL;
-/** One HTTP request to the server, with any Host header (`<id>.localhost` names do not resolve here). */
+/** One HTTP request to the server, with any Host header (`<id>.localhost` names do not resolve here), on its own connection. */
 function send(path: string, options: { host?: string; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
     return new Promise((resolve, reject) => {
         const req = httpRequest(
-            { host: base.hostname, port: base.port, path, method: options.method ?? 'GET', headers: { ...(options.host ? { host: options.host } : {}), ...options.headers } },
+            { agent: false, host: base.hostname, port: base.port, path, method: options.method ?? 'GET', headers: { ...(options.host ? { host: options.host } : {}), ...options.headers } },
             (res) => {
                 const chunks: Buffer[] = [];
                 res.on('data', (c: Buffer) => chunks.push(c));
@@ -162,5 +163,24 @@ describe('gateway response verification', () => {
         const big = await send('/big?size=50000&chunk=8000', { host: host() });
         expect(big.status, big.body.toString()).toBe(200);
         expect(same(big.body, pattern(0, 50_000))).toBe(true);
+    });
+});
+
+describe('gateway routing', () => {
+    const id = 'lxzze-o7777-77777-aaaaa-cai';
+    const url = (path: string) => new URL(path, 'http://x');
+
+    it('names a canister by host (any case and port), raw host, or canisterId parameter', () => {
+        expect(gatewayTarget(`${id}.localhost:4943`, url('/a'))).toMatchObject({ raw: false });
+        expect(gatewayTarget(`${id.toUpperCase()}.LOCALHOST`, url('/a'))?.canisterId.toText()).toBe(id);
+        expect(gatewayTarget(`${id}.raw.localhost:1`, url('/a'))).toMatchObject({ raw: true });
+        expect(gatewayTarget('127.0.0.1:4943', url(`/a?canisterId=${id}`))).toMatchObject({ raw: false });
+    });
+
+    it('names none for the server itself or for what is not a principal', () => {
+        expect(gatewayTarget('127.0.0.1:4943', url('/'))).toBeNull();
+        expect(gatewayTarget('localhost:4943', url('/index.html'))).toBeNull();
+        expect(gatewayTarget('not-a-principal.localhost', url('/'))).toBeNull();
+        expect(gatewayTarget('127.0.0.1', url('/?canisterId=nope'))).toBeNull();
     });
 });

@@ -88,6 +88,6 @@ export function fixtureWasm(name: string): string {
     return join(root, 'tests/fixtures/.azle', name, `${name}.wasm.gz`);
 }
 
-export function canisterWasm(name: 'index' | 'bucket'): string {
+export function canisterWasm(name: 'index' | 'bucket' | 'verifier'): string {
     return join(root, '.azle', name, `${name}.wasm.gz`);
 }

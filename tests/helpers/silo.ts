@@ -30,17 +30,23 @@ export interface Silo {
     /** Actor on the index as `ADMIN` (a controller). */
     admin: Actor<Service>;
     buckets: Principal[];
+    /** The verifier canister, when deployed with `verifier: true`. */
+    verifierId?: Principal;
     /** An actor on the index for a user. */
     index(user: Ed25519KeyIdentity): Actor<Service>;
     bucket(id: Principal, user: Ed25519KeyIdentity): Actor<Service>;
 }
 
-export async function deploySilo(pic: TestPic, options: { config?: Partial<ConfigUpdate>; buckets?: number; bucketCapacity?: bigint; bucketWasm?: string } = {}): Promise<Silo> {
+export async function deploySilo(
+    pic: TestPic,
+    options: { config?: Partial<ConfigUpdate>; buckets?: number; bucketCapacity?: bigint; bucketWasm?: string; verifier?: boolean } = {}
+): Promise<Silo> {
     const indexId = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN], cycles: 100_000_000_000_000n });
     // Specs use small chunks to get many of them cheaply: allow them (the default minimum is 64 KiB).
     await pic.installCode({ canisterId: indexId, wasm: canisterWasm('index'), arg: indexInitArg({ min_chunk_size: [64], ...options.config }), sender: ADMIN });
     const admin = pic.createActor<Service>(indexIdlFactory, indexId);
     admin.setPrincipal(ADMIN);
+    const verifierId = options.verifier === true ? await deployVerifier(pic, indexId, admin) : undefined;
     const buckets: Principal[] = [];
     for (let i = 0; i < (options.buckets ?? 1); i++) {
         buckets.push(await deployBucket(pic, indexId, options.bucketWasm ?? canisterWasm('bucket')));
@@ -51,6 +57,7 @@ export async function deploySilo(pic: TestPic, options: { config?: Partial<Confi
         indexId,
         admin,
         buckets,
+        verifierId,
         index(user) {
             const actor = pic.createActor<Service>(indexIdlFactory, indexId);
             actor.setIdentity(user);
@@ -62,6 +69,16 @@ export async function deploySilo(pic: TestPic, options: { config?: Partial<Confi
             return actor;
         }
     };
+}
+
+/** The verifier canister, controlled by the admin and the index, registered with the index by its module hash. */
+export async function deployVerifier(pic: TestPic, indexId: Principal, admin: Actor<Service>): Promise<Principal> {
+    const id = await pic.createCanister({ sender: ADMIN, controllers: [ADMIN, indexId], cycles: 100_000_000_000_000n });
+    // Installed uncompressed (it is 6 KB): its module hash is then the SHA-256 of these bytes on any replica.
+    const wasm = new Uint8Array(readFileSync(canisterWasm('verifier').replace(/\.gz$/, '')));
+    await pic.installCode({ canisterId: id, wasm, sender: ADMIN });
+    unwrap(await admin.admin_set_verifier([{ canister: id, module_hash: sha256(wasm) }]));
+    return id;
 }
 
 /** A bucket controlled by the admin and the index, with the index as its only writer. */

@@ -7,6 +7,7 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import * as bucketLogic from '../../../canisters/bucket/logic';
+import * as verify from '../../../canisters/bucket/verify';
 import { BucketSessionRecord, type BucketSession, type BucketState } from '../../../canisters/bucket/state';
 import {
     assetSerializer,
@@ -39,8 +40,9 @@ import {
     u8Key
 } from '../../../shared/stable';
 import { bucketMethods } from '../../../shared/idl';
-import { AssetMeta as AssetMetaRecord } from '../../../shared/types';
+import { AssetMeta as AssetMetaRecord, VerifierInfo, VerifyResult } from '../../../shared/types';
 import type { AssetMeta, Config } from '../../../shared/types';
+import { absorbBlocks, decodeState, encodeState, finalize } from '../../../shared/sha256';
 import * as bucketAssets from '../../../canisters/bucket/assets';
 import { urlSecretSerializer } from '../../../canisters/index/urls';
 
@@ -71,7 +73,8 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         expired: new MemoryMap(u64Key, u64Key),
         expiries: new MemoryMap(u64PairKey, bytesSerializer),
         taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
-        urlSecrets: new MemoryMap(principalKey, urlSecretSerializer)
+        urlSecrets: new MemoryMap(principalKey, urlSecretSerializer),
+        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
     };
     initializeLayout(state);
     // Small chunks and no minimum charge unless a test sets them: the tests' uploads are a few KiB.
@@ -157,6 +160,48 @@ export class World {
         return this.bucket(bucket);
     }
 
+    /** Per bucket, the per-chunk verification state (bucket/verify.ts). */
+    readonly verifyStates = new Map<string, verify.VerifyState>();
+    /** Timers the buckets set (verify.ts schedules its pump); `runTimers` runs them. */
+    readonly timers: (() => Promise<void>)[] = [];
+    /** Module hashes `moduleHash` reports, by canister. */
+    readonly moduleHashes = new Map<string, Uint8Array>();
+    /** Verifiers whose calls fail. */
+    readonly verifierDown = new Set<string>();
+
+    verifyState(bucket: Principal): verify.VerifyState {
+        let v = this.verifyStates.get(bucket.toText());
+        if (v === undefined) {
+            v = { plans: new MemoryMap(u64Key, candidSerializer(verify.PlanRecord)), checkpoints: new MemoryMap(idIndexKey, bytesSerializer) };
+            this.verifyStates.set(bucket.toText(), v);
+        }
+        return v;
+    }
+
+    /** The verifier canister, modelled with shared/sha256 behind the same Candid. */
+    readonly verifyPorts: verify.VerifyPorts = {
+        call: async (verifier, method, arg) => {
+            this.calls.push({ method: `verifier.${method}`, args: [] });
+            await Promise.resolve();
+            const gate = this.holds.get(`verifier.${method}`);
+            if (gate) {
+                this.holds.delete(`verifier.${method}`);
+                await gate.promise;
+            }
+            if (this.verifierDown.has(verifier.toText())) throw new Error(`Canister ${verifier.toText()} is out of cycles`);
+            const [state, data] = IDL.decode([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], arg) as unknown as [Uint8Array, Uint8Array];
+            const whole = data.length - (data.length % 64);
+            const next = absorbBlocks(decodeState(state), data.subarray(0, whole));
+            const out = method === 'absorb' ? encodeState(next) : finalize(next, data.subarray(whole));
+            return new Uint8Array(IDL.encode([VerifyResult], [{ Ok: out }]));
+        },
+        schedule: (_seconds, run) => void this.timers.push(run)
+    };
+
+    async runTimers(): Promise<void> {
+        while (this.timers.length > 0) await this.timers.shift()!();
+    }
+
     /**
      * Runs a bucket method as the canister would: arguments and reply pass through Candid with the
      * method's types, so the logic gets what Azle gives it (`vec nat64` as a BigUint64Array, `vec nat32`
@@ -182,7 +227,15 @@ export class World {
         }),
         sessionActivity: (b, ids) => this.c2c(b, 'sessionActivity', 'c2c_session_activity', [ids], (s, i) => ({ Ok: bucketLogic.sessionActivity(s, i) })),
         putAssetMeta: (b, metas) => this.c2c(b, 'putAssetMeta', 'c2c_put_asset_meta', [metas], (s, m) => bucketAssets.putAssetMeta(s, m)),
-        setUrlSecret: (b, secret) => this.c2c(b, 'setUrlSecret', 'c2c_set_url_secret', [secret], (s, k) => bucketAssets.setUrlSecret(s, k))
+        setUrlSecret: (b, secret) => this.c2c(b, 'setUrlSecret', 'c2c_set_url_secret', [secret], (s, k) => bucketAssets.setUrlSecret(s, k)),
+        planVerification: (b, id, plan) => this.c2c(b, 'planVerification', 'c2c_plan_verification', [id, plan], (s, i, p) => verify.planVerification(s, this.verifyState(b), i, p)),
+        // Async on the bucket side (it calls the verifier): the reply is the awaited result.
+        verifySession: async (b, id) => {
+            const func = bucketMethods.c2c_verify_session;
+            const state = await this.enter(b, 'verifySession', [id]);
+            const reply = await verify.verifySession(state, this.verifyState(b), this.verifyPorts, id);
+            return IDL.decode(func.retTypes, IDL.encode(func.retTypes, [reply]))[0] as never;
+        }
     };
 
     readonly management: ManagementApi = {
@@ -197,6 +250,10 @@ export class World {
         },
         stopCanister: async (c) => void this.calls.push({ method: 'stopCanister', args: [c] }),
         startCanister: async (c) => void this.calls.push({ method: 'startCanister', args: [c] }),
+        moduleHash: async (c) => {
+            this.calls.push({ method: 'moduleHash', args: [c] });
+            return this.moduleHashes.get(c.toText()) ?? null;
+        },
         rawRand: async () => {
             this.calls.push({ method: 'rawRand', args: [] });
             return Uint8Array.from({ length: 32 }, (_, i) => (i * 7 + this.calls.length) & 0xff);
@@ -207,10 +264,15 @@ export class World {
         return { bucket: this.bucketApi, management: this.management };
     }
 
+    /** put_chunk as bucket/main.ts runs it: verified chunks refused, stored ones queued for verification. */
     put(caller: Principal, bucket: Principal, sessionId: bigint, index: number, bytes: Uint8Array) {
         const types = bucketMethods.put_chunk.argTypes;
         const [id, i, data] = IDL.decode(types, IDL.encode(types, [sessionId, index, bytes])) as [bigint, number, Uint8Array];
-        return bucketLogic.putChunk(this.bucket(bucket), { caller, now: this.now }, id, i, data);
+        const refused = verify.refusePut(this.verifyState(bucket), id, i);
+        if (refused !== null) return refused;
+        const result = bucketLogic.putChunk(this.bucket(bucket), { caller, now: this.now }, id, i, data);
+        if ('Ok' in result) verify.afterPut(this.bucket(bucket), this.verifyState(bucket), this.verifyPorts, id, i);
+        return result;
     }
 }
 

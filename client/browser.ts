@@ -1,0 +1,15 @@
+/**
+ * The Silo client library for web pages: everything of `client/index.ts` that works without Node
+ * (SiloClient over AgentTransport, uploads of Files/Blobs/bytes, downloads to memory, the typed errors).
+ * The embedded replica, deployment and PEM identities are Node-only and not exported here. Bundlers that
+ * honour package.json's "browser" field also swap `node_io.ts` for its browser stand-in.
+ */
+export { SiloClient, defaultRetryPolicy } from './silo';
+export type { DownloadOptions, DownloadSink, Progress, RetryPolicy, UploadOptions } from './silo';
+export { gatewayUrl } from './urls';
+export type { AssetUrlOptions, IcDomain } from './urls';
+export { AgentTransport } from './transport';
+export type { Transport } from './transport';
+export type { SourceInput, UploadSource } from './source';
+export * from './errors';
+export type { Asset, BucketInfo, Stats, SessionInfo } from '../shared/types';

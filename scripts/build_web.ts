@@ -1,0 +1,74 @@
+/**
+ * Builds the web app (web/) into web/dist (what `silo start` serves): index.html, app.js (the page and the Silo client library,
+ * bundled for browsers by esbuild) and app.css. Skipped when no input changed since the last build.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+import type { BuildOptions } from 'esbuild';
+
+const root = resolve(import.meta.dirname, '..');
+export const webOutDir = join(root, 'web', 'dist');
+
+/** The esbuild options of the page's bundle (also used by the test that checks it holds no Node built-in). */
+export function webBuildOptions(): BuildOptions {
+    return {
+        entryPoints: [join(root, 'web', 'src', 'main.ts')],
+        outfile: join(webOutDir, 'app.js'),
+        bundle: true,
+        // "browser" also applies package.json's browser field: client/node_io.ts becomes its browser stand-in.
+        platform: 'browser',
+        format: 'esm',
+        target: ['chrome111', 'firefox115', 'safari16.4'],
+        minify: true,
+        sourcemap: 'linked',
+        logLevel: 'warning',
+        legalComments: 'linked'
+    };
+}
+
+function files(dir: string, out: string[] = []): string[] {
+    if (!existsSync(dir)) return out;
+    for (const entry of readdirSync(dir).sort()) {
+        const path = join(dir, entry);
+        if (path === webOutDir) continue;
+        if (statSync(path).isDirectory()) files(path, out);
+        else if (!entry.endsWith('.test.ts')) out.push(path);
+    }
+    return out;
+}
+
+function inputHash(): string {
+    const hash = createHash('sha256');
+    for (const file of [...files(join(root, 'web')), ...files(join(root, 'client')), ...files(join(root, 'shared')), join(root, 'package-lock.json')]) {
+        hash.update(relative(root, file));
+        hash.update(readFileSync(file));
+    }
+    return hash.digest('hex');
+}
+
+export async function buildWeb(log: (line: string) => void = console.log): Promise<'built' | 'cached'> {
+    const stamp = join(webOutDir, 'inputs.sha256');
+    const wanted = inputHash();
+    if (existsSync(join(webOutDir, 'app.js')) && existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) {
+        log(`cached ${relative(root, webOutDir)}/`);
+        return 'cached';
+    }
+    const { build } = await import('esbuild');
+    mkdirSync(webOutDir, { recursive: true });
+    await build(webBuildOptions());
+    copyFileSync(join(root, 'web', 'index.html'), join(webOutDir, 'index.html'));
+    copyFileSync(join(root, 'web', 'app.css'), join(webOutDir, 'app.css'));
+    copyFileSync(join(root, 'web', 'favicon.svg'), join(webOutDir, 'favicon.svg'));
+    writeFileSync(stamp, wanted);
+    log(`built  ${relative(root, webOutDir)}/`);
+    return 'built';
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+    buildWeb().catch((error) => {
+        console.error(error instanceof Error ? error.message : error);
+        process.exit(1);
+    });
+}

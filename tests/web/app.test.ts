@@ -1,0 +1,202 @@
+/**
+ * The web app end to end, in headless Debian Chromium against a `silo start` child: uploads through the
+ * file input, previews (an image that decodes, a video that seeks through Range requests), the CLI's view
+ * of what the page stored, a private file's token link in a fresh context, and delete.
+ *
+ * With SILO_SCREENSHOTS=<dir>, the main views are saved there as PNGs (docs/screenshots for the README).
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { bytes } from '../helpers/bytes';
+import { launchChromium, openApp, pageIdentityPem, pngFixture, type RunningSilo, runCli, startSilo, VIDEO_FIXTURE } from './harness';
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+const shots = process.env.SILO_SCREENSHOTS;
+
+describe('web app in Chromium', () => {
+    let dir: string;
+    let silo: RunningSilo;
+    let browser: Browser;
+    let page: Page;
+    let identityPem: string;
+    const png = pngFixture(320, 200);
+    const video = readFileSync(VIDEO_FIXTURE);
+    const media: { url: string; range: string | undefined; status: number }[] = [];
+
+    beforeAll(async () => {
+        dir = mkdtempSync(join(tmpdir(), 'silo-web-'));
+        writeFileSync(join(dir, 'gradient.png'), png);
+        writeFileSync(join(dir, 'clip.webm'), video);
+        silo = await startSilo(join(dir, 'state'));
+        browser = await launchChromium();
+        const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+        page = await context.newPage();
+        page.on('pageerror', (error) => console.error('page error:', error.message));
+        // Intercept file choosers from the start: enabled only when the keyboard spec waits for one, the
+        // interception can arrive after the key press, and the chooser then opens natively and is lost.
+        page.on('filechooser', () => undefined);
+        page.on('response', (response) => media.push({ url: response.url(), range: response.request().headers().range, status: response.status() }));
+        await openApp(page, silo);
+        identityPem = join(dir, 'browser.pem');
+        writeFileSync(identityPem, await pageIdentityPem(page));
+    });
+
+    afterAll(async () => {
+        await browser?.close();
+        await silo?.stop();
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    const cli = async (...args: string[]) => {
+        const result = await runCli([...args, '--state', join(dir, 'state'), '--identity', identityPem, '--json']);
+        expect(result.stderr).toBe('');
+        expect(result.code).toBe(0);
+        return JSON.parse(result.stdout);
+    };
+
+    it('shows the browser identity’s principal', async () => {
+        const principal = await page.textContent('#principal');
+        expect(principal).toMatch(/^[a-z0-9]{5}(-[a-z0-9]{1,5})+$/);
+        expect(principal).not.toBe('2vxsx-fae');
+    });
+
+    it('uploads a public video and a private image through the file input, and lists both', async () => {
+        await page.check('#visibility-public');
+        await page.setInputFiles('#file-input', join(dir, 'clip.webm'));
+        await page.check('#visibility-private');
+        await page.setInputFiles('#file-input', join(dir, 'gradient.png'));
+        for (const name of ['clip.webm', 'gradient.png']) {
+            await page.waitForSelector(`.upload[data-name="${name}"][data-phase="done"]`, { timeout: 60_000 });
+            await page.waitForSelector(`.asset[data-name="${name}"]`);
+        }
+        // A fresh listing (not just the cards added after upload) has both, with their visibility.
+        await page.click('#refresh');
+        await page.waitForSelector('.asset[data-name="clip.webm"] .badge.public');
+        await page.waitForSelector('.asset[data-name="gradient.png"] .badge.private');
+    });
+
+    it('renders the image and seeks the video through Range requests', async () => {
+        const image = page.locator('.asset[data-name="gradient.png"] img');
+        await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 30_000 }).toBe(320);
+        const seek = await page.locator('.asset[data-name="clip.webm"] video').evaluate(async (v: HTMLVideoElement) => {
+            if (v.readyState < 1) await new Promise((r) => v.addEventListener('loadedmetadata', r, { once: true }));
+            const seeked = new Promise((r) => v.addEventListener('seeked', r, { once: true }));
+            v.currentTime = 3;
+            await seeked;
+            return { duration: v.duration, seekableEnd: v.seekable.length > 0 ? v.seekable.end(0) : 0, currentTime: v.currentTime, error: v.error?.code ?? null };
+        });
+        expect(seek.error).toBeNull();
+        expect(seek.duration).toBeCloseTo(4, 0);
+        expect(seek.seekableEnd).toBeCloseTo(4, 0);
+        expect(seek.currentTime).toBeCloseTo(3, 1);
+        // The media element asked for byte ranges, and the gateway answered them with 206.
+        expect(media.filter((m) => m.url.includes('/clip.webm') && m.range !== undefined).map((m) => m.status)).toContain(206);
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'files.png') });
+    });
+
+    it('lists a page at a time', async () => {
+        const paged = await page.context().newPage();
+        await paged.goto(`${silo.url}/?index=${silo.index}&pageSize=1`);
+        await paged.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+        // The same browser context, so the same identity and its two files, one per page.
+        expect(await paged.locator('.asset').count()).toBe(1);
+        await paged.click('#more');
+        await expect.poll(() => paged.locator('.asset').count()).toBe(2);
+        await paged.click('#more');
+        await paged.waitForSelector('#more', { state: 'hidden' });
+        expect(await paged.locator('.asset').count()).toBe(2);
+        await paged.close();
+    });
+
+    it('stored exactly the bytes of each file, as the CLI sees them', async () => {
+        const listed: { name: string; sha256: string; size: number | string; visibility: string }[] = await cli('ls');
+        const byName = new Map(listed.map((a) => [a.name, a]));
+        expect(byName.get('gradient.png')?.sha256).toBe(sha256(png));
+        expect(byName.get('clip.webm')?.sha256).toBe(sha256(video));
+        expect(Number(byName.get('clip.webm')?.size)).toBe(video.length);
+    });
+
+    it('shares a private file by a token link that opens in a fresh context', async () => {
+        await page.click('.asset[data-name="gradient.png"] button:has-text("Copy link")');
+        await page.selectOption('#share-ttl', '3600');
+        await expect.poll(() => page.inputValue('#share-link'), { timeout: 20_000 }).toMatch(/^http/);
+        const link = await page.inputValue('#share-link');
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'share.png') });
+        await page.click('#share button[value="close"]');
+
+        const stranger = await browser.newContext();
+        const response = await (await stranger.newPage()).goto(link);
+        expect(response?.status()).toBe(200);
+        expect(sha256(await response!.body())).toBe(sha256(png));
+        // Without its token the same URL is refused.
+        const bare = new URL(link);
+        bare.searchParams.delete('token');
+        const refused = await (await stranger.newPage()).goto(bare.toString());
+        expect(refused?.status()).toBe(403);
+        await stranger.close();
+    });
+
+    it('cancels an upload in flight: nothing is stored', async () => {
+        const big = join(dir, 'big.bin');
+        writeFileSync(big, bytes(16 * 1024 * 1024, 7)); // 9 chunks, 4 at a time: still sending when Cancel is pressed
+        await page.setInputFiles('#file-input', big);
+        const row = page.locator('.upload[data-name="big.bin"]');
+        await row.locator('xpath=self::*[@data-phase="sending"]').waitFor({ timeout: 60_000 });
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'uploading.png') });
+        await row.locator('button', { hasText: 'Cancel' }).click();
+        await row.locator('xpath=self::*[@data-phase="cancelled"]').waitFor({ timeout: 30_000 });
+        expect(await row.locator('.phase').textContent()).toBe('Cancelled');
+        const listed: { name: string }[] = await cli('ls');
+        expect(listed.map((a) => a.name)).not.toContain('big.bin');
+        await row.locator('button', { hasText: 'Dismiss' }).click();
+        expect(await row.count()).toBe(0);
+    });
+
+    it('works from the keyboard: Tab reaches the drop zone, Enter opens the picker, Escape closes a dialog', async () => {
+        await page.click('h1'); // the sequential focus starting point: the top of the page
+        let reached = false;
+        for (let i = 0; i < 8 && !reached; i++) {
+            await page.keyboard.press('Tab');
+            reached = await page.evaluate(() => document.activeElement?.id === 'drop');
+        }
+        expect(reached).toBe(true);
+        const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+        expect(chooser.isMultiple()).toBe(true);
+        await page.focus('.asset[data-name="clip.webm"] button:has-text("Delete")');
+        await page.keyboard.press('Enter');
+        expect(await page.evaluate(() => (document.getElementById('confirm-delete') as HTMLDialogElement).open)).toBe(true);
+        expect(await page.evaluate(() => document.activeElement?.id)).toBe('delete-cancel');
+        await page.keyboard.press('Escape');
+        expect(await page.evaluate(() => (document.getElementById('confirm-delete') as HTMLDialogElement).open)).toBe(false);
+        expect(await page.locator('.asset[data-name="clip.webm"]').count()).toBe(1);
+    });
+
+    it('deletes a file after confirmation', async () => {
+        await page.click('.asset[data-name="clip.webm"] button:has-text("Delete")');
+        await page.click('#delete-cancel');
+        expect(await page.locator('.asset[data-name="clip.webm"]').count()).toBe(1);
+        await page.click('.asset[data-name="clip.webm"] button:has-text("Delete")');
+        await page.click('#delete-confirm');
+        await page.waitForSelector('.asset[data-name="clip.webm"]', { state: 'detached', timeout: 30_000 });
+        const listed: { name: string }[] = await cli('ls');
+        expect(listed.map((a) => a.name)).toEqual(['gradient.png']);
+    });
+
+    it('is usable at phone width', async () => {
+        await page.setViewportSize({ width: 375, height: 800 });
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        expect(overflow).toBeLessThanOrEqual(0);
+        if (shots) await page.screenshot({ path: join(mkdir(shots), 'phone.png'), fullPage: true });
+    });
+});
+
+function mkdir(path: string): string {
+    mkdirSync(path, { recursive: true });
+    return path;
+}

@@ -1,0 +1,154 @@
+/**
+ * The owner's files, a page at a time: previews (images, seekable videos, an icon for the rest), name,
+ * size, type, date and visibility, with Open, Download, Copy link and Delete.
+ */
+import type { Asset, SiloClient } from '../../client/browser';
+import { h } from './dom';
+import { errorSentence, formatBytes, formatDate, previewKind } from './format';
+import { downloadUrl, type Links } from './links';
+
+export interface BrowseActions {
+    share(asset: Asset): void;
+    remove(asset: Asset, card: HTMLElement): void;
+    notify(message: string, isError?: boolean): void;
+}
+
+export class AssetBrowser {
+    private pages: AsyncGenerator<Asset> | undefined;
+    private shown = new Set<string>();
+    /** The listing a page is being fetched from, if any. */
+    private loading: AsyncGenerator<Asset> | undefined;
+
+    constructor(
+        private readonly silo: SiloClient,
+        private readonly links: Links,
+        private readonly grid: HTMLElement,
+        private readonly more: HTMLButtonElement,
+        private readonly empty: HTMLElement,
+        private readonly actions: BrowseActions,
+        private readonly pageSize = 24
+    ) {
+        more.addEventListener('click', () => void this.next());
+    }
+
+    /** Starts over from the newest page. */
+    async reload(): Promise<void> {
+        this.pages = this.silo.listAssets({ pageSize: this.pageSize });
+        this.shown.clear();
+        this.grid.replaceChildren();
+        await this.next();
+    }
+
+    /** Shows the next `pageSize` assets. */
+    async next(): Promise<void> {
+        const pages = this.pages;
+        if (pages === undefined || this.loading === pages) return;
+        this.loading = pages;
+        this.more.disabled = true;
+        this.grid.setAttribute('aria-busy', 'true');
+        let count = 0;
+        let finished = false;
+        try {
+            while (count < this.pageSize) {
+                const { value, done } = await pages.next();
+                // A reload started meanwhile: its own listing takes over.
+                if (pages !== this.pages) return;
+                if (done) {
+                    finished = true;
+                    break;
+                }
+                if (this.shown.has(value.id.toString())) continue;
+                this.append(value);
+                count++;
+            }
+        } catch (error) {
+            if (pages === this.pages) this.actions.notify(errorSentence(error), true);
+        } finally {
+            if (pages === this.pages) {
+                this.loading = undefined;
+                this.grid.removeAttribute('aria-busy');
+                this.more.hidden = finished;
+                this.more.disabled = false;
+                this.empty.hidden = this.shown.size > 0;
+            }
+        }
+    }
+
+    /** Adds a just-uploaded asset at the top without reloading. */
+    prepend(asset: Asset): void {
+        if (this.shown.has(asset.id.toString())) return;
+        this.append(asset, true);
+        this.empty.hidden = true;
+    }
+
+    forget(asset: Asset): void {
+        this.shown.delete(asset.id.toString());
+        this.empty.hidden = this.shown.size > 0;
+    }
+
+    private append(asset: Asset, first = false): void {
+        this.shown.add(asset.id.toString());
+        const card = this.card(asset);
+        if (first) this.grid.prepend(card);
+        else this.grid.append(card);
+    }
+
+    private card(asset: Asset): HTMLElement {
+        const isPrivate = 'private' in asset.visibility;
+        const kind = previewKind(asset.content_type);
+        const preview = h('div', { class: `preview ${kind}` });
+        const open = h('a', { class: 'button', target: '_blank', rel: 'noopener' }, 'Open') as HTMLAnchorElement;
+        const download = h('a', { class: 'button secondary' }, 'Download') as HTMLAnchorElement;
+        open.setAttribute('aria-label', `Open ${asset.name}`);
+        download.setAttribute('aria-label', `Download ${asset.name}`);
+        const share = h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy a link to ${asset.name}` }, 'Copy link');
+        const remove = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${asset.name}` }, 'Delete');
+        const card = h(
+            'li',
+            { class: 'asset', 'data-id': asset.id.toString(), 'data-name': asset.name },
+            preview,
+            h('div', { class: 'asset-name', title: asset.name }, asset.name),
+            h(
+                'div',
+                { class: 'asset-meta' },
+                h('span', {}, formatBytes(asset.size)),
+                h('span', {}, asset.content_type),
+                h('time', { datetime: new Date(Number(asset.created_at / 1_000_000n)).toISOString() }, formatDate(asset.created_at)),
+                h('span', { class: `badge ${isPrivate ? 'private' : 'public'}` }, isPrivate ? 'Private' : 'Public')
+            ),
+            h('div', { class: 'asset-actions' }, open, download, share, remove)
+        );
+        share.addEventListener('click', () => this.actions.share(asset));
+        remove.addEventListener('click', () => this.actions.remove(asset, card));
+        void this.fillLinks(asset, kind, preview, open, download);
+        return card;
+    }
+
+    private async fillLinks(asset: Asset, kind: ReturnType<typeof previewKind>, preview: HTMLElement, open: HTMLAnchorElement, download: HTMLAnchorElement): Promise<void> {
+        try {
+            const view = await this.links.url(asset);
+            open.href = view;
+            download.href = downloadUrl(view);
+            if (kind === 'image') {
+                preview.append(h('img', { src: view, alt: asset.name, loading: 'lazy', decoding: 'async' }));
+            } else if (kind === 'video') {
+                const video = h('video', { src: view, controls: '', preload: 'metadata', muted: '', playsinline: '' }) as HTMLVideoElement;
+                video.setAttribute('aria-label', asset.name);
+                preview.append(video);
+            } else {
+                preview.append(icon(asset.content_type));
+            }
+        } catch (error) {
+            preview.append(icon(asset.content_type));
+            preview.title = errorSentence(error);
+            open.removeAttribute('href');
+            download.removeAttribute('href');
+        }
+    }
+}
+
+/** A file-type glyph: the subtype's short name on a page shape, pure CSS and text. */
+function icon(contentType: string): HTMLElement {
+    const subtype = (contentType.split('/')[1] ?? 'file').split(/[;+.-]/)[0].slice(0, 4).toUpperCase() || 'FILE';
+    return h('div', { class: 'file-icon', 'aria-hidden': 'true' }, subtype);
+}
