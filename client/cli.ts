@@ -111,15 +111,19 @@ export async function main(argv: string[]): Promise<number> {
     };
     let exit: number;
     try {
-        exit = await dispatch(argv, output, (current, command) => {
-            invocation = current;
-            // A server (`silo start`) stops on these signals itself, after a checkpoint.
-            if (!command.handlesSignals) {
-                process.once('SIGINT', interrupted);
-                process.once('SIGTERM', interrupted);
+        exit = await dispatch(
+            argv,
+            output,
+            (options) => async () => (connection ??= await connect(options, output)),
+            (current, command) => {
+                invocation = current;
+                // A server (`silo start`) stops on these signals itself, after a checkpoint.
+                if (!command.handlesSignals) {
+                    process.once('SIGINT', interrupted);
+                    process.once('SIGTERM', interrupted);
+                }
             }
-            current.connect = async () => (connection ??= await connect(current.options, output));
-        });
+        );
     } catch (error) {
         runCleanup();
         // A network that stops answering mid-way is the same news as one that never did.
@@ -137,8 +141,16 @@ export async function main(argv: string[]): Promise<number> {
     return exit;
 }
 
-/** Parses `argv`, answers help and version, and runs the command; `started` sees the invocation first. */
-async function dispatch(argv: string[], output: Output, started: (invocation: Invocation, command: Command) => void): Promise<number> {
+/**
+ * Parses `argv`, answers help and version, and runs the command, whose invocation connects through
+ * `connector(options)`; `started` sees the invocation and its command before anything is checked or run.
+ */
+async function dispatch(
+    argv: string[],
+    output: Output,
+    connector: (options: Invocation['options']) => Invocation['connect'],
+    started: (invocation: Invocation, command: Command) => void
+): Promise<number> {
     const parsed = parseCommandLine(argv, allOptions());
     if (parsed.values.version === true) {
         output.result({ version: version() }, () => `silo ${version()}`);
@@ -169,7 +181,7 @@ async function dispatch(argv: string[], output: Output, started: (invocation: In
         output,
         interruptNote: 'interrupted',
         cleanup: [],
-        connect: () => Promise.reject(new Error('not started'))
+        connect: connector(parsed.values)
     };
     started(invocation, command);
     if (command.name !== 'deploy') checkNetwork(parsed.values);

@@ -2,7 +2,7 @@
 export { SiloClient, defaultRetryPolicy } from './silo';
 export { gatewayUrl } from './urls';
 export type { AssetUrlOptions, IcDomain } from './urls';
-export type { DownloadOptions, Progress, RetryPolicy, UploadOptions } from './silo';
+export type { DownloadOptions, DownloadSink, Progress, RetryPolicy, UploadOptions } from './silo';
 export { AgentTransport, ReplicaTransport } from './transport';
 export type { CallHook, Transport } from './transport';
 export { EmbeddedSilo } from './embedded';

@@ -290,7 +290,12 @@ export class SiloClient {
             let stopped = options.keepSessionOnAbort !== true && track.phase !== 'verifying';
             if (track.session !== undefined && !options.keepSessionOnAbort) {
                 // Bounded: an abort must not wait on a slow network.
-                const result: Result<null> | undefined = await Promise.race([this.index.abort_upload(track.session).catch(() => undefined), sleep(2000).then(() => undefined)]);
+                const giveUp = new AbortController();
+                const result: Result<null> | undefined = await Promise.race([
+                    this.index.abort_upload(track.session).catch(() => undefined),
+                    sleep(ABORT_CALL_MS, giveUp.signal).then(() => undefined, () => undefined)
+                ]);
+                giveUp.abort();
                 stopped = result !== undefined && 'Ok' in result;
             }
             throw new AbortedError({
@@ -571,6 +576,9 @@ export class SiloClient {
         return this.index.stats();
     }
 }
+
+/** How long an abort waits for the index to drop the session. */
+const ABORT_CALL_MS = 2000;
 
 /** How often the client asks the index how far verification got, while finish_upload runs. */
 const VERIFY_POLL_MS = 500;

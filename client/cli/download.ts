@@ -30,8 +30,11 @@ type Target =
     /** A FIFO, device or other special file: written through, in order. */
     | { kind: 'special'; path: string; shown: string };
 
+/** `-` and the names of this process's own stdout: written as `-o -` is (streamed, the summary on stderr). */
+const STDOUT_NAMES = ['-', '/dev/stdout', '/dev/fd/1', '/proc/self/fd/1'];
+
 function resolveTarget(output: string | undefined, name: string, id: bigint, force: boolean): Target {
-    if (output === '-') return { kind: 'stdout' };
+    if (output !== undefined && STDOUT_NAMES.includes(output)) return { kind: 'stdout' };
     let path = resolve(output ?? localName(name, id));
     const endsWithSeparator = output !== undefined && /[/\\]$/.test(output);
     if (existsSync(path) && statSync(path).isDirectory()) path = join(path, localName(name, id));
@@ -39,7 +42,10 @@ function resolveTarget(output: string | undefined, name: string, id: bigint, for
     const shown = path;
     if (existsSync(path) || isDanglingLink(path)) {
         const link = lstatSync(path);
-        // A symlink is followed: what it points to is written (the link itself stays).
+        // /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open file (a pipe, a terminal, a file the shell
+        // redirected to): written through as they are, whatever they lead to.
+        if (link.isSymbolicLink() && /^\/(dev|proc)\//.test(path)) return { kind: 'special', path, shown };
+        // Another symlink is followed: what it points to is written (the link itself stays).
         if (link.isSymbolicLink()) path = resolveLink(path);
         if (existsSync(path)) {
             const stat = statSync(path);
@@ -107,7 +113,10 @@ fails after bytes were written, silo says so on stderr and exits 1.`,
         if (invocation.positionals.length !== 1) throw new UsageError('download takes one asset id');
         assetId(invocation.positionals[0]);
         wholeNumber('concurrency', stringOption(invocation, 'concurrency'), 1, 64);
-        if (stringOption(invocation, 'output') === '-' && invocation.options.json === true) throw new UsageError('-o - writes the asset to stdout, where --json would print too: use one of them');
+        const output = stringOption(invocation, 'output');
+        if (output !== undefined && STDOUT_NAMES.includes(output) && invocation.options.json === true) {
+            throw new UsageError(`-o ${output} writes the asset to stdout, where --json would print too: use one of them`);
+        }
     },
     async run(invocation) {
         const { output } = invocation;

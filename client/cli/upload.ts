@@ -86,7 +86,7 @@ function differences(wanted: Wanted, earlier: { name: string; content_type: stri
     const out: string[] = [];
     if (earlier.name !== wanted.name) out.push(`--name ${JSON.stringify(earlier.name)}`);
     if (earlier.content_type !== wanted.contentType) out.push(`--content-type ${earlier.content_type}`);
-    if (visibilityName(earlier.visibility) !== wanted.visibility) out.push(earlier.visibility && 'public' in earlier.visibility ? '--public' : '--no-public');
+    if (visibilityName(earlier.visibility) !== wanted.visibility) out.push(visibilityName(earlier.visibility) === 'public' ? '--public' : '--no-public');
     if (earlier.chunk_size !== wanted.chunkSize) out.push(`--chunk-size ${earlier.chunk_size}`);
     return out;
 }

@@ -3,8 +3,8 @@
  * kind of target, resume with changed options, Ctrl-C during verification, unusable state directories.
  * The runs share one state directory, as a user's would.
  */
-import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { sha256, toHex } from '../../shared/sha256';
 import { bytes } from '../helpers/silo';
-import { silo } from './run';
+import { BIN, silo } from './run';
 
 const dir = mkdtempSync(join(tmpdir(), 'silo-flows-'));
 const state = join(dir, 'state');
@@ -103,6 +103,15 @@ describe('silo, as a new user meets it', () => {
         await reading;
         expect(new Uint8Array(Buffer.concat(received))).toEqual(photo);
         expect(lstatSync(fifo).isFIFO()).toBe(true);
+
+        // /dev/stdout with stdout redirected to a file (as `> file` does): written through, no --force needed.
+        const redirected = join(dir, 'redirected.bin');
+        const fd = openSync(redirected, 'w');
+        const viaDevStdout = spawnSync(process.execPath, [BIN, 'download', photoId, '-o', '/dev/stdout', '--state', state], { stdio: ['ignore', fd, 'pipe'] });
+        closeSync(fd);
+        expect(viaDevStdout.status, String(viaDevStdout.stderr)).toBe(0);
+        expect(new Uint8Array(readFileSync(redirected))).toEqual(photo);
+        expect(lstatSync('/dev/stdout').isSymbolicLink()).toBe(true);
 
         // A full disk: one line, exit 1, no stack trace.
         const full = await silo(['download', photoId, '-o', '/dev/full', '--state', state]);
