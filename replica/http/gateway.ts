@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { HeaderField, HttpRequest } from '../../shared/types';
 import { CanisterCallError } from '../pic';
 
 type Verifier = typeof import('@dfinity/response-verification');
@@ -28,14 +29,7 @@ const loadVerifier = (): Verifier => (verifier ??= createRequire(import.meta.url
 
 // ---------------------------------------------------------------- Candid of the HTTP gateway protocol
 
-const HeaderField = IDL.Tuple(IDL.Text, IDL.Text);
-const HttpRequest = IDL.Record({
-    method: IDL.Text,
-    url: IDL.Text,
-    headers: IDL.Vec(HeaderField),
-    body: IDL.Vec(IDL.Nat8),
-    certificate_version: IDL.Opt(IDL.Nat16)
-});
+// HeaderField and HttpRequest are shared/types.ts's; the response is typed here, with its streaming token.
 const HttpUpdateRequest = IDL.Record({ method: IDL.Text, url: IDL.Text, headers: IDL.Vec(HeaderField), body: IDL.Vec(IDL.Nat8) });
 
 /**

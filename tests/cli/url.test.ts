@@ -1,25 +1,12 @@
 /** `silo url`: prints an asset's URL on its bucket (local gateway names on the embedded network). */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { bytes } from '../helpers/silo';
-
-const BIN = resolve(import.meta.dirname, '../../client/bin/silo.mjs');
-
-function silo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((done) => {
-        const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('close', (code) => done({ code, stdout, stderr }));
-    });
-}
+import { silo } from './run';
 
 describe('silo url', () => {
     it('prints public URLs, private ones with a token, ?download, and refuses a bad --ttl', async () => {

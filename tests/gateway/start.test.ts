@@ -1,5 +1,4 @@
 /** `silo start` as a separate process: what it prints, how other commands find it, and what a SIGKILL costs. */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,19 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { sha256, toHex } from '../../shared/sha256';
-import { SILO_BIN, spawnSiloStart } from '../helpers/server';
+import { silo } from '../cli/run';
+import { spawnSiloStart } from '../helpers/server';
 import { bytes } from '../helpers/silo';
-
-function silo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((done) => {
-        const child = spawn(process.execPath, [SILO_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('close', (code) => done({ code, stdout, stderr }));
-    });
-}
 
 async function upload(file: string, state: string): Promise<{ id: string; sha256: string }> {
     const up = await silo(['upload', file, '--state', state, '--json', '--chunk-size', '65536']);

@@ -4,9 +4,6 @@
  * against a node http server on 127.0.0.1. The agent must refuse what a tampering server sends; the
  * replica must refuse forged, expired, replayed and malformed requests with the IC's status codes.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import {
     Actor,
     AnonymousIdentity,
@@ -31,9 +28,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PocketIc } from '../../replica';
 import { createHash } from 'node:crypto';
 
-import { createIcApi, type IcApi } from '../../replica/http';
+import type { IcApi } from '../../replica/http';
 import { Forest, Leaf } from '../../replica/http/hash_tree';
 import { idlFactory, type ProbeService } from '../fixtures/probe/idl';
+import { serveIcApi } from '../helpers/ic_api';
 import { PROBE_WASM, probeArg } from './probe';
 import { CERTIFIED_WAT, wat } from './wat';
 
@@ -42,21 +40,14 @@ const seeded = (name: string) => Ed25519KeyIdentity.generate(text(name.padEnd(32
 
 let pic: PocketIc;
 let api: IcApi;
-let server: Server;
+let close: () => Promise<void>;
 let host: string;
 let probeId: Principal;
 let certifiedId: Principal;
 
 beforeAll(async () => {
     pic = await PocketIc.create();
-    api = createIcApi(pic.replica);
-    server = createServer(async (req, res) => {
-        if (!(await api(req, res))) {
-            res.writeHead(404).end('not an API path');
-        }
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ api, host, close } = await serveIcApi(pic.replica));
     await pic.setTime(Date.now());
     probeId = (await pic.setupCanister<ProbeService>({ idlFactory, wasm: PROBE_WASM, arg: probeArg('http') })).canisterId;
     certifiedId = await pic.createCanister();
@@ -64,7 +55,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await close();
 });
 
 /** An agent with default settings; `refused` (or a tampering fetch) turns off its retries of failed requests, to keep the spec fast. */

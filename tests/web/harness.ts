@@ -10,6 +10,8 @@ import { deflateSync } from 'node:zlib';
 
 import { type Browser, chromium, type Page } from 'playwright-core';
 
+import { silo } from '../cli/run';
+
 const root = resolve(import.meta.dirname, '../..');
 export const SILO_BIN = join(root, 'client/bin/silo.mjs');
 export const CHROMIUM = process.env.SILO_CHROMIUM ?? '/usr/bin/chromium';
@@ -79,15 +81,9 @@ export async function startSilo(state: string): Promise<RunningSilo> {
 }
 
 /** Runs the `silo` CLI; resolves to its exit code and output. */
-export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolveRun) => {
-        const child = spawn(process.execPath, [SILO_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('close', (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
-    });
+export async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const { code, stdout, stderr } = await silo(args);
+    return { code: code ?? -1, stdout, stderr };
 }
 
 /** Opens the app on a running Silo and waits until it has listed the files. */
