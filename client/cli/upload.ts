@@ -11,7 +11,7 @@ import { Asset as AssetType, type Asset, type SessionInfo, type Visibility } fro
 import { SessionExpiredError, SessionNotFoundError } from '../errors';
 import type { Progress, SiloClient, UploadOptions } from '../silo';
 import { chunkSize, UsageError, wholeNumber } from './args';
-import { type Command, type Invocation, stringOption } from './command';
+import { type Command, stringOption } from './command';
 import { StateUnusableError } from './connect';
 import { candidJson } from './output';
 
