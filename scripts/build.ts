@@ -5,13 +5,13 @@
  * over its sources, `shared/` and the Azle version, stored next to the Wasm.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 import { readSections, WasmWriter, writeSections } from '../replica/wasm/binary';
 import { buildVerifier } from './build_verifier';
+import { hashInputs, listFiles } from './inputs';
 import { buildWeb } from './build_web';
 
 const root = resolve(import.meta.dirname, '..');
@@ -42,29 +42,9 @@ function dfxTargets(dfxRoot: string): Target[] {
         }));
 }
 
-function listFiles(dir: string, out: string[] = []): string[] {
-    if (!existsSync(dir)) return out;
-    for (const entry of readdirSync(dir).sort()) {
-        if (entry === '.azle' || entry === 'node_modules' || entry.endsWith('.test.ts')) continue;
-        const path = join(dir, entry);
-        if (statSync(path).isDirectory()) listFiles(path, out);
-        else out.push(path);
-    }
-    return out;
-}
-
 function inputHash(target: Target): string {
-    const hash = createHash('sha256');
     const azleVersion = JSON.parse(readFileSync(join(root, 'node_modules/azle/package.json'), 'utf8')).version;
-    hash.update(`azle ${azleVersion}\n`);
-    hash.update(readFileSync(join(target.dfxRoot, 'dfx.json')));
-    for (const dir of target.inputs) {
-        for (const file of listFiles(dir)) {
-            hash.update(relative(root, file));
-            hash.update(readFileSync(file));
-        }
-    }
-    return hash.digest('hex');
+    return hashInputs([`azle ${azleVersion}\n`, readFileSync(join(target.dfxRoot, 'dfx.json'))], target.inputs.flatMap((dir) => listFiles(dir)));
 }
 
 export function wasmPath(dfxRoot: string, name: string): string {

@@ -4,26 +4,20 @@
  * sources and the compiler version. AssemblyScript cannot export a function under a name with a space,
  * so the sources export `canister_update_<name>` and this build renames them `canister_update <name>`.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 import { readSections, SectionId, WasmReader, WasmWriter, writeSections } from '../replica/wasm/binary';
+import { hashInputs, listFiles } from './inputs';
 
 const root = resolve(import.meta.dirname, '..');
 const source = join(root, 'canisters/verifier/assembly');
 export const VERIFIER_WASM = join(root, '.azle/verifier/verifier.wasm');
 
 function inputHash(): string {
-    const hash = createHash('sha256');
-    hash.update(`asc ${JSON.parse(readFileSync(join(root, 'node_modules/assemblyscript/package.json'), 'utf8')).version}\n`);
-    hash.update(readFileSync(import.meta.filename));
-    for (const file of readdirSync(source).sort()) {
-        hash.update(file);
-        hash.update(readFileSync(join(source, file)));
-    }
-    return hash.digest('hex');
+    const asc = JSON.parse(readFileSync(join(root, 'node_modules/assemblyscript/package.json'), 'utf8')).version;
+    return hashInputs([`asc ${asc}\n`, readFileSync(import.meta.filename)], listFiles(source));
 }
 
 const EXPORT_PREFIXES = ['canister_update_', 'canister_query_'];

@@ -2,11 +2,12 @@
  * Builds the web app (web/) into web/dist (what `silo start` serves): index.html, app.js (the page and the Silo client library,
  * bundled for browsers by esbuild) and app.css. Skipped when no input changed since the last build.
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 import type { BuildOptions } from 'esbuild';
+
+import { hashInputs, listFiles } from './inputs';
 
 const root = resolve(import.meta.dirname, '..');
 export const webOutDir = join(root, 'web', 'dist');
@@ -28,24 +29,9 @@ export function webBuildOptions(): BuildOptions {
     };
 }
 
-function files(dir: string, out: string[] = []): string[] {
-    if (!existsSync(dir)) return out;
-    for (const entry of readdirSync(dir).sort()) {
-        const path = join(dir, entry);
-        if (path === webOutDir) continue;
-        if (statSync(path).isDirectory()) files(path, out);
-        else if (!entry.endsWith('.test.ts')) out.push(path);
-    }
-    return out;
-}
-
 function inputHash(): string {
-    const hash = createHash('sha256');
-    for (const file of [...files(join(root, 'web')), ...files(join(root, 'client')), ...files(join(root, 'shared')), join(root, 'package-lock.json')]) {
-        hash.update(relative(root, file));
-        hash.update(readFileSync(file));
-    }
-    return hash.digest('hex');
+    const sources = ['web', 'client', 'shared'].flatMap((dir) => listFiles(join(root, dir)));
+    return hashInputs([], [...sources, join(root, 'package-lock.json')]);
 }
 
 export async function buildWeb(log: (line: string) => void = console.log): Promise<'built' | 'cached'> {
