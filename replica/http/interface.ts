@@ -303,8 +303,7 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
     const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         if (!url.pathname.startsWith('/api/')) return false;
-        // Browsers call the API from other origins (a dapp at <canister>.localhost:N): CORS as the IC's replica does it.
-        for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+        for (const [name, value] of Object.entries(API_HEADERS)) res.setHeader(name, value);
         if (req.method === 'OPTIONS') {
             res.writeHead(204, { 'access-control-max-age': '7200' }).end();
             return true;
@@ -354,10 +353,20 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
 
 const text = (s: string) => new TextEncoder().encode(s);
 const RESPONSE_SEPARATOR = Uint8Array.of(11, ...text('ic-response'));
-const CORS_HEADERS = {
+/**
+ * Every answer of the interface. CORS as the IC's API boundary: any origin may call (a dapp on another
+ * local port, say); that gives a page nothing it could not do with curl, since requests carry no
+ * cookies or other ambient authority (no `Allow-Credentials`), each is signed by a key the caller
+ * holds, and no `Allow-Private-Network` is answered (Chromium's check for public sites reaching
+ * loopback). What must hold instead is that no answer can run as a page on the host it is read from
+ * (the web app's): CBOR and plain text only, never sniffed, and sandboxed if opened.
+ */
+const API_HEADERS = {
     'access-control-allow-origin': '*',
     'access-control-allow-methods': 'POST, GET',
-    'access-control-allow-headers': 'Accept, Authorization, Content-Type'
+    'access-control-allow-headers': 'Accept, Authorization, Content-Type',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; sandbox; frame-ancestors 'none'"
 };
 const REQUEST_STATUS_FIELDS = new Set(['status', 'reply', 'reject_code', 'reject_message', 'error_code']);
 
