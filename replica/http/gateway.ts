@@ -20,6 +20,7 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { HeaderField, HttpRequest } from '../../shared/types';
+import { checkCandidBounds } from '../candid_bounds';
 import { CanisterCallError } from '../pic';
 
 type Verifier = typeof import('@dfinity/response-verification');
@@ -266,6 +267,7 @@ export class Gateway {
     private async call(canisterId: Principal, method: string, type: IDL.Type, arg: unknown, kind: 'query' | 'update'): Promise<CanisterResponse> {
         const data = await this.invoke(canisterId, method, new Uint8Array(IDL.encode([type], [arg])), kind);
         try {
+            checkCandidBounds(data);
             const [probe] = IDL.decode([HttpResponseProbe], data) as unknown as [CanisterResponse];
             const strategy = probe.streaming_strategy[0];
             if (strategy === undefined) return probe;
@@ -305,9 +307,11 @@ export class Gateway {
         const replyType = callbackReplyType(tokenType);
         let token: unknown = strategy.Callback.token;
         while (token !== undefined) {
+            await turn();
             const data = await this.invoke(canisterId, method, new Uint8Array(IDL.encode([tokenType], [token])), 'query');
             let reply: [] | [{ body: Uint8Array; token: [] | [unknown] }];
             try {
+                checkCandidBounds(data);
                 [reply] = IDL.decode([replyType], data) as unknown as [typeof reply];
             } catch (error) {
                 throw new GatewayError(502, `The canister's streaming callback reply does not decode: ${(error as Error).message}`);
@@ -326,6 +330,7 @@ export class Gateway {
         let fetched = from;
         for (let calls = 0; fetched < total; calls++) {
             if (calls >= MAX_RANGE_REQUESTS) throw new GatewayError(502, `The body needed more than ${MAX_RANGE_REQUESTS} range requests`);
+            await turn();
             const ranged = { ...request, headers: [...request.headers, ['Range', `bytes=${fetched}-`] as Header] };
             const response = await this.httpRequest(canisterId, ranged);
             if (response.streaming_strategy.length > 0) throw new GatewayError(502, 'A range response carried a streaming strategy');
@@ -367,7 +372,15 @@ export class Gateway {
 /** Headers a gateway does not pass to the canister: hop-by-hop ones, which describe this connection only. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'x-request-id']);
 
+/**
+ * Lets the event loop run other requests between the calls one response needs (callbacks, range
+ * requests): the in-process replica answers a call without waiting on I/O, so a canister answering a
+ * thousand tiny pieces would otherwise hold the loop until the last.
+ */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 async function readRequest(req: IncomingMessage): Promise<CanisterRequest> {
+    if (Number(req.headers['content-length']) > MAX_REQUEST_BODY) throw new GatewayError(413, `Request body larger than ${MAX_REQUEST_BODY} bytes`);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -398,7 +411,8 @@ interface ContentRange {
 function contentRange(headers: Header[], fetched: number): ContentRange {
     const value = headers.find(([name]) => name.toLowerCase() === 'content-range')?.[1];
     if (value === undefined) throw new GatewayError(502, 'A 206 response has no Content-Range header');
-    const match = /^\s*bytes (\d+)-(\d+)\/(\d+)\s*$/.exec(value);
+    // At most 15 digits: every value stays a safe integer (a 2^70-byte "total" would round).
+    const match = /^\s*bytes (\d{1,15})-(\d{1,15})\/(\d{1,15})\s*$/.exec(value);
     if (match === null) throw new GatewayError(502, `Invalid Content-Range header '${value}'`);
     const [start, end, total] = match.slice(1).map(Number);
     if (start > end || end >= total) throw new GatewayError(502, `Inconsistent Content-Range header '${value}'`);
