@@ -29,7 +29,7 @@ import { Cbor } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
-import { checkCandidBounds } from '../candid_bounds';
+import { CandidBoundsError, checkCandidBounds } from '../candid_bounds';
 import type { Response } from '../execution';
 import { formatErrorCode, RejectCode } from '../errors';
 import { MANAGEMENT_CANISTER_ID } from '../ids';
@@ -408,7 +408,8 @@ function checkManagementTarget(envelope: Envelope, ecid: Principal): void {
     try {
         checkCandidBounds(envelope.arg!);
         [{ [fieldName]: target }] = IDL.decode([IDL.Record({ [fieldName]: IDL.Principal })], envelope.arg!) as unknown as [Record<string, Principal>];
-    } catch {
+    } catch (error) {
+        if (error instanceof CandidBoundsError) throw new HttpError(400, error.message);
         throw new HttpError(400, `Could not find the effective canister id of the management canister call '${method}': its argument has no '${fieldName}' principal.`);
     }
     if (target.toText() !== ecid.toText()) {
