@@ -19,16 +19,16 @@ export interface StaticOptions {
 /**
  * The web app's Content-Security-Policy, sent with every response of the app's origin (the page also
  * carries it as a `<meta>`, which cannot say `frame-ancestors`): its own scripts and styles only (Wasm
- * for the agent's BLS verification), and network access to the local network only (this origin, its
- * canisters' `<id>.localhost` hosts for previews, `?host=` another local port).
+ * for the agent's BLS verification), and network access to this origin (the IC HTTP interface) and
+ * canisters' `<id>.localhost` hosts (previews, links) only.
  */
 export const APP_CSP = [
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval'",
     "style-src 'self'",
-    "connect-src 'self' http://localhost:* http://127.0.0.1:* http://*.localhost:*",
-    "img-src 'self' data: blob: http://localhost:* http://127.0.0.1:* http://*.localhost:*",
-    "media-src 'self' blob: http://localhost:* http://127.0.0.1:* http://*.localhost:*",
+    "connect-src 'self' http://*.localhost:*",
+    "img-src 'self' data: blob: http://*.localhost:*",
+    "media-src 'self' blob: http://*.localhost:*",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",

@@ -1,6 +1,6 @@
 /**
  * The Silo web app: uploads from the browser and a view of the owner's files, through the Silo client
- * library over @dfinity/agent. It talks only to the network it was served from (or `?host=`).
+ * library over @dfinity/agent. It talks only to the network it was served from.
  */
 import { Principal } from '@dfinity/principal';
 
@@ -15,14 +15,15 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getEl
 
 /**
  * The index canister comes from `?index=` (what `silo start` prints a link with), else the last one used
- * in this browser; the network is the page's own origin unless `?host=` names another; `?pageSize=`
- * sets how many files a page lists (default 24).
+ * in this browser; the network is always the page's own origin (a link naming another host would have
+ * the page sign requests with the user's key for whoever runs that host to replay); `?pageSize=` sets
+ * how many files a page lists (default 24).
  */
 function readConfig(): { host: string; index: string | undefined; pageSize: number } {
     const params = new URLSearchParams(location.search);
     const index = params.get('index') ?? localStorage.getItem('silo.index') ?? undefined;
     const pageSize = Math.min(100, Math.max(1, Number(params.get('pageSize')) || 24));
-    return { host: params.get('host') ?? location.origin, index, pageSize };
+    return { host: location.origin, index, pageSize };
 }
 
 function isLocal(host: string): boolean {
