@@ -133,6 +133,13 @@ export interface UpgradeRecord {
     next_attempt_at: bigint;
 }
 
+/** A bucket's deposits in its current budget window (cycles.ts, `topUpBudget`). */
+export const TopUpWindow = IDL.Record({ started_at: IDL.Nat64, given: IDL.Nat });
+export interface TopUpWindow {
+    started_at: bigint;
+    given: bigint;
+}
+
 export interface IndexState {
     meta: KvMap<number, Uint8Array>;
     sessions: KvMap<bigint, SessionRecord>;
@@ -164,6 +171,7 @@ export const ownerSerializer = candidSerializer<OwnerRecord>(OwnerRecord);
 export const bucketSerializer = candidSerializer<BucketInfoT>(BucketInfo);
 export const taskSerializer = candidSerializer<TaskRecord>(TaskRecord);
 export const upgradeSerializer = candidSerializer<UpgradeRecord>(UpgradeRecord);
+export const topUpWindowSerializer = candidSerializer<TopUpWindow>(TopUpWindow);
 
 /** What an index method knows about the message it runs in. */
 export interface Env {
