@@ -161,6 +161,8 @@ export interface IndexState {
     taskQueue: KvMap<[bigint, bigint], Uint8Array>;
     /** Bucket → its URL token secret and whether the bucket has it (urls.ts). */
     urlSecrets: KvMap<Principal, UrlSecretRecord>;
+    /** Bucket → the cycles the index deposited into it in the current budget window (cycles.ts). */
+    topUpBudgets: KvMap<Principal, TopUpWindow>;
     /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
     verifier?: KvMap<number, VerifierInfo>;
 }
