@@ -32,7 +32,7 @@ import { Principal } from '@dfinity/principal';
 import { CandidBoundsError, checkCandidBounds } from '../candid_bounds';
 import type { Response } from '../execution';
 import { formatErrorCode, RejectCode } from '../errors';
-import { MANAGEMENT_CANISTER_ID } from '../ids';
+import { inSubnetRange, MANAGEMENT_CANISTER_ID } from '../ids';
 import { MAX_INGRESS_BYTES } from '../limits';
 import type { Replica } from '../replica';
 import { canisterMetadata, inCanisterRange, StateCertifier } from './certificate';
@@ -351,6 +351,10 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             return readState(body, { subnet: id }, res);
         }
         if (endpoint === 'read_state') return readState(body, { canister: id }, res);
+        // The IC's boundary nodes route by the effective canister id: one no subnet hosts is refused there.
+        if (id.toText() !== MANAGEMENT_CANISTER_ID.toText() && !inSubnetRange(id) && replica.getCanister(id) === undefined) {
+            throw new HttpError(400, 'error: canister_not_found\ndetails: The specified canister does not exist.');
+        }
         if (endpoint === 'query') return query(body, id, res);
         return call(body, id, version === 'v3', res);
     };
