@@ -4,11 +4,15 @@
  * while `/api/v2/status` is polled meanwhile; no status request may wait 2 s. The server runs in this
  * process, so a stalled event loop delays the polls exactly as it would delay every other client.
  */
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import { Cbor } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PocketIc } from '../../replica';
+import { createIcApi } from '../../replica/http';
 import { serveIcApi } from '../helpers/ic_api';
 import { wat } from '../replica/wat';
 
@@ -195,5 +199,45 @@ describe('junk envelopes while /api/v2/status is polled', () => {
         expect(answers[1].status).toBe(200);
         expect(JSON.stringify(answers[1].body, (_, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString() : v))).toMatch(/reject|zero-sized/);
         expect(slowest).toBeLessThan(2000);
+    });
+});
+
+describe('many bodies at once', () => {
+    it('answers 503 once the bodies being read pass the server’s budget, and takes requests again once they are read', async () => {
+        const replica = (await PocketIc.create()).replica;
+        const api = createIcApi(replica, { maxBufferedBytes: 1024 * 1024 });
+        const server = createServer(async (req, res) => {
+            if (!(await api(req, res))) res.writeHead(404).end();
+        });
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        const port = (server.address() as AddressInfo).port;
+        const path = `/api/v2/canister/${Principal.fromText('rwlgt-iiaaa-aaaaa-aaaaa-cai').toText()}/query`;
+        /** Starts a POST declaring `length` bytes and sends `sent` of them; `finish` sends the rest. */
+        const start = (length: number, sent: number) => {
+            const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': 'application/cbor', 'content-length': length } });
+            const answered = new Promise<number>((resolve) => {
+                req.on('response', (res: IncomingMessage) => {
+                    res.resume();
+                    resolve(res.statusCode!);
+                });
+                req.on('error', () => resolve(0));
+            });
+            req.write(Buffer.alloc(sent));
+            return { answered, finish: () => req.end(Buffer.alloc(length - sent)) };
+        };
+        try {
+            const slow = start(900 * 1024, 800 * 1024);
+            await new Promise((r) => setTimeout(r, 200)); // the server has read what was sent
+            const second = start(900 * 1024, 900 * 1024);
+            second.finish();
+            expect(await second.answered).toBe(503);
+            slow.finish();
+            expect(await slow.answered).toBe(400); // read in full, then refused as the junk it is
+            const third = start(900 * 1024, 900 * 1024);
+            third.finish();
+            expect(await third.answered).toBe(400);
+        } finally {
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
     });
 });
