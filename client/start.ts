@@ -75,7 +75,11 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
             caller: silo.pic,
             rootKey: () => keys.rootKey,
             api,
-            static: { dir: existsSync(staticDir) ? staticDir : undefined, fallbackPage: () => welcomePage(silo.indexId.toText()) },
+            static: {
+                dir: existsSync(staticDir) ? staticDir : undefined,
+                fallbackPage: () => welcomePage(silo.indexId.toText()),
+                siteConfig: () => ({ index: silo.indexId.toText() })
+            },
             afterRequest: () => pulse(silo, options.onError)
         });
         const host = options.host ?? '127.0.0.1';

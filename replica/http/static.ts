@@ -14,6 +14,11 @@ export interface StaticOptions {
     dir?: string;
     /** The page `/` answers when there is no directory (HTML). */
     fallbackPage?: () => string;
+    /**
+     * What `/silo.json` answers (JSON): the server's own facts the web app trusts over its URL, such as
+     * which index canister this network's Silo is (a link from another origin must not choose it).
+     */
+    siteConfig?: () => Record<string, unknown>;
 }
 
 /**
@@ -80,6 +85,10 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, url: URL,
     if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         send(res, 405, 'Method not allowed\n');
+        return;
+    }
+    if (url.pathname === '/silo.json' && options.siteConfig !== undefined) {
+        send(res, 200, JSON.stringify(options.siteConfig()), 'application/json');
         return;
     }
     const file = options.dir !== undefined && existsSync(options.dir) ? resolveStatic(options.dir, url.pathname) : null;

@@ -4,7 +4,8 @@
  * the app's key. It is served on its own origin (`<id>.localhost:N`), where it finds nothing, and never
  * on the app's (`?canisterId=` or any other path, on 127.0.0.1 and localhost); the key the app keeps
  * cannot be exported by script in the app's own origin either, and a raw Ed25519 seed kept by earlier
- * versions is migrated to a non-extractable key of the same principal.
+ * versions is migrated to a non-extractable key of the same principal. A link (which the canister's
+ * page can open) cannot point the app at another index canister.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,6 +99,15 @@ describe('the web app’s origin against a hostile canister', () => {
         await app.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     });
 
+    it('uses the server’s index, not one a link names: a canister’s page cannot send the user to upload into its own', async () => {
+        const page = await context.newPage();
+        await page.goto(`${silo.url}/?index=${hostile.toText()}`);
+        await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+        expect(await page.evaluate(() => localStorage.getItem('silo.index'))).toBe(silo.index);
+        expect(await page.textContent('#toast')).toContain(`asked for index ${hostile.toText()}`);
+        await page.close();
+    });
+
     it('keeps a key that script in the app’s own origin cannot export', async () => {
         const found = await app.evaluate(async () => {
             const db = await new Promise<IDBDatabase>((ok, no) => {
@@ -139,7 +149,7 @@ describe('the web app’s origin against a hostile canister', () => {
         const seed = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
         const legacy = await browser.newContext();
         const page = await legacy.newPage();
-        await page.goto(`${silo.url}/`); // the app's origin, before the app has made a key
+        await page.goto(`${silo.url}/silo.json`); // the app's origin, without the app (which would make a key)
         await page.evaluate(
             (bytes) =>
                 new Promise<void>((ok, no) => {

@@ -14,16 +14,22 @@ import { UploadQueue } from './uploads';
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 /**
- * The index canister comes from `?index=` (what `silo start` prints a link with), else the last one used
- * in this browser; the network is always the page's own origin (a link naming another host would have
- * the page sign requests with the user's key for whoever runs that host to replay); `?pageSize=` sets
- * how many files a page lists (default 24).
+ * The index canister is the one the server names (`/silo.json`, from `silo start`): a link cannot choose
+ * it, or any page (a canister's, say) could send the user here to upload into an index it controls.
+ * Only a server that names none lets `?index=`, else the last one used in this browser, decide. The
+ * network is always the page's own origin (a link naming another host would have the page sign
+ * requests with the user's key for whoever runs that host to replay); `?pageSize=` sets how many files
+ * a page lists (default 24).
  */
-function readConfig(): { host: string; index: string | undefined; pageSize: number } {
+async function readConfig(): Promise<{ host: string; index: string | undefined; pageSize: number; ignored?: string }> {
     const params = new URLSearchParams(location.search);
-    const index = params.get('index') ?? localStorage.getItem('silo.index') ?? undefined;
     const pageSize = Math.min(100, Math.max(1, Number(params.get('pageSize')) || 24));
-    return { host: location.origin, index, pageSize };
+    const asked = params.get('index') ?? undefined;
+    const served = await fetch('/silo.json')
+        .then(async (r) => (r.ok ? ((await r.json()) as { index?: unknown }).index : undefined))
+        .catch(() => undefined);
+    if (typeof served === 'string') return { host: location.origin, index: served, pageSize, ignored: asked !== undefined && asked !== served ? asked : undefined };
+    return { host: location.origin, index: asked ?? localStorage.getItem('silo.index') ?? undefined, pageSize };
 }
 
 function isLocal(host: string): boolean {
@@ -60,7 +66,8 @@ function askForIndex(): void {
 }
 
 async function start(): Promise<void> {
-    const config = readConfig();
+    const config = await readConfig();
+    if (config.ignored !== undefined) notify(`The link asked for index ${config.ignored}; this network's Silo is ${config.index}, which is shown.`, true);
     if (config.index === undefined) return askForIndex();
     let indexId: Principal;
     try {
