@@ -202,6 +202,27 @@ describe('junk envelopes while /api/v2/status is polled', () => {
     });
 });
 
+describe('the API’s answers to other origins', () => {
+    it('lets any origin call, as anyone can with curl, but grants no credentials and no private-network access', async () => {
+        const preflight = await fetch(`${host}/api/v3/canister/${target.toText()}/call`, {
+            method: 'OPTIONS',
+            headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-private-network': 'true' }
+        });
+        expect(preflight.status).toBe(204);
+        expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+        expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+        expect(preflight.headers.get('access-control-allow-private-network')).toBeNull();
+    });
+
+    it('never answers what a browser would run as a page, even when the path is markup', async () => {
+        const answer = await fetch(`${host}/api/<script>alert(1)</script>`);
+        expect(answer.status).toBe(404);
+        expect(answer.headers.get('content-type')).toMatch(/^text\/plain/);
+        expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(answer.headers.get('content-security-policy')).toMatch(/default-src 'none'; sandbox/);
+    });
+});
+
 describe('many bodies at once', () => {
     it('answers 503 once the bodies being read pass the server’s budget, and takes requests again once they are read', async () => {
         const replica = (await PocketIc.create()).replica;
