@@ -7,12 +7,12 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { Cbor } from '@dfinity/agent';
+import { blsVerify, Cbor } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PocketIc } from '../../replica';
-import { createIcApi } from '../../replica/http';
+import { createIcApi, ReplicaKeys } from '../../replica/http';
 import { serveIcApi } from '../helpers/ic_api';
 import { wat } from '../replica/wat';
 
@@ -164,6 +164,46 @@ describe('junk envelopes while /api/v2/status is polled', () => {
         });
         expect(answer).toMatchObject({ status: 400, text: expect.stringMatching(/Invalid canister signature: .*more than 1024 items/) });
         expect(slowest).toBeLessThan(2000);
+    });
+
+    it('canister signatures whose certificates need a pairing each, many at once', async () => {
+        // Each certificate is well formed and carries a valid curve point that is not the root key's signature, so
+        // verifying it costs a full pairing before it fails. Enough of them to hold the loop ~4 s if they ran on it.
+        const wrong = ReplicaKeys.generate();
+        const point = wrong.signBls(utf8('not the state root'));
+        let started = performance.now();
+        blsVerify(wrong.rootKey.subarray(wrong.rootKey.length - 96), point, utf8('another message'));
+        const pairingMs = performance.now() - started;
+        const count = Math.max(4, Math.min(200, Math.ceil(4000 / pairingMs)));
+        const key = concat([10], target.toUint8Array(), utf8('seed'));
+        const oid = Buffer.from('060a2b0601040183b8430102', 'hex');
+        const algorithm = concat([0x30, oid.length], oid);
+        const bits = concat([0x03, key.length + 1, 0], key);
+        const pubkey = concat([0x30, algorithm.length + bits.length], algorithm, bits);
+        const certificate = Cbor.encode({ tree: [2, utf8('time'), [3, Uint8Array.from(leb(Date.now() * 1_000_000))]], signature: point });
+        const sig = Cbor.encode({ certificate, tree: [0] });
+        const body = (i: number) =>
+            new Uint8Array(
+                Cbor.encode({
+                    content: {
+                        request_type: 'query',
+                        canister_id: target.toUint8Array(),
+                        method_name: 'anything',
+                        arg: Uint8Array.of(i & 255),
+                        sender: Principal.selfAuthenticating(pubkey).toUint8Array(),
+                        ingress_expiry: expiry()
+                    },
+                    sender_pubkey: pubkey,
+                    sender_sig: sig
+                })
+            );
+        let answers: { status: number; text: string }[] = [];
+        started = performance.now();
+        const slowest = await slowestStatusDuring(async () => {
+            answers = await Promise.all(Array.from({ length: count }, (_, i) => post(query(), body(i))));
+        });
+        expect(answers.every((a) => a.status === 400 && /Invalid canister signature: .*Signature verification failed/.test(a.text)), answers[0]?.text).toBe(true);
+        expect(slowest, `${count} verifications of ~${pairingMs.toFixed(0)} ms each`).toBeLessThan(2000);
     });
 
     it('Candid arguments whose vectors of nulls cost no bytes: at the management canister’s routing and in its execution', async () => {
