@@ -31,6 +31,11 @@ export const VETKD_KEY_NAMES = Object.keys(VETKD_KEYS) as VetKdKeyName[];
 
 export const VETKD_KEYS_FILE = 'vetkd_keys.json';
 
+/** What `vetkd_derive_key` with key `name` costs, or undefined for a key id no network holds. */
+export function vetkdFee(name: string): bigint | undefined {
+    return Object.hasOwn(VETKD_KEYS, name) ? VETKD_KEYS[name as VetKdKeyName].fee : undefined;
+}
+
 /** A scalar in [1, r) from 64 bytes (uniform enough: the bias is below 2^-250). */
 function scalarFrom(bytes: Uint8Array): bigint {
     return (BigInt(`0x${Buffer.from(bytes).toString('hex')}`) % (CURVE_ORDER - 1n)) + 1n;

@@ -121,6 +121,15 @@ describe('vetKD called by a canister', () => {
         expect(await deriveKey(relay, tsk, 'files', utf8('alice'), 26_153_846_153n, 'key_1')).toMatchObject({ refunded: 0n });
     });
 
+    it('tells a canister the fee through ic0.cost_vetkd_derive_key', async () => {
+        expect(await relay.cost('dfx_test_key')).toEqual({ code: 0, fee: FEE });
+        expect(await relay.cost('test_key_1')).toEqual({ code: 0, fee: 10_000_000_000n });
+        expect(await relay.cost('key_1')).toEqual({ code: 0, fee: 26_153_846_153n });
+        expect((await relay.cost('key_1', 1)).code).toBe(1);
+        expect((await relay.cost('nope')).code).toBe(2);
+        expect((await relay.cost('constructor')).code).toBe(2);
+    });
+
     it('refuses an invalid transport key and an unknown key id as the IC does', async () => {
         const bad: VetKdDeriveKeyArgs = { input: utf8('a'), context: utf8('files'), transport_public_key: new Uint8Array(48), key_id: keyId('dfx_test_key') };
         expect(await relay.call('vetkd_derive_key', ManagementMethods.vetkd_derive_key, bad, FEE)).toEqual({
