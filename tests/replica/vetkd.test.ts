@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CanisterCallError, PocketIc, Replica, VETKD_KEYS, VETKD_KEYS_FILE, VetKdKeys } from '../../replica';
 import { ManagementMethods, type VetKdDeriveKeyArgs, type VetKdDeriveKeyResult, type VetKdPublicKeyArgs, type VetKdPublicKeyResult } from '../../shared/management';
+import { createPic } from '../helpers/pic';
+import { setupProbe } from './probe';
 import { setupRelay } from './vetkd_relay';
 
 const OWNER = Principal.fromText('rrkah-fqaaa-aaaaa-aaaaq-cai');
@@ -160,6 +162,31 @@ describe('vetKD called by a canister', () => {
             const call = pic.updateCall({ canisterId: MGMT, method, arg: new Uint8Array(IDL.encode(ManagementMethods[method].args, [arg])), sender: OWNER });
             await expect(call).rejects.toThrow(CanisterCallError);
             await expect(call).rejects.toMatchObject({ rejectCode: 4, errorCode: 406, rejectMessage: `Only canisters can call ic00 method ${method}` });
+        }
+    });
+});
+
+describe('vetKD from an Azle canister (the probe fixture)', () => {
+    it('gets its public key and an encrypted vetKey that @dfinity/vetkeys verifies; too few cycles come back as a reject', async () => {
+        const pic = await createPic();
+        try {
+            const { actor: probe, canisterId } = await setupProbe(pic, 'vetkd');
+            const dpkOut = await probe.vetkd_public_key(utf8('files'), 'test_key_1');
+            if (!('Ok' in dpkOut)) throw new Error(dpkOut.Err.message);
+            if (pic.kind === 'replica') {
+                const master = MasterPublicKey.deserialize(pic.replica!.vetkdKeys.masterPublicKey('test_key_1'));
+                expect(dpkOut.Ok).toEqual(master.deriveCanisterKey(canisterId.toUint8Array()).deriveSubKey(utf8('files')).publicKeyBytes());
+            }
+            const dpk = DerivedPublicKey.deserialize(dpkOut.Ok);
+            const tsk = TransportSecretKey.random();
+            const ek = await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', VETKD_KEYS.test_key_1.fee);
+            if (!('Ok' in ek)) throw new Error(ek.Err.message);
+            EncryptedVetKey.deserialize(ek.Ok).decryptAndVerify(tsk, dpk, utf8('alice'));
+            expect(await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', 1n)).toEqual({
+                Err: { code: 4, message: `vetkd_derive_key request sent with 1 cycles, but ${VETKD_KEYS.test_key_1.fee} cycles are required.` }
+            });
+        } finally {
+            await pic.tearDown();
         }
     });
 });
