@@ -8,15 +8,18 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { Actor as AgentActor, HttpAgent } from '@dfinity/agent';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { DerivedPublicKey, EncryptedVetKey, IbeCiphertext, IbeIdentity, IbeSeed, MasterPublicKey, TransportSecretKey } from '@dfinity/vetkeys';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CanisterCallError, PocketIc, Replica, VETKD_KEYS, VETKD_KEYS_FILE, VetKdKeys } from '../../replica';
+import { type Actor, CanisterCallError, PocketIc, Replica, VETKD_KEYS, VETKD_KEYS_FILE, VetKdKeys } from '../../replica';
 import { ManagementMethods, type VetKdDeriveKeyArgs, type VetKdDeriveKeyResult, type VetKdPublicKeyArgs, type VetKdPublicKeyResult } from '../../shared/management';
-import { createPic } from '../helpers/pic';
-import { setupProbe } from './probe';
+import { idlFactory as probeIdl, type ProbeService } from '../fixtures/probe/idl';
+import { serveIcApi } from '../helpers/ic_api';
+import { PROBE_WASM, probeArg } from './probe';
 import { setupRelay } from './vetkd_relay';
 
 const OWNER = Principal.fromText('rrkah-fqaaa-aaaaa-aaaaq-cai');
@@ -166,28 +169,59 @@ describe('vetKD called by a canister', () => {
     });
 });
 
-describe('vetKD from an Azle canister (the probe fixture)', () => {
+describe('vetKD from an Azle canister (the probe fixture), directly and over the IC HTTP interface', () => {
+    // The in-process replica (a real PocketIC would need a subnet holding vetKD keys, which createPic does not set up).
+    let pic: PocketIc;
+    let probe: Actor<ProbeService>;
+    let probeId: Principal;
+    let host: string;
+    let close: () => Promise<void>;
+
+    beforeAll(async () => {
+        pic = await PocketIc.create();
+        await pic.setTime(Date.now());
+        ({ actor: probe, canisterId: probeId } = await pic.setupCanister<ProbeService>({ idlFactory: probeIdl, wasm: PROBE_WASM, arg: probeArg('vetkd') }));
+        ({ host, close } = await serveIcApi(pic.replica));
+    });
+    afterAll(async () => {
+        await close();
+    });
+
     it('gets its public key and an encrypted vetKey that @dfinity/vetkeys verifies; too few cycles come back as a reject', async () => {
-        const pic = await createPic();
-        try {
-            const { actor: probe, canisterId } = await setupProbe(pic, 'vetkd');
-            const dpkOut = await probe.vetkd_public_key(utf8('files'), 'test_key_1');
-            if (!('Ok' in dpkOut)) throw new Error(dpkOut.Err.message);
-            if (pic.kind === 'replica') {
-                const master = MasterPublicKey.deserialize(pic.replica!.vetkdKeys.masterPublicKey('test_key_1'));
-                expect(dpkOut.Ok).toEqual(master.deriveCanisterKey(canisterId.toUint8Array()).deriveSubKey(utf8('files')).publicKeyBytes());
-            }
-            const dpk = DerivedPublicKey.deserialize(dpkOut.Ok);
-            const tsk = TransportSecretKey.random();
-            const ek = await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', VETKD_KEYS.test_key_1.fee);
-            if (!('Ok' in ek)) throw new Error(ek.Err.message);
-            EncryptedVetKey.deserialize(ek.Ok).decryptAndVerify(tsk, dpk, utf8('alice'));
-            expect(await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', 1n)).toEqual({
-                Err: { code: 4, message: `vetkd_derive_key request sent with 1 cycles, but ${VETKD_KEYS.test_key_1.fee} cycles are required.` }
-            });
-        } finally {
-            await pic.tearDown();
-        }
+        const dpkOut = await probe.vetkd_public_key(utf8('files'), 'test_key_1');
+        if (!('Ok' in dpkOut)) throw new Error(dpkOut.Err.message);
+        const master = MasterPublicKey.deserialize(pic.replica.vetkdKeys.masterPublicKey('test_key_1'));
+        expect(dpkOut.Ok).toEqual(master.deriveCanisterKey(probeId.toUint8Array()).deriveSubKey(utf8('files')).publicKeyBytes());
+        const dpk = DerivedPublicKey.deserialize(dpkOut.Ok);
+        const tsk = TransportSecretKey.random();
+        const ek = await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', VETKD_KEYS.test_key_1.fee);
+        if (!('Ok' in ek)) throw new Error(ek.Err.message);
+        EncryptedVetKey.deserialize(ek.Ok).decryptAndVerify(tsk, dpk, utf8('alice'));
+        expect(await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', 1n)).toEqual({
+            Err: { code: 4, message: `vetkd_derive_key request sent with 1 cycles, but ${VETKD_KEYS.test_key_1.fee} cycles are required.` }
+        });
+    });
+
+    it('serves the canister\'s vetKD calls to an agent, and refuses the agent\'s own call to the management canister with a 400', async () => {
+        const agent = await HttpAgent.create({ host, identity: Ed25519KeyIdentity.generate(utf8('vetkd-agent'.padEnd(32, '.'))), shouldFetchRootKey: true });
+        const remote = AgentActor.createActor<ProbeService>(probeIdl, { agent, canisterId: probeId });
+        const dpkOut = await remote.vetkd_public_key(utf8('files'), 'dfx_test_key');
+        if (!('Ok' in dpkOut)) throw new Error(dpkOut.Err.message);
+        const tsk = TransportSecretKey.random();
+        const ek = await remote.vetkd_derive_key(utf8('bob'), utf8('files'), tsk.publicKeyBytes(), 'dfx_test_key', FEE);
+        if (!('Ok' in ek)) throw new Error(ek.Err.message);
+        EncryptedVetKey.deserialize(ek.Ok).decryptAndVerify(tsk, DerivedPublicKey.deserialize(dpkOut.Ok), utf8('bob'));
+
+        // No retries of the refused request, to keep the spec fast.
+        const refused = await HttpAgent.create({ host, identity: Ed25519KeyIdentity.generate(utf8('vetkd-agent'.padEnd(32, '.'))), shouldFetchRootKey: true, retryTimes: 0 });
+        const management = AgentActor.createActor<{ vetkd_public_key: (a: VetKdPublicKeyArgs) => Promise<VetKdPublicKeyResult> }>(
+            ({ IDL: I }) => I.Service({ vetkd_public_key: I.Func(ManagementMethods.vetkd_public_key.args, ManagementMethods.vetkd_public_key.result, []) }),
+            { agent: refused, canisterId: MGMT, effectiveCanisterId: probeId }
+        );
+        // Refused before it becomes a message (the IC too refuses subnet-only methods at the boundary).
+        await expect(management.vetkd_public_key({ canister_id: [], context: new Uint8Array(), key_id: keyId('dfx_test_key') })).rejects.toThrow(
+            /Status: 400[\s\S]*vetkd_public_key/
+        );
     });
 });
 
