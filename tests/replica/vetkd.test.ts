@@ -16,7 +16,7 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type Actor, CanisterCallError, PocketIc, Replica, VETKD_KEYS, VETKD_KEYS_FILE, VetKdKeys } from '../../replica';
-import { ManagementMethods, type VetKdDeriveKeyArgs, type VetKdDeriveKeyResult, type VetKdPublicKeyArgs, type VetKdPublicKeyResult } from '../../shared/management';
+import { ManagementMethods, type VetKdDeriveKeyArgs, type VetKdDeriveKeyResult, VetKdPublicKeyArgs, VetKdPublicKeyResult } from '../../shared/management';
 import { idlFactory as probeIdl, type ProbeService } from '../fixtures/probe/idl';
 import { serveIcApi } from '../helpers/ic_api';
 import { PROBE_WASM, probeArg } from './probe';
@@ -215,7 +215,7 @@ describe('vetKD from an Azle canister (the probe fixture), directly and over the
         // No retries of the refused request, to keep the spec fast.
         const refused = await HttpAgent.create({ host, identity: Ed25519KeyIdentity.generate(utf8('vetkd-agent'.padEnd(32, '.'))), shouldFetchRootKey: true, retryTimes: 0 });
         const management = AgentActor.createActor<{ vetkd_public_key: (a: VetKdPublicKeyArgs) => Promise<VetKdPublicKeyResult> }>(
-            ({ IDL: I }) => I.Service({ vetkd_public_key: I.Func(ManagementMethods.vetkd_public_key.args, ManagementMethods.vetkd_public_key.result, []) }),
+            ({ IDL: I }) => I.Service({ vetkd_public_key: I.Func([VetKdPublicKeyArgs], [VetKdPublicKeyResult], []) }),
             { agent: refused, canisterId: MGMT, effectiveCanisterId: probeId }
         );
         // Refused before it becomes a message (the IC too refuses subnet-only methods at the boundary).
