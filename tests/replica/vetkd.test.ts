@@ -113,16 +113,17 @@ describe('vetKD called by a canister', () => {
         expect(() => ek.decryptAndVerify(TransportSecretKey.random(), dpk, utf8('alice'))).toThrow('Invalid VetKey');
     });
 
+    // A canister sees a system reject as `ICxxxx: <text>` (a routing failure has no code, so no prefix).
     it('refuses too few cycles with the IC\'s message and refunds them all; key_1 costs the fiduciary subnet\'s fee', async () => {
         const tsk = TransportSecretKey.random();
         expect(await deriveKey(relay, tsk, 'files', utf8('alice'), FEE - 1n)).toEqual({
             rejectCode: 4,
             refunded: FEE - 1n,
-            message: `vetkd_derive_key request sent with ${FEE - 1n} cycles, but ${FEE} cycles are required.`
+            message: `IC0406: vetkd_derive_key request sent with ${FEE - 1n} cycles, but ${FEE} cycles are required.`
         });
         expect(VETKD_KEYS.key_1.fee).toBe(26_153_846_153n);
         const short = await deriveKey(relay, tsk, 'files', utf8('alice'), FEE, 'key_1');
-        expect(short).toMatchObject({ rejectCode: 4, message: `vetkd_derive_key request sent with ${FEE} cycles, but 26153846153 cycles are required.` });
+        expect(short).toMatchObject({ rejectCode: 4, message: `IC0406: vetkd_derive_key request sent with ${FEE} cycles, but 26153846153 cycles are required.` });
         expect(await deriveKey(relay, tsk, 'files', utf8('alice'), 26_153_846_153n, 'key_1')).toMatchObject({ refunded: 0n });
     });
 
@@ -140,7 +141,7 @@ describe('vetKD called by a canister', () => {
         expect(await relay.call('vetkd_derive_key', ManagementMethods.vetkd_derive_key, bad, FEE)).toEqual({
             rejectCode: 4,
             refunded: FEE,
-            message: 'The provided transport public key is invalid.'
+            message: 'IC0406: The provided transport public key is invalid.'
         });
         const unknown = await deriveKey(relay, TransportSecretKey.random(), 'files', utf8('a'), FEE, 'nope');
         expect(unknown).toEqual({
@@ -198,7 +199,7 @@ describe('vetKD from an Azle canister (the probe fixture), directly and over the
         if (!('Ok' in ek)) throw new Error(ek.Err.message);
         EncryptedVetKey.deserialize(ek.Ok).decryptAndVerify(tsk, dpk, utf8('alice'));
         expect(await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', 1n)).toEqual({
-            Err: { code: 4, message: `vetkd_derive_key request sent with 1 cycles, but ${VETKD_KEYS.test_key_1.fee} cycles are required.` }
+            Err: { code: 4, message: `IC0406: vetkd_derive_key request sent with 1 cycles, but ${VETKD_KEYS.test_key_1.fee} cycles are required.` }
         });
     });
 
