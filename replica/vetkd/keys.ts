@@ -7,7 +7,7 @@
  * An in-memory replica without a state directory derives them from a seed instead (deterministic tests).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { CURVE_ORDER, type KeyPair, masterKey } from './scheme';
@@ -86,10 +86,24 @@ export class VetKdKeys {
                 );
             }
         }
+        // Written whole, synced, then renamed into place (and the directory synced): after a crash the file
+        // is either absent (new keys next time, nothing was derived from these yet) or complete.
         const keys = VetKdKeys.generate();
-        const temp = `${file}.tmp`;
-        writeFileSync(temp, JSON.stringify(keys.serialize()), { mode: 0o600 });
+        const temp = `${file}.tmp-${process.pid}`;
+        const fd = openSync(temp, 'w', 0o600);
+        try {
+            writeSync(fd, JSON.stringify(keys.serialize()));
+            fsyncSync(fd);
+        } finally {
+            closeSync(fd);
+        }
         renameSync(temp, file);
+        const dir = openSync(stateDir, 'r');
+        try {
+            fsyncSync(dir);
+        } finally {
+            closeSync(dir);
+        }
         return keys;
     }
 
