@@ -113,6 +113,19 @@ describe('vetKD called by a canister', () => {
         expect(() => ek.decryptAndVerify(TransportSecretKey.random(), dpk, utf8('alice'))).toThrow('Invalid VetKey');
     });
 
+    it('binds every vetKey to its caller: another canister asking for the same context and input gets a key useless under this canister\'s public key', async () => {
+        const other = await setupRelay(pic, OWNER);
+        const mine = DerivedPublicKey.deserialize(await publicKey(relay, 'files'));
+        // Asking for this canister's public key by id is allowed (it is public), but derivation always uses the caller.
+        expect(await publicKey(other, 'files', 'dfx_test_key', relay.canisterId)).toEqual(mine.publicKeyBytes());
+        const tsk = TransportSecretKey.random();
+        const out = await deriveKey(other, tsk, 'files', utf8('alice'));
+        if (!('value' in out)) throw new Error(out.message);
+        const ek = EncryptedVetKey.deserialize(out.value.encrypted_key);
+        expect(() => ek.decryptAndVerify(tsk, mine, utf8('alice'))).toThrow('Invalid VetKey');
+        ek.decryptAndVerify(tsk, DerivedPublicKey.deserialize(await publicKey(other, 'files')), utf8('alice'));
+    });
+
     // A canister sees a system reject as `ICxxxx: <text>` (a routing failure has no code, so no prefix).
     it('refuses too few cycles with the IC\'s message and refunds them all; key_1 costs the fiduciary subnet\'s fee', async () => {
         const tsk = TransportSecretKey.random();
