@@ -61,6 +61,11 @@ describe('vetKD called by a canister', () => {
         expect(await publicKey(relay, 'files', 'dfx_test_key', OWNER)).toEqual(master.deriveCanisterKey(OWNER.toUint8Array()).deriveSubKey(utf8('files')).publicKeyBytes());
     });
 
+    it('charges nothing for a public key: attached cycles all come back', async () => {
+        const args: VetKdPublicKeyArgs = { canister_id: [], context: utf8('files'), key_id: keyId('key_1') };
+        expect(await relay.call('vetkd_public_key', ManagementMethods.vetkd_public_key, args, 5_000n)).toMatchObject({ refunded: 5_000n });
+    });
+
     it('keeps the three key ids distinct', async () => {
         const keys = await Promise.all(['dfx_test_key', 'test_key_1', 'key_1'].map((name) => publicKey(relay, 'files', name)));
         expect(new Set(keys.map((k) => Buffer.from(k).toString('hex'))).size).toBe(3);
