@@ -9,6 +9,7 @@
 import { expectedChunkLength } from '../../shared/constants';
 import { skipCertificationHeaders } from '../../shared/certification';
 import { toHex } from '../../shared/sha256';
+import { type MediaType, servedMediaType } from '../../shared/media_type';
 import { checkUrlToken, TOKEN_PARAM } from '../../shared/url_token';
 import type { HeaderField, HttpRequest, HttpResponse } from '../../shared/types';
 import { servedAsset, urlSecret } from './assets';
@@ -98,9 +99,12 @@ export function contentDisposition(name: string, download: boolean): string {
     return `${download ? 'attachment' : 'inline'}; filename="${fallback}"; filename*=UTF-8''${rfc5987(name)}`;
 }
 
-/** The uploaded type when it is a printable header value, else octet-stream. */
-function contentType(meta: AssetMeta): string {
-    return /^[\x20-\x7e]{1,256}$/.test(meta.content_type) ? meta.content_type : 'application/octet-stream';
+/**
+ * The stored type, parsed again (assets committed before the index checked types may hold anything):
+ * one media type, or octet-stream. Exceptions are granted on its exact `essence` only.
+ */
+function contentType(meta: AssetMeta): MediaType {
+    return servedMediaType(meta.content_type);
 }
 
 function etagOf(meta: AssetMeta): string {
@@ -148,12 +152,13 @@ interface Asset {
 }
 
 function assetHeaders(asset: Asset, download: boolean): HeaderField[] {
+    const type = contentType(asset.meta);
     const headers: HeaderField[] = [
-        ['Content-Type', contentType(asset.meta)],
+        ['Content-Type', type.text],
         ['Content-Disposition', contentDisposition(asset.meta.name, download)],
         ['Accept-Ranges', 'bytes'],
         ['ETag', etagOf(asset.meta)],
-        ['Content-Security-Policy', asset.meta.content_type.toLowerCase().startsWith('application/pdf') ? CSP : `${CSP}; sandbox`]
+        ['Content-Security-Policy', type.essence === 'application/pdf' ? CSP : `${CSP}; sandbox`]
     ];
     if (asset.public) {
         headers.push(['Cache-Control', 'public, max-age=31536000, immutable'], ['Access-Control-Allow-Origin', '*'], ['Access-Control-Expose-Headers', EXPOSED]);
