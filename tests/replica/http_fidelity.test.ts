@@ -210,6 +210,32 @@ describe('outgoing calls', () => {
     });
 });
 
+describe('outgoing calls a canister cannot pay for', () => {
+    it('call_perform answers 2 (SysTransient) once the liquid balance cannot cover a call, and nothing is sent', () => {
+        const metered = new Replica();
+        const relay = metered.createCanister([controller], 100_000_000_000_000n);
+        const callee = metered.createCanister([controller], 100_000_000_000_000n);
+        return wat(RELAY_WAT).then((wasm) => {
+            expect(metered.installCode(relay, { install: null }, wasm, text('payer'), controller)).toBeNull();
+            expect(metered.installCode(callee, { install: null }, wasm, text('callee'), controller)).toBeNull();
+            // Enough to be admitted (a maximal update's fee above the freezing reserve) and for a few calls beyond:
+            // each reserves the fee of a 2 MiB response (~2.1 B cycles).
+            relay.cycles = metered.costs.freezingReserve(relay) + 40_005_000_000n + 10_000_000_000n;
+            const response = metered.awaitIngress(
+                metered.submitIngress(controller, relay.id, 'flood', Uint8Array.of(...new Uint8Array(new Uint32Array([100]).buffer), ...target(callee.id, 'name')))
+            );
+            if (response.type !== 'reply') throw new Error(response.message);
+            const view = new DataView(response.data.buffer, response.data.byteOffset);
+            const [sent, result] = [view.getUint32(0, true), view.getUint32(4, true)];
+            expect(result).toBe(2);
+            expect(sent).toBeGreaterThan(0);
+            expect(sent).toBeLessThan(30);
+            for (let i = 0; metered.busy && i < 100; i++) metered.tick();
+            expect(relay.callContexts.size).toBe(0);
+        });
+    });
+});
+
 describe('certified data, end to end', () => {
     it('a query’s data certificate and the certified update verify with the agent, before and after an upgrade', async () => {
         const certified = replica.createCanister([controller], 100_000_000_000_000n);
