@@ -232,6 +232,14 @@ describe('outgoing calls a canister cannot pay for', () => {
             expect(sent).toBeLessThan(30);
             for (let i = 0; metered.busy && i < 100; i++) metered.tick();
             expect(relay.callContexts.size).toBe(0);
+            // Below its freezing threshold, a canister answers no query, as the IC words it.
+            relay.cycles = 0n;
+            expect(metered.query(controller, relay.id, 'name', new Uint8Array())).toEqual({
+                type: 'reject',
+                code: 2,
+                errorCode: 207,
+                message: `Canister ${relay.id.toText()} is unable to process query calls because it's frozen. Please top up the canister with cycles and try again.`
+            });
         });
     });
 });
