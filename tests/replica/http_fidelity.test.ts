@@ -128,8 +128,27 @@ describe('composite queries', () => {
     });
 
     it('refuse a call graph that re-enters a canister (IC0517)', async () => {
-        const loop = await query(a, 'cq', target(a, 'name'));
-        expect(loop).toEqual({ code: 5, message: 'Query calls re-entering the same canister are not allowed yet.', errorCode: 'IC0517' });
+        const loop = { code: 5, message: 'Query calls re-entering the same canister are not allowed yet.', errorCode: 'IC0517' };
+        expect(await query(a, 'cq', target(a, 'name'))).toEqual(loop);
+        expect(await query(a, 'chain', Uint8Array.of(...target(b, 'chain'), ...target(a, 'name')))).toEqual(loop);
+        // Calling the same canister twice, one call after the other, is no re-entry.
+        expect(await query(a, 'cq', Uint8Array.of(...target(b, 'name'), ...target(b, 'name')))).toEqual({ reply: '0bobbob#1' });
+    });
+
+    it('nest at most 6 calls deep (IC0525)', async () => {
+        const relay = await wat(RELAY_WAT);
+        const chain = Array.from({ length: 8 }, (_, i) => {
+            const canister = replica.createCanister([controller], 100_000_000_000_000n);
+            expect(replica.installCode(canister, { install: null }, relay, text(`r${i}`), controller)).toBeNull();
+            return canister.id;
+        });
+        const path = (ids: Principal[]) => Uint8Array.of(...ids.flatMap((id) => [...target(id, 'chain')]));
+        expect(await query(chain[0], 'chain', path(chain.slice(1, 7)))).toEqual({ reply: 'r0r1r2r3r4r5r6' });
+        expect(await query(chain[0], 'chain', path(chain.slice(1, 8)))).toEqual({
+            code: 5,
+            message: 'Composite query calls exceeded the maximum call depth.',
+            errorCode: 'IC0525'
+        });
     });
 
     it('cannot be called in replicated mode: not as an update, not by a canister (IC0527)', async () => {
