@@ -135,6 +135,10 @@ describe('composite queries', () => {
         expect(await query(a, 'cq', Uint8Array.of(...target(b, 'name'), ...target(b, 'name')))).toEqual({ reply: '0bobbob#1' });
     });
 
+    it('share one instruction budget across the call graph (IC0526)', async () => {
+        expect(await query(a, 'cq', target(b, 'spin'))).toEqual({ code: 5, message: 'Composite query calls exceeded the instruction limit.', errorCode: 'IC0526' });
+    });
+
     it('nest at most 6 calls deep (IC0525)', async () => {
         const relay = await wat(RELAY_WAT);
         const chain = Array.from({ length: 8 }, (_, i) => {

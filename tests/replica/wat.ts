@@ -86,7 +86,7 @@ export const CERTIFIED_WAT = `(module
  * A call target is `[n][callee: n bytes][m][method: m bytes]` (callee empty: the management canister).
  * - query `name`: its name; query `hits`: how many `cq` runs persisted ('0' + count, so '0' always);
  *   update `replicated` / query `replicated_q`: '0' + `ic0.in_replicated_execution`.
- * - update `trap` / query `trap_q`: trap with the argument as message.
+ * - update `trap` / query `trap_q`: trap with the argument as message; query `spin`: runs until stopped.
  * - update `call`: target, then the payload; calls it and replies `[0] + reply`, `[reject code] + message`,
  *   or `[0xFF, call_perform result]`.
  * - update `notify` (`notify_cycles`, with 1 M cycles attached): one-way call to the target (callbacks
@@ -136,6 +136,7 @@ export const RELAY_WAT = `(module
   (func (export "canister_query replicated_q")
     (call $byte (i32.add (i32.const 48) (call $in_replicated_execution)))
     (call $msg_reply))
+  (func (export "canister_query spin") (loop $l (memory.fill (i32.const 0x30000) (i32.const 0) (i32.const 65536)) (br $l)))
   (func (export "canister_update trap") (call $trap (i32.const 0x1000) (call $arg)))
   (func (export "canister_query trap_q") (call $trap (i32.const 0x1000) (call $arg)))
   (func (export "canister_update call") (local $end i32) (local $p i32) (local $r i32)
