@@ -125,6 +125,27 @@ describe('no host error escapes a round', () => {
         for (let i = 0; replica.busy && i < 100; i++) replica.tick();
     });
 
+    it('inspect_message may make no call, and a composite query may attach no cycles (IC0504)', async () => {
+        const canister = await install(
+            await wat(`(module
+                (import "ic0" "msg_reply" (func $msg_reply))
+                (import "ic0" "accept_message" (func $accept_message))
+                (import "ic0" "call_new" (func $call_new ${sig('call_new')}))
+                (import "ic0" "call_cycles_add128" (func $call_cycles_add128 (param i64 i64)))
+                (memory 1)
+                (func $new (call $call_new (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+                (func (export "canister_inspect_message") (call $new) (call $accept_message))
+                (func (export "canister_update go") (call $msg_reply))
+                (func (export "canister_composite_query cq") (call $new) (call $call_cycles_add128 (i64.const 0) (i64.const 1)) (call $msg_reply)))`)
+        );
+        const inspected = replica.awaitIngress(replica.submitIngress(controller, canister.id, 'go', new Uint8Array()));
+        expect(inspected).toMatchObject({ type: 'reject', code: 5, errorCode: 504 });
+        expect(inspected.type === 'reject' && inspected.message).toContain('"ic0_call_new" cannot be executed in inspect message mode');
+        const composite = replica.query(controller, canister.id, 'cq', new Uint8Array());
+        expect(composite).toMatchObject({ type: 'reject', code: 5, errorCode: 504 });
+        expect(composite.type === 'reject' && composite.message).toContain('"ic0_call_cycles_add128" cannot be executed in composite query mode');
+    });
+
     it.each([
         ['0xffffffff', '0xffffffff'],
         ['0x7fffffff', '2'],
