@@ -9,11 +9,15 @@ import { IDL } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FreeCosts, MANAGEMENT_CANISTER_ID, Replica } from '../../replica';
 import { canisterIdFromIndex } from '../../replica/ids';
+import { idlFactory as probeIdl, type ProbeService } from '../fixtures/probe/idl';
 import { serveIcApi } from '../helpers/ic_api';
+import { PROBE_WASM, probeArg } from './probe';
 import { CERTIFIED_WAT, RELAY_WAT, wat } from './wat';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -264,6 +268,34 @@ describe('outgoing calls a canister cannot pay for', () => {
                 message: `Canister ${relay.id.toText()} is unable to process query calls because it's frozen. Please top up the canister with cycles and try again.`
             });
         });
+    });
+});
+
+describe('Azle canisters (the framework whose example suites found these differences)', () => {
+    it('run a composite query over two others and one-way calls whose callee replies or traps, then stop', async () => {
+        const wasm = new Uint8Array(gunzipSync(readFileSync(PROBE_WASM)));
+        const probes = [0, 1, 2].map((i) => {
+            const canister = replica.createCanister([controller], 100_000_000_000_000n);
+            const error = replica.installCode(canister, { install: null }, wasm, probeArg(`probe ${i}`), controller);
+            if (error !== null) throw new Error(error.toString());
+            return Actor.createActor<ProbeService>(probeIdl, { agent, canisterId: canister.id });
+        });
+        const [p0, p1, p2] = probes;
+        const [id0, id1, id2] = probes.map((p) => Actor.canisterIdOf(p));
+        await p1.inc();
+        await p2.inc();
+        await p2.inc();
+        const before = await p0.get();
+        expect(await p0.sum_counters([id1, id2])).toBe(3n);
+        expect(await p0.get()).toBe(before);
+
+        await p0.notify(id1, 'inc');
+        await p0.notify(id1, 'trap_with');
+        settle();
+        expect(await p1.get()).toBe(2n);
+        expect(replica.getCanister(id0)!.callContexts.size).toBe(0);
+        await management.stop_canister({ canister_id: id0 });
+        expect(replica.getCanister(id0)!.status).toBe('stopped');
     });
 });
 
