@@ -143,6 +143,7 @@ export class CompositeQuery {
                     const cleanupExec = new Execution('CC', this.replica.time, { caller: entry.caller, callContext: ctx, instructionLimit: this.remaining() });
                     const outcome = canister.run(cleanupExec, (i) => i.callTable(cleanup.fun, cleanup.env));
                     this.instructions += cleanupExec.instructions;
+                    ctx.instructions += cleanupExec.instructions;
                     if (outcome.trap !== null) trap = new Trap(`${trap.message}\n\ncall_on_cleanup also failed:\n\n${outcome.trap.message}`, trap.explicit, trap.errorCode);
                 }
                 if (trap !== null) return userErrorResponse(this.replica.trapError(canister, trap));
