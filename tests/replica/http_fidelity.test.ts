@@ -274,14 +274,17 @@ describe('outgoing calls a canister cannot pay for', () => {
 describe('Azle canisters (the framework whose example suites found these differences)', () => {
     it('run a composite query over two others and one-way calls whose callee replies or traps, then stop', async () => {
         const wasm = new Uint8Array(gunzipSync(readFileSync(PROBE_WASM)));
-        const probes = [0, 1, 2].map((i) => {
+        const ids = [0, 1, 2].map((i) => {
             const canister = replica.createCanister([controller], 100_000_000_000_000n);
             const error = replica.installCode(canister, { install: null }, wasm, probeArg(`probe ${i}`), controller);
             if (error !== null) throw new Error(error.toString());
-            return Actor.createActor<ProbeService>(probeIdl, { agent, canisterId: canister.id });
+            return canister.id;
         });
+        // Installing blocks the event loop for seconds: an agent that retries, for a keep-alive socket the server closed meanwhile.
+        const retrying = await HttpAgent.create({ host, identity, shouldFetchRootKey: true });
+        const probes = ids.map((canisterId) => Actor.createActor<ProbeService>(probeIdl, { agent: retrying, canisterId }));
         const [p0, p1, p2] = probes;
-        const [id0, id1, id2] = probes.map((p) => Actor.canisterIdOf(p));
+        const [id0, id1, id2] = ids;
         await p1.inc();
         await p2.inc();
         await p2.inc();
@@ -294,7 +297,11 @@ describe('Azle canisters (the framework whose example suites found these differe
         settle();
         expect(await p1.get()).toBe(2n);
         expect(replica.getCanister(id0)!.callContexts.size).toBe(0);
-        await management.stop_canister({ canister_id: id0 });
+        await Actor.createActor<Management>(ManagementIdl as never, {
+            agent: retrying,
+            canisterId: MANAGEMENT_CANISTER_ID,
+            callTransform: () => ({ effectiveCanisterId: id0 })
+        }).stop_canister({ canister_id: id0 });
         expect(replica.getCanister(id0)!.status).toBe('stopped');
     });
 });
