@@ -155,7 +155,8 @@ export class EmbeddedSilo {
                 }));
             }
             const silo = new EmbeddedSilo(pic, store, indexId, identity, options.report ?? ((m) => process.stderr.write(`silo: ${m}\n`)));
-            silo.save();
+            // The first checkpoint's failure is the caller's to report: the directory is unusable.
+            silo.checkpointer.save(false, true);
             // Checkpoints also while a long call runs: the replica yields to the event loop between rounds.
             silo.checkpointer.start();
             return silo;

@@ -98,12 +98,14 @@ export class Checkpointer {
     /**
      * Checkpoints now. A failure is reported (once per run of failures) and thrown as a
      * {@link CheckpointFailedError}. `final`: the last one before the process ends (not retried).
+     * `quiet`: the caller reports a failure itself; the store's error is thrown as it is.
      */
-    save(final = false): void {
+    save(final = false, quiet = false): void {
         const stamp = this.stamp();
         try {
             this.store.save(this.replica, this.options.app());
         } catch (error) {
+            if (quiet) throw error;
             const first = this.failure === null;
             this.failure = error instanceof Error ? error : new Error(String(error));
             this.failedAt = Date.now();
