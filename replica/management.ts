@@ -86,6 +86,16 @@ export class ManagementCanister {
         return 'allowed_viewers' in visibility && visibility.allowed_viewers.some((p) => p.toText() === sender.toText());
     }
 
+    /** The stop requests waiting for their canister to stop, by canister (for a checkpoint). */
+    waiting(): [string, { origin: CallOrigin; cycles: bigint }[]][] {
+        return [...this.stopWaiters];
+    }
+
+    restoreWaiting(waiting: [string, { origin: CallOrigin; cycles: bigint }[]][]): void {
+        this.stopWaiters.clear();
+        for (const [id, waiters] of waiting) this.stopWaiters.set(id, waiters);
+    }
+
     /** Called by the replica when a stopping canister has no more open call contexts. */
     stopped(canister: Canister): void {
         const waiters = this.stopWaiters.get(canister.idText) ?? [];

@@ -33,14 +33,16 @@ other silo commands with the same --state go through it. --host is the address t
         const { output } = invocation;
         // Loaded only here: the server's modules (the HTTP interface, BLS, the agent) would slow every other command's start.
         const { runStart } = await import('../start');
-        await runStart(
+        const stateDir = resolve(stringOption(invocation, 'state') ?? '.silo');
+        const savedAt = await runStart(
             {
-                stateDir: resolve(stringOption(invocation, 'state') ?? '.silo'),
+                stateDir,
                 host: stringOption(invocation, 'host'),
                 port: wholeNumber('port', stringOption(invocation, 'port'), 0, 65535),
                 onStep: (m) => output.note(m)
             },
             (started) => output.result({ url: started.url, index: started.indexId.toText() }, () => `Silo local network at ${started.url}\nindex canister ${started.indexId.toText()}\nCtrl-C to stop`)
         );
+        output.note(`stopped; saved ${stateDir} at ${savedAt?.toISOString() ?? '(never)'}`);
     }
 };

@@ -13,7 +13,7 @@ import type { Progress, SiloClient, UploadOptions } from '../silo';
 import { chunkSize, UsageError, wholeNumber } from './args';
 import { type Command, stringOption } from './command';
 import { StateUnusableError } from './connect';
-import { candidJson } from './output';
+import { candidJson, formatBytes } from './output';
 
 /** The asset as `--json` prints it (and `ls`/`info` do). */
 export const assetJson = (asset: Asset): unknown => candidJson(AssetType, asset);
@@ -171,8 +171,9 @@ The content type is guessed from the file name unless --content-type is given.`,
         // hold more buffers; networks hide their latency with the client's default.
         const concurrency = wholeNumber('concurrency', stringOption(invocation, 'concurrency'), 1, 64) ?? (embedded ? 1 : undefined);
         const size = chunkSize(stringOption(invocation, 'chunk-size')) ?? DEFAULT_CHUNK_SIZE;
-        // Test hooks: die like `kill -9` after N chunks sent, or interrupt (Ctrl-C) when a phase starts.
+        // Test hooks: die like `kill -9`, or interrupt (Ctrl-C), after N chunks sent; or interrupt when a phase starts.
         const killAfter = Number(process.env.SILO_KILL_AFTER_CHUNKS ?? 0);
+        const interruptAfter = Number(process.env.SILO_INTERRUPT_AFTER_CHUNKS ?? 0);
         const interruptAt = process.env.SILO_INTERRUPT_AT_PHASE;
         for (const file of invocation.positionals) {
             const stdin = file === '-';
@@ -187,6 +188,7 @@ The content type is guessed from the file name unless --content-type is given.`,
             const bar = output.progress(name);
             let sent = 0;
             let phase = '';
+            let resuming = false;
             const options: UploadOptions = {
                 name: wanted.name,
                 contentType: wanted.contentType,
@@ -194,6 +196,10 @@ The content type is guessed from the file name unless --content-type is given.`,
                 chunkSize: wanted.chunkSize,
                 concurrency,
                 onProgress: (p: Progress) => {
+                    if (resuming && p.phase === 'sending') {
+                        resuming = false;
+                        output.note(`the bucket holds ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}; sending the rest`);
+                    }
                     bar.update(p);
                     if (p.phase !== phase) {
                         phase = p.phase;
@@ -202,7 +208,11 @@ The content type is guessed from the file name unless --content-type is given.`,
                             process.kill(process.pid, 'SIGINT');
                         }
                     }
-                    if (p.phase === 'sending' && p.chunkIndex !== undefined && killAfter > 0 && ++sent >= killAfter) process.kill(process.pid, 'SIGKILL');
+                    if (p.phase === 'sending' && p.chunkIndex !== undefined) {
+                        sent += 1;
+                        if (killAfter > 0 && sent >= killAfter) process.kill(process.pid, 'SIGKILL');
+                        if (interruptAfter > 0 && sent === interruptAfter) process.kill(process.pid, 'SIGINT');
+                    }
                 },
                 onSession: (session: bigint) => {
                     if (key === undefined) return;
@@ -221,6 +231,7 @@ The content type is guessed from the file name unless --content-type is given.`,
                     output.note(`${file} was already committed as asset ${asset.id}`);
                 } else if (outcome !== null) {
                     output.note(`resuming upload session ${outcome.resume.session_id} of ${file}`);
+                    resuming = true;
                     asset = await client.resume(outcome.resume.session_id, file, options);
                 } else {
                     asset = await client.upload(stdin ? process.stdin : file, options);
@@ -229,6 +240,7 @@ The content type is guessed from the file name unless --content-type is given.`,
                 bar.done();
             }
             if (key !== undefined) pending.delete(key);
+            if (process.env.SILO_REPORT_CHUNKS === '1') output.note(`test hook: sent ${sent} chunks`);
             const done = asset;
             if (output.json) output.line(JSON.stringify(assetJson(done)));
             else output.line(`${done.id}\t${output.name(done.name)}\tsha256:${toHex(done.sha256)}`);
