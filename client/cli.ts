@@ -10,11 +10,11 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { StateCorruptError, StateInUseError } from '../replica/persistence';
-import { GLOBAL_OPTIONS, type OptionTable, parseCommandLine, UsageError } from './cli/args';
+import { didYouMean, GLOBAL_OPTIONS, type OptionTable, parseCommandLine, UsageError } from './cli/args';
 import type { Command, Connection, Invocation } from './cli/command';
 import { COMMANDS } from './cli/commands';
 import { checkNetwork, connect, isUnreachable, noReplica, StateUnusableError } from './cli/connect';
-import { Output } from './cli/output';
+import { errorDetails, Output } from './cli/output';
 import { AssetNotFoundError, SiloError } from './errors';
 
 export { UsageError } from './cli/args';
@@ -84,7 +84,7 @@ function errorCode(error: unknown): { exit: number; code: string; message: strin
 
 /** Runs the CLI; returns the exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
-    const output = new Output(argv.includes('--json') || argv.includes('--json=true'));
+    const output = new Output(argv.includes('--json') || argv.includes('--json=true'), argv.includes('--verbose') || argv.includes('--verbose=true'));
     let connection: Connection | undefined;
     let invocation: Invocation | undefined;
     const runCleanup = () => {
@@ -106,7 +106,8 @@ export async function main(argv: string[]): Promise<number> {
     };
     const fail = (error: unknown, context = ''): number => {
         const { exit, code, message } = errorCode(error);
-        output.error(code, `${context}${message}`, exit === EXIT.usage ? 'Run `silo --help` for usage.' : undefined);
+        const hint = error instanceof UsageError && error.usageHint ? 'Run `silo --help` for usage.' : undefined;
+        output.error(code, `${context}${message}`, hint, errorDetails(error));
         return exit;
     };
     let exit: number;
@@ -114,7 +115,10 @@ export async function main(argv: string[]): Promise<number> {
         exit = await dispatch(
             argv,
             output,
-            (options) => async () => (connection ??= await connect(options, output)),
+            (options, command) => {
+                const personal = typeof command.personal === 'function' ? command.personal(options) : command.personal === true;
+                return async () => (connection ??= await connect(options, output, personal));
+            },
             (current, command) => {
                 invocation = current;
                 // A server (`silo start`) stops on these signals itself, after a checkpoint.
@@ -148,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
 async function dispatch(
     argv: string[],
     output: Output,
-    connector: (options: Invocation['options']) => Invocation['connect'],
+    connector: (options: Invocation['options'], command: Command) => Invocation['connect'],
     started: (invocation: Invocation, command: Command) => void
 ): Promise<number> {
     const parsed = parseCommandLine(argv, allOptions());
@@ -160,7 +164,7 @@ async function dispatch(
         const topic = parsed.command === 'help' ? parsed.positionals[0] : undefined;
         if (topic !== undefined) {
             const command = COMMANDS.find((c) => c.name === topic);
-            if (command === undefined) throw new UsageError(`unknown command '${topic}'`);
+            if (command === undefined) throw new UsageError(`unknown command '${topic}'${didYouMean(topic, COMMANDS.map((c) => c.name))}`);
             process.stdout.write(`${commandHelp(command)}\n`);
             return EXIT.ok;
         }
@@ -168,20 +172,20 @@ async function dispatch(
         return parsed.command === undefined && parsed.values.help !== true ? EXIT.usage : EXIT.ok;
     }
     const command = COMMANDS.find((c) => c.name === parsed.command);
-    if (command === undefined) throw new UsageError(`unknown command '${parsed.command}'`);
+    if (command === undefined) throw new UsageError(`unknown command '${parsed.command}'${didYouMean(parsed.command, [...COMMANDS.map((c) => c.name), 'help'])}`);
     if (parsed.values.help === true) {
         process.stdout.write(`${commandHelp(command)}\n`);
         return EXIT.ok;
     }
     const foreign = parsed.given.find((name) => !(name in GLOBAL_OPTIONS) && !(name in command.options));
-    if (foreign !== undefined) throw new UsageError(`${command.name} does not take --${foreign}`);
+    if (foreign !== undefined) throw new UsageError(`${command.name} does not take --${foreign}${didYouMean(foreign, [...Object.keys(command.options), ...Object.keys(GLOBAL_OPTIONS)], (c) => `--${c}`)}`);
     const invocation: Invocation = {
         positionals: parsed.positionals,
         options: parsed.values,
         output,
         interruptNote: 'interrupted',
         cleanup: [],
-        connect: connector(parsed.values)
+        connect: connector(parsed.values, command)
     };
     started(invocation, command);
     if (command.name !== 'deploy') checkNetwork(parsed.values);

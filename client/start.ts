@@ -64,7 +64,7 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
     try {
         const keys = ReplicaKeys.load(stateDir);
         // The IC HTTP interface; it also certifies the replica's state, so queries get data certificates.
-        const ic = createIcApi(silo.pic.replica, { keys });
+        const ic = createIcApi(silo.pic.replica, { keys, onError: (error) => report(error, options.onError) });
         const api: ApiHandler = async (req, res) => {
             if (await ic(req, res)) return;
             res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
@@ -115,8 +115,15 @@ function pulse(silo: EmbeddedSilo, onError?: (error: unknown) => void): void {
     try {
         silo.pulse();
     } catch (error) {
-        (onError ?? ((e) => process.stderr.write(`silo start: ${e instanceof Error ? e.message : String(e)}\n`)))(error);
+        report(error, onError);
     }
+}
+
+/** A background error: to `onError`, else one line on stderr. */
+function report(error: unknown, onError?: (error: unknown) => void): void {
+    if (onError !== undefined) return onError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`silo start: ${message.split('\n')[0]}\n`);
 }
 
 function welcomePage(index: string): string {
