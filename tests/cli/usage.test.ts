@@ -108,7 +108,10 @@ describe('silo usage errors (exit 2, before any work)', () => {
         await new Promise((r) => server.once('listening', r));
         const port = (server.address() as { port: number }).port;
         await new Promise((r) => server.close(r));
-        const result = await silo(['ls', '--network', 'local', '--index', 'lxzze-o7777-77777-aaaaa-cai', '--host', `http://127.0.0.1:${port}`]);
+        const { newEd25519Pem } = await import('../../client/identity');
+        const pem = join(dir, 'me.pem');
+        writeFileSync(pem, newEd25519Pem());
+        const result = await silo(['ls', '--network', 'local', '--index', 'lxzze-o7777-77777-aaaaa-cai', '--host', `http://127.0.0.1:${port}`, '--identity', pem]);
         expect(result.code).toBe(1);
         expect(result.stderr).toBe(`silo: no replica at http://127.0.0.1:${port}: start one with \`silo start\` or \`dfx start\`\n`);
     });
