@@ -75,7 +75,11 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
             caller: silo.pic,
             rootKey: () => keys.rootKey,
             api,
-            static: { dir: existsSync(staticDir) ? staticDir : undefined, fallbackPage: () => welcomePage(silo.indexId.toText()) },
+            static: {
+                dir: existsSync(staticDir) ? staticDir : undefined,
+                fallbackPage: () => welcomePage(silo.indexId.toText()),
+                documents: { [SILO_JSON_PATH]: () => ({ body: JSON.stringify(siloJson(silo)), type: 'application/json' }) }
+            },
             afterRequest: () => pulse(silo, options.onError)
         });
         const host = options.host ?? '127.0.0.1';
@@ -109,6 +113,21 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
         silo.close();
         throw error;
     }
+}
+
+/** Where `silo start` tells the web app (same origin) which index it serves, and who the CLI calls as. */
+export const SILO_JSON_PATH = '/silo.json';
+
+/** The document at {@link SILO_JSON_PATH}. */
+export interface SiloJson {
+    /** The index canister of the served state directory. */
+    index: string;
+    /** The principal `silo` commands on this state directory call as (its identity.pem), the owner of what they upload. */
+    cli_principal: string;
+}
+
+function siloJson(silo: EmbeddedSilo): SiloJson {
+    return { index: silo.indexId.toText(), cli_principal: silo.defaultIdentity.getPrincipal().toText() };
 }
 
 function pulse(silo: EmbeddedSilo, onError?: (error: unknown) => void): void {

@@ -8,7 +8,7 @@ import type { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import type { CanisterCallError, PocketIc } from '../replica';
-import { TransportError } from './errors';
+import { NetworkUnreachableError, TransportError } from './errors';
 
 /** Makes actors for canisters, as one caller. */
 export interface Transport {
@@ -58,6 +58,10 @@ function toTransportError(error: unknown, canisterId: Principal, method: string)
         return new TransportError(`Call to ${method} on ${canisterId.toText()} was rejected: ${reject.rejectMessage} (reject code ${reject.rejectCode}${errorCode})`, reject.rejectCode, error);
     }
     const message = error instanceof Error ? error.message : String(error);
+    // The agent gave up fetching (it retries a few times itself): nothing answers at the URL.
+    if ((error as { cause?: { code?: { name?: unknown } } })?.cause?.code?.name === 'HttpFetchErrorCode') {
+        return new NetworkUnreachableError(`Call to ${method} on ${canisterId.toText()} failed: nothing answered (${firstLine(message)})`, undefined, error);
+    }
     // Other agent errors carry the reject code in their text ("Reject code: 5").
     const code = /[Rr]eject code:?\s*(\d)/.exec(message)?.[1];
     return new TransportError(`Call to ${method} on ${canisterId.toText()} failed: ${firstLine(message)}`, code === undefined ? undefined : Number(code), error);

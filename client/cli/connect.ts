@@ -73,7 +73,8 @@ export function resolveTarget(options: ConnectOptions): Target {
     const stateDir = resolve(str(options, 'state') ?? '.silo');
     const host = str(options, 'host');
     if (network !== 'embedded' && NETWORKS[network] === undefined) throw new UsageError(`unknown network '${network}': use embedded, local or ic`);
-    if (host !== undefined && !URL.canParse(host)) throw new UsageError(`--host '${host}' is not a URL`);
+    // (`silo start`'s --host is the address it listens on, checked by that command.)
+    if (network !== 'embedded' && host !== undefined && !URL.canParse(host)) throw new UsageError(`--host '${host}' is not a URL`);
     const given = str(options, 'index');
     if (given !== undefined) principal('index', given);
     if (network === 'embedded') {
