@@ -110,6 +110,9 @@ export async function main(argv: string[]): Promise<number> {
         output.error(code, `${context}${message}`, hint, errorDetails(error));
         return exit;
     };
+    // Libraries write to the console on their own (the agent warns, with stacks, when a read_state path is
+    // missing): a failure is the CLI's one line, and the rest shows only with --verbose.
+    const restoreConsole = output.verbose ? () => {} : quietConsole();
     let exit: number;
     try {
         exit = await dispatch(
@@ -135,6 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     } finally {
         process.removeListener('SIGINT', interrupted);
         process.removeListener('SIGTERM', interrupted);
+        restoreConsole();
     }
     try {
         connection?.embedded?.close();
@@ -143,6 +147,16 @@ export async function main(argv: string[]): Promise<number> {
         if (exit === EXIT.ok) exit = saveExit === EXIT.failure ? EXIT.state : saveExit;
     }
     return exit;
+}
+
+/** Silences the console's diagnostic methods (not `log`, which no library uses unasked); returns the undo. */
+function quietConsole(): () => void {
+    const methods = ['warn', 'error', 'debug', 'trace', 'group', 'groupCollapsed', 'groupEnd'] as const;
+    const saved = methods.map((name) => [name, console[name]] as const);
+    for (const name of methods) console[name] = () => {};
+    return () => {
+        for (const [name, method] of saved) console[name] = method as never;
+    };
 }
 
 /**
