@@ -72,6 +72,7 @@ import {
     sessionSerializer,
     startEpoch,
     taskSerializer,
+    topUpWindowSerializer,
     updateConfig,
     upgradeSerializer
 } from './state';
@@ -94,6 +95,7 @@ const state: IndexState = {
     expiries: new StableBTreeMap(IndexMemory.expiries, u64PairKey, bytesSerializer),
     taskQueue: new StableBTreeMap(IndexMemory.taskQueue, u64PairKey, bytesSerializer),
     urlSecrets: new StableBTreeMap(IndexMemory.urlSecrets, principalKey, urlSecretSerializer),
+    topUpBudgets: new StableBTreeMap(IndexMemory.topUpBudgets, principalKey, topUpWindowSerializer),
     verifier: new StableBTreeMap(IndexMemory.verifier, u8Key, candidSerializer<VerifierInfoT>(VerifierInfo))
 };
 

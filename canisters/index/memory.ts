@@ -21,5 +21,7 @@ export const IndexMemory = {
     /** Bucket → the key of its private URL tokens (canisters/index/urls.ts). */
     urlSecrets: 13,
     /** The registered verifier canister (verification.ts). */
-    verifier: 14
+    verifier: 14,
+    /** Bucket → the cycles deposited into it in the current budget window (cycles.ts). */
+    topUpBudgets: 15
 } as const;

@@ -7,7 +7,7 @@ import { Principal } from '@dfinity/principal';
 import { AgentTransport, type Asset, defaultRetryPolicy, NetworkUnreachableError, type RetryPolicy, SiloClient, TransportError } from '../../client/browser';
 import { AssetBrowser } from './browse';
 import { errorSentence } from './format';
-import { browserKeySource } from './identity';
+import { browserKeySource, offerKeyImport } from './identity';
 import { Links } from './links';
 import { UploadQueue } from './uploads';
 
@@ -98,6 +98,7 @@ async function start(): Promise<void> {
     const identity = await identities.identity();
     $('principal').textContent = identity.getPrincipal().toText();
     $('identity-label').textContent = identities.label;
+    offerKeyImport(identities, $('identity-import'), $<HTMLInputElement>('identity-file'), notify);
     $('network').textContent = new URL(config.host).host;
     const cli = config.server.cli_principal;
     if (cli !== undefined && cli !== identity.getPrincipal().toText()) {

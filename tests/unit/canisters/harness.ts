@@ -23,6 +23,7 @@ import {
     setConfig,
     startEpoch,
     taskSerializer,
+    topUpWindowSerializer,
     upgradeSerializer,
     DEFAULT_CONFIG
 } from '../../../canisters/index/state';
@@ -74,6 +75,7 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         expiries: new MemoryMap(u64PairKey, bytesSerializer),
         taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
         urlSecrets: new MemoryMap(principalKey, urlSecretSerializer),
+        topUpBudgets: new MemoryMap(principalKey, topUpWindowSerializer),
         verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
     };
     initializeLayout(state);
