@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { identityFromPem } from '../../client/identity';
 import { bytes } from '../helpers/bytes';
 import { identityFromPem, newEd25519Pem } from '../../client/identity';
 import { launchChromium, openApp, pngFixture, type RunningSilo, runCli, startSilo, useKeyFile, VIDEO_FIXTURE } from './harness';
