@@ -35,6 +35,7 @@ import {
 } from './errors';
 import { chunkSizeProblem } from './chunk_size';
 import { contentTypeFor } from './content_type';
+import type { DownloadSink } from './io';
 import { fileSink } from './node_io';
 import { hashSource, nextTurn, type SourceInput, toSource, type UploadSource, YIELD_EVERY_MS } from './source';
 import type { Transport } from './transport';
@@ -63,10 +64,7 @@ export interface Progress {
     chunkIndex?: number;
 }
 
-/** Where {@link SiloClient.download} writes, in order, as bytes arrive (the caller closes it). */
-export interface DownloadSink {
-    write(bytes: Uint8Array): Promise<void>;
-}
+export type { DownloadSink } from './io';
 
 /**
  * Decides whether a failed call is retried: return the delay in milliseconds before the next attempt,
