@@ -13,7 +13,7 @@ import { Canister, toTrap } from './canister';
 import { CompositeQuery } from './composite';
 import type { CostModel } from './costs';
 import { MeteredCosts } from './costs';
-import { ErrorCode, Errors, formatErrorCode, noRouteReject, RejectCode, UserError } from './errors';
+import { ErrorCode, Errors, formatErrorCode, noRouteReject, RejectCode, UserError, userErrorResponse } from './errors';
 import { Execution, Trap } from './execution';
 import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } from './execution';
 import { canisterIdFromIndex, inSubnetRange, MANAGEMENT_CANISTER_ID, principalText } from './ids';
@@ -758,8 +758,4 @@ export class Replica {
         if (trap.errorCode === 504) return Errors.contractViolation(canister.idText, trap.message);
         return trap.explicit ? Errors.calledTrap(canister.idText, trap.message) : Errors.trapped(canister.idText, trap.message);
     }
-}
-
-export function userErrorResponse(error: UserError): Response {
-    return error.toResponse();
 }

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { UsageError, wholeNumber } from './args';
 import { type Command, stringOption } from './command';
 import { NETWORKS } from './connect';
+import { errorDetails, oneLine } from './output';
 
 /** dfx's port, where `--network local` looks (the server's own default is the same). */
 const DEFAULT_PORT = Number(new URL(NETWORKS.local.host).port);
@@ -39,7 +40,12 @@ other silo commands with the same --state go through it. --host is the address t
                 stateDir,
                 host: stringOption(invocation, 'host'),
                 port: wholeNumber('port', stringOption(invocation, 'port'), 0, 65535),
-                onStep: (m) => output.note(m)
+                onStep: (m) => output.note(m),
+                // Errors of background work (a round, a checkpoint, the HTTP interface): one line each.
+                onError: (error) => {
+                    output.note(`silo start: ${oneLine(error instanceof Error ? error.message : String(error))}`);
+                    if (output.verbose) output.note(errorDetails(error));
+                }
             },
             (started) => output.result({ url: started.url, index: started.indexId.toText() }, () => `Silo local network at ${started.url}\nindex canister ${started.indexId.toText()}\nCtrl-C to stop`)
         );

@@ -45,7 +45,7 @@ import { AssetMeta as AssetMetaRecord, VerifierInfo, VerifyResult } from '../../
 import type { AssetMeta, Config } from '../../../shared/types';
 import { absorbBlocks, decodeState, encodeState, finalize } from '../../../shared/sha256';
 import * as bucketAssets from '../../../canisters/bucket/assets';
-import { urlSecretSerializer } from '../../../canisters/index/urls';
+import { urlSecretSerializer } from '../../../canisters/index/state';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
