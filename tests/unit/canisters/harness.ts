@@ -90,7 +90,10 @@ export function newBucketState(): BucketState {
         chunks: new MemoryMap(idIndexKey, bytesSerializer),
         pieces: new MemoryMap(idIndexPieceKey, bytesSerializer),
         presence: new MemoryMap(idIndexKey, bytesSerializer),
-        assets: new MemoryMap<bigint, AssetMeta>(u64Key, candidSerializer(AssetMetaRecord))
+        assets: new MemoryMap<bigint, AssetMeta>(u64Key, candidSerializer(AssetMetaRecord)),
+        certNodes: new MemoryMap(idIndexKey, bytesSerializer),
+        digests: new MemoryMap(idIndexKey, bytesSerializer),
+        certJobs: new MemoryMap(u64Key, bytesSerializer)
     };
     bucketLogic.initialize(state, INDEX);
     return state;
