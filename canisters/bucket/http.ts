@@ -8,7 +8,7 @@
  * `Content-Range` says which bytes it carries; a gateway cuts the requested range out of it (see
  * replica/http/gateway.ts). The certified bodies of chunks are their SHA-256s from the read-back.
  */
-import { CERTIFIED_HEADERS, certificateHeaders, exprPath, responseHash, type Target } from '../../shared/certification/http';
+import { certificateHeaders, exprPath, responseHash, type Target } from '../../shared/certification/http';
 import { sha256 } from '../../shared/sha256';
 import { checkUrlToken, TOKEN_PARAM } from '../../shared/url_token';
 import type { HeaderField, HttpRequest, HttpResponse } from '../../shared/types';
@@ -202,6 +202,3 @@ function chunk(state: BucketState, asset: ServedAssetInfo, index: number, downlo
     const body = readChunk(state, asset.id, index, 0, end - start + 1);
     return { response: chunkResponse(asset, index, body, download, whole), target, bodyHash: digest };
 }
-
-/** Headers certified in every response (for tests and docs). */
-export const CERTIFIED = CERTIFIED_HEADERS;

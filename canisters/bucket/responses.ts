@@ -3,8 +3,8 @@
  * built by the same functions, so a certified response and a served one cannot drift apart. Bodies that
  * are not chunks are fixed texts (the body is certified: no time, token or request detail goes in them).
  *
- * Certified headers (shared/certification/http.ts: `CERTIFIED_HEADERS`) are only those a response's
- * bytes never vary in for one asset; `Content-Disposition` (`?download`) and CORS are left out.
+ * Every header is certified (gateways pass only certified headers on), so header values depend on the
+ * asset and on `?download` only; `?download` responses are certified as variants of their own.
  */
 import { expectedChunkLength } from '../../shared/constants';
 import { toHex } from '../../shared/sha256';
@@ -93,10 +93,15 @@ export function chunkResponse(asset: ServedAssetInfo, index: number, body: Uint8
     return { status: 206, headers: [...headers, ['Content-Range', `bytes ${start}-${end}/${asset.size}`], ['Content-Length', String(end - start + 1)]], body };
 }
 
-/** The certified variants of chunk `index`: a file of one chunk has its 200 and its 206. */
+/** The certified variants of chunk `index`: inline and `?download`; a file of one chunk has its 200 and its 206. */
 export function chunkVariants(asset: ServedAssetInfo, index: number): Response[] {
     const none = new Uint8Array(0);
-    return asset.session.chunk_count === 1 ? [chunkResponse(asset, index, none, false, true), chunkResponse(asset, index, none, false, false)] : [chunkResponse(asset, index, none, false, false)];
+    const variants: Response[] = [];
+    for (const download of [false, true]) {
+        if (asset.session.chunk_count === 1) variants.push(chunkResponse(asset, index, none, download, true));
+        variants.push(chunkResponse(asset, index, none, download, false));
+    }
+    return variants;
 }
 
 export function emptyAsset(asset: ServedAssetInfo, download: boolean): Response {
@@ -162,7 +167,7 @@ export function options(): Response {
 /** Everything certified for an asset besides its chunks. */
 export function assetExtras(asset: ServedAssetInfo): Response[] {
     const extras = [notModified(asset), rangeNotSatisfiable(asset), deepNotFound(), methodNotAllowed(), options()];
-    if (asset.session.chunk_count === 0) extras.push(emptyAsset(asset, false));
+    if (asset.session.chunk_count === 0) extras.push(emptyAsset(asset, false), emptyAsset(asset, true));
     if (!asset.public) extras.push(forbidden(asset, 'missing'), forbidden(asset, 'expired'), forbidden(asset, 'invalid'));
     return extras;
 }

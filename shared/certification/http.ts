@@ -12,17 +12,21 @@
  * are the response hashes of the certified responses, each over `leaf("")`. The ids under `a` form one
  * Merkle map (namespace `ASSETS`), each asset's responses another (namespace = the asset id), and the two
  * fixed sets theirs. All responses use one expression (`CERT_EXPRESSION`), which certifies the status, the
- * body and the headers in `CERTIFIED_HEADERS` — not `Content-Disposition`, which `?download` changes.
+ * body and every header; the query string is not certified, so `?download` (which changes
+ * `Content-Disposition`) has its own certified variant of each response.
  */
 import { concatBytes } from '../bytes';
 import { sha256 } from '../sha256';
 import { base64, encodePath, encodeTree, type HashTree } from '../certification';
 import { forkHash, labeledHash, leafHash, MerkleMap, type NodeStore } from './tree';
 
-/** Response headers certified (when present), lower case; the IC-CertificateExpression header always is. */
-export const CERTIFIED_HEADERS = ['content-type', 'content-length', 'content-range', 'etag', 'cache-control', 'content-security-policy', 'x-content-type-options'] as const;
-
-export const CERT_EXPRESSION = `default_certification(ValidationArgs{certification:Certification{no_request_certification:Empty{},response_certification:ResponseCertification{certified_response_headers:ResponseHeaderList{headers:[${CERTIFIED_HEADERS.map((h) => `"${h}"`).join(',')}]}}}})`;
+/**
+ * Every response header is certified (an empty exclusion list): HTTP gateways answer a fully certified
+ * response with its certified headers only (ic-http-gateway drops the rest), so a header a browser needs
+ * — CORS, `Content-Disposition`, `Accept-Ranges` — must be certified to arrive at all.
+ */
+export const CERT_EXPRESSION =
+    'default_certification(ValidationArgs{certification:Certification{no_request_certification:Empty{},response_certification:ResponseCertification{response_header_exclusions:ResponseHeaderList{headers:[]}}}})';
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -59,14 +63,15 @@ function compare(a: Uint8Array, b: Uint8Array): number {
 }
 
 /**
- * The v2 response hash: SHA-256 of the representation-independent hash of the certified headers (names
- * lower-cased, plus the expression header and `:ic-cert-status`) followed by the body's SHA-256.
+ * The v2 response hash: SHA-256 of the representation-independent hash of the headers (names lower-cased,
+ * `IC-Certificate` left out, the expression header and `:ic-cert-status` added) followed by the body's SHA-256.
  */
 export function responseHash(status: number, headers: readonly [string, string][], bodyHash: Uint8Array): Uint8Array {
     const pairs: Uint8Array[] = [];
     for (const [name, value] of headers) {
         const lower = name.toLowerCase();
-        if ((CERTIFIED_HEADERS as readonly string[]).includes(lower)) pairs.push(concatBytes([sha256(utf8(lower)), sha256(utf8(value))]));
+        if (lower === 'ic-certificate' || lower === 'ic-certificateexpression') continue;
+        pairs.push(concatBytes([sha256(utf8(lower)), sha256(utf8(value))]));
     }
     pairs.push(concatBytes([sha256(utf8('ic-certificateexpression')), sha256(utf8(CERT_EXPRESSION))]));
     pairs.push(concatBytes([sha256(utf8(':ic-cert-status')), sha256(leb128(status))]));
