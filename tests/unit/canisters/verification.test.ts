@@ -66,7 +66,7 @@ describe('per-chunk verification', () => {
         wrong[5] ^= 1;
         unwrap(world.put(ALICE, ticket.bucket, ticket.session_id, 0, wrong));
         const gate = new Gate();
-        world.holds.set('verifier.absorb', gate);
+        world.holds.set('verifier.absorb_chunk', gate);
         const timers = world.runTimers();
         await new Promise((r) => setTimeout(r, 0));
         // The wrong bytes are with the verifier; the client replaces them before it answers.
