@@ -19,6 +19,7 @@ import {
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
 import type { UrlSecretRecord } from './urls';
+import type { KeyState, VetKdApi } from './keys';
 import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
@@ -156,6 +157,8 @@ export interface IndexState {
     urlSecrets: KvMap<Principal, UrlSecretRecord>;
     /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
     verifier?: KvMap<number, VerifierInfo>;
+    /** Encrypted assets' formats, wrapped keys, shared-with lists and vetKD use (keys.ts). */
+    keys?: KeyState;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -212,6 +215,8 @@ export interface ManagementApi {
 export interface Ports {
     bucket: BucketApi;
     management: ManagementApi;
+    /** The management canister's vetKD methods (keys.ts). */
+    vetkd?: VetKdApi;
 }
 
 // ------------------------------------------------------------------ meta entries

@@ -45,6 +45,7 @@ import type { AssetMeta, Config } from '../../../shared/types';
 import { absorbBlocks, decodeState, encodeState, finalize } from '../../../shared/sha256';
 import * as bucketAssets from '../../../canisters/bucket/assets';
 import { urlSecretSerializer } from '../../../canisters/index/urls';
+import { encryptionSerializer, grantKey, grantSerializer, keyUserSerializer } from '../../../canisters/index/keys';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
@@ -74,7 +75,13 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         expiries: new MemoryMap(u64PairKey, bytesSerializer),
         taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
         urlSecrets: new MemoryMap(principalKey, urlSecretSerializer),
-        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
+        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo)),
+        keys: {
+            encryption: new MemoryMap(u64Key, encryptionSerializer),
+            grants: new MemoryMap(grantKey, grantSerializer),
+            sharedPages: new MemoryMap(principalPageKey, u64ListSerializer),
+            keyUsers: new MemoryMap(principalKey, keyUserSerializer)
+        }
     };
     initializeLayout(state);
     // Small chunks and no minimum charge unless a test sets them: the tests' uploads are a few KiB.
