@@ -11,7 +11,7 @@ import type { Identity } from '@dfinity/agent';
 import type { Principal } from '@dfinity/principal';
 import { Principal as P } from '@dfinity/principal';
 
-import { PocketIc, Replica } from '../replica';
+import { PocketIc, Replica, VetKdKeys } from '../replica';
 import { isAlive, ReplicaStore, restoreInto } from '../replica/persistence';
 import { bucketInitArg, deploySilo, indexInitArg } from './deploy';
 import { SiloError } from './errors';
@@ -98,7 +98,8 @@ export class EmbeddedSilo {
             const identityPath = join(stateDir, 'identity.pem');
             if (!existsSync(identityPath)) writeFileSync(identityPath, newEd25519Pem(), { mode: 0o600 });
             const identity = await identityFromPem(readFileSync(identityPath, 'utf8'), identityPath);
-            const replica = new Replica({ echoLogs: options.echoLogs, releaseSnapshots: true });
+            // The network's vetKD master keys live beside its root key, made on first use.
+            const replica = new Replica({ echoLogs: options.echoLogs, releaseSnapshots: true, vetkd: VetKdKeys.load(stateDir) });
             const pic = new PocketIc(replica);
             const loaded = store.load();
             let indexId: Principal;

@@ -20,6 +20,7 @@ import { MAX_INGRESS_BYTES } from './limits';
 import { INSTRUCTION_LIMITS } from './metering';
 import type { PageFile } from './stable_memory';
 import { ManagementCanister } from './management';
+import { VetKdKeys } from './vetkd/keys';
 import { compileModule, type CompiledModule } from './wasm/prepare';
 import { WasmFormatError } from './wasm/binary';
 
@@ -62,6 +63,11 @@ export interface ReplicaOptions {
      * message. The embedded CLI uses it to keep long uploads small.
      */
     releaseSnapshots?: boolean;
+    /**
+     * The vetKD master keys (`vetkd_public_key`, `vetkd_derive_key`); default: derived from a fixed seed,
+     * the same in every in-memory replica. A network kept in a state directory passes `VetKdKeys.load(dir)`.
+     */
+    vetkd?: VetKdKeys;
 }
 
 /** What `restoreCanister` needs: the state the IC keeps across an upgrade. */
@@ -95,6 +101,7 @@ export class Replica {
     /** Whether modules are instrumented to count instructions. */
     readonly instrument: boolean;
     readonly releaseSnapshots: boolean;
+    readonly vetkdKeys: VetKdKeys;
     echoLogs: boolean;
     /** Rounds executed so far. */
     round = 0;
@@ -111,6 +118,7 @@ export class Replica {
         this.costs = options.costs ?? new MeteredCosts();
         this.instrument = options.instrument ?? true;
         this.releaseSnapshots = options.releaseSnapshots ?? false;
+        this.vetkdKeys = options.vetkd ?? VetKdKeys.fromSeed('in-memory replica');
         this.management = new ManagementCanister(this);
     }
 
