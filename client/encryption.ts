@@ -18,7 +18,7 @@
 import { DerivedPublicKey, EncryptedVetKey, IbeCiphertext, IbeIdentity, IbeSeed, TransportSecretKey, type VetKey } from '@dfinity/vetkeys';
 import type { Principal } from '@dfinity/principal';
 
-import type { Asset, AssetAccess, AssetUrl, EncryptionInfo, HttpResponse, Result } from '../shared/types';
+import type { Asset, AssetAccess, AssetUrl, EncryptionInfo, HttpResponse, Result, UploadEncryptionArgs } from '../shared/types';
 import { DecryptionError, fromVariant, IntegrityError, NotSharedError, UnauthorizedError } from './errors';
 import type { UploadSource } from './source';
 
@@ -252,5 +252,31 @@ export async function tokenChunkReader(index: Service, bucket: Service, asset: A
         const body = new Uint8Array(response.body);
         if (body.length !== end - start + 1) throw new IntegrityError(`The bucket sent ${body.length} bytes for chunk ${chunk} of asset ${asset.id}, not ${end - start + 1}; try again.`);
         return body;
+    };
+}
+
+/** An upload prepared for encryption: the ciphertext source, and what `set_upload_encryption` records. */
+export interface SealedUpload {
+    source: UploadSource;
+    args: UploadEncryptionArgs;
+    dataKey: Uint8Array;
+}
+
+/**
+ * Prepares `source` for an encrypted upload: a fresh data key and nonce prefix, the ciphertext source,
+ * and the data key wrapped to the owner (no vetKey derivation: wrapping needs only the public key).
+ */
+export async function sealUpload(vault: KeyVault, owner: Principal, source: UploadSource, chunkSize: number, contentType: string): Promise<SealedUpload> {
+    if (owner.isAnonymous()) throw new UnauthorizedError('Anonymous callers cannot upload encrypted files: use an identity.');
+    const publicKey = await vault.publicKey();
+    const { dataKey, noncePrefix } = newFileSecrets();
+    const key = await importDataKey(dataKey);
+    return {
+        source: encryptingSource(source, key, noncePrefix, chunkSize),
+        dataKey,
+        args: {
+            info: { version: FORMAT_VERSION, plaintext_size: BigInt(source.size), content_type: contentType, nonce_prefix: noncePrefix },
+            owner_key: wrapDataKey(publicKey, owner, dataKey)
+        }
     };
 }

@@ -78,7 +78,11 @@ function mayRead(state: IndexState, env: Env, asset: Asset): boolean {
 export function getAsset(state: IndexState, env: Env, id: bigint): Result<Asset> {
     const record = state.assets.get(id);
     if (record === undefined) return { Err: { AssetNotFound: id } };
-    if (!mayRead(state, env, record.asset)) return { Err: { Unauthorized: `asset ${id} is private to its owner` } };
+    if (!mayRead(state, env, record.asset)) {
+        // The client recognises this refusal (NotSharedError): an encrypted asset may be shared with the caller.
+        if (state.keys?.encryption.containsKey(id)) return { Err: { Unauthorized: `asset ${id} is encrypted and not shared with you` } };
+        return { Err: { Unauthorized: `asset ${id} is private to its owner` } };
+    }
     return { Ok: record.asset };
 }
 

@@ -28,7 +28,7 @@ import {
 } from '../../../canisters/index/keys';
 import { abortUpload, beginUpload, finishUpload } from '../../../canisters/index/uploads';
 import { assetUrl } from '../../../canisters/index/urls';
-import { ENCRYPTED_CONTENT_TYPE, type Asset, type UploadEncryptionArgs } from '../../../shared/types';
+import { ENCRYPTED_CONTENT_TYPE, type Asset, type AssetPage, type UploadEncryptionArgs } from '../../../shared/types';
 import { ADMIN, ALICE, BOB, bytes, split, unwrap, user, World } from './harness';
 
 const CHUNK = 256;
@@ -205,7 +205,7 @@ describe('sharing', () => {
         const seen: bigint[] = [];
         let cursor: [] | [bigint] = [];
         do {
-            const page = unwrap(listSharedWithMe(w.state, w.env(BOB), { cursor, limit: [2] }));
+            const page: AssetPage = unwrap(listSharedWithMe(w.state, w.env(BOB), { cursor, limit: [2] }));
             expect(page.assets.length).toBeLessThanOrEqual(2);
             seen.push(...page.assets.map((a) => a.id));
             cursor = page.next_cursor;
