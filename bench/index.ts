@@ -28,7 +28,10 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void>;
     { name: 'http_serving', title: 'HTTP serving from the buckets (issue 12)', run: httpServingBench },
     { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench },
     { name: 'web', title: 'Web app upload from Chromium against the CLI, through silo start (issue 13)', run: webBench },
-    { name: 'soak', title: 'Model-based soak: random operations and faults, nothing lost (issue 9)', run: (log) => soakBench(log, process.argv.slice(3)), onlyByName: true }
+    { name: 'soak', title: 'Model-based soak: random operations and faults, nothing lost (issue 9)', run: async (log) => {
+        const failed = await soakBench(log, process.argv.slice(3));
+        if (failed.length > 0) throw new Error(`soak failed for seed(s) ${failed.join(', ')}`);
+    }, onlyByName: true }
 ];
 
 async function main(): Promise<void> {

@@ -126,7 +126,7 @@ function welcomePage(index: string): string {
 <h1>Silo local network</h1>
 <p>Index canister: <code>${index}</code></p>
 <p>The IC HTTP interface is at <code>/api/</code>; canisters' HTTP pages at <code>http://&lt;canister-id&gt;.localhost:PORT/</code>
-or <code>/?canisterId=&lt;canister-id&gt;</code> (<code>&lt;canister-id&gt;.raw.localhost</code> skips response verification).</p>
+(<code>&lt;canister-id&gt;.raw.localhost</code> skips response verification), never on this host.</p>
 `;
 }
 

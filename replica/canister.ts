@@ -94,7 +94,7 @@ export class Canister {
         cycles: bigint,
         readonly costs: CostModel,
         /** Decides whether an outgoing call may be enqueued; 0 means yes, otherwise call_perform's error code. */
-        private readonly outgoingCallCheck: (canister: Canister, call: OutgoingCall) => number
+        private readonly outgoingCallCheck: (canister: Canister, call: OutgoingCall, pendingToCallee: number) => number
     ) {
         this.controllers = controllers;
         this.cycles = cycles;
@@ -140,8 +140,11 @@ export class Canister {
 
     checkOutgoingCall(exec: Execution, call: OutgoingCall): number {
         if (call.argSize > MAX_PAYLOAD_BYTES) return 2;
-        void exec;
-        return this.outgoingCallCheck(this, call);
+        // Calls of a composite query are not enqueued (the query's call graph runs them at once) and cost nothing.
+        if (!exec.replicated) return 0;
+        const callee = call.callee.toText();
+        const pending = exec.calls.reduce((n, c) => (c.callee.toText() === callee ? n + 1 : n), 0);
+        return this.outgoingCallCheck(this, call, pending);
     }
 
     /** The fixed instructions of a System API call (charged before it does anything). */
@@ -210,6 +213,7 @@ export class Canister {
         const saved = { cycles: this.cycles, burned: this.cyclesBurned, timer: this.globalTimer, certified: this.certifiedData };
         this.exec = exec;
         let limit = instructionLimitFor(exec.kind);
+        if (exec.options.instructionLimit !== undefined && exec.options.instructionLimit < limit) limit = exec.options.instructionLimit;
         const installStep = this.installBudget !== null && (exec.kind === 'I' || exec.kind === 'G' || exec.kind === 's');
         // Never negative: each step deducts at most its limit, which is at most what was left.
         if (installStep && this.installBudget! < limit) limit = this.installBudget!;

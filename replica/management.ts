@@ -15,6 +15,7 @@ import {
     type ManagementMethod,
     ManagementMethods
 } from '../shared/management';
+import { checkCandidBounds } from './candid_bounds';
 import type { Canister } from './canister';
 import { ErrorCode, Errors, UserError } from './errors';
 import type { CallOrigin, Response } from './execution';
@@ -64,6 +65,7 @@ export class ManagementCanister {
         if (method !== 'fetch_canister_logs') return userErrorResponse(Errors.unknownManagementMethod(method));
         let args: { canister_id: Principal };
         try {
+            checkCandidBounds(arg);
             [args] = IDL.decode(ManagementMethods.fetch_canister_logs.args, arg) as unknown as [typeof args];
         } catch (error) {
             return userErrorResponse(Errors.invalidPayload(method, (error as Error).message));
@@ -103,6 +105,7 @@ export class ManagementCanister {
         }
         let args: any[];
         try {
+            checkCandidBounds(message.arg);
             args = IDL.decode(ManagementMethods[method as ManagementMethod].args, message.arg) as any[];
         } catch (error) {
             return Errors.invalidPayload(method, (error as Error).message);

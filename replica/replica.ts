@@ -10,13 +10,14 @@ import { Principal } from '@dfinity/principal';
 
 import { concatBytes } from '../shared/bytes';
 import { Canister, toTrap } from './canister';
+import { CompositeQuery } from './composite';
 import type { CostModel } from './costs';
 import { MeteredCosts } from './costs';
-import { Errors, RejectCode, UserError } from './errors';
+import { ErrorCode, Errors, formatErrorCode, noRouteReject, RejectCode, UserError } from './errors';
 import { Execution, Trap } from './execution';
 import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } from './execution';
-import { canisterIdFromIndex, MANAGEMENT_CANISTER_ID } from './ids';
-import { MAX_INGRESS_BYTES } from './limits';
+import { canisterIdFromIndex, inSubnetRange, MANAGEMENT_CANISTER_ID } from './ids';
+import { MAX_INGRESS_BYTES, MAX_OUTSTANDING_CALLS_PER_DESTINATION } from './limits';
 import { INSTRUCTION_LIMITS } from './metering';
 import type { PageFile } from './stable_memory';
 import { ManagementCanister } from './management';
@@ -132,7 +133,7 @@ export class Replica {
         } else if (this.canisters.has(id.toText())) {
             throw new UserError(205, `Unsuccessful canister creation: canister id ${id.toText()} already exists.`);
         }
-        const canister = new Canister(id, controllers, cycles, this.costs, (c, call) => this.costs.admitCall(c, call));
+        const canister = new Canister(id, controllers, cycles, this.costs, (c, call, pending) => this.admitCall(c, call, pending));
         canister.releaseSnapshots = this.releaseSnapshots;
         canister.echoLogs = this.echoLogs;
         this.canisters.set(id.toText(), canister);
@@ -315,6 +316,10 @@ export class Replica {
         const receiver = canisterId.toText();
         if (receiver !== MANAGEMENT_CANISTER_ID.toText()) {
             const canister = this.canisters.get(receiver);
+            if (canister === undefined && !inSubnetRange(canisterId)) {
+                this.ingress.set(messageId, { state: 'done', response: noRouteReject(receiver) });
+                return messageId;
+            }
             const refusal = canister === undefined ? Errors.canisterNotFound(receiver) : this.admissionError(canister);
             if (refusal !== null) {
                 refuse(refusal);
@@ -379,17 +384,17 @@ export class Replica {
         const receiver = canisterId.toText();
         if (receiver === MANAGEMENT_CANISTER_ID.toText()) return this.management.handleQuery(sender, method, arg);
         const canister = this.canisters.get(receiver);
-        if (canister === undefined) return userErrorResponse(Errors.canisterNotFound(receiver));
+        if (canister === undefined) return inSubnetRange(canisterId) ? userErrorResponse(Errors.canisterNotFound(receiver)) : noRouteReject(receiver);
         const refusal = this.admissionError(canister, 'query');
         if (refusal !== null) return userErrorResponse(refusal);
-        if (canister.hasExport(`canister_composite_query ${method}`)) {
-            return userErrorResponse(new UserError(505, `Canister ${receiver}: composite queries are not supported by this replica`));
-        }
-        if (!canister.hasExport(`canister_query ${method}`)) return userErrorResponse(Errors.methodNotFound(receiver, 'query', method));
-        const ctx = this.newCallContext(canister, { type: 'ingress', messageId: 0 }, sender, method, 0n, false);
         const certify = this.dataCertificate;
         let certificate: Uint8Array | undefined;
         const dataCertificate = certify === null ? undefined : () => (certificate ??= certify(canisterId));
+        if (canister.hasExport(`canister_composite_query ${method}`)) {
+            return new CompositeQuery(this).run(canister, { caller: sender, method, arg, dataCertificate });
+        }
+        if (!canister.hasExport(`canister_query ${method}`)) return userErrorResponse(Errors.methodNotFound(receiver, 'query', method));
+        const ctx = this.newCallContext(canister, { type: 'ingress', messageId: 0 }, sender, method, 0n, false);
         const { trap, exec } = canister.run(new Execution('NRQ', this.time, { arg, caller: sender, method, callContext: ctx, dataCertificate }), (i) =>
             i.exportedFunction(`canister_query ${method}`)!()
         );
@@ -398,7 +403,7 @@ export class Replica {
     }
 
     /** Why a call to this canister is refused before it runs, or null. */
-    private admissionError(canister: Canister, kind: 'update' | 'query' = 'update'): UserError | null {
+    admissionError(canister: Canister, kind: 'update' | 'query' = 'update'): UserError | null {
         if (canister.status === 'stopped') return Errors.stopped(canister.idText);
         if (canister.status === 'stopping') return Errors.stopping(canister.idText);
         if (canister.module === null) return Errors.emptyCanister(canister.idText);
@@ -472,7 +477,10 @@ export class Replica {
         }
         const canister = this.canisters.get(message.receiver);
         const refuse = (error: UserError) => this.deliver(message.origin, userErrorResponse(error), message.cycles);
-        if (canister === undefined) return refuse(Errors.canisterNotFound(message.receiver));
+        if (canister === undefined) {
+            if (!inSubnetRange(Principal.fromText(message.receiver))) return this.deliver(message.origin, noRouteReject(message.receiver), message.cycles);
+            return refuse(Errors.canisterNotFound(message.receiver));
+        }
         const refusal = this.admissionError(canister);
         if (refusal !== null) return refuse(refusal);
         let kind: ContextKind;
@@ -484,7 +492,7 @@ export class Replica {
             kind = 'RQ';
             entry = `canister_query ${message.method}`;
         } else if (canister.hasExport(`canister_composite_query ${message.method}`)) {
-            return refuse(new UserError(527, `Composite query cannot be called in replicated mode`));
+            return refuse(Errors.compositeQueryReplicated());
         } else {
             return refuse(Errors.methodNotFound(message.receiver, 'update', message.method));
         }
@@ -598,6 +606,22 @@ export class Replica {
         });
     }
 
+    /**
+     * Whether `canister` may enqueue `call` (0) or why not (call_perform's non-zero result): the IC holds
+     * at most 500 calls from one canister to one destination awaiting their responses (the queue's slots
+     * reserved for them), then the cycles the call costs. `pending` counts the calls to the same
+     * destination this execution already made.
+     */
+    private admitCall(canister: Canister, call: OutgoingCall, pending: number): number {
+        const callee = call.callee.toText();
+        let outstanding = pending;
+        for (const callback of this.callbacks.values()) {
+            if (callback.canister === canister.idText && callback.call.callee.toText() === callee) outstanding++;
+        }
+        if (outstanding >= MAX_OUTSTANDING_CALLS_PER_DESTINATION) return RejectCode.SysTransient;
+        return this.costs.admitCall(canister, call);
+    }
+
     /** Sends the response of a call context to whoever made the call, with the unaccepted cycles. */
     respond(ctx: CallContext, response: Response, refund: bigint): void {
         ctx.responded = true;
@@ -610,7 +634,9 @@ export class Replica {
         if (origin.type === 'ingress') {
             if (this.ingress.has(origin.messageId)) this.ingress.set(origin.messageId, { state: 'done', response });
         } else if (origin.type === 'canister') {
-            this.enqueueResponse(origin.callbackId, response, refund);
+            // A canister sees a system-made reject as `ICxxxx: <text>`; ingress keeps the text and the code apart.
+            const seen = response.type === 'reject' && response.errorCode !== undefined ? { ...response, message: `${formatErrorCode(response.errorCode)}: ${response.message}` } : response;
+            this.enqueueResponse(origin.callbackId, seen, refund);
         }
     }
 
@@ -632,11 +658,12 @@ export class Replica {
 
     trapError(canister: Canister, trap: Trap): UserError {
         if (trap.errorCode === 522) return new UserError(522, trap.message);
+        if (trap.errorCode === ErrorCode.CanisterFunctionNotFound) return Errors.functionNotFound(canister.idText, trap.message);
         if (trap.errorCode === 504) return Errors.contractViolation(canister.idText, trap.message);
         return trap.explicit ? Errors.calledTrap(canister.idText, trap.message) : Errors.trapped(canister.idText, trap.message);
     }
 }
 
 export function userErrorResponse(error: UserError): Response {
-    return { type: 'reject', code: error.rejectCode, message: error.message, errorCode: error.errorCode };
+    return error.toResponse();
 }

@@ -89,6 +89,7 @@ import {
     sessionSerializer,
     startEpoch,
     taskSerializer,
+    topUpWindowSerializer,
     updateConfig,
     upgradeSerializer
 } from './state';
@@ -111,6 +112,7 @@ const state: IndexState = {
     expiries: new StableBTreeMap(IndexMemory.expiries, u64PairKey, bytesSerializer),
     taskQueue: new StableBTreeMap(IndexMemory.taskQueue, u64PairKey, bytesSerializer),
     urlSecrets: new StableBTreeMap(IndexMemory.urlSecrets, principalKey, urlSecretSerializer),
+    topUpBudgets: new StableBTreeMap(IndexMemory.topUpBudgets, principalKey, topUpWindowSerializer),
     verifier: new StableBTreeMap(IndexMemory.verifier, u8Key, candidSerializer<VerifierInfoT>(VerifierInfo)),
     keys: {
         encryption: new StableBTreeMap(IndexMemory.encryption, u64Key, encryptionSerializer),

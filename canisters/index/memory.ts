@@ -22,6 +22,8 @@ export const IndexMemory = {
     urlSecrets: 13,
     /** The registered verifier canister (verification.ts). */
     verifier: 14,
+    /** Bucket → the cycles deposited into it in the current budget window (cycles.ts). */
+    topUpBudgets: 15,
     /** Encrypted assets (and upload sessions: same id) → format and readers (keys.ts). */
     encryption: 17,
     /** (asset id, principal) → the asset's data key wrapped to that principal, and its shared-with page. */

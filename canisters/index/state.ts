@@ -134,6 +134,13 @@ export interface UpgradeRecord {
     next_attempt_at: bigint;
 }
 
+/** A bucket's deposits in its current budget window (cycles.ts, `topUpBudget`). */
+export const TopUpWindow = IDL.Record({ started_at: IDL.Nat64, given: IDL.Nat });
+export interface TopUpWindow {
+    started_at: bigint;
+    given: bigint;
+}
+
 export interface IndexState {
     meta: KvMap<number, Uint8Array>;
     sessions: KvMap<bigint, SessionRecord>;
@@ -155,6 +162,8 @@ export interface IndexState {
     taskQueue: KvMap<[bigint, bigint], Uint8Array>;
     /** Bucket → its URL token secret and whether the bucket has it (urls.ts). */
     urlSecrets: KvMap<Principal, UrlSecretRecord>;
+    /** Bucket → the cycles the index deposited into it in the current budget window (cycles.ts). */
+    topUpBudgets: KvMap<Principal, TopUpWindow>;
     /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
     verifier?: KvMap<number, VerifierInfo>;
     /** Encrypted assets' formats, wrapped keys, shared-with lists and vetKD use (keys.ts). */
@@ -167,6 +176,7 @@ export const ownerSerializer = candidSerializer<OwnerRecord>(OwnerRecord);
 export const bucketSerializer = candidSerializer<BucketInfoT>(BucketInfo);
 export const taskSerializer = candidSerializer<TaskRecord>(TaskRecord);
 export const upgradeSerializer = candidSerializer<UpgradeRecord>(UpgradeRecord);
+export const topUpWindowSerializer = candidSerializer<TopUpWindow>(TopUpWindow);
 
 /** What an index method knows about the message it runs in. */
 export interface Env {

@@ -21,7 +21,7 @@ import { type Asset, type BeginUploadArgs, type Result, type SessionInfo, sessio
 import { adjustOwner, getOwner, insertAsset, openSessions } from './assets';
 import { adjustBucket, allocateBucket, bucketCreationRefusal, bucketLimit, createBucket } from './buckets';
 import { dueSessions, putSession, removeSession, SWEEP_BATCH } from './schedule';
-import { fundUpload } from './cycles';
+import { fundUpload, planUploadFunding, uploadCost } from './cycles';
 import { forgetEncryption } from './keys';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
 import { describeError, enqueueTask, runTask } from './tasks';
@@ -77,6 +77,13 @@ function dropSession(state: IndexState, env: Env, s: SessionRecord): ReturnType<
     return enqueueTask(state, env, { delete_chunks: { bucket: s.bucket, id: s.session_id, bytes: [s.size] } });
 }
 
+/** Frees a session the bucket never heard of (its opening stopped before `open_session`): no chunks to delete. */
+function releaseUnopened(state: IndexState, s: SessionRecord): void {
+    forgetSession(state, s);
+    adjustOwner(state, s.owner, { reserved: -quotaCharge(s), sessions: -1 });
+    adjustBucket(state, s.bucket, { reserved: -s.size });
+}
+
 /** Bytes of its owner's quota a session holds (sessions of layout v1 hold their size). */
 function quotaCharge(s: SessionRecord): bigint {
     return s.quota_charge[0] ?? s.size;
@@ -88,6 +95,7 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
     if (env.caller.isAnonymous()) return { Err: { Unauthorized: 'anonymous callers cannot upload; call with an identity' } };
     const invalid = validateBegin(args, getConfig(state).min_chunk_size);
     if (invalid !== null) return { Err: { InvalidArgument: invalid } };
+    const contentType = args.content_type;
     const chunks = chunkCount(args.size, args.chunk_size);
     if (chunks > MAX_CHUNK_COUNT) return { Err: { LimitExceeded: { what: 'chunks per upload', limit: BigInt(MAX_CHUNK_COUNT), requested: BigInt(chunks) } } };
 
@@ -119,16 +127,10 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         if (bucket === null) return { Err: { NoCapacity: `no bucket has room for ${args.size} bytes, even a new one (capacity ${created.Ok.capacity_bytes})` } };
     }
 
-    // Refuse up front what the bucket cannot pay for (after trying a top-up); a top-up awaits, so check the
-    // caps and the bucket's room again after it.
-    const funded = await fundUpload(state, env, ports, bucket, args.size, chunkCount(args.size, args.chunk_size));
-    if ('Err' in funded) return funded;
-    const refusedAfterFunding = ownerLimit();
-    if (refusedAfterFunding !== null) return { Err: refusedAfterFunding };
-    const still = state.buckets.get(bucket.id);
-    if (still === undefined || !('active' in still.status) || bucketLimit(still, getConfig(state).full_threshold_percent) - still.used_bytes - still.reserved_bytes < args.size) {
-        return { Err: { Busy: 'the bucket filled up while this upload was being funded; retry' } };
-    }
+    // Decide up front whether the bucket can pay for the upload, and what top-up it needs: a refusal here
+    // has reserved and moved nothing.
+    const funding = planUploadFunding(state, env, bucket, args.size, chunks);
+    if ('Err' in funding) return funding;
 
     // Reserve before the first await, so concurrent uploads cannot overbook the bucket or the quota.
     const config = getConfig(state);
@@ -137,7 +139,7 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         session_id: sessionId,
         owner: env.caller,
         name: args.name,
-        content_type: args.content_type,
+        content_type: contentType,
         size: args.size,
         sha256: args.sha256,
         chunk_size: args.chunk_size,
@@ -159,6 +161,15 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
     adjustBucket(state, bucket.id, { reserved: args.size });
     putSession(state, session);
     (args.checkpoints[0] ?? []).forEach((c, i) => state.checkpoints.insert([sessionId, i], c));
+
+    // Only now, with the upload admitted and holding its reservation, top its bucket up (by at most what it
+    // needs); if that fails, give the reservation back: nothing is left behind and no cycles moved.
+    const funded = await fundUpload(state, env, ports, bucket, funding.Ok, uploadCost(args.size, chunks));
+    if ('Err' in funded) {
+        const s = state.sessions.get(sessionId);
+        if (s !== undefined && 'opening' in s.state) releaseUnopened(state, s);
+        return funded;
+    }
 
     let failure: SiloError | null = null;
     try {

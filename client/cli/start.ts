@@ -14,8 +14,8 @@ export const start: Command = {
     summary: 'serve the embedded network over HTTP (IC interface, gateway) until Ctrl-C',
     description: `Serves the embedded replica of --state as a local IC network on one port (default ${DEFAULT_PORT}, dfx's): the IC
 HTTP interface at /api (for @dfinity/agent and dfx-style tools), an HTTP gateway to canisters' http_request at
-http://<canister-id>.localhost:<port>/ (verified; <canister-id>.raw.localhost unverified) and /?canisterId=<id>,
-and the web app at /. Prints the URL and the index canister (--json: {"url", "index"}). Runs until Ctrl-C or
+http://<canister-id>.localhost:<port>/ (verified; <canister-id>.raw.localhost unverified), and the web app at
+http://127.0.0.1:<port>/ (or localhost), whose origin serves nothing a canister produced. Prints the URL and the index canister (--json: {"url", "index"}). Runs until Ctrl-C or
 SIGTERM, then checkpoints; while it runs, other silo commands with the same --state go through it.
 --host is the address to listen on here (default 127.0.0.1).`,
     handlesSignals: true,

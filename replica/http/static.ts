@@ -16,8 +16,41 @@ export interface StaticOptions {
     fallbackPage?: () => string;
 }
 
+/**
+ * The web app's Content-Security-Policy, sent with every response of the app's origin (the page also
+ * carries it as a `<meta>`, which cannot say `frame-ancestors`): its own scripts and styles only (Wasm
+ * for the agent's BLS verification), and network access to the local network only (this origin, its
+ * canisters' `<id>.localhost` hosts for previews, `?host=` another local port).
+ */
+export const APP_CSP = [
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "style-src 'self'",
+    "connect-src 'self' http://localhost:* http://127.0.0.1:* http://*.localhost:*",
+    "img-src 'self' data: blob: http://localhost:* http://127.0.0.1:* http://*.localhost:*",
+    "media-src 'self' blob: http://localhost:* http://127.0.0.1:* http://*.localhost:*",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'"
+].join('; ');
+
+/**
+ * Headers of every response on the app's host: the CSP, no sniffing (a text answer never becomes HTML
+ * or script), no framing, no referrer, and a browsing-context group of its own (a page that opened the
+ * app cannot script or navigate it).
+ */
+export const APP_HEADERS: Record<string, string> = {
+    'content-security-policy': APP_CSP,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin'
+};
+
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.writeHead(status, { ...APP_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     res.end(body);
 }
 
@@ -57,9 +90,9 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, url: URL,
     }
     const size = statSync(file).size;
     res.writeHead(200, {
+        ...APP_HEADERS,
         'content-type': mime.getType(extname(file)) ?? 'application/octet-stream',
         'content-length': size,
-        'x-content-type-options': 'nosniff',
         'cache-control': 'no-cache'
     });
     if (req.method === 'HEAD') {

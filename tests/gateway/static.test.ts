@@ -48,6 +48,22 @@ describe('static directory', () => {
         expect(head.headers.get('content-length')).toBe('7');
     });
 
+    it('sends the app’s strict headers with every answer of its origin, files and errors alike', async () => {
+        for (const [path, status] of [['/', 200], ['/app.css', 200], ['/missing.js', 404]] as const) {
+            const answer = await fetch(`${url}${path}`);
+            expect(answer.status).toBe(status);
+            const csp = answer.headers.get('content-security-policy') ?? '';
+            expect(csp).toMatch(/script-src 'self' 'wasm-unsafe-eval';/);
+            expect(csp).toMatch(/frame-ancestors 'none'/);
+            expect(csp).not.toMatch(/unsafe-inline|'unsafe-eval'/);
+            expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+            expect(answer.headers.get('x-frame-options')).toBe('DENY');
+        }
+        // The API's answers are never a page either.
+        const api = await fetch(`${url}/api/v2/status`);
+        expect(api.headers.get('x-content-type-options')).toBe('nosniff');
+    });
+
     it('answers 404 outside the directory or for what is not there, 405 for other methods', async () => {
         expect((await fetch(`${url}/missing.js`)).status).toBe(404);
         expect((await fetch(`${url}/..%2fsecret.txt`)).status).toBe(404);

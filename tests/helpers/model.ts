@@ -46,6 +46,8 @@ const MAX_SIZE = 12 * KIB;
 const USERS = ['alice', 'bob', 'carol'];
 const BUCKETS = 2;
 const NS_PER_MS = 1_000_000n;
+/** A drained bucket's balance: below its freezing reserve plus a maximal execution. */
+const DRAINED_CYCLES = 1_000_000_000n;
 
 function config(): Partial<ConfigUpdate> {
     return Object.fromEntries(Object.entries(MODEL_CONFIG).map(([k, v]) => [k, [v]])) as Partial<ConfigUpdate>;
@@ -416,7 +418,7 @@ export class ModelRun {
                 const b = this.buckets[op.bucket];
                 if (this.pic.replica === undefined || this.down(b)) return false;
                 // Below the freezing reserve plus a maximal execution: the bucket refuses every message.
-                this.pic.replica.getCanister(b)!.cycles = 1_000_000_000n;
+                this.pic.replica.getCanister(b)!.cycles = DRAINED_CYCLES;
                 this.drained.add(b);
                 return true;
             }
@@ -849,13 +851,30 @@ export class ModelRun {
         }
     }
 
-    /** Lets the index's maintenance top drained buckets up (its own cycles work), then checks they run. */
-    private async refuel(): Promise<boolean> {
+    /**
+     * Lets the index's maintenance top drained buckets up (its own cycles work), then checks each one as
+     * the IC guarantees in its state: a running bucket answers calls again; a stopped one cannot answer
+     * any (CanisterStopped) but holds its top-up, so it runs once started. The index may rightly hold a
+     * top-up back when the bucket received its budget for the hour (cycles.ts): then it must say so, and
+     * the bucket stays drained until the window renews (or, with `operator`, the model tops it up itself).
+     */
+    private async refuel(operator = false): Promise<boolean> {
         if (this.drained.size === 0) return false;
         await this.maintain();
+        const infos = (await this.silo.admin.buckets()) as BucketInfo[];
         for (const b of [...this.drained]) {
-            const status = await attempt(() => this.bucketActor(b, 0).stats());
-            if (!status.ok) fail(`bucket ${b} is still frozen after the index's top-up: ${status.reject}`);
+            const report = infos.find((i) => i.id.toText() === b)?.cycles[0];
+            const balance = await this.pic.getCyclesBalance(this.principal(b));
+            if (balance <= DRAINED_CYCLES) {
+                const reason = report?.error[0] ?? '';
+                if (!report?.low || !/budget/.test(reason)) fail(`bucket ${b} was not topped up, and the index does not say its budget is spent: ${json(report)}`);
+                if (!operator) continue;
+                await this.pic.addCycles(this.principal(b), 10_000_000_000_000n);
+            }
+            if (!this.stopped.has(b)) {
+                const status = await attempt(() => this.bucketActor(b, 0).stats());
+                if (!status.ok) fail(`bucket ${b} is still frozen after the index's top-up: ${status.reject}`);
+            }
             this.drained.delete(b);
         }
         return true;
@@ -986,7 +1005,7 @@ export class ModelRun {
             await this.upgradeBucketTo(b, canisterWasm('bucket'));
             this.faulty.delete(b);
         }
-        if (this.drained.size > 0) await this.refuel();
+        if (this.drained.size > 0) await this.refuel(true);
         for (let round = 0; ; round++) {
             const stats = (await this.silo.admin.stats()) as Stats;
             if (stats.pending_bucket_tasks === 0) {
@@ -1066,38 +1085,125 @@ export interface ModelOptions {
     /** Operations per run. */
     steps: number;
     fullCheckEvery?: number;
-    /** Shrink a failing sequence (slow: every attempt deploys anew). */
-    shrink?: boolean;
+    /**
+     * How long to shrink a failing sequence (ms; 0: not at all). Every attempt deploys anew and replays a
+     * shorter sequence, removing operations while the same failure remains.
+     */
+    shrinkMs?: number;
     /** Stop starting new runs after this long (ms); the run in progress completes. */
     timeLimitMs?: number;
     onRun?: (report: ModelReport) => void;
 }
 
-/** Runs `runs` random sequences; throws fast-check's report (seed, path, the failing sequence) on a failure. */
+/** A failing run: the sequence up to the failing operation, and what failed. */
+interface Failed {
+    ops: Op[];
+    error: Error;
+}
+
+/** Replays `ops` on a fresh deployment; the failure (with the sequence up to it), or null when all held. */
+export async function runSequence(ops: Op[], report: ModelReport = emptyReport(0), fullCheckEvery = 10): Promise<Failed | null> {
+    const run = await ModelRun.create(report, fullCheckEvery);
+    let done = 0;
+    try {
+        for (const op of ops) {
+            await run.apply(op);
+            done++;
+        }
+        await run.check(true);
+        return null;
+    } catch (error) {
+        const e = error instanceof Error ? error : new Error(String(error));
+        if (e instanceof Failure) e.message = `step ${done + 1} ${json(ops[done] ?? 'final check')}: ${e.message}`;
+        return { ops: ops.slice(0, done + 1), error: e };
+    } finally {
+        await run.tearDown();
+    }
+}
+
+/** The same failure: same error class, at the same kind of operation. */
+function sameFailure(a: Failed, b: Failed): boolean {
+    return a.error.name === b.error.name && a.ops.at(-1)?.kind === b.ops.at(-1)?.kind;
+}
+
+/**
+ * Delta debugging (ddmin) within `budgetMs`: drops ever smaller slices of the sequence while it still
+ * fails the same way. Returns the shortest failing sequence found.
+ */
+export async function shrinkFailure(failed: Failed, budgetMs: number, fullCheckEvery: number): Promise<Failed> {
+    const until = Date.now() + budgetMs;
+    let best = failed;
+    let parts = 2;
+    while (best.ops.length > 1 && Date.now() < until) {
+        const size = Math.ceil(best.ops.length / parts);
+        let reduced = false;
+        for (let at = 0; at < best.ops.length && Date.now() < until; at += size) {
+            const candidate = [...best.ops.slice(0, at), ...best.ops.slice(at + size)];
+            if (candidate.length === 0) continue;
+            const result = await runSequence(candidate, emptyReport(0), fullCheckEvery);
+            if (result !== null && sameFailure(result, failed)) {
+                best = result;
+                parts = Math.max(parts - 1, 2);
+                reduced = true;
+                break;
+            }
+        }
+        if (!reduced) {
+            if (size <= 1) break;
+            parts = Math.min(best.ops.length, parts * 2);
+        }
+    }
+    return best;
+}
+
+/** A model failure as reported: its seed, the run, the failing step and the shrunk sequence to replay. */
+export class ModelRunFailure extends Error {
+    override name = 'ModelFailure';
+    constructor(
+        readonly seed: number,
+        readonly run: number,
+        readonly failure: Error,
+        readonly shrunk: Op[]
+    ) {
+        super(
+            `seed ${seed}, run ${run}: ${failure.message}\n` +
+                `replay: MODEL_SEED=${seed} (run ${run} of that seed), or the shrunk sequence of ${shrunk.length} operations with MODEL_OPS='${json(shrunk)}'`
+        );
+    }
+}
+
+/**
+ * Runs `runs` random sequences of seed `seed`. On a failure, shrinks the failing sequence (within
+ * `shrinkMs`) and throws a ModelRunFailure naming the seed, the run and the short sequence.
+ */
 export async function runModel(options: ModelOptions): Promise<ModelReport> {
     const report = emptyReport(options.seed);
     const started = Date.now();
-    await fc.assert(
-        fc.asyncProperty(fc.array(opArbitrary(), { minLength: options.steps, maxLength: options.steps }), async (ops) => {
-            if (options.timeLimitMs !== undefined && Date.now() - started > options.timeLimitMs) return;
-            const run = await ModelRun.create(report, options.fullCheckEvery ?? 10);
-            try {
-                for (const op of ops) {
-                    try {
-                        await run.apply(op);
-                    } catch (error) {
-                        if (error instanceof Failure) error.message = `step ${report.operations} ${json(op)}: ${error.message}`;
-                        throw error;
-                    }
+    const every = options.fullCheckEvery ?? 10;
+    let failed: Failed | undefined;
+    try {
+        await fc.assert(
+            fc.asyncProperty(fc.array(opArbitrary(), { minLength: options.steps, maxLength: options.steps }), async (ops) => {
+                if (options.timeLimitMs !== undefined && Date.now() - started > options.timeLimitMs) return;
+                const result = await runSequence(ops, report, every);
+                if (result !== null) {
+                    failed = result;
+                    throw result.error;
                 }
-                await run.check(true);
                 report.runs++;
                 options.onRun?.(report);
-            } finally {
-                await run.tearDown();
-            }
-        }),
-        { seed: options.seed, numRuns: options.runs, endOnFailure: !options.shrink, verbose: 1 }
-    );
+            }),
+            { seed: options.seed, numRuns: options.runs, endOnFailure: true }
+        );
+    } catch (error) {
+        if (failed === undefined) throw error;
+        const shrunk = (options.shrinkMs ?? 0) > 0 ? await shrinkFailure(failed, options.shrinkMs!, every) : failed;
+        throw new ModelRunFailure(options.seed, report.runs + 1, shrunk.error, shrunk.ops);
+    }
     return report;
+}
+
+/** Parses a sequence printed by a ModelRunFailure (MODEL_OPS): bigints and bytes are not used by operations. */
+export function parseOps(text: string): Op[] {
+    return JSON.parse(text) as Op[];
 }

@@ -14,7 +14,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { bytes } from '../helpers/bytes';
-import { launchChromium, openApp, pageIdentityPem, pngFixture, type RunningSilo, runCli, startSilo, VIDEO_FIXTURE } from './harness';
+import { identityFromPem, newEd25519Pem } from '../../client/identity';
+import { launchChromium, openApp, pngFixture, type RunningSilo, runCli, startSilo, useKeyFile, VIDEO_FIXTURE } from './harness';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 const shots = process.env.SILO_SCREENSHOTS;
@@ -43,8 +44,11 @@ describe('web app in Chromium', () => {
         page.on('filechooser', () => undefined);
         page.on('response', (response) => media.push({ url: response.url(), range: response.request().headers().range, status: response.status() }));
         await openApp(page, silo);
+        // The CLI and the page act as one principal: the page imports the key file the CLI uses.
         identityPem = join(dir, 'browser.pem');
-        writeFileSync(identityPem, await pageIdentityPem(page));
+        const pem = newEd25519Pem();
+        writeFileSync(identityPem, pem);
+        await useKeyFile(page, identityPem, (await identityFromPem(pem)).getPrincipal().toText());
     });
 
     afterAll(async () => {

@@ -7,7 +7,7 @@ import { Principal } from '@dfinity/principal';
 import { AgentTransport, type Asset, SiloClient, TransportError } from '../../client/browser';
 import { AssetBrowser } from './browse';
 import { errorSentence } from './format';
-import { browserKeySource } from './identity';
+import { browserKeySource, offerKeyImport } from './identity';
 import { Links } from './links';
 import { UploadQueue } from './uploads';
 
@@ -71,6 +71,7 @@ async function start(): Promise<void> {
     const identity = await identities.identity();
     $('principal').textContent = identity.getPrincipal().toText();
     $('identity-label').textContent = identities.label;
+    offerKeyImport(identities, $('identity-import'), $<HTMLInputElement>('identity-file'), notify);
     $('network').textContent = new URL(config.host).host;
 
     let transport: AgentTransport;

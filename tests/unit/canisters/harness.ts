@@ -23,6 +23,7 @@ import {
     setConfig,
     startEpoch,
     taskSerializer,
+    topUpWindowSerializer,
     upgradeSerializer,
     DEFAULT_CONFIG
 } from '../../../canisters/index/state';
@@ -75,6 +76,7 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         expiries: new MemoryMap(u64PairKey, bytesSerializer),
         taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
         urlSecrets: new MemoryMap(principalKey, urlSecretSerializer),
+        topUpBudgets: new MemoryMap(principalKey, topUpWindowSerializer),
         verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo)),
         keys: {
             encryption: new MemoryMap(u64Key, encryptionSerializer),
