@@ -489,10 +489,7 @@ export class SiloClient {
     }
 
     private async receive(assetId: bigint, destination: string | DownloadSink | undefined, options: DownloadOptions): Promise<Uint8Array | { path?: string; asset: Asset }> {
-        const found = await this.attempt<Asset>(options.retry, options.signal, () => this.index.get_asset(assetId)).catch((error) => {
-            // The index's refusal of an encrypted asset the caller is not (or no longer) a reader of.
-            throw error instanceof UnauthorizedError && error.message.includes('encrypted and not shared') ? new NotSharedError(assetId, this.principal) : error;
-        });
+        const found = await this.assetRecord(assetId, options);
         // An encrypted asset: chunks are decrypted as they arrive; the SHA-256 still covers the ciphertext.
         const opened = found.content_type === ENCRYPTED_CONTENT_TYPE ? await this.keys.open(assetId) : undefined;
         const asset = opened?.asset ?? found;
@@ -557,9 +554,19 @@ export class SiloClient {
         return typeof destination === 'string' ? { path: destination, asset } : { asset };
     }
 
-    /** Reads an asset's record. @throws {@link AssetNotFoundError}, {@link UnauthorizedError} */
+    /**
+     * Reads an asset's record. @throws {@link AssetNotFoundError}, {@link UnauthorizedError}
+     * ({@link NotSharedError} for an encrypted asset not shared with the caller)
+     */
     async getAsset(assetId: bigint): Promise<Asset> {
-        return this.attempt(undefined, undefined, () => this.index.get_asset(assetId));
+        return this.assetRecord(assetId, {});
+    }
+
+    private async assetRecord(assetId: bigint, options: { retry?: RetryPolicy; signal?: AbortSignal }): Promise<Asset> {
+        return this.attempt<Asset>(options.retry, options.signal, () => this.index.get_asset(assetId)).catch((error) => {
+            // The index's refusal of an encrypted asset the caller is not (or no longer) a reader of.
+            throw error instanceof UnauthorizedError && error.message.includes('encrypted and not shared') ? new NotSharedError(assetId, this.principal) : error;
+        });
     }
 
     /**
