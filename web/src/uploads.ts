@@ -24,6 +24,8 @@ const PHASE_LABEL: Record<Phase, string> = {
 interface Job {
     file: File;
     visibility: 'public' | 'private';
+    /** Encrypted end to end in the page before upload (encrypted.ts reads it back). */
+    encrypt: boolean;
     controller: AbortController;
     row: HTMLElement;
     setPhase(phase: Phase, detail?: string): void;
@@ -46,9 +48,9 @@ export class UploadQueue {
         private readonly limit = 2
     ) {}
 
-    add(files: Iterable<File>, visibility: 'public' | 'private'): void {
+    add(files: Iterable<File>, visibility: 'public' | 'private', encrypt = false): void {
         for (const file of files) {
-            const job = this.row(file, visibility);
+            const job = this.row(file, visibility, encrypt);
             this.waiting.push(job);
         }
         this.pump();
@@ -73,6 +75,7 @@ export class UploadQueue {
                 name: job.file.name,
                 contentType: job.file.type || 'application/octet-stream',
                 visibility: job.visibility,
+                encrypt: job.encrypt,
                 signal: job.controller.signal,
                 onProgress: (p) => job.progress(p)
             });
@@ -85,7 +88,7 @@ export class UploadQueue {
         }
     }
 
-    private row(file: File, visibility: 'public' | 'private'): Job {
+    private row(file: File, visibility: 'public' | 'private', encrypt: boolean): Job {
         const controller = new AbortController();
         const phase = h('span', { class: 'phase' }, PHASE_LABEL.queued);
         const bar = h('progress', { max: '1', value: '0', 'aria-label': `Upload progress of ${file.name}` }) as HTMLProgressElement;
@@ -95,7 +98,7 @@ export class UploadQueue {
         const row = h(
             'li',
             { class: 'upload', 'data-name': file.name, 'data-phase': 'queued' },
-            h('div', { class: 'upload-head' }, h('span', { class: 'name', title: file.name }, file.name), h('span', { class: 'size' }, `${formatBytes(file.size)} · ${visibility}`)),
+            h('div', { class: 'upload-head' }, h('span', { class: 'name', title: file.name }, file.name), h('span', { class: 'size' }, `${formatBytes(file.size)} · ${visibility}${encrypt ? ' · encrypted' : ''}`)),
             bar,
             h('div', { class: 'upload-foot' }, phase, detail, cancel)
         );
@@ -104,6 +107,7 @@ export class UploadQueue {
         const job: Job = {
             file,
             visibility,
+            encrypt,
             controller,
             row,
             setPhase(next, text = '') {
