@@ -243,6 +243,7 @@ describe('outgoing calls', () => {
         settle();
         expect(replica.getCanister(a)!.callContexts.size).toBe(0);
         expect(replica.getCanister(a)!.cycles).toBe(balance);
+        expect(replica.getCanister(a)!.logs.map((r) => str(r.content)).filter((l) => l.includes('non-existent Wasm function'))).toEqual([]);
         expect(Array.from(await update(a, 'notify', target(b, 'trap')))).toEqual([0]);
         await management.stop_canister({ canister_id: a });
         expect(replica.getCanister(a)!.status).toBe('stopped');
