@@ -190,6 +190,13 @@ export class Canister {
         return this.nextLogIdx;
     }
 
+    /** Puts back the log of a checkpoint: its records and the index the next record gets. */
+    restoreLogs(records: LogRecord[], nextIndex: bigint): void {
+        this.logs.splice(0, this.logs.length, ...records);
+        this.logBytes = records.reduce((n, r) => n + r.content.length, 0);
+        this.nextLogIdx = nextIndex;
+    }
+
     /** Deletes the log records with an index below `before` (all of them by default). */
     clearLogs(before = this.nextLogIdx): void {
         const kept = this.logs.filter((r) => r.idx >= before);

@@ -171,3 +171,8 @@ export const Errors = {
             `Canister ${id} is out of cycles: please top up the canister with at least ${needed - available} additional cycles`
         )
 } as const;
+
+/** A system error as the reject response its caller receives. */
+export function userErrorResponse(error: UserError): { type: 'reject'; code: number; message: string; errorCode: number } {
+    return error.toResponse();
+}

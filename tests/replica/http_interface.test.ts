@@ -26,6 +26,7 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PocketIc } from '../../replica';
+import { quietExpectedAgentWarnings } from '../helpers/agent_warnings';
 import { createHash } from 'node:crypto';
 
 import type { IcApi } from '../../replica/http';
@@ -46,7 +47,10 @@ let host: string;
 let probeId: Principal;
 let certifiedId: Principal;
 
+// Some specs make the replica refuse read_state paths on purpose; the agent would print each refusal.
+let restoreWarnings: () => void = () => {};
 beforeAll(async () => {
+    restoreWarnings = quietExpectedAgentWarnings();
     pic = await PocketIc.create();
     ({ api, host, close } = await serveIcApi(pic.replica));
     await pic.setTime(Date.now());
@@ -56,6 +60,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+    restoreWarnings();
     await close();
 });
 
