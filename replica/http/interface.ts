@@ -182,6 +182,11 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             throw new HttpError(400, `Specified CanisterId ${canisterId.toText()} does not match effective canister id in URL ${ecid.toText()}`);
         }
         if (management) checkManagementTarget(envelope, ecid);
+        // The IC's boundary nodes route by the effective canister id: a canister no subnet hosts is refused
+        // there. (Management calls may name one: provisional_create_canister_with_cycles with a specified_id.)
+        else if (!inSubnetRange(canisterId) && replica.getCanister(canisterId) === undefined) {
+            throw new HttpError(400, 'error: canister_not_found\ndetails: The specified canister does not exist.');
+        }
         if (kind === 'call' || !envelope.sender.isAnonymous()) checkExpiry(envelope, replica.time);
         const targets = await authenticate(envelope, authContext());
         if (targets !== null && !targets.has(canisterId.toText())) {
@@ -361,10 +366,6 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             return readState(body, { subnet: id }, res);
         }
         if (endpoint === 'read_state') return readState(body, { canister: id }, res);
-        // The IC's boundary nodes route by the effective canister id: one no subnet hosts is refused there.
-        if (id.toText() !== MANAGEMENT_CANISTER_ID.toText() && !inSubnetRange(id) && replica.getCanister(id) === undefined) {
-            throw new HttpError(400, 'error: canister_not_found\ndetails: The specified canister does not exist.');
-        }
         if (endpoint === 'query') return query(body, id, res);
         return call(body, id, version === 'v3', res);
     };
