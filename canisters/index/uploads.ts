@@ -24,7 +24,8 @@ import { adjustBucket, allocateBucket, bucketCreationRefusal, bucketLimit, creat
 import { dueSessions, putSession, removeSession, SWEEP_BATCH } from './schedule';
 import { fundUpload, planUploadFunding, uploadCost } from './cycles';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
-import { describeError, enqueueTask, runTask } from './tasks';
+import { describeError } from './errors';
+import { enqueueTask, runTask } from './tasks';
 import { collectVerification, currentVerifier, planSession } from './verification';
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
