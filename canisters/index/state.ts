@@ -18,6 +18,7 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
+import type { KeyState, VetKdApi } from './keys';
 import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
@@ -174,6 +175,8 @@ export interface IndexState {
     topUpBudgets: KvMap<Principal, TopUpWindow>;
     /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
     verifier?: KvMap<number, VerifierInfo>;
+    /** Encrypted assets' formats, wrapped keys, shared-with lists and vetKD use (keys.ts). */
+    keys?: KeyState;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -231,6 +234,8 @@ export interface ManagementApi {
 export interface Ports {
     bucket: BucketApi;
     management: ManagementApi;
+    /** The management canister's vetKD methods (keys.ts). */
+    vetkd?: VetKdApi;
 }
 
 // ------------------------------------------------------------------ meta entries

@@ -23,6 +23,7 @@ import { adjustOwner, getOwner, insertAsset, openSessions } from './assets';
 import { adjustBucket, allocateBucket, bucketCreationRefusal, bucketLimit, createBucket } from './buckets';
 import { dueSessions, putSession, removeSession, SWEEP_BATCH } from './schedule';
 import { fundUpload, planUploadFunding, uploadCost } from './cycles';
+import { forgetEncryption } from './keys';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
 import { describeError } from './errors';
 import { enqueueTask, runTask } from './tasks';
@@ -71,6 +72,7 @@ function forgetSession(state: IndexState, s: SessionRecord): void {
 /** Frees what a session holds in the index and queues the deletion of its chunks in the bucket. */
 function dropSession(state: IndexState, env: Env, s: SessionRecord): ReturnType<typeof enqueueTask> {
     forgetSession(state, s);
+    forgetEncryption(state, s.session_id, s.owner);
     adjustOwner(state, s.owner, { reserved: -quotaCharge(s), sessions: -1 });
     // The bucket counts the session's bytes as used until its chunks are gone (the task releases them).
     adjustBucket(state, s.bucket, { reserved: -s.size, used: s.size });

@@ -135,9 +135,15 @@ file (same path, size and modification time) is uploaded again with the same opt
 options the old upload is dropped and a new one started, and one that was already committed is reported
 ("already committed as asset N") instead of being uploaded twice.
 
-The content type is guessed from the file name unless --content-type is given.`,
+The content type is guessed from the file name unless --content-type is given.
+
+With --encrypt the file is encrypted on this machine before it is sent (AES-256-GCM per chunk, a new key
+per file, wrapped with vetKeys to your principal): Silo stores and verifies only ciphertext, and only you
+and whom you \`silo share\` it with can decrypt it. An interrupted encrypted upload does not resume (its
+key lived in this process only): run it again.`,
     options: {
         public: { type: 'boolean', help: 'make the asset readable by anyone (default private; --public=false, --no-public)' },
+        encrypt: { type: 'boolean', help: 'encrypt end to end before sending: only you and whom you share it with can read it' },
         name: { type: 'string', value: '<name>', help: "name to record (default: the file's name); one file only" },
         'content-type': { type: 'string', value: '<type>', help: 'MIME type to record (default: guessed from the name)' },
         'chunk-size': { type: 'string', value: '<bytes>', help: `bytes per chunk: a multiple of 64 up to ${DEFAULT_CHUNK_SIZE} (the default), at least the index's min_chunk_size (64 KiB unless set) for a file of more than one chunk` },
@@ -194,7 +200,9 @@ The content type is guessed from the file name unless --content-type is given.`,
                 visibility: invocation.options.public === true ? 'public' : 'private',
                 chunkSize: size
             };
-            const key = stdin ? undefined : PendingUploads.key(file, client.indexId);
+            const encrypt = invocation.options.encrypt === true;
+            // An encrypted upload's data key is never saved, so its session cannot be resumed: none is recorded.
+            const key = stdin || encrypt ? undefined : PendingUploads.key(file, client.indexId);
             const bar = output.progress(name);
             let sent = 0;
             let phase = '';
@@ -204,6 +212,7 @@ The content type is guessed from the file name unless --content-type is given.`,
                 contentType: wanted.contentType,
                 visibility: wanted.visibility,
                 chunkSize: wanted.chunkSize,
+                encrypt,
                 concurrency,
                 onProgress: (p: Progress) => {
                     if (resuming && p.phase === 'sending') {

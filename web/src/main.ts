@@ -6,6 +6,7 @@ import { Principal } from '@dfinity/principal';
 
 import { AgentTransport, type Asset, defaultRetryPolicy, NetworkUnreachableError, type RetryPolicy, SiloClient, TransportError } from '../../client/browser';
 import { AssetBrowser } from './browse';
+import { EncryptedFiles, isEncrypted } from './encrypted';
 import { errorSentence } from './format';
 import { browserKeySource, offerKeyImport } from './identity';
 import { Links } from './links';
@@ -124,8 +125,10 @@ async function start(): Promise<void> {
     localStorage.setItem('silo.index', indexId.toText());
 
     const links = new Links(silo, isLocal(config.host) ? 'local' : 'ic', config.host);
+    const encrypted = new EncryptedFiles(silo, notify);
     const browser = new AssetBrowser(silo, links, $('assets'), $<HTMLButtonElement>('more'), $('empty'), {
-        share: (asset) => openShare(links, asset),
+        share: (asset) => (isEncrypted(asset) ? encrypted.openShare(asset) : openShare(links, asset)),
+        encrypted,
         remove: (asset, card) => confirmDelete(silo, asset, card, browser),
         notify,
         listing: (error) => {
@@ -138,8 +141,9 @@ async function start(): Promise<void> {
 
     const input = $<HTMLInputElement>('file-input');
     const visibility = (): 'public' | 'private' => ($<HTMLInputElement>('visibility-public').checked ? 'public' : 'private');
+    const encrypt = (): boolean => $<HTMLInputElement>('encrypt').checked;
     input.addEventListener('change', () => {
-        if (input.files && input.files.length > 0) queue.add(Array.from(input.files), visibility());
+        if (input.files && input.files.length > 0) queue.add(Array.from(input.files), visibility(), encrypt());
         input.value = '';
     });
     const drop = $('drop');
@@ -163,13 +167,15 @@ async function start(): Promise<void> {
         event.preventDefault();
         drop.classList.remove('over');
         const files = Array.from((event as DragEvent).dataTransfer?.files ?? []);
-        if (files.length > 0) queue.add(files, visibility());
+        if (files.length > 0) queue.add(files, visibility(), encrypt());
     });
     // A file dropped beside the zone would otherwise replace the page.
     window.addEventListener('dragover', (event) => event.preventDefault());
     window.addEventListener('drop', (event) => event.preventDefault());
 
     $('refresh').addEventListener('click', () => void browser.reload());
+    $('shared-refresh').addEventListener('click', () => void encrypted.showShared($('shared-assets'), $('shared-empty')));
+    await encrypted.showShared($('shared-assets'), $('shared-empty'));
     $('copy-principal').addEventListener('click', () => void copy(identity.getPrincipal().toText(), 'Principal copied.'));
     await browser.reload();
     document.body.dataset.ready = 'true';

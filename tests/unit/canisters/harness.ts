@@ -47,6 +47,7 @@ import { absorbBlocks, decodeState, encodeState, finalize, sha256 } from '../../
 import { concatBytes } from '../../../shared/bytes';
 import * as bucketAssets from '../../../canisters/bucket/assets';
 import { urlSecretSerializer } from '../../../canisters/index/state';
+import { encryptionSerializer, grantKey, grantSerializer, keyUserSerializer } from '../../../canisters/index/keys';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
@@ -77,7 +78,13 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
         urlSecrets: new MemoryMap(principalKey, urlSecretSerializer),
         topUpBudgets: new MemoryMap(principalKey, topUpWindowSerializer),
-        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
+        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo)),
+        keys: {
+            encryption: new MemoryMap(u64Key, encryptionSerializer),
+            grants: new MemoryMap(grantKey, grantSerializer),
+            sharedPages: new MemoryMap(principalPageKey, u64ListSerializer),
+            keyUsers: new MemoryMap(principalKey, keyUserSerializer)
+        }
     };
     initializeLayout(state);
     // Small chunks and no minimum charge unless a test sets them: the tests' uploads are a few KiB.
