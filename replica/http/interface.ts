@@ -161,7 +161,8 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         // Still waiting (say, on a deadline): try again once time has moved on.
         if (pending.size > 0 && !roundScheduled) {
             roundScheduled = true;
-            setTimeout(runRound, 10);
+            // Unreferenced: a call that never completes must not keep a stopped server's process alive.
+            setTimeout(runRound, 10).unref();
         }
     };
 
@@ -229,6 +230,7 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         if (!sync) return send(res, 202, '');
         const completed = await new Promise<boolean>((resolve) => {
             const timer = setTimeout(() => resolve(false), callTimeoutMs);
+            timer.unref();
             tracked.waiters.push(() => {
                 clearTimeout(timer);
                 resolve(true);
