@@ -15,4 +15,6 @@ export { AgentTransport } from './transport';
 export type { Transport } from './transport';
 export type { SourceInput, UploadSource } from './source';
 export * from './errors';
-export type { Asset, BucketInfo, Stats, SessionInfo } from '../shared/types';
+export { KeyVault } from './encryption';
+export type { Asset, BucketInfo, EncryptionInfo, Stats, SessionInfo } from '../shared/types';
+export { ENCRYPTED_CONTENT_TYPE } from '../shared/types';

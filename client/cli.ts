@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { CheckpointFailedError } from '../replica/checkpointer';
 import { StateCorruptError, StateInUseError } from '../replica/persistence';
 import { didYouMean, GLOBAL_OPTIONS, type OptionTable, parseCommandLine, UsageError } from './cli/args';
 import type { Command, Connection, Invocation } from './cli/command';
@@ -98,13 +99,24 @@ export async function main(argv: string[]): Promise<number> {
     };
     const interrupted = () => {
         runCleanup();
-        // No checkpoint: work in flight (a finish being verified) would have to run to its end first. The
-        // last checkpoint was taken between calls, so the next run starts from a consistent state.
-        connection?.embedded?.abandon();
+        // A last checkpoint, calls in flight included (a signal is handled between rounds): the next run
+        // continues from here. A failure has been reported by the checkpointer.
+        const embedded = connection?.embedded;
+        try {
+            embedded?.close();
+            if (embedded?.lastSavedAt) output.note(`saved ${embedded.stateDir} at ${embedded.lastSavedAt.toLocaleTimeString()}`);
+        } catch {
+            // Reported; the state stays as of the last checkpoint.
+        }
         output.error('Interrupted', invocation?.interruptNote ?? 'interrupted');
         process.exit(EXIT.interrupted);
     };
     const fail = (error: unknown, context = ''): number => {
+        if (error instanceof CheckpointFailedError) {
+            // The checkpointer has printed it (once); only --json still owes its error document.
+            if (output.json) output.line(JSON.stringify({ error: { code: error.name, message: error.message } }));
+            return EXIT.state;
+        }
         const { exit, code, message } = errorCode(error);
         const hint = error instanceof UsageError && error.usageHint ? 'Run `silo --help` for usage.' : undefined;
         output.error(code, `${context}${message}`, hint, errorDetails(error));
@@ -143,6 +155,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
         connection?.embedded?.close();
     } catch (error) {
+        // A failed checkpoint has been reported already, as one line.
         const saveExit = fail(error, 'could not save the state directory: ');
         if (exit === EXIT.ok) exit = saveExit === EXIT.failure ? EXIT.state : saveExit;
     }

@@ -218,6 +218,24 @@ export class IntegrityError extends SiloError {
     override name = 'IntegrityError';
 }
 
+/**
+ * An encrypted asset's key is not released to the caller: it is neither the owner nor a principal the
+ * asset is shared with (or no longer: it was unshared).
+ */
+export class NotSharedError extends UnauthorizedError {
+    override name = 'NotSharedError';
+    constructor(
+        readonly assetId: bigint,
+        readonly principal: Principal
+    ) {
+        super(`Asset ${assetId} is encrypted and not shared with you (${principal.toText()}): ask its owner to run \`silo share ${assetId} ${principal.toText()}\`.`);
+    }
+}
+/** Encrypted content failed authentication (altered, reordered, truncated, or a key that is not its own). */
+export class DecryptionError extends IntegrityError {
+    override name = 'DecryptionError';
+}
+
 /** Turns a canister's `Err` variant into the matching error. */
 export function fromVariant(error: SiloErrorVariant): SiloError {
     if ('Unauthorized' in error) return new UnauthorizedError(`Unauthorized: ${error.Unauthorized}.`);

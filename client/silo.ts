@@ -12,6 +12,7 @@ import type {
     AssetUrl,
     BucketInfo,
     Config,
+    EncryptionInfo,
     Result,
     SessionInfo,
     Stats,
@@ -19,6 +20,8 @@ import type {
     UploadTicket,
     Visibility
 } from '../shared/types';
+import { ENCRYPTED_CONTENT_TYPE } from '../shared/types';
+import { KeyVault, type SealedUpload, sealUpload, tokenChunkReader, wrapDataKey } from './encryption';
 import {
     AbortedError,
     SessionExpiredError,
@@ -31,7 +34,9 @@ import {
     IntegrityError,
     InvalidArgumentError,
     MissingChunksError,
-    TransportError
+    NotSharedError,
+    TransportError,
+    UnauthorizedError
 } from './errors';
 import { chunkSizeProblem } from './chunk_size';
 import { contentTypeFor } from './content_type';
@@ -119,6 +124,13 @@ export interface UploadOptions {
     keepSessionOnAbort?: boolean;
     /** Overrides which failures are retried, and when. */
     retry?: RetryPolicy;
+    /**
+     * Encrypts the content end to end before it leaves this process (see client/encryption.ts): Silo
+     * stores and verifies ciphertext; only the owner and the principals it is {@link SiloClient.share}d
+     * with can decrypt it. Costs no vetKey derivation. An encrypted upload cannot be resumed after a crash
+     * (its data key lived in memory only): upload it again.
+     */
+    encrypt?: boolean;
 }
 
 /** Options of {@link SiloClient.download}. */
@@ -156,6 +168,7 @@ export class SiloClient {
     private readonly bucketActors = new Map<string, Service>();
     private readonly retry: RetryPolicy;
     private lastTurn = Date.now();
+    private vault?: KeyVault;
 
     /**
      * @param options.transport - how calls reach the canisters (in-process replica or HttpAgent)
@@ -182,6 +195,12 @@ export class SiloClient {
     /** The principal this client calls as (the owner of what it uploads). */
     get principal(): Principal {
         return this.transport.principal;
+    }
+
+    /** This client's keys for encrypted files: the vetKey is derived at most once per client. */
+    get keys(): KeyVault {
+        this.vault ??= new KeyVault(this.index, this.transport.principal);
+        return this.vault;
     }
 
     private bucket(id: Principal): Service {
@@ -211,14 +230,23 @@ export class SiloClient {
             const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
             const shape = chunkSizeProblem(chunkSize);
             if (shape !== null) throw new InvalidArgumentError(`${shape}: pass a valid chunkSize or leave it out`);
-            const source = await toSource(input);
+            const plain = await toSource(input);
+            const name = options.name ?? plain.name ?? 'upload.bin';
+            const contentType = contentTypeFor({ explicit: options.contentType, input, name });
+            let sealed: SealedUpload | undefined;
             try {
                 // The index's minimum matters only for a chunk size below the largest, and more than one chunk.
-                if (chunkSize < MAX_CHUNK_SIZE && source.size > chunkSize) {
-                    const tooSmall = chunkSizeProblem(chunkSize, { size: source.size, minChunkSize: (await this.config()).min_chunk_size });
+                if (chunkSize < MAX_CHUNK_SIZE && plain.size > chunkSize) {
+                    const tooSmall = chunkSizeProblem(chunkSize, { size: plain.size, minChunkSize: (await this.config()).min_chunk_size });
                     if (tooSmall !== null) throw new InvalidArgumentError(`${tooSmall}: pass a larger chunkSize`);
                 }
-                const name = options.name ?? source.name ?? 'upload.bin';
+                sealed = options.encrypt ? await sealUpload(this.keys, this.principal, plain, chunkSize, contentType) : undefined;
+            } catch (error) {
+                await plain.close();
+                throw error;
+            }
+            const source = sealed?.source ?? plain;
+            try {
                 const report = reporter(options.onProgress, source.size);
                 report('hashing', 0);
                 const { sha256, checkpoints } = await hashSource(source, chunkSize, options.signal, (index, done) => report('hashing', done, index));
@@ -227,7 +255,7 @@ export class SiloClient {
                 const ticket = await this.attempt<UploadTicket>(options.retry, options.signal, () =>
                     this.index.begin_upload({
                         name,
-                        content_type: contentTypeFor({ explicit: options.contentType, input, name }),
+                        content_type: sealed ? ENCRYPTED_CONTENT_TYPE : contentType,
                         size: BigInt(source.size),
                         sha256,
                         chunk_size: chunkSize,
@@ -236,8 +264,11 @@ export class SiloClient {
                     })
                 );
                 track.session = ticket.session_id;
+                if (sealed) await this.attempt(options.retry, options.signal, () => this.index.set_upload_encryption(ticket.session_id, sealed!.args));
                 options.onSession?.(ticket.session_id, ticket);
-                return await this.transfer(ticket, source, range(ticket.chunk_count), options, track);
+                const asset = await this.transfer(ticket, source, range(ticket.chunk_count), options, track);
+                if (sealed) this.keys.remember(asset.id, sealed.dataKey);
+                return asset;
             } finally {
                 await source.close();
             }
@@ -475,20 +506,29 @@ export class SiloClient {
     }
 
     private async receive(assetId: bigint, destination: string | DownloadSink | undefined, options: DownloadOptions): Promise<Uint8Array | { path?: string; asset: Asset }> {
-        const asset = await this.attempt<Asset>(options.retry, options.signal, () => this.index.get_asset(assetId));
+        const found = await this.assetRecord(assetId, options);
+        // An encrypted asset: chunks are decrypted as they arrive; the SHA-256 still covers the ciphertext.
+        const opened = found.content_type === ENCRYPTED_CONTENT_TYPE ? await this.keys.open(assetId) : undefined;
+        const asset = opened?.asset ?? found;
         const bucket = this.bucket(asset.bucket);
+        const failures = { count: 0 };
+        const readChunk =
+            opened && 'private' in asset.visibility && asset.owner.toText() !== this.principal.toText()
+                ? await tokenChunkReader(this.index, bucket, asset, this.principal)
+                : (index: number) => this.attempt<Uint8Array>(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures);
         const concurrency = options.concurrency ?? 4;
-        const total = Number(asset.size);
+        const total = Number(opened?.info.plaintext_size ?? asset.size);
         const report = reporter(options.onProgress, total);
         const hasher = new Sha256();
         const ready = new Map<number, Uint8Array>();
         let next = 0;
         let received = 0;
+        let written = 0;
         let buffer: Uint8Array | undefined;
         let sink: DownloadSink & { finish?(ok: boolean): Promise<void> };
         if (destination === undefined) {
             buffer = new Uint8Array(total);
-            sink = { write: async (bytes) => void buffer!.set(bytes, received - bytes.length) };
+            sink = { write: async (bytes) => void buffer!.set(bytes, written - bytes.length) };
         } else if (typeof destination === 'string') {
             sink = await fileSink(destination);
         } else {
@@ -496,21 +536,22 @@ export class SiloClient {
         }
         let ok = false;
         try {
-            const failures = { count: 0 };
             report('receiving', 0);
             // Chunks are hashed and written in order as they arrive; a window bounds how far fetching runs ahead.
             let writing = Promise.resolve();
             await pool(range(asset.chunk_count), concurrency, options.signal, async (index) => {
                 while (index >= next + concurrency * 2) await sleep(1, options.signal);
-                const bytes: Uint8Array = await this.attempt(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures);
+                const bytes: Uint8Array = await readChunk(index);
                 ready.set(index, bytes);
                 const drain = async () => {
                     for (let chunk = ready.get(next); chunk !== undefined; chunk = ready.get(next)) {
                         ready.delete(next);
                         hasher.update(chunk);
                         received += chunk.length;
-                        await sink.write(chunk);
-                        report('receiving', received, next);
+                        const plain = opened ? await opened.decrypt(next, chunk) : chunk;
+                        written += plain.length;
+                        await sink.write(plain);
+                        report('receiving', written, next);
                         next++;
                     }
                 };
@@ -519,8 +560,8 @@ export class SiloClient {
             });
             await writing;
             const digest = hasher.digest();
-            if (toHex(digest) !== toHex(asset.sha256) || received !== total) {
-                throw new IntegrityError(`Asset ${asset.id} failed verification: got ${received} bytes hashing to ${toHex(digest)}, expected ${total} bytes hashing to ${toHex(asset.sha256)}. Download it again.`);
+            if (toHex(digest) !== toHex(asset.sha256) || received !== Number(asset.size) || written !== total) {
+                throw new IntegrityError(`Asset ${asset.id} failed verification: got ${received} bytes hashing to ${toHex(digest)}, expected ${asset.size} bytes hashing to ${toHex(asset.sha256)}. Download it again.`);
             }
             ok = true;
         } finally {
@@ -530,9 +571,19 @@ export class SiloClient {
         return typeof destination === 'string' ? { path: destination, asset } : { asset };
     }
 
-    /** Reads an asset's record. @throws {@link AssetNotFoundError}, {@link UnauthorizedError} */
+    /**
+     * Reads an asset's record. @throws {@link AssetNotFoundError}, {@link UnauthorizedError}
+     * ({@link NotSharedError} for an encrypted asset not shared with the caller)
+     */
     async getAsset(assetId: bigint): Promise<Asset> {
-        return this.attempt(undefined, undefined, () => this.index.get_asset(assetId));
+        return this.assetRecord(assetId, {});
+    }
+
+    private async assetRecord(assetId: bigint, options: { retry?: RetryPolicy; signal?: AbortSignal }): Promise<Asset> {
+        return this.attempt<Asset>(options.retry, options.signal, () => this.index.get_asset(assetId)).catch((error) => {
+            // The index's refusal of an encrypted asset the caller is not (or no longer) a reader of.
+            throw error instanceof UnauthorizedError && error.message.includes('encrypted and not shared') ? new NotSharedError(assetId, this.principal) : error;
+        });
     }
 
     /**
@@ -575,6 +626,49 @@ export class SiloClient {
     /** Deletes an asset: gone from the index at once, its chunks deleted by the bucket. Owner only. */
     async deleteAsset(assetId: bigint): Promise<void> {
         await this.attempt(undefined, undefined, () => this.index.delete_asset(assetId));
+    }
+
+    /**
+     * Lets `reader` download and decrypt an encrypted asset (owner only): the asset's data key, opened with
+     * the owner's vetKey (derived once per client, or known from uploading it here), is wrapped to the
+     * reader's principal and handed to the index, which releases it to the reader only. Sharing again
+     * is harmless.
+     *
+     * @throws {@link UnauthorizedError} (not the owner), {@link InvalidArgumentError} (not encrypted, or
+     *   the reader is anonymous or the owner), {@link LimitExceededError} (too many readers), {@link RateLimitedError}
+     */
+    async share(assetId: bigint, reader: Principal): Promise<void> {
+        const access = await this.keys.access(assetId);
+        const wrapped = wrapDataKey(await this.keys.publicKey(), reader, await this.keys.dataKey(access));
+        await this.attempt(undefined, undefined, () => this.index.share(assetId, reader, wrapped));
+    }
+
+    /**
+     * Stops the index releasing an encrypted asset's key to `reader` (owner only). This cannot take back
+     * what the reader already downloaded and decrypted; re-encrypt (upload again with `encrypt`, then
+     * delete the old asset) if the content itself must change keys.
+     */
+    async unshare(assetId: bigint, reader: Principal): Promise<void> {
+        await this.attempt(undefined, undefined, () => this.index.unshare(assetId, reader));
+    }
+
+    /**
+     * An encrypted asset's record, format and readers (the owner sees whom it is shared with).
+     * @throws {@link NotSharedError} for a caller it is not shared with; {@link InvalidArgumentError} if not encrypted
+     */
+    async encryption(assetId: bigint): Promise<{ asset: Asset; info: EncryptionInfo; readers: Principal[] }> {
+        const access = await this.keys.access(assetId);
+        return { asset: access.asset, info: access.encryption, readers: access.readers };
+    }
+
+    /** Iterates over the encrypted assets shared with this client's principal, in the order they were shared. */
+    async *listSharedWithMe(options: { pageSize?: number } = {}): AsyncGenerator<Asset> {
+        let cursor: [] | [bigint] = [];
+        do {
+            const page: AssetPage = await this.attempt(undefined, undefined, () => this.index.list_shared_with_me({ cursor, limit: [options.pageSize ?? 100] }));
+            yield* page.assets;
+            cursor = page.next_cursor;
+        } while (cursor.length > 0);
     }
 
     /** Aborts an upload session and frees what it holds. */

@@ -13,6 +13,7 @@ import { NANOS_PER_SECOND } from '../../shared/constants';
 import type { AssetMeta, AssetUrl, Result, SiloError } from '../../shared/types';
 import { DEFAULT_URL_TTL_SECONDS, MAX_URL_TTL_SECONDS, mintUrlToken, TOKEN_PARAM, URL_SECRET_BYTES } from '../../shared/url_token';
 import { describeError } from './errors';
+import { hasGrant, READER_URL_TTL_SECONDS } from './keys';
 import { type Env, getU64, type IndexState, type Ports, setU64 } from './state';
 
 /** Meta keys of the metadata backfill (after the index's own keys in state.ts, which end at 17). */
@@ -93,14 +94,18 @@ export async function assetUrl(state: IndexState, env: Env, ports: Ports, id: bi
     const asset = record.asset;
     const path = assetPath(id, asset.name);
     if ('public' in asset.visibility) return { Ok: { bucket: asset.bucket, path, token: [], expires_at: [] } };
-    if (asset.owner.toText() !== env.caller.toText()) return { Err: { Unauthorized: `asset ${id} is private: only its owner may get a URL for it` } };
+    // Readers of an encrypted asset fetch its ciphertext through such URLs too, for at most READER_URL_TTL_SECONDS.
+    const reader = asset.owner.toText() !== env.caller.toText() && hasGrant(state, id, env.caller);
+    if (asset.owner.toText() !== env.caller.toText() && !reader) return { Err: { Unauthorized: `asset ${id} is private: only its owner may get a URL for it` } };
     const ttl = ttlSeconds ?? DEFAULT_URL_TTL_SECONDS;
-    if (ttl < 1 || ttl > MAX_URL_TTL_SECONDS) return { Err: { InvalidArgument: `ttl_seconds must be between 1 and ${MAX_URL_TTL_SECONDS}` } };
+    const maxTtl = reader ? READER_URL_TTL_SECONDS : MAX_URL_TTL_SECONDS;
+    if (ttl < 1 || ttl > maxTtl) return { Err: { InvalidArgument: `ttl_seconds must be between 1 and ${maxTtl}` } };
 
     const secret = await ensureUrlSecret(state, ports, asset.bucket);
     if ('Err' in secret) return secret;
     // The asset may have been deleted while the secret was set up.
     if (!state.assets.containsKey(id)) return { Err: { AssetNotFound: id } };
+    if (reader && !hasGrant(state, id, env.caller)) return { Err: { Unauthorized: `asset ${id} is no longer shared with you` } };
     const expiresAt = env.now / NANOS_PER_SECOND + BigInt(ttl);
     const token = mintUrlToken(secret.Ok, id, expiresAt);
     return { Ok: { bucket: asset.bucket, path: `${path}?${TOKEN_PARAM}=${token}`, token: [token], expires_at: [expiresAt * NANOS_PER_SECOND] } };

@@ -1,6 +1,8 @@
-/** `silo ls`, `info` and `rm`: the assets of the index. */
+/** `silo ls`, `info`, `rm`, and `share`, `unshare`, `shared` for encrypted assets: the assets of the index. */
+import type { Principal } from '@dfinity/principal';
+
 import { toHex } from '../../shared/sha256';
-import type { Asset } from '../../shared/types';
+import { type Asset, ENCRYPTED_CONTENT_TYPE, type EncryptionInfo } from '../../shared/types';
 import { assetId, principal, UsageError } from './args';
 import { type Command, type Invocation, stringOption } from './command';
 import { formatBytes, type Output } from './output';
@@ -12,7 +14,7 @@ const oneId = (invocation: Invocation, command: string): void => {
 };
 
 const describeAsset = (output: Output, a: Asset): string =>
-    `${String(a.id).padStart(6)}  ${formatBytes(Number(a.size)).padStart(10)}  ${'public' in a.visibility ? 'public ' : 'private'}  ${output.name(a.name)}`;
+    `${String(a.id).padStart(6)}  ${formatBytes(Number(a.size)).padStart(10)}  ${'public' in a.visibility ? 'public ' : 'private'}${a.content_type === ENCRYPTED_CONTENT_TYPE ? '  encrypted' : ''}  ${output.name(a.name)}`;
 
 export const ls: Command = {
     name: 'ls',
@@ -51,7 +53,10 @@ export const info: Command = {
         const { output } = invocation;
         const { client } = await invocation.connect();
         const asset = await client.getAsset(assetId(invocation.positionals[0]));
-        output.result(assetJson(asset), () =>
+        // An encrypted asset: its plaintext's type and size, and (for its owner) whom it is shared with.
+        const sealed = asset.content_type === ENCRYPTED_CONTENT_TYPE ? await client.encryption(asset.id) : undefined;
+        const json = sealed === undefined ? assetJson(asset) : { ...(assetJson(asset) as object), encryption: encryptionJson(sealed) };
+        output.result(json, () =>
             [
                 `id            ${asset.id}`,
                 `name          ${output.name(asset.name)}`,
@@ -62,7 +67,13 @@ export const info: Command = {
                 `visibility    ${Object.keys(asset.visibility)[0]}`,
                 `bucket        ${asset.bucket.toText()}`,
                 `chunks        ${describeChunks(asset)}`,
-                `created       ${new Date(Number(asset.created_at / 1_000_000n)).toISOString()}`
+                `created       ${new Date(Number(asset.created_at / 1_000_000n)).toISOString()}`,
+                ...(sealed === undefined
+                    ? []
+                    : [
+                          `encrypted     v${sealed.info.version}: ${sealed.info.plaintext_size} bytes of ${output.name(sealed.info.content_type)}`,
+                          `readers       ${sealed.readers.length === 0 ? (asset.owner.toText() === client.principal.toText() ? 'none (only you)' : 'shared with you') : sealed.readers.map((r) => r.toText()).join(', ')}`
+                      ])
             ].join('\n')
         );
     }
@@ -93,3 +104,72 @@ export function describeChunks(asset: { chunk_count: number; chunk_size: number;
     if (last === asset.chunk_size) return `${count} × ${asset.chunk_size} bytes`;
     return `${count}: ${count - 1} × ${asset.chunk_size} bytes and one of ${last} bytes`;
 }
+
+/** An encrypted asset's format and readers as plain JSON. */
+function encryptionJson(sealed: { info: EncryptionInfo; readers: Principal[] }): unknown {
+    return {
+        version: sealed.info.version,
+        plaintext_size: sealed.info.plaintext_size.toString(),
+        content_type: sealed.info.content_type,
+        readers: sealed.readers.map((r) => r.toText())
+    };
+}
+
+const shareCheck = (command: string) => (invocation: Invocation) => {
+    if (invocation.positionals.length !== 2) throw new UsageError(`${command} takes an asset id and a principal`);
+    assetId(invocation.positionals[0]);
+    principal('principal', invocation.positionals[1]);
+};
+
+export const share: Command = {
+    name: 'share',
+    args: '<asset-id> <principal>',
+    summary: 'let a principal download and decrypt one of your encrypted assets',
+    description: `Shares an encrypted asset (uploaded with --encrypt) with a principal: its key, wrapped to that principal,
+goes to the index, which releases it to that principal only. They then \`silo download\` it as you do.
+Costs one vetKey derivation for this run (the index pays it) unless the key is already known.`,
+    options: {},
+    check: shareCheck('share'),
+    async run(invocation) {
+        const id = assetId(invocation.positionals[0]);
+        const reader = principal('principal', invocation.positionals[1]);
+        const { client } = await invocation.connect();
+        await client.share(id, reader);
+        invocation.output.result({ shared: id.toString(), principal: reader.toText() }, () => `shared ${id} with ${reader.toText()}`);
+    }
+};
+
+export const unshare: Command = {
+    name: 'unshare',
+    args: '<asset-id> <principal>',
+    summary: 'stop releasing an encrypted asset\'s key to a principal',
+    description: `Stops the index releasing an encrypted asset's key to a principal. It cannot take back what they already
+downloaded and decrypted: to change the key itself, upload the file again with --encrypt and delete this one.`,
+    options: {},
+    check: shareCheck('unshare'),
+    async run(invocation) {
+        const id = assetId(invocation.positionals[0]);
+        const reader = principal('principal', invocation.positionals[1]);
+        const { client } = await invocation.connect();
+        await client.unshare(id, reader);
+        invocation.output.result({ unshared: id.toString(), principal: reader.toText() }, () => `unshared ${id} from ${reader.toText()}`);
+    }
+};
+
+export const shared: Command = {
+    name: 'shared',
+    args: '',
+    summary: 'list the encrypted assets others shared with you',
+    description: 'Lists the encrypted assets shared with your principal. With --json, one JSON array of assets.',
+    options: {},
+    check(invocation) {
+        if (invocation.positionals.length > 0) throw new UsageError(`shared takes no arguments, got '${invocation.positionals[0]}'`);
+    },
+    async run(invocation) {
+        const { output } = invocation;
+        const { client } = await invocation.connect();
+        const assets: Asset[] = [];
+        for await (const asset of client.listSharedWithMe()) assets.push(asset);
+        output.result(assets.map(assetJson), () => (assets.length === 0 ? 'nothing is shared with you' : assets.map((a) => `${describeAsset(output, a)}  (from ${a.owner.toText()})`).join('\n')));
+    }
+};

@@ -114,6 +114,8 @@ with --index-canister and --bucket-canister, and --identity (a controller of bot
             // On the IC the verifier canister exists beforehand; without one, buckets hash in-canister.
             verifierWasm: network === 'ic' && verifier === undefined ? undefined : builtModule('verifier'),
             verifierId: verifier === undefined ? undefined : principal('verifier-canister', verifier),
+            // The IC's production vetKD key; local replicas (dfx, PocketIC, silo start) have dfx_test_key.
+            vetkdKey: network === 'ic' ? 'key_1' : undefined,
             onStep: (m) => output.note(m)
         });
         const verifierText = result.verifierId?.toText();

@@ -96,33 +96,41 @@ export class Output {
         if (this.json || !this.err.isTTY) return { update: () => {}, done: () => {} };
         const safe = terminalSafe(label);
         let phase = '';
-        let started = Date.now();
+        let start = { at: Date.now(), bytes: 0 };
         let last = 0;
         let drawn = false;
-        const draw = (p: Progress) => {
-            const fraction = p.bytesTotal === 0 ? 1 : p.bytesDone / p.bytesTotal;
-            const seconds = (Date.now() - started) / 1000;
-            const speed = seconds > 0 ? p.bytesDone / seconds : 0;
-            const eta = speed > 0 ? (p.bytesTotal - p.bytesDone) / speed : 0;
-            const width = 24;
-            const bar = '#'.repeat(Math.round(fraction * width)).padEnd(width, '-');
-            this.err.write(`\r${ESC}[K${safe} ${p.phase.padEnd(9)} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(speed)}/s ETA ${formatSeconds(eta)}`);
-            drawn = true;
-        };
         return {
             update: (p) => {
                 if (p.phase !== phase) {
                     phase = p.phase;
-                    started = Date.now();
+                    // Speed counts only what this phase moves from now on: a resumed upload starts part way.
+                    start = { at: Date.now(), bytes: p.bytesDone };
                 } else if (Date.now() - last < 100 && p.bytesDone < p.bytesTotal) return;
                 last = Date.now();
-                draw(p);
+                this.err.write(`\r${ESC}[K${progressLine(safe, p, start, Date.now())}`);
+                drawn = true;
             },
             done: () => {
                 if (drawn) this.err.write('\n');
             }
         };
     }
+}
+
+/**
+ * One progress line: label, phase, bar and percentage, then speed and ETA once the phase has moved
+ * bytes (measured from `start`, the phase's first report), never a made-up "0 B/s ETA 0:00".
+ */
+export function progressLine(label: string, p: Progress, start: { at: number; bytes: number }, now: number): string {
+    const fraction = p.bytesTotal === 0 ? 1 : p.bytesDone / p.bytesTotal;
+    const width = 24;
+    const bar = '#'.repeat(Math.round(fraction * width)).padEnd(width, '-');
+    const line = `${label} ${p.phase.padEnd(9)} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}%`;
+    const moved = p.bytesDone - start.bytes;
+    const seconds = (now - start.at) / 1000;
+    if (moved <= 0 || seconds <= 0) return line;
+    const speed = moved / seconds;
+    return `${line} ${formatBytes(speed)}/s ETA ${formatSeconds((p.bytesTotal - p.bytesDone) / speed)}`;
 }
 
 /** A message as one line: its first non-empty line, a trailing colon dropped. */

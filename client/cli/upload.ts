@@ -14,7 +14,7 @@ import type { Progress, SiloClient, UploadOptions } from '../silo';
 import { chunkSize, UsageError, wholeNumber } from './args';
 import { type Command, stringOption } from './command';
 import { StateUnusableError } from './connect';
-import { candidJson } from './output';
+import { candidJson, formatBytes } from './output';
 
 /** The asset as `--json` prints it (and `ls`/`info` do). */
 export const assetJson = (asset: Asset): unknown => candidJson(AssetType, asset);
@@ -135,9 +135,15 @@ file (same path, size and modification time) is uploaded again with the same opt
 options the old upload is dropped and a new one started, and one that was already committed is reported
 ("already committed as asset N") instead of being uploaded twice.
 
-The content type is guessed from the file name unless --content-type is given.`,
+The content type is guessed from the file name unless --content-type is given.
+
+With --encrypt the file is encrypted on this machine before it is sent (AES-256-GCM per chunk, a new key
+per file, wrapped with vetKeys to your principal): Silo stores and verifies only ciphertext, and only you
+and whom you \`silo share\` it with can decrypt it. An interrupted encrypted upload does not resume (its
+key lived in this process only): run it again.`,
     options: {
         public: { type: 'boolean', help: 'make the asset readable by anyone (default private; --public=false, --no-public)' },
+        encrypt: { type: 'boolean', help: 'encrypt end to end before sending: only you and whom you share it with can read it' },
         name: { type: 'string', value: '<name>', help: "name to record (default: the file's name); one file only" },
         'content-type': { type: 'string', value: '<type>', help: 'MIME type to record (default: guessed from the name)' },
         'chunk-size': { type: 'string', value: '<bytes>', help: `bytes per chunk: a multiple of 64 up to ${DEFAULT_CHUNK_SIZE} (the default), at least the index's min_chunk_size (64 KiB unless set) for a file of more than one chunk` },
@@ -181,8 +187,9 @@ The content type is guessed from the file name unless --content-type is given.`,
                 if (problem !== null) throw new UsageError(`--${problem.replace(/^chunk size/, 'chunk-size')} (${file === '-' ? 'stdin' : file})`, false);
             }
         }
-        // Test hooks: die like `kill -9` after N chunks sent, or interrupt (Ctrl-C) when a phase starts.
+        // Test hooks: die like `kill -9`, or interrupt (Ctrl-C), after N chunks sent; or interrupt when a phase starts.
         const killAfter = Number(process.env.SILO_KILL_AFTER_CHUNKS ?? 0);
+        const interruptAfter = Number(process.env.SILO_INTERRUPT_AFTER_CHUNKS ?? 0);
         const interruptAt = process.env.SILO_INTERRUPT_AT_PHASE;
         for (const file of invocation.positionals) {
             const stdin = file === '-';
@@ -193,17 +200,25 @@ The content type is guessed from the file name unless --content-type is given.`,
                 visibility: invocation.options.public === true ? 'public' : 'private',
                 chunkSize: size
             };
-            const key = stdin ? undefined : PendingUploads.key(file, client.indexId);
+            const encrypt = invocation.options.encrypt === true;
+            // An encrypted upload's data key is never saved, so its session cannot be resumed: none is recorded.
+            const key = stdin || encrypt ? undefined : PendingUploads.key(file, client.indexId);
             const bar = output.progress(name);
             let sent = 0;
             let phase = '';
+            let resuming = false;
             const options: UploadOptions = {
                 name: wanted.name,
                 contentType: wanted.contentType,
                 visibility: wanted.visibility,
                 chunkSize: wanted.chunkSize,
+                encrypt,
                 concurrency,
                 onProgress: (p: Progress) => {
+                    if (resuming && p.phase === 'sending') {
+                        resuming = false;
+                        output.note(`the bucket holds ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}; sending the rest`);
+                    }
                     bar.update(p);
                     if (p.phase !== phase) {
                         phase = p.phase;
@@ -212,7 +227,11 @@ The content type is guessed from the file name unless --content-type is given.`,
                             process.kill(process.pid, 'SIGINT');
                         }
                     }
-                    if (p.phase === 'sending' && p.chunkIndex !== undefined && killAfter > 0 && ++sent >= killAfter) process.kill(process.pid, 'SIGKILL');
+                    if (p.phase === 'sending' && p.chunkIndex !== undefined) {
+                        sent += 1;
+                        if (killAfter > 0 && sent >= killAfter) process.kill(process.pid, 'SIGKILL');
+                        if (interruptAfter > 0 && sent === interruptAfter) process.kill(process.pid, 'SIGINT');
+                    }
                 },
                 onSession: (session: bigint) => {
                     if (key === undefined) return;
@@ -231,6 +250,7 @@ The content type is guessed from the file name unless --content-type is given.`,
                     output.note(`${file} was already committed as asset ${asset.id}`);
                 } else if (outcome !== null) {
                     output.note(`resuming upload session ${outcome.resume.session_id} of ${file}`);
+                    resuming = true;
                     asset = await client.resume(outcome.resume.session_id, file, options);
                 } else {
                     asset = await client.upload(stdin ? process.stdin : file, options);
@@ -239,6 +259,7 @@ The content type is guessed from the file name unless --content-type is given.`,
                 bar.done();
             }
             if (key !== undefined) pending.delete(key);
+            if (process.env.SILO_REPORT_CHUNKS === '1') output.note(`test hook: sent ${sent} chunks`);
             const done = asset;
             if (output.json) output.line(JSON.stringify(assetJson(done)));
             else output.line(`${done.id}\t${output.name(done.name)}\tsha256:${toHex(done.sha256)}`);

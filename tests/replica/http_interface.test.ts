@@ -31,6 +31,7 @@ import { createHash } from 'node:crypto';
 
 import type { IcApi } from '../../replica/http';
 import { Forest, Leaf } from '../../replica/http/hash_tree';
+import { canisterIdFromIndex } from '../../replica/ids';
 import { idlFactory, type ProbeService } from '../fixtures/probe/idl';
 import { serveIcApi } from '../helpers/ic_api';
 import { PROBE_WASM, probeArg } from './probe';
@@ -98,9 +99,13 @@ describe('@dfinity/agent against the replica', () => {
     });
 
     it('refuses calls to a canister that does not exist before execution (uncertified reject)', async () => {
-        const missing = Actor.createActor<ProbeService>(idlFactory, { agent: await agentFor(), canisterId: Principal.fromText('rrkah-fqaaa-aaaaa-aaaaq-cai') });
+        const missing = Actor.createActor<ProbeService>(idlFactory, { agent: await agentFor(), canisterId: canisterIdFromIndex(70_000n) });
         await expect(missing.inc()).rejects.toThrow(/IC0301/);
         await expect(missing.get()).rejects.toThrow(/IC0301/);
+        // An id outside every subnet's range is refused before any subnet sees it, as the IC's boundary nodes do.
+        const unroutable = Actor.createActor<ProbeService>(idlFactory, { agent: await agentFor(undefined, undefined, true), canisterId: Principal.fromText('rrkah-fqaaa-aaaaa-aaaaq-cai') });
+        await expect(unroutable.inc()).rejects.toThrow(/400[\s\S]*canister_not_found/);
+        await expect(unroutable.get()).rejects.toThrow(/400[\s\S]*canister_not_found/);
     });
 
     it('answers asynchronous calls with 202 and the result through read_state', async () => {

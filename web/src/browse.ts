@@ -5,6 +5,7 @@
 import type { Asset, SiloClient } from '../../client/browser';
 import { h } from './dom';
 import { errorSentence, formatBytes, formatDate, iconLabel, previewKind } from './format';
+import { type EncryptedFiles, isEncrypted } from './encrypted';
 import { downloadUrl, type Links } from './links';
 
 export interface BrowseActions {
@@ -13,6 +14,8 @@ export interface BrowseActions {
     notify(message: string, isError?: boolean): void;
     /** A listing failed (the error), or succeeded again (null): the page says so until it does. */
     listing(error: unknown): void;
+    /** Encrypted files: decrypted previews and links (encrypted.ts). */
+    encrypted?: EncryptedFiles;
 }
 
 export class AssetBrowser {
@@ -59,6 +62,7 @@ export class AssetBrowser {
                 if (pages !== this.pages) return;
                 if (fresh) {
                     fresh = false;
+                    this.actions.encrypted?.revokeAll();
                     this.shown.clear();
                     this.grid.replaceChildren();
                 }
@@ -114,7 +118,11 @@ export class AssetBrowser {
         const download = h('a', { class: 'button secondary' }, 'Download') as HTMLAnchorElement;
         open.setAttribute('aria-label', `Open ${asset.name}`);
         download.setAttribute('aria-label', `Download ${asset.name}`);
-        const share = h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy a link to ${asset.name}` }, 'Copy link');
+        const sealed = isEncrypted(asset) && this.actions.encrypted !== undefined;
+        // An encrypted file is shared with principals, not by link (a link would serve its ciphertext).
+        const share = sealed
+            ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Share ${asset.name} with a principal` }, 'Share')
+            : h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy a link to ${asset.name}` }, 'Copy link');
         const remove = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${asset.name}` }, 'Delete');
         const card = h(
             'li',
@@ -127,13 +135,15 @@ export class AssetBrowser {
                 h('span', {}, formatBytes(asset.size)),
                 h('span', {}, asset.content_type),
                 h('time', { datetime: new Date(Number(asset.created_at / 1_000_000n)).toISOString() }, formatDate(asset.created_at)),
-                h('span', { class: `badge ${isPrivate ? 'private' : 'public'}` }, isPrivate ? 'Private' : 'Public')
+                h('span', { class: `badge ${isPrivate ? 'private' : 'public'}` }, isPrivate ? 'Private' : 'Public'),
+                ...(sealed ? [h('span', { class: 'badge encrypted' }, 'Encrypted')] : [])
             ),
             h('div', { class: 'asset-actions' }, open, download, share, remove)
         );
         share.addEventListener('click', () => this.actions.share(asset));
         remove.addEventListener('click', () => this.actions.remove(asset, card));
-        void this.fillLinks(asset, kind, preview, open, download);
+        if (sealed) void this.actions.encrypted!.fill(asset, preview, open as HTMLAnchorElement, download as HTMLAnchorElement);
+        else void this.fillLinks(asset, kind, preview, open, download);
         return card;
     }
 

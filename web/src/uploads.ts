@@ -27,6 +27,8 @@ const SETTLED = ['done', 'failed', 'cancelled'];
 interface Job {
     file: File;
     visibility: 'public' | 'private';
+    /** Encrypted end to end in the page before upload (encrypted.ts reads it back). */
+    encrypt: boolean;
     controller: AbortController;
     row: HTMLElement;
     setPhase(phase: Phase, detail?: string): void;
@@ -68,9 +70,9 @@ export class UploadQueue {
         this.clear.hidden = !Array.from(this.list.querySelectorAll<HTMLElement>('li.upload')).some((row) => SETTLED.includes(row.dataset.phase ?? ''));
     }
 
-    add(files: Iterable<File>, visibility: 'public' | 'private'): void {
+    add(files: Iterable<File>, visibility: 'public' | 'private', encrypt = false): void {
         for (const file of files) {
-            const job = this.row(file, visibility);
+            const job = this.row(file, visibility, encrypt);
             this.waiting.push(job);
         }
         this.pump();
@@ -95,6 +97,7 @@ export class UploadQueue {
             const asset = await this.silo.upload(job.file, {
                 name: job.file.name,
                 visibility: job.visibility,
+                encrypt: job.encrypt,
                 signal: job.controller.signal,
                 onProgress: (p) => job.progress(p)
             });
@@ -107,7 +110,7 @@ export class UploadQueue {
         }
     }
 
-    private row(file: File, visibility: 'public' | 'private'): Job {
+    private row(file: File, visibility: 'public' | 'private', encrypt: boolean): Job {
         const controller = new AbortController();
         const phase = h('span', { class: 'phase' }, PHASE_LABEL.queued);
         const bar = h('progress', { max: '1', value: '0', 'aria-label': `Upload progress of ${file.name}` }) as HTMLProgressElement;
@@ -117,7 +120,7 @@ export class UploadQueue {
         const row = h(
             'li',
             { class: 'upload', 'data-name': file.name, 'data-phase': 'queued' },
-            h('div', { class: 'upload-head' }, h('span', { class: 'name', title: file.name }, file.name), h('span', { class: 'size' }, `${formatBytes(file.size)} · ${visibility}`)),
+            h('div', { class: 'upload-head' }, h('span', { class: 'name', title: file.name }, file.name), h('span', { class: 'size' }, `${formatBytes(file.size)} · ${visibility}${encrypt ? ' · encrypted' : ''}`)),
             bar,
             h('div', { class: 'upload-foot' }, phase, detail, cancel)
         );
@@ -127,6 +130,7 @@ export class UploadQueue {
         const job: Job = {
             file,
             visibility,
+            encrypt,
             controller,
             row,
             setPhase(next, text = '') {
