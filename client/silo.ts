@@ -644,6 +644,31 @@ export class SiloClient {
         return { asset: access.asset, info: access.encryption, readers: access.readers };
     }
 
+    /**
+     * Re-encrypts an encrypted asset under a new data key (owner only): downloads and decrypts it, uploads
+     * it again encrypted (same name, type, visibility and chunk size), shares the new asset with the
+     * current readers and deletes the old one. After an {@link unshare}, this puts the content out of reach
+     * of a former reader who kept the old key. Costs a download, an upload and one share per reader.
+     *
+     * @returns the new asset (a new id)
+     */
+    async reencrypt(assetId: bigint, options: Pick<UploadOptions, 'onProgress' | 'signal' | 'concurrency'> = {}): Promise<Asset> {
+        const { asset, info, readers } = await this.encryption(assetId);
+        if (asset.owner.toText() !== this.principal.toText()) throw new UnauthorizedError(`Only the owner of asset ${assetId} may re-encrypt it.`);
+        const plaintext = await this.download(assetId, undefined, { signal: options.signal, concurrency: options.concurrency });
+        const fresh = await this.upload(plaintext, {
+            ...options,
+            encrypt: true,
+            name: asset.name,
+            contentType: info.content_type,
+            visibility: 'public' in asset.visibility ? 'public' : 'private',
+            chunkSize: asset.chunk_size
+        });
+        for (const reader of readers) await this.share(fresh.id, reader);
+        await this.deleteAsset(assetId);
+        return fresh;
+    }
+
     /** Iterates over the encrypted assets shared with this client's principal, in the order they were shared. */
     async *listSharedWithMe(options: { pageSize?: number } = {}): AsyncGenerator<Asset> {
         let cursor: [] | [bigint] = [];
