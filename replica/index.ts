@@ -10,6 +10,6 @@ export { FreeCosts, MeteredCosts } from './costs';
 export { Fees } from './fees';
 export { INSTRUCTION_LIMITS } from './metering';
 export { MANAGEMENT_CANISTER_ID } from './ids';
-export { VetKdKeys, VETKD_KEYS, VETKD_KEY_NAMES, VETKD_KEYS_FILE } from './vetkd';
+export { VetKdKeys, VETKD_KEYS, VETKD_KEY_NAMES, VETKD_KEYS_FILE, vetkdFee } from './vetkd';
 export type { VetKdKeyName } from './vetkd';
 export { prepareModule, compileModule, decodeModule } from './wasm/prepare';

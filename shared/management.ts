@@ -187,6 +187,19 @@ export const FetchCanisterLogsArgs = IDL.Record({ canister_id: IDL.Principal });
 export const FetchCanisterLogsResult = IDL.Record({ canister_log_records: IDL.Vec(CanisterLogRecord) });
 export type FetchCanisterLogsResult = { canister_log_records: { idx: bigint; timestamp_nanos: bigint; content: Uint8Array }[] };
 
+/**
+ * Cycles `vetkd_derive_key` charges per key id, on the IC and in Silo's replica: 10 B cycles on a 13-node
+ * subnet (dfinity/ic `VETKD_FEE`), scaled to the subnet that holds the key; `key_1` is on the 34-node
+ * fiduciary subnet. A canister attaches at least this (the rest is refunded); Azle has no
+ * `ic0.cost_vetkd_derive_key`, so canisters take it from here.
+ */
+export const VETKD_DERIVE_KEY_FEES = {
+    dfx_test_key: 10_000_000_000n,
+    test_key_1: 10_000_000_000n,
+    key_1: 26_153_846_153n
+} as const;
+export type VetKdKeyName = keyof typeof VETKD_DERIVE_KEY_FEES;
+
 export const VetKdCurve = IDL.Variant({ bls12_381_g2: IDL.Null });
 export type VetKdCurve = { bls12_381_g2: null };
 export const VetKdKeyId = IDL.Record({ curve: VetKdCurve, name: IDL.Text });

@@ -16,10 +16,10 @@ import type { Principal } from '@dfinity/principal';
 import type { VetKdDeriveKeyArgs, VetKdKeyId, VetKdPublicKeyArgs } from '../../shared/management';
 import { ErrorCode, RejectCode, UserError } from '../errors';
 import type { Response } from '../execution';
-import { VETKD_KEY_NAMES, VETKD_KEYS, type VetKdKeyName, VetKdKeys } from './keys';
+import { VETKD_KEY_NAMES, vetkdFee, type VetKdKeys } from './keys';
 import { deriveCanisterKey, deriveContextKey, derivePublicKey, encryptVetKey, type KeyPair, parseTransportPublicKey } from './scheme';
 
-export { VETKD_KEY_NAMES, VETKD_KEYS, VETKD_KEYS_FILE, type VetKdKeyName, VetKdKeys } from './keys';
+export { VETKD_KEY_NAMES, VETKD_KEYS, VETKD_KEYS_FILE, type VetKdKeyName, vetkdFee, VetKdKeys } from './keys';
 
 /** A reply (with what to refund of the attached cycles), a user error, or a system reject without an error code. */
 export type VetKdOutcome = { reply: unknown[]; refund: bigint } | UserError | { reject: Response };
@@ -30,11 +30,6 @@ const heldKeys = (): string => `[${[...VETKD_KEY_NAMES].sort().map(keyIdText).jo
 
 export class VetKd {
     constructor(readonly keys: VetKdKeys) {}
-
-    /** The fee `vetkd_derive_key` charges for `name` (undefined for a key the network does not hold). */
-    static fee(name: string): bigint | undefined {
-        return (VETKD_KEYS as Record<string, { fee: bigint }>)[name]?.fee;
-    }
 
     private master(method: string, keyId: VetKdKeyId): KeyPair | { reject: Response } {
         const key = this.keys.key(keyId.name);
@@ -65,7 +60,7 @@ export class VetKd {
         if ('reject' in master) return master;
         const transport = parseTransportPublicKey(args.transport_public_key);
         if (transport === null) return new UserError(ErrorCode.CanisterRejectedMessage, 'The provided transport public key is invalid.');
-        const fee = VetKd.fee(args.key_id.name)!;
+        const fee = vetkdFee(args.key_id.name)!;
         if (cycles < fee) {
             return new UserError(ErrorCode.CanisterRejectedMessage, `vetkd_derive_key request sent with ${cycles} cycles, but ${fee} cycles are required.`);
         }

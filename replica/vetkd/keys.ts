@@ -7,29 +7,29 @@
  * An in-memory replica without a state directory derives them from a seed instead (deterministic tests).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { VETKD_DERIVE_KEY_FEES, type VetKdKeyName } from '../../shared/management';
 import { CURVE_ORDER, type KeyPair, masterKey } from './scheme';
 
-/** The vetKD fee on a 13-node subnet (dfinity/ic `VETKD_FEE`), scaled by the size of the subnet holding the key. */
-const VETKD_FEE_13_NODES = 10_000_000_000n;
-const scaledFee = (nodes: bigint): bigint => (VETKD_FEE_13_NODES * nodes) / 13n;
-
 /**
- * The key ids and what a `vetkd_derive_key` with each costs on the IC: `key_1` lives on the 34-node
- * fiduciary subnet (26_153_846_153 cycles), `test_key_1` on a 13-node subnet, and `dfx_test_key` is the
- * local development key (13-node fee, as dfx and PocketIC charge it).
+ * The key ids and what a `vetkd_derive_key` with each costs on the IC (`shared/management.ts`):
+ * `key_1` lives on the 34-node fiduciary subnet (26_153_846_153 cycles), `test_key_1` on a 13-node
+ * subnet, and `dfx_test_key` is the local development key (13-node fee, as dfx and PocketIC charge it).
  */
-export const VETKD_KEYS = {
-    dfx_test_key: { fee: scaledFee(13n) },
-    test_key_1: { fee: scaledFee(13n) },
-    key_1: { fee: scaledFee(34n) }
-} as const;
-export type VetKdKeyName = keyof typeof VETKD_KEYS;
+export const VETKD_KEYS: Record<VetKdKeyName, { fee: bigint }> = Object.fromEntries(
+    Object.entries(VETKD_DERIVE_KEY_FEES).map(([name, fee]) => [name, { fee }])
+) as Record<VetKdKeyName, { fee: bigint }>;
+export type { VetKdKeyName };
 export const VETKD_KEY_NAMES = Object.keys(VETKD_KEYS) as VetKdKeyName[];
 
 export const VETKD_KEYS_FILE = 'vetkd_keys.json';
+
+/** What `vetkd_derive_key` with key `name` costs, or undefined for a key id no network holds. */
+export function vetkdFee(name: string): bigint | undefined {
+    return Object.hasOwn(VETKD_KEYS, name) ? VETKD_KEYS[name as VetKdKeyName].fee : undefined;
+}
 
 /** A scalar in [1, r) from 64 bytes (uniform enough: the bias is below 2^-250). */
 function scalarFrom(bytes: Uint8Array): bigint {
@@ -81,10 +81,24 @@ export class VetKdKeys {
                 );
             }
         }
+        // Written whole, synced, then renamed into place (and the directory synced): after a crash the file
+        // is either absent (new keys next time, nothing was derived from these yet) or complete.
         const keys = VetKdKeys.generate();
-        const temp = `${file}.tmp`;
-        writeFileSync(temp, JSON.stringify(keys.serialize()), { mode: 0o600 });
+        const temp = `${file}.tmp-${process.pid}`;
+        const fd = openSync(temp, 'w', 0o600);
+        try {
+            writeSync(fd, JSON.stringify(keys.serialize()));
+            fsyncSync(fd);
+        } finally {
+            closeSync(fd);
+        }
         renameSync(temp, file);
+        const dir = openSync(stateDir, 'r');
+        try {
+            fsyncSync(dir);
+        } finally {
+            closeSync(dir);
+        }
         return keys;
     }
 

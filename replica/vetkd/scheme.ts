@@ -108,15 +108,16 @@ export function vetKey(derived: KeyPair, input: Uint8Array): G1Point {
 
 /**
  * The transport public key as a point, or null if the bytes are not a compressed G1 point in the
- * prime-order subgroup (the IC's `is_valid_transport_public_key_encoding`: 48 bytes, on the curve, torsion-free).
- * The identity is refused too: it would encrypt the vetKey to nobody, i.e. in the clear.
+ * prime-order subgroup (the IC's `is_valid_transport_public_key_encoding`: 48 bytes, on the curve,
+ * torsion-free). The identity is valid, as on the IC: it encrypts to nobody, so c₃ is the vetKey itself,
+ * which is how a canister obtains a vetKey for its own use (ic-vetkeys' `sign_with_bls`).
  */
 export function parseTransportPublicKey(bytes: Uint8Array): G1Point | null {
     if (bytes.length !== G1_BYTES) return null;
     try {
         const point = G1.fromHex(bytes);
         point.assertValidity();
-        return point.equals(G1.ZERO) ? null : point;
+        return point;
     } catch {
         return null;
     }

@@ -40,6 +40,15 @@ describe('silo, as a new user meets it', () => {
         photoId = first.id as string;
     });
 
+    it('keeps the network\'s vetKD master keys in the state directory: made once (0600), the same in every later process', async () => {
+        const file = join(state, 'vetkd_keys.json');
+        expect(lstatSync(file).mode & 0o777).toBe(0o600);
+        const keys = readFileSync(file, 'utf8');
+        expect(Object.keys(JSON.parse(keys)).sort()).toEqual(['dfx_test_key', 'key_1', 'test_key_1']);
+        ok(await silo(['ls', '--state', state]));
+        expect(readFileSync(file, 'utf8')).toBe(keys);
+    });
+
     it('uploads stdin, prints the stored name with control characters escaped, and --json as plain values', async () => {
         const name = '\u001b[31mred\u0007name';
         const up = await silo(['upload', '-', '--name', name, '--public=true', '--state', state], { input: notes });

@@ -8,13 +8,18 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { Actor as AgentActor, HttpAgent } from '@dfinity/agent';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { DerivedPublicKey, EncryptedVetKey, IbeCiphertext, IbeIdentity, IbeSeed, MasterPublicKey, TransportSecretKey } from '@dfinity/vetkeys';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CanisterCallError, PocketIc, Replica, VETKD_KEYS, VETKD_KEYS_FILE, VetKdKeys } from '../../replica';
-import { ManagementMethods, type VetKdDeriveKeyArgs, type VetKdDeriveKeyResult, type VetKdPublicKeyArgs, type VetKdPublicKeyResult } from '../../shared/management';
+import { type Actor, CanisterCallError, PocketIc, Replica, VETKD_KEYS, VETKD_KEYS_FILE, VetKdKeys } from '../../replica';
+import { ManagementMethods, type VetKdDeriveKeyArgs, type VetKdDeriveKeyResult, VetKdPublicKeyArgs, VetKdPublicKeyResult } from '../../shared/management';
+import { idlFactory as probeIdl, type ProbeService } from '../fixtures/probe/idl';
+import { serveIcApi } from '../helpers/ic_api';
+import { PROBE_WASM, probeArg } from './probe';
 import { setupRelay } from './vetkd_relay';
 
 const OWNER = Principal.fromText('rrkah-fqaaa-aaaaa-aaaaq-cai');
@@ -54,6 +59,11 @@ describe('vetKD called by a canister', () => {
         // An empty context is the canister key itself; another canister's key can be asked for by id.
         expect(await publicKey(relay, '')).toEqual(canisterKey.publicKeyBytes());
         expect(await publicKey(relay, 'files', 'dfx_test_key', OWNER)).toEqual(master.deriveCanisterKey(OWNER.toUint8Array()).deriveSubKey(utf8('files')).publicKeyBytes());
+    });
+
+    it('charges nothing for a public key: attached cycles all come back', async () => {
+        const args: VetKdPublicKeyArgs = { canister_id: [], context: utf8('files'), key_id: keyId('key_1') };
+        expect(await relay.call('vetkd_public_key', ManagementMethods.vetkd_public_key, args, 5_000n)).toMatchObject({ refunded: 5_000n });
     });
 
     it('keeps the three key ids distinct', async () => {
@@ -108,17 +118,40 @@ describe('vetKD called by a canister', () => {
         expect(() => ek.decryptAndVerify(TransportSecretKey.random(), dpk, utf8('alice'))).toThrow('Invalid VetKey');
     });
 
+    it('binds every vetKey to its caller: another canister asking for the same context and input gets a key useless under this canister\'s public key', async () => {
+        const other = await setupRelay(pic, OWNER);
+        const mine = DerivedPublicKey.deserialize(await publicKey(relay, 'files'));
+        // Asking for this canister's public key by id is allowed (it is public), but derivation always uses the caller.
+        expect(await publicKey(other, 'files', 'dfx_test_key', relay.canisterId)).toEqual(mine.publicKeyBytes());
+        const tsk = TransportSecretKey.random();
+        const out = await deriveKey(other, tsk, 'files', utf8('alice'));
+        if (!('value' in out)) throw new Error(out.message);
+        const ek = EncryptedVetKey.deserialize(out.value.encrypted_key);
+        expect(() => ek.decryptAndVerify(tsk, mine, utf8('alice'))).toThrow('Invalid VetKey');
+        ek.decryptAndVerify(tsk, DerivedPublicKey.deserialize(await publicKey(other, 'files')), utf8('alice'));
+    });
+
+    // A canister sees a system reject as `ICxxxx: <text>` (a routing failure has no code, so no prefix).
     it('refuses too few cycles with the IC\'s message and refunds them all; key_1 costs the fiduciary subnet\'s fee', async () => {
         const tsk = TransportSecretKey.random();
         expect(await deriveKey(relay, tsk, 'files', utf8('alice'), FEE - 1n)).toEqual({
             rejectCode: 4,
             refunded: FEE - 1n,
-            message: `vetkd_derive_key request sent with ${FEE - 1n} cycles, but ${FEE} cycles are required.`
+            message: `IC0406: vetkd_derive_key request sent with ${FEE - 1n} cycles, but ${FEE} cycles are required.`
         });
         expect(VETKD_KEYS.key_1.fee).toBe(26_153_846_153n);
         const short = await deriveKey(relay, tsk, 'files', utf8('alice'), FEE, 'key_1');
-        expect(short).toMatchObject({ rejectCode: 4, message: `vetkd_derive_key request sent with ${FEE} cycles, but 26153846153 cycles are required.` });
+        expect(short).toMatchObject({ rejectCode: 4, message: `IC0406: vetkd_derive_key request sent with ${FEE} cycles, but 26153846153 cycles are required.` });
         expect(await deriveKey(relay, tsk, 'files', utf8('alice'), 26_153_846_153n, 'key_1')).toMatchObject({ refunded: 0n });
+    });
+
+    it('tells a canister the fee through ic0.cost_vetkd_derive_key', async () => {
+        expect(await relay.cost('dfx_test_key')).toEqual({ code: 0, fee: FEE });
+        expect(await relay.cost('test_key_1')).toEqual({ code: 0, fee: 10_000_000_000n });
+        expect(await relay.cost('key_1')).toEqual({ code: 0, fee: 26_153_846_153n });
+        expect((await relay.cost('key_1', 1)).code).toBe(1);
+        expect((await relay.cost('nope')).code).toBe(2);
+        expect((await relay.cost('constructor')).code).toBe(2);
     });
 
     it('refuses an invalid transport key and an unknown key id as the IC does', async () => {
@@ -126,7 +159,7 @@ describe('vetKD called by a canister', () => {
         expect(await relay.call('vetkd_derive_key', ManagementMethods.vetkd_derive_key, bad, FEE)).toEqual({
             rejectCode: 4,
             refunded: FEE,
-            message: 'The provided transport public key is invalid.'
+            message: 'IC0406: The provided transport public key is invalid.'
         });
         const unknown = await deriveKey(relay, TransportSecretKey.random(), 'files', utf8('a'), FEE, 'nope');
         expect(unknown).toEqual({
@@ -152,6 +185,62 @@ describe('vetKD called by a canister', () => {
             await expect(call).rejects.toThrow(CanisterCallError);
             await expect(call).rejects.toMatchObject({ rejectCode: 4, errorCode: 406, rejectMessage: `Only canisters can call ic00 method ${method}` });
         }
+    });
+});
+
+describe('vetKD from an Azle canister (the probe fixture), directly and over the IC HTTP interface', () => {
+    // The in-process replica (a real PocketIC would need a subnet holding vetKD keys, which createPic does not set up).
+    let pic: PocketIc;
+    let probe: Actor<ProbeService>;
+    let probeId: Principal;
+    let host: string;
+    let close: () => Promise<void>;
+
+    beforeAll(async () => {
+        pic = await PocketIc.create();
+        await pic.setTime(Date.now());
+        ({ actor: probe, canisterId: probeId } = await pic.setupCanister<ProbeService>({ idlFactory: probeIdl, wasm: PROBE_WASM, arg: probeArg('vetkd') }));
+        ({ host, close } = await serveIcApi(pic.replica));
+    });
+    afterAll(async () => {
+        await close();
+    });
+
+    it('gets its public key and an encrypted vetKey that @dfinity/vetkeys verifies; too few cycles come back as a reject', async () => {
+        const dpkOut = await probe.vetkd_public_key(utf8('files'), 'test_key_1');
+        if (!('Ok' in dpkOut)) throw new Error(dpkOut.Err.message);
+        const master = MasterPublicKey.deserialize(pic.replica.vetkdKeys.masterPublicKey('test_key_1'));
+        expect(dpkOut.Ok).toEqual(master.deriveCanisterKey(probeId.toUint8Array()).deriveSubKey(utf8('files')).publicKeyBytes());
+        const dpk = DerivedPublicKey.deserialize(dpkOut.Ok);
+        const tsk = TransportSecretKey.random();
+        const ek = await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', VETKD_KEYS.test_key_1.fee);
+        if (!('Ok' in ek)) throw new Error(ek.Err.message);
+        EncryptedVetKey.deserialize(ek.Ok).decryptAndVerify(tsk, dpk, utf8('alice'));
+        expect(await probe.vetkd_derive_key(utf8('alice'), utf8('files'), tsk.publicKeyBytes(), 'test_key_1', 1n)).toEqual({
+            Err: { code: 4, message: `IC0406: vetkd_derive_key request sent with 1 cycles, but ${VETKD_KEYS.test_key_1.fee} cycles are required.` }
+        });
+    });
+
+    it('serves the canister\'s vetKD calls to an agent, and refuses the agent\'s own call to the management canister with a 400', async () => {
+        const agent = await HttpAgent.create({ host, identity: Ed25519KeyIdentity.generate(utf8('vetkd-agent'.padEnd(32, '.'))), shouldFetchRootKey: true });
+        const remote = AgentActor.createActor<ProbeService>(probeIdl, { agent, canisterId: probeId });
+        const dpkOut = await remote.vetkd_public_key(utf8('files'), 'dfx_test_key');
+        if (!('Ok' in dpkOut)) throw new Error(dpkOut.Err.message);
+        const tsk = TransportSecretKey.random();
+        const ek = await remote.vetkd_derive_key(utf8('bob'), utf8('files'), tsk.publicKeyBytes(), 'dfx_test_key', FEE);
+        if (!('Ok' in ek)) throw new Error(ek.Err.message);
+        EncryptedVetKey.deserialize(ek.Ok).decryptAndVerify(tsk, DerivedPublicKey.deserialize(dpkOut.Ok), utf8('bob'));
+
+        // No retries of the refused request, to keep the spec fast.
+        const refused = await HttpAgent.create({ host, identity: Ed25519KeyIdentity.generate(utf8('vetkd-agent'.padEnd(32, '.'))), shouldFetchRootKey: true, retryTimes: 0 });
+        const management = AgentActor.createActor<{ vetkd_public_key: (a: VetKdPublicKeyArgs) => Promise<VetKdPublicKeyResult> }>(
+            ({ IDL: I }) => I.Service({ vetkd_public_key: I.Func([VetKdPublicKeyArgs], [VetKdPublicKeyResult], []) }),
+            { agent: refused, canisterId: MGMT, effectiveCanisterId: probeId }
+        );
+        // Refused before it becomes a message (the IC too refuses subnet-only methods at the boundary).
+        await expect(management.vetkd_public_key({ canister_id: [], context: new Uint8Array(), key_id: keyId('dfx_test_key') })).rejects.toThrow(
+            /Status: 400[\s\S]*vetkd_public_key/
+        );
     });
 });
 

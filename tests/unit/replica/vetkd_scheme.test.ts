@@ -100,12 +100,16 @@ describe('vetKD scheme: the server side, checked by @dfinity/vetkeys', () => {
         expect(new TextDecoder().decode(IbeCiphertext.deserialize(sealed.serialize()).decrypt(key))).toBe('data key');
     });
 
-    it('accepts only compressed, nonzero G1 points in the subgroup as transport keys', () => {
+    it('accepts only compressed G1 points in the subgroup as transport keys', () => {
         const good = TransportSecretKey.random().publicKeyBytes();
         expect(parseTransportPublicKey(good)).not.toBeNull();
         expect(parseTransportPublicKey(good.subarray(0, 47))).toBeNull();
         expect(parseTransportPublicKey(bls12_381.G1.ProjectivePoint.BASE.toRawBytes(false))).toBeNull();
-        expect(parseTransportPublicKey(bls12_381.G1.ProjectivePoint.ZERO.toRawBytes(true))).toBeNull();
+        // The identity is valid (as on the IC): the vetKey then travels unencrypted, for the canister's own use.
+        const identity = parseTransportPublicKey(bls12_381.G1.ProjectivePoint.ZERO.toRawBytes(true))!;
+        expect(identity.equals(G1Point.ZERO)).toBe(true);
+        const derived = deriveContextKey(deriveCanisterKey(master, canisterId), utf8('ctx'));
+        expect(hex(encryptVetKey(derived, identity, utf8('x')).subarray(144))).toBe(hex(vetKey(derived, utf8('x')).toRawBytes(true)));
         const offCurve = new Uint8Array(good);
         offCurve[47] ^= 1;
         expect(parseTransportPublicKey(offCurve)).toBeNull();
