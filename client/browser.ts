@@ -7,6 +7,9 @@
 export { SiloClient, defaultRetryPolicy } from './silo';
 export type { DownloadOptions, DownloadSink, Progress, RetryPolicy, UploadOptions } from './silo';
 export { gatewayUrl } from './urls';
+export { contentTypeFor, DEFAULT_CONTENT_TYPE } from './content_type';
+export type { ContentTypeHints } from './content_type';
+export { chunkSizeProblem, CHUNK_SIZE_RULE } from './chunk_size';
 export type { AssetUrlOptions, IcDomain } from './urls';
 export { AgentTransport } from './transport';
 export type { Transport } from './transport';

@@ -168,6 +168,15 @@ export class TransportError extends SiloError {
     }
 }
 /**
+ * Nothing answered at the network's URL (connection refused, unknown host, reset), after the agent's own
+ * retries: the server is gone or the address is wrong. A page or a tool that wants to say so at once
+ * passes a {@link RetryPolicy} that does not retry it (the default retries it as transient).
+ */
+export class NetworkUnreachableError extends TransportError {
+    override name = 'NetworkUnreachableError';
+}
+
+/**
  * The operation was cancelled through its AbortSignal: the one error every abort of an upload or a
  * download ends in, whether the signal fired before it started or while it ran.
  */

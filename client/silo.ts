@@ -3,7 +3,7 @@
  */
 import type { Principal } from '@dfinity/principal';
 
-import { DEFAULT_CHUNK_SIZE } from '../shared/constants';
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE } from '../shared/constants';
 import { bucketIdlFactory, indexIdlFactory } from '../shared/idl';
 import { Sha256, toHex } from '../shared/sha256';
 import type {
@@ -11,6 +11,7 @@ import type {
     AssetPage,
     AssetUrl,
     BucketInfo,
+    Config,
     EncryptionInfo,
     Result,
     SessionInfo,
@@ -37,6 +38,9 @@ import {
     TransportError,
     UnauthorizedError
 } from './errors';
+import { chunkSizeProblem } from './chunk_size';
+import { contentTypeFor } from './content_type';
+import type { DownloadSink } from './io';
 import { fileSink } from './node_io';
 import { hashSource, nextTurn, type SourceInput, toSource, type UploadSource, YIELD_EVERY_MS } from './source';
 import type { Transport } from './transport';
@@ -65,10 +69,7 @@ export interface Progress {
     chunkIndex?: number;
 }
 
-/** Where {@link SiloClient.download} writes, in order, as bytes arrive (the caller closes it). */
-export interface DownloadSink {
-    write(bytes: Uint8Array): Promise<void>;
-}
+export type { DownloadSink } from './io';
 
 /**
  * Decides whether a failed call is retried: return the delay in milliseconds before the next attempt,
@@ -94,11 +95,18 @@ export const defaultRetryPolicy: RetryPolicy = (error, attempt) => {
 export interface UploadOptions {
     /** Name recorded with the asset (default: the file's base name, or `upload.bin`). */
     name?: string;
-    /** MIME type recorded with the asset (default `application/octet-stream`). */
+    /**
+     * MIME type recorded with the asset. Default: a Blob's or File's own `type`, else the type of the
+     * name's extension (`photo.jpg`: `image/jpeg`), else `application/octet-stream`.
+     */
     contentType?: string;
     /** `public` assets are readable by anyone; `private` ones (the default) only by their owner. */
     visibility?: 'public' | 'private';
-    /** Bytes per chunk: a multiple of 64, at most 1.9 MiB (the default). */
+    /**
+     * Bytes per chunk: a multiple of 64, at most 1.9 MiB (the default), and at least the index's
+     * `min_chunk_size` (64 KiB by default) unless the content fits in one chunk. Checked before anything
+     * is read: {@link InvalidArgumentError}.
+     */
     chunkSize?: number;
     /** Chunks in flight at once (default 4). */
     concurrency?: number;
@@ -219,11 +227,20 @@ export class SiloClient {
      */
     async upload(input: SourceInput, options: UploadOptions = {}): Promise<Asset> {
         return this.cancellable(options, async (track) => {
-            const plain = await toSource(input);
             const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+            const shape = chunkSizeProblem(chunkSize);
+            if (shape !== null) throw new InvalidArgumentError(`${shape}: pass a valid chunkSize or leave it out`);
+            const plain = await toSource(input);
+            const name = options.name ?? plain.name ?? 'upload.bin';
+            const contentType = contentTypeFor({ explicit: options.contentType, input, name });
             let sealed: SealedUpload | undefined;
             try {
-                sealed = options.encrypt ? await sealUpload(this.keys, this.principal, plain, chunkSize, options.contentType ?? 'application/octet-stream') : undefined;
+                // The index's minimum matters only for a chunk size below the largest, and more than one chunk.
+                if (chunkSize < MAX_CHUNK_SIZE && plain.size > chunkSize) {
+                    const tooSmall = chunkSizeProblem(chunkSize, { size: plain.size, minChunkSize: (await this.config()).min_chunk_size });
+                    if (tooSmall !== null) throw new InvalidArgumentError(`${tooSmall}: pass a larger chunkSize`);
+                }
+                sealed = options.encrypt ? await sealUpload(this.keys, this.principal, plain, chunkSize, contentType) : undefined;
             } catch (error) {
                 await plain.close();
                 throw error;
@@ -237,8 +254,8 @@ export class SiloClient {
                 const visibility: Visibility = options.visibility === 'public' ? { public: null } : { private: null };
                 const ticket = await this.attempt<UploadTicket>(options.retry, options.signal, () =>
                     this.index.begin_upload({
-                        name: options.name ?? source.name ?? 'upload.bin',
-                        content_type: sealed ? ENCRYPTED_CONTENT_TYPE : (options.contentType ?? 'application/octet-stream'),
+                        name,
+                        content_type: sealed ? ENCRYPTED_CONTENT_TYPE : contentType,
                         size: BigInt(source.size),
                         sha256,
                         chunk_size: chunkSize,
@@ -687,6 +704,11 @@ export class SiloClient {
     /** The deployment's buckets with their capacity and use. */
     async buckets(): Promise<BucketInfo[]> {
         return this.index.buckets();
+    }
+
+    /** The index's settings (limits such as `min_chunk_size`, quotas, cycles thresholds); anyone may read them. */
+    async config(): Promise<Config> {
+        return this.index.config();
     }
 
     /** Totals of the deployment: assets, bytes, sessions, buckets, pending work. */

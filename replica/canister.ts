@@ -5,6 +5,7 @@ import type { CostModel } from './costs';
 import { Execution, Trap } from './execution';
 import type { CallContext, OutgoingCall } from './execution';
 import { Errors } from './errors';
+import { principalText } from './ids';
 import { CanisterInstance } from './instance';
 import { MAX_LOG_BYTES, MAX_PAYLOAD_BYTES, MAX_QUERY_REPLY_BYTES } from './limits';
 import { DEFAULT_SYSTEM_API_OVERHEAD, InstructionLimitExceeded, instructionLimitFor, Meter, SYSTEM_API_OVERHEAD, SYSTEM_API_PER_BYTE } from './metering';
@@ -102,7 +103,7 @@ export class Canister {
     }
 
     get idText(): string {
-        return this.id.toText();
+        return principalText(this.id);
     }
 
     isController(p: Principal): boolean {
@@ -142,8 +143,8 @@ export class Canister {
         if (call.argSize > MAX_PAYLOAD_BYTES) return 2;
         // Calls of a composite query are not enqueued (the query's call graph runs them at once) and cost nothing.
         if (!exec.replicated) return 0;
-        const callee = call.callee.toText();
-        const pending = exec.calls.reduce((n, c) => (c.callee.toText() === callee ? n + 1 : n), 0);
+        const callee = principalText(call.callee);
+        const pending = exec.calls.reduce((n, c) => (principalText(c.callee) === callee ? n + 1 : n), 0);
         return this.outgoingCallCheck(this, call, pending);
     }
 
@@ -187,6 +188,13 @@ export class Canister {
     /** The index the next log record will get. */
     get nextLogIndex(): bigint {
         return this.nextLogIdx;
+    }
+
+    /** Puts back the log of a checkpoint: its records and the index the next record gets. */
+    restoreLogs(records: LogRecord[], nextIndex: bigint): void {
+        this.logs.splice(0, this.logs.length, ...records);
+        this.logBytes = records.reduce((n, r) => n + r.content.length, 0);
+        this.nextLogIdx = nextIndex;
     }
 
     /** Deletes the log records with an index below `before` (all of them by default). */

@@ -100,6 +100,11 @@ export class CanisterInstance {
         (f as (env: number) => void)(env);
     }
 
+    /** The mutable globals' values, in the module's export order (what `importState` takes back). */
+    globalValues(): unknown[] {
+        return this.globals.map((g) => g.value);
+    }
+
     /** A copy of heap and globals, to undo a multi-execution operation such as an upgrade. */
     exportState(): { heap: Uint8Array; globals: unknown[] } {
         return { heap: new Uint8Array(this.memory.buffer).slice(), globals: this.globals.map((g) => g.value) };

@@ -17,12 +17,11 @@ import {
 } from '../shared/management';
 import { checkCandidBounds } from './candid_bounds';
 import type { Canister } from './canister';
-import { ErrorCode, Errors, UserError } from './errors';
+import { ErrorCode, Errors, UserError, userErrorResponse } from './errors';
 import type { CallOrigin, Response } from './execution';
 import { MANAGEMENT_CANISTER_ID } from './ids';
 import { MAX_CHUNK_BYTES, MAX_STORED_CHUNKS } from './limits';
 import type { Message, Replica } from './replica';
-import { userErrorResponse } from './replica';
 import { VetKd } from './vetkd';
 
 /** Cycles a canister created with `provisional_create_canister_with_cycles` gets when no amount is given. */
@@ -84,6 +83,16 @@ export class ManagementCanister {
         if ('public' in visibility) return true;
         if (canister.isController(sender)) return true;
         return 'allowed_viewers' in visibility && visibility.allowed_viewers.some((p) => p.toText() === sender.toText());
+    }
+
+    /** The stop requests waiting for their canister to stop, by canister (for a checkpoint). */
+    waiting(): [string, { origin: CallOrigin; cycles: bigint }[]][] {
+        return [...this.stopWaiters];
+    }
+
+    restoreWaiting(waiting: [string, { origin: CallOrigin; cycles: bigint }[]][]): void {
+        this.stopWaiters.clear();
+        for (const [id, waiters] of waiting) this.stopWaiters.set(id, waiters);
     }
 
     /** Called by the replica when a stopping canister has no more open call contexts. */

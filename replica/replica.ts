@@ -13,10 +13,10 @@ import { Canister, toTrap } from './canister';
 import { CompositeQuery } from './composite';
 import type { CostModel } from './costs';
 import { MeteredCosts } from './costs';
-import { ErrorCode, Errors, formatErrorCode, noRouteReject, RejectCode, UserError } from './errors';
+import { ErrorCode, Errors, formatErrorCode, noRouteReject, RejectCode, UserError, userErrorResponse } from './errors';
 import { Execution, Trap } from './execution';
 import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } from './execution';
-import { canisterIdFromIndex, inSubnetRange, MANAGEMENT_CANISTER_ID } from './ids';
+import { canisterIdFromIndex, inSubnetRange, MANAGEMENT_CANISTER_ID, principalText } from './ids';
 import { MAX_INGRESS_BYTES, MAX_OUTSTANDING_CALLS_PER_DESTINATION } from './limits';
 import { INSTRUCTION_LIMITS } from './metering';
 import type { PageFile } from './stable_memory';
@@ -37,7 +37,7 @@ type RequestMessage = {
 type ResponseMessage = { kind: 'response'; receiver: string; callbackId: number; response: Response; refund: bigint };
 export type Message = RequestMessage | ResponseMessage;
 
-interface Callback {
+export interface Callback {
     id: number;
     canister: string;
     callContextId: number;
@@ -83,6 +83,38 @@ export interface RestoredCanister {
     stableSize: number;
     /** Committed pages on disk; null when there are none (stable memory is then `stableSize` pages of zeros). */
     pageFile: PageFile | null;
+    /**
+     * The heap and mutable globals of a checkpoint, with what the canister had in flight: the canister
+     * then continues exactly where it was (no post_upgrade). Absent in an upgrade-style restore.
+     */
+    running?: { heap: { bytes: Uint8Array; globals: unknown[] } | null; runtime: CanisterRuntime };
+}
+
+/** A canister's host-side state beyond what an upgrade keeps, as a checkpoint holds it. */
+export interface CanisterRuntime {
+    callContexts: CallContext[];
+    globalTimer: bigint;
+    certifiedData: Canister['certifiedData'];
+    logs: Canister['logs'];
+    nextLogIndex: bigint;
+    cyclesBurned: bigint;
+    idleChargedAt: bigint | null;
+}
+
+/**
+ * The replica's messages at a round boundary: queued requests and responses, the callbacks waiting for
+ * them, stop requests waiting for their canister, and the counters that name new ones. Ingress
+ * statuses are not kept: whoever waited for them went with the process (the calls still complete).
+ */
+export interface MessageState {
+    round: number;
+    nextMessageId: number;
+    nextCallbackId: number;
+    nextCallContextId: number;
+    nextCanisterIndex: bigint;
+    queue: Message[];
+    callbacks: Callback[];
+    stopWaiters: [string, { origin: CallOrigin; cycles: bigint }[]][];
 }
 
 export type InstallMode = { install: null } | { reinstall: null } | { upgrade: [] | [{ skip_pre_upgrade: [] | [boolean]; wasm_memory_persistence: [] | [{ keep: null } | { replace: null }] }] };
@@ -253,11 +285,74 @@ export class Replica {
         canister.status = saved.status;
         if (saved.pageFile) canister.stable.attach(saved.pageFile, saved.stableSize);
         else canister.stable.reset(new Map(), saved.stableSize);
+        const running = saved.running;
+        if (running !== undefined) {
+            const r = running.runtime;
+            for (const ctx of r.callContexts) canister.callContexts.set(ctx.id, ctx);
+            canister.globalTimer = r.globalTimer;
+            canister.certifiedData = r.certifiedData;
+            canister.restoreLogs(r.logs, r.nextLogIndex);
+            canister.cyclesBurned = r.cyclesBurned;
+            canister.idleChargedAt = r.idleChargedAt;
+        }
         if (saved.wasm === null) return null;
         const compiled = this.compile(canister, saved.wasm);
         if (compiled instanceof UserError) return compiled;
+        if (running?.heap) {
+            // A checkpoint's canister: the same module instantiated (its start function is an export the
+            // replica runs, so nothing runs here) and its heap and globals put back over the fresh ones.
+            try {
+                canister.instantiate(compiled);
+            } catch (error) {
+                const trap = toTrap(error);
+                if (trap === null) throw error;
+                return this.trapError(canister, trap);
+            }
+            canister.instance!.importState({ heap: running.heap.bytes, globals: running.heap.globals });
+            return null;
+        }
         const trap = this.runNewModule(canister, compiled, 'canister_post_upgrade', arg, MANAGEMENT_CANISTER_ID);
         return trap === null ? null : this.trapError(canister, trap);
+    }
+
+    /** The canister's host-side state for a checkpoint (see {@link CanisterRuntime}). */
+    canisterRuntime(canister: Canister): CanisterRuntime {
+        return {
+            callContexts: [...canister.callContexts.values()],
+            globalTimer: canister.globalTimer,
+            certifiedData: canister.certifiedData,
+            logs: canister.logs,
+            nextLogIndex: canister.nextLogIndex,
+            cyclesBurned: canister.cyclesBurned,
+            idleChargedAt: canister.idleChargedAt
+        };
+    }
+
+    /** The messages in flight, for a checkpoint; taken between rounds (see {@link MessageState}). */
+    messageState(): MessageState {
+        return {
+            round: this.round,
+            nextMessageId: this.nextMessageId,
+            nextCallbackId: this.nextCallbackId,
+            nextCallContextId: this.nextCallContextId,
+            nextCanisterIndex: this.nextCanisterIndex,
+            queue: this.queue,
+            callbacks: [...this.callbacks.values()],
+            stopWaiters: this.management.waiting()
+        };
+    }
+
+    /** Puts back the messages of a checkpoint, after its canisters were restored. */
+    restoreMessages(state: MessageState): void {
+        this.round = state.round;
+        this.nextMessageId = state.nextMessageId;
+        this.nextCallbackId = state.nextCallbackId;
+        this.nextCallContextId = state.nextCallContextId;
+        this.nextCanisterIndex = state.nextCanisterIndex;
+        this.queue = [...state.queue];
+        this.callbacks.clear();
+        for (const callback of state.callbacks) this.callbacks.set(callback.id, callback);
+        this.management.restoreWaiting(state.stopWaiters);
     }
 
     /**
@@ -613,10 +708,11 @@ export class Replica {
      * destination this execution already made.
      */
     private admitCall(canister: Canister, call: OutgoingCall, pending: number): number {
-        const callee = call.callee.toText();
+        const callee = principalText(call.callee);
+        const caller = canister.idText;
         let outstanding = pending;
         for (const callback of this.callbacks.values()) {
-            if (callback.canister === canister.idText && callback.call.callee.toText() === callee) outstanding++;
+            if (callback.canister === caller && principalText(callback.call.callee) === callee) outstanding++;
         }
         if (outstanding >= MAX_OUTSTANDING_CALLS_PER_DESTINATION) return RejectCode.SysTransient;
         return this.costs.admitCall(canister, call);
@@ -662,8 +758,4 @@ export class Replica {
         if (trap.errorCode === 504) return Errors.contractViolation(canister.idText, trap.message);
         return trap.explicit ? Errors.calledTrap(canister.idText, trap.message) : Errors.trapped(canister.idText, trap.message);
     }
-}
-
-export function userErrorResponse(error: UserError): Response {
-    return error.toResponse();
 }

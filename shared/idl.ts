@@ -108,7 +108,11 @@ export const bucketMethods = {
 /** The verifier canister (canisters/verifier): a native SHA-256 over bytes its callers send. */
 export const verifierMethods = {
     absorb: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], []),
-    digest: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], [])
+    digest: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], []),
+    /** As absorb, then the SHA-256 of the data alone (72 bytes): the chunk digest a bucket certifies its HTTP response with. */
+    absorb_chunk: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], []),
+    /** As digest, then the SHA-256 of the data alone (64 bytes). */
+    digest_chunk: IDL.Func([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], [VerifyResult], [])
 };
 
 export const indexIdlFactory: IDLNamespace.InterfaceFactory = () => IDL.Service(indexMethods);

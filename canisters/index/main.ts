@@ -91,10 +91,11 @@ import {
     taskSerializer,
     topUpWindowSerializer,
     updateConfig,
-    upgradeSerializer
+    upgradeSerializer,
+    urlSecretSerializer
 } from './state';
 import { abortUpload, beginUpload, finishUpload, sessionInfo } from './uploads';
-import { assetUrl, urlSecretSerializer } from './urls';
+import { assetUrl } from './urls';
 import { currentVerifier, setVerifier } from './verification';
 
 const state: IndexState = {

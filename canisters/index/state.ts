@@ -18,7 +18,6 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
-import type { UrlSecretRecord } from './urls';
 import type { KeyState, VetKdApi } from './keys';
 import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
@@ -45,6 +44,16 @@ import {
     type VerifierInfo,
     type VerifyProgress
 } from '../../shared/types';
+
+
+/** A bucket's URL secret (urls.ts mints the tokens keyed with it). */
+export const UrlSecretRecord = IDL.Record({ secret: IDL.Vec(IDL.Nat8), delivered: IDL.Bool });
+export interface UrlSecretRecord {
+    secret: Uint8Array;
+    /** The bucket acknowledged the secret: tokens keyed with it may be minted. */
+    delivered: boolean;
+}
+export const urlSecretSerializer = candidSerializer<UrlSecretRecord>(UrlSecretRecord);
 
 /** A session as the index stores it: what `upload_session` shows, plus what only the index needs. */
 export const SessionRecord = IDL.Record({

@@ -7,24 +7,14 @@
  * (`c2c_set_url_secret`) before minting any token for it. The index is the single source: a bucket
  * never invents one, so the two cannot disagree.
  */
-import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
 import { NANOS_PER_SECOND } from '../../shared/constants';
-import { candidSerializer } from '../../shared/stable';
 import type { AssetMeta, AssetUrl, Result, SiloError } from '../../shared/types';
 import { DEFAULT_URL_TTL_SECONDS, MAX_URL_TTL_SECONDS, mintUrlToken, TOKEN_PARAM, URL_SECRET_BYTES } from '../../shared/url_token';
+import { describeError } from './errors';
 import { hasGrant, READER_URL_TTL_SECONDS } from './keys';
-import { describeError } from './tasks';
 import { type Env, getU64, type IndexState, type Ports, setU64 } from './state';
-
-export const UrlSecretRecord = IDL.Record({ secret: IDL.Vec(IDL.Nat8), delivered: IDL.Bool });
-export interface UrlSecretRecord {
-    secret: Uint8Array;
-    /** The bucket acknowledged the secret: tokens keyed with it may be minted. */
-    delivered: boolean;
-}
-export const urlSecretSerializer = candidSerializer<UrlSecretRecord>(UrlSecretRecord);
 
 /** Meta keys of the metadata backfill (after the index's own keys in state.ts, which end at 17). */
 export const BackfillKey = {

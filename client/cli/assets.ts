@@ -18,6 +18,7 @@ const describeAsset = (output: Output, a: Asset): string =>
 
 export const ls: Command = {
     name: 'ls',
+    personal: (options) => options.owner === undefined,
     args: '',
     summary: "list your assets (--owner <principal> for someone else's public ones)",
     description: `Lists assets: yours, or another owner's public ones. With --json, one JSON array of assets.
@@ -42,6 +43,7 @@ Control characters in names (ANSI escapes too) are shown as \\u{..} escapes; --j
 
 export const info: Command = {
     name: 'info',
+    personal: true,
     args: '<asset-id>',
     summary: "show an asset's record",
     description: "Shows an asset's record: name, content type, size, SHA-256, owner, visibility, bucket, chunks.",
@@ -64,7 +66,7 @@ export const info: Command = {
                 `owner         ${asset.owner.toText()}`,
                 `visibility    ${Object.keys(asset.visibility)[0]}`,
                 `bucket        ${asset.bucket.toText()}`,
-                `chunks        ${asset.chunk_count} × ${asset.chunk_size} bytes`,
+                `chunks        ${describeChunks(asset)}`,
                 `created       ${new Date(Number(asset.created_at / 1_000_000n)).toISOString()}`,
                 ...(sealed === undefined
                     ? []
@@ -79,6 +81,7 @@ export const info: Command = {
 
 export const rm: Command = {
     name: 'rm',
+    personal: true,
     args: '<asset-id>',
     summary: 'delete an asset',
     description: 'Deletes an asset. It disappears from the index at once; its bucket deletes the chunks.',
@@ -91,6 +94,16 @@ export const rm: Command = {
         invocation.output.result({ deleted: id.toString() }, () => `deleted ${id}`);
     }
 };
+
+/** An asset's chunks in words: none for an empty file, the last one's length when it is shorter. */
+export function describeChunks(asset: { chunk_count: number; chunk_size: number; size: bigint }): string {
+    const count = asset.chunk_count;
+    if (count === 0) return 'none (empty file)';
+    const last = Number(asset.size - BigInt(asset.chunk_size) * BigInt(count - 1));
+    if (count === 1) return `1 of ${last} bytes`;
+    if (last === asset.chunk_size) return `${count} × ${asset.chunk_size} bytes`;
+    return `${count}: ${count - 1} × ${asset.chunk_size} bytes and one of ${last} bytes`;
+}
 
 /** An encrypted asset's format and readers as plain JSON. */
 function encryptionJson(sealed: { info: EncryptionInfo; readers: Principal[] }): unknown {

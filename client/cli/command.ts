@@ -1,4 +1,6 @@
 /** The shape of a `silo` command: each lives in one entry of the table in `commands.ts`. */
+import type { Identity } from '@dfinity/agent';
+
 import type { EmbeddedSilo } from '../embedded';
 import type { SiloClient } from '../silo';
 import type { OptionTable } from './args';
@@ -13,6 +15,8 @@ export interface Connection {
     embedded?: EmbeddedSilo;
     /** The network's URL, for the others. */
     url?: string;
+    /** Who the calls are made as (undefined: anonymous, for commands that do not act on the caller's files). */
+    identity?: Identity;
 }
 
 /** One run of a command. */
@@ -44,6 +48,11 @@ export interface Command {
      * nothing, or a value `run` receives.
      */
     check?(invocation: Invocation): void;
+    /**
+     * The command acts on the caller's files (upload, ls, rm, ...): on `--network local|ic` it never calls
+     * anonymously by default (see `resolveIdentity` in connect.ts). A function decides from the options.
+     */
+    personal?: boolean | ((options: Invocation['options']) => boolean);
     /** The command stops on SIGINT/SIGTERM by itself (a server): the CLI then does not exit on them. */
     handlesSignals?: boolean;
     run(invocation: Invocation): Promise<void>;

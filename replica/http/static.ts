@@ -14,6 +14,11 @@ export interface StaticOptions {
     dir?: string;
     /** The page `/` answers when there is no directory (HTML). */
     fallbackPage?: () => string;
+    /**
+     * Generated documents at fixed paths, answered before the directory is looked at (e.g. `silo start`'s
+     * `/silo.json`, which tells the web app the index to use): path → body and content type.
+     */
+    documents?: Record<string, () => { body: string; type: string }>;
 }
 
 /**
@@ -80,6 +85,12 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, url: URL,
     if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         send(res, 405, 'Method not allowed\n');
+        return;
+    }
+    const document = Object.hasOwn(options.documents ?? {}, url.pathname) ? options.documents![url.pathname]() : undefined;
+    if (document !== undefined) {
+        res.writeHead(200, { 'content-type': document.type, 'content-length': Buffer.byteLength(document.body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        res.end(req.method === 'HEAD' ? undefined : document.body);
         return;
     }
     const file = options.dir !== undefined && existsSync(options.dir) ? resolveStatic(options.dir, url.pathname) : null;

@@ -1093,6 +1093,8 @@ export interface ModelOptions {
     /** Stop starting new runs after this long (ms); the run in progress completes. */
     timeLimitMs?: number;
     onRun?: (report: ModelReport) => void;
+    /** Told of a failure as soon as it happens, before shrinking (which may take minutes). */
+    onFailure?: (message: string) => void;
 }
 
 /** A failing run: the sequence up to the failing operation, and what failed. */
@@ -1140,7 +1142,13 @@ export async function shrinkFailure(failed: Failed, budgetMs: number, fullCheckE
         for (let at = 0; at < best.ops.length && Date.now() < until; at += size) {
             const candidate = [...best.ops.slice(0, at), ...best.ops.slice(at + size)];
             if (candidate.length === 0) continue;
-            const result = await runSequence(candidate, emptyReport(0), fullCheckEvery);
+            let result: Failed | null;
+            try {
+                result = await runSequence(candidate, emptyReport(0), fullCheckEvery);
+            } catch {
+                // The deployment itself failed (not the model): keep what was shrunk so far.
+                return best;
+            }
             if (result !== null && sameFailure(result, failed)) {
                 best = result;
                 parts = Math.max(parts - 1, 2);
@@ -1197,6 +1205,7 @@ export async function runModel(options: ModelOptions): Promise<ModelReport> {
         );
     } catch (error) {
         if (failed === undefined) throw error;
+        options.onFailure?.(`seed ${options.seed}, run ${report.runs + 1}: ${failed.error.message}\nsequence of ${failed.ops.length} operations: ${json(failed.ops)}`);
         const shrunk = (options.shrinkMs ?? 0) > 0 ? await shrinkFailure(failed, options.shrinkMs!, every) : failed;
         throw new ModelRunFailure(options.seed, report.runs + 1, shrunk.error, shrunk.ops);
     }

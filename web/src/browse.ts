@@ -4,7 +4,7 @@
  */
 import type { Asset, SiloClient } from '../../client/browser';
 import { h } from './dom';
-import { errorSentence, formatBytes, formatDate, previewKind } from './format';
+import { errorSentence, formatBytes, formatDate, iconLabel, previewKind } from './format';
 import { type EncryptedFiles, isEncrypted } from './encrypted';
 import { downloadUrl, type Links } from './links';
 
@@ -12,6 +12,8 @@ export interface BrowseActions {
     share(asset: Asset): void;
     remove(asset: Asset, card: HTMLElement): void;
     notify(message: string, isError?: boolean): void;
+    /** A listing failed (the error), or succeeded again (null): the page says so until it does. */
+    listing(error: unknown): void;
     /** Encrypted files: decrypted previews and links (encrypted.ts). */
     encrypted?: EncryptedFiles;
 }
@@ -34,17 +36,17 @@ export class AssetBrowser {
         more.addEventListener('click', () => void this.next());
     }
 
-    /** Starts over from the newest page. */
+    /**
+     * Starts over from the newest page. What is shown stays until the first answer arrives: a network
+     * that does not answer leaves the list as it was (and says so), never an empty one.
+     */
     async reload(): Promise<void> {
         this.pages = this.silo.listAssets({ pageSize: this.pageSize });
-        this.actions.encrypted?.revokeAll();
-        this.shown.clear();
-        this.grid.replaceChildren();
-        await this.next();
+        await this.next(true);
     }
 
-    /** Shows the next `pageSize` assets. */
-    async next(): Promise<void> {
+    /** Shows the next `pageSize` assets; `fresh`: they replace what is shown, once the first answer came. */
+    async next(fresh = false): Promise<void> {
         const pages = this.pages;
         if (pages === undefined || this.loading === pages) return;
         this.loading = pages;
@@ -52,11 +54,18 @@ export class AssetBrowser {
         this.grid.setAttribute('aria-busy', 'true');
         let count = 0;
         let finished = false;
+        let failed = false;
         try {
             while (count < this.pageSize) {
                 const { value, done } = await pages.next();
                 // A reload started meanwhile: its own listing takes over.
                 if (pages !== this.pages) return;
+                if (fresh) {
+                    fresh = false;
+                    this.actions.encrypted?.revokeAll();
+                    this.shown.clear();
+                    this.grid.replaceChildren();
+                }
                 if (done) {
                     finished = true;
                     break;
@@ -65,15 +74,19 @@ export class AssetBrowser {
                 this.append(value);
                 count++;
             }
+            this.actions.listing(null);
         } catch (error) {
-            if (pages === this.pages) this.actions.notify(errorSentence(error), true);
+            failed = true;
+            if (pages === this.pages) this.actions.listing(error);
         } finally {
             if (pages === this.pages) {
                 this.loading = undefined;
                 this.grid.removeAttribute('aria-busy');
-                this.more.hidden = finished;
+                // After a failure the listing cannot continue: Refresh starts it again.
+                this.more.hidden = finished || failed;
                 this.more.disabled = false;
-                this.empty.hidden = this.shown.size > 0;
+                // "No files yet" only when the index said so, never because it did not answer.
+                this.empty.hidden = failed || this.shown.size > 0;
             }
         }
     }
@@ -157,8 +170,7 @@ export class AssetBrowser {
     }
 }
 
-/** A file-type glyph: the subtype's short name on a page shape, pure CSS and text. */
+/** A file-type glyph: the type's usual extension on a page shape, pure CSS and text. */
 function icon(contentType: string): HTMLElement {
-    const subtype = (contentType.split('/')[1] ?? 'file').split(/[;+.-]/)[0].slice(0, 4).toUpperCase() || 'FILE';
-    return h('div', { class: 'file-icon', 'aria-hidden': 'true' }, subtype);
+    return h('div', { class: 'file-icon', 'aria-hidden': 'true' }, iconLabel(contentType));
 }

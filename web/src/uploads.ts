@@ -21,6 +21,9 @@ const PHASE_LABEL: Record<Phase, string> = {
     cancelled: 'Cancelled'
 };
 
+/** Phases after which a row only reports. */
+const SETTLED = ['done', 'failed', 'cancelled'];
+
 interface Job {
     file: File;
     visibility: 'public' | 'private';
@@ -41,12 +44,31 @@ export class UploadQueue {
      * @param limit - files uploading at once (each sends its chunks with the library's own concurrency)
      * @param onStored - called with each committed asset
      */
+    /**
+     * @param clear - the "Clear finished" button: shown while settled rows exist, it removes them
+     */
     constructor(
         private readonly silo: SiloClient,
         private readonly list: HTMLElement,
         private readonly onStored: (asset: Asset) => void,
-        private readonly limit = 2
-    ) {}
+        private readonly limit = 2,
+        private readonly clear?: HTMLButtonElement
+    ) {
+        clear?.addEventListener('click', () => this.clearFinished());
+    }
+
+    /** Removes the rows of uploads that are done, failed or cancelled; running and waiting ones stay. */
+    clearFinished(): void {
+        for (const row of Array.from(this.list.querySelectorAll<HTMLElement>('li.upload'))) {
+            if (SETTLED.includes(row.dataset.phase ?? '')) row.remove();
+        }
+        this.updateClear();
+    }
+
+    private updateClear(): void {
+        if (this.clear === undefined) return;
+        this.clear.hidden = !Array.from(this.list.querySelectorAll<HTMLElement>('li.upload')).some((row) => SETTLED.includes(row.dataset.phase ?? ''));
+    }
 
     add(files: Iterable<File>, visibility: 'public' | 'private', encrypt = false): void {
         for (const file of files) {
@@ -71,9 +93,9 @@ export class UploadQueue {
     private async run(job: Job): Promise<void> {
         job.setPhase('preparing');
         try {
+            // The content type follows the library's rule (the File's type, else its name's extension).
             const asset = await this.silo.upload(job.file, {
                 name: job.file.name,
-                contentType: job.file.type || 'application/octet-stream',
                 visibility: job.visibility,
                 encrypt: job.encrypt,
                 signal: job.controller.signal,
@@ -104,6 +126,7 @@ export class UploadQueue {
         );
         this.list.prepend(row);
         const meter = new RateMeter();
+        const updateClear = () => this.updateClear();
         const job: Job = {
             file,
             visibility,
@@ -121,6 +144,7 @@ export class UploadQueue {
                     cancel.setAttribute('aria-label', `Dismiss ${file.name}`);
                 }
                 if (next === 'failed') row.setAttribute('role', 'alert');
+                updateClear();
             },
             progress(p) {
                 if (controller.signal.aborted) return;
@@ -140,6 +164,7 @@ export class UploadQueue {
             const settled = ['done', 'failed', 'cancelled'].includes(row.dataset.phase ?? '');
             if (settled) {
                 row.remove();
+                this.updateClear();
                 return;
             }
             controller.abort();
