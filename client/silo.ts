@@ -645,8 +645,8 @@ export class SiloClient {
 
     /**
      * Stops the index releasing an encrypted asset's key to `reader` (owner only). This cannot take back
-     * what the reader already downloaded and decrypted; re-encrypt (upload again with `encrypt`, then
-     * delete the old asset) if the content itself must change keys.
+     * what the reader already downloaded and decrypted, nor a key it kept: {@link reencrypt} if the
+     * stored content itself must change keys.
      */
     async unshare(assetId: bigint, reader: Principal): Promise<void> {
         await this.attempt(undefined, undefined, () => this.index.unshare(assetId, reader));

@@ -131,6 +131,8 @@ export function progressLine(label: string, p: Progress, start: { at: number; by
     if (moved <= 0 || seconds <= 0) return line;
     const speed = moved / seconds;
     return `${line} ${formatBytes(speed)}/s ETA ${formatSeconds((p.bytesTotal - p.bytesDone) / speed)}`;
+}
+
 /** A message as one line: its first non-empty line, a trailing colon dropped. */
 export function oneLine(message: string): string {
     return (message.split('\n').find((l) => l.trim() !== '') ?? '').trim().replace(/:$/, '');

@@ -24,16 +24,16 @@ export interface StaticOptions {
 /**
  * The web app's Content-Security-Policy, sent with every response of the app's origin (the page also
  * carries it as a `<meta>`, which cannot say `frame-ancestors`): its own scripts and styles only (Wasm
- * for the agent's BLS verification), and network access to the local network only (this origin, its
- * canisters' `<id>.localhost` hosts for previews, `?host=` another local port).
+ * for the agent's BLS verification), and network access to this origin (the IC HTTP interface) and
+ * canisters' `<id>.localhost` hosts (previews, links) only.
  */
 export const APP_CSP = [
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval'",
     "style-src 'self'",
-    "connect-src 'self' http://localhost:* http://127.0.0.1:* http://*.localhost:*",
-    "img-src 'self' data: blob: http://localhost:* http://127.0.0.1:* http://*.localhost:*",
-    "media-src 'self' blob: http://localhost:* http://127.0.0.1:* http://*.localhost:*",
+    "connect-src 'self' http://*.localhost:*",
+    "img-src 'self' data: blob: http://*.localhost:*",
+    "media-src 'self' blob: http://*.localhost:*",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
@@ -89,7 +89,7 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, url: URL,
     }
     const document = Object.hasOwn(options.documents ?? {}, url.pathname) ? options.documents![url.pathname]() : undefined;
     if (document !== undefined) {
-        res.writeHead(200, { 'content-type': document.type, 'content-length': Buffer.byteLength(document.body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        res.writeHead(200, { ...APP_HEADERS, 'content-type': document.type, 'content-length': Buffer.byteLength(document.body), 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : document.body);
         return;
     }

@@ -29,7 +29,7 @@ describe('static directory', () => {
         writeFileSync(join(root, 'secret.txt'), 'outside');
         server = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { dir } });
         url = await listen(server, '127.0.0.1', 0);
-        bare = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { fallbackPage: () => '<p>welcome</p>', siteConfig: () => ({ index: 'ryjl3-tyaaa-aaaaa-aaaba-cai' }) } });
+        bare = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { fallbackPage: () => '<p>welcome</p>', documents: { '/silo.json': () => ({ body: JSON.stringify({ index: 'ryjl3-tyaaa-aaaaa-aaaba-cai' }), type: 'application/json' }) } } });
         bareUrl = await listen(bare, '127.0.0.1', 0);
     });
     afterAll(async () => {
