@@ -18,7 +18,7 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
-import type { KeyState, VetKdApi } from './keys';
+import type { KeyState, VetKdApi } from './key_state';
 import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
