@@ -21,11 +21,7 @@ import {
     type SiloError,
     type UploadEncryptionArgs
 } from '../../shared/types';
-import type { EncryptionRecord, KeyState, VetKdApi } from './key_state';
-import { getConfig, type Env, type IndexState } from './state';
-
-export { encryptionSerializer, grantKey, grantSerializer, keyUserSerializer } from './key_state';
-export type { EncryptionRecord, GrantRecord, KeyState, KeyUserRecord, VetKdApi } from './key_state';
+import { type EncryptionRecord, getConfig, type Env, type IndexState, type KeyState, type VetKdApi } from './state';
 
 /** The vetKD derivation context of every Silo file key: one public key for all users, a vetKey per principal. */
 export const ENCRYPTION_CONTEXT = new TextEncoder().encode('silo-e2e-v1');
@@ -56,6 +52,11 @@ export const VETKD_KEYS: Record<string, bigint> = {
     key_1: 26_153_846_153n
 };
 export const DEFAULT_VETKD_KEY = 'dfx_test_key';
+
+// ------------------------------------------------------------------ records and state (in state.ts)
+
+export { EncryptionRecord, encryptionSerializer, GrantRecord, grantKey, grantSerializer, KeyUserRecord, keyUserSerializer } from './state';
+export type { KeyState, VetKdApi } from './state';
 
 const KEY_ENTRY = Principal.managementCanister();
 const same = (a: Principal, b: Principal): boolean => a.toText() === b.toText();
