@@ -71,6 +71,7 @@ export async function soakBench(log: Log, argv: string[] = []): Promise<number[]
                 fullCheckEvery: 20,
                 timeLimitMs: o.minutes * 60_000,
                 shrinkMs: o.shrinkMinutes * 60_000,
+                onFailure: (message) => log(`  seed ${seed}: failed; shrinking (at most ${o.shrinkMinutes} min)\n  ${message}`),
                 onRun: (r) => log(`  seed ${seed} run ${r.runs}: ${n(r.operations)} operations, ${n(r.faults)} faults, ${n(r.committed)} assets so far`)
             });
             const seconds = (performance.now() - started) / 1000;

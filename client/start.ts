@@ -73,7 +73,7 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
     try {
         const keys = ReplicaKeys.load(stateDir);
         // The IC HTTP interface; it also certifies the replica's state, so queries get data certificates.
-        const ic = createIcApi(silo.pic.replica, { keys });
+        const ic = createIcApi(silo.pic.replica, { keys, onError: (error) => report(error, options.onError) });
         const api: ApiHandler = async (req, res) => {
             if (await ic(req, res)) return;
             res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
@@ -84,7 +84,11 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
             caller: silo.pic,
             rootKey: () => keys.rootKey,
             api,
-            static: { dir: existsSync(staticDir) ? staticDir : undefined, fallbackPage: () => welcomePage(silo.indexId.toText()) },
+            static: {
+                dir: existsSync(staticDir) ? staticDir : undefined,
+                fallbackPage: () => welcomePage(silo.indexId.toText()),
+                documents: { [SILO_JSON_PATH]: () => ({ body: JSON.stringify(siloJson(silo)), type: 'application/json' }) }
+            },
             afterRequest: () => pulse(silo, options.onError)
         });
         const host = options.host ?? '127.0.0.1';
@@ -123,12 +127,34 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
     }
 }
 
+/** Where `silo start` tells the web app (same origin) which index it serves, and who the CLI calls as. */
+export const SILO_JSON_PATH = '/silo.json';
+
+/** The document at {@link SILO_JSON_PATH}. */
+export interface SiloJson {
+    /** The index canister of the served state directory. */
+    index: string;
+    /** The principal `silo` commands on this state directory call as (its identity.pem), the owner of what they upload. */
+    cli_principal: string;
+}
+
+function siloJson(silo: EmbeddedSilo): SiloJson {
+    return { index: silo.indexId.toText(), cli_principal: silo.defaultIdentity.getPrincipal().toText() };
+}
+
 function pulse(silo: EmbeddedSilo, onError?: (error: unknown) => void): void {
     try {
         silo.pulse();
     } catch (error) {
-        (onError ?? ((e) => process.stderr.write(`silo start: ${e instanceof Error ? e.message : String(e)}\n`)))(error);
+        report(error, onError);
     }
+}
+
+/** A background error: to `onError`, else one line on stderr. */
+function report(error: unknown, onError?: (error: unknown) => void): void {
+    if (onError !== undefined) return onError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`silo start: ${message.split('\n')[0]}\n`);
 }
 
 function welcomePage(index: string): string {

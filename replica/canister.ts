@@ -4,7 +4,8 @@ import { Principal } from '@dfinity/principal';
 import type { CostModel } from './costs';
 import { Execution, Trap } from './execution';
 import type { CallContext, OutgoingCall } from './execution';
-import { Errors } from './errors';
+import { ErrorCode, Errors } from './errors';
+import { principalText } from './ids';
 import { CanisterInstance } from './instance';
 import { MAX_LOG_BYTES, MAX_PAYLOAD_BYTES, MAX_QUERY_REPLY_BYTES } from './limits';
 import { DEFAULT_SYSTEM_API_OVERHEAD, InstructionLimitExceeded, instructionLimitFor, Meter, SYSTEM_API_OVERHEAD, SYSTEM_API_PER_BYTE } from './metering';
@@ -102,7 +103,7 @@ export class Canister {
     }
 
     get idText(): string {
-        return this.id.toText();
+        return principalText(this.id);
     }
 
     isController(p: Principal): boolean {
@@ -142,8 +143,8 @@ export class Canister {
         if (call.argSize > MAX_PAYLOAD_BYTES) return 2;
         // Calls of a composite query are not enqueued (the query's call graph runs them at once) and cost nothing.
         if (!exec.replicated) return 0;
-        const callee = call.callee.toText();
-        const pending = exec.calls.reduce((n, c) => (c.callee.toText() === callee ? n + 1 : n), 0);
+        const callee = principalText(call.callee);
+        const pending = exec.calls.reduce((n, c) => (principalText(c.callee) === callee ? n + 1 : n), 0);
         return this.outgoingCallCheck(this, call, pending);
     }
 
@@ -258,7 +259,8 @@ export class Canister {
             exec.meter = null;
             if (installStep) this.installBudget! -= exec.instructions;
         }
-        if (trap !== null) {
+        // A callback the table does not hold (a one-way call's response) ran no code: nothing to log, as on the IC.
+        if (trap !== null && trap.errorCode !== ErrorCode.CanisterFunctionNotFound) {
             this.log(new TextEncoder().encode(`[TRAP]: ${trap.message}`), exec.time, exec.replicated);
         }
         if (trap !== null || exec.discardsState) {

@@ -20,7 +20,7 @@ import type { Replica } from './replica';
 
 const userErrorResponse = (error: UserError): Response => error.toResponse();
 
-/** Nested query calls a composite query may make (the depth of its call stack). */
+/** Call contexts that may wait below one making a call (the IC's maximum query call graph depth). */
 export const MAX_QUERY_CALL_GRAPH_DEPTH = 6;
 /** Instructions all executions of one composite query may use together. */
 export const MAX_QUERY_CALL_GRAPH_INSTRUCTIONS = INSTRUCTION_LIMITS.query;
@@ -84,7 +84,8 @@ export class CompositeQuery {
     }
 
     private checkLimits(): void {
-        if (this.stack.length >= MAX_QUERY_CALL_GRAPH_DEPTH) throw new GraphAbort(Errors.queryCallGraphTooDeep());
+        // The stack holds the context making the call and its ancestors: at most 6 ancestors may wait on it.
+        if (this.stack.length > MAX_QUERY_CALL_GRAPH_DEPTH) throw new GraphAbort(Errors.queryCallGraphTooDeep());
         if (this.instructions >= MAX_QUERY_CALL_GRAPH_INSTRUCTIONS) throw new GraphAbort(Errors.queryCallGraphInstructions());
     }
 
@@ -142,6 +143,7 @@ export class CompositeQuery {
                     const cleanupExec = new Execution('CC', this.replica.time, { caller: entry.caller, callContext: ctx, instructionLimit: this.remaining() });
                     const outcome = canister.run(cleanupExec, (i) => i.callTable(cleanup.fun, cleanup.env));
                     this.instructions += cleanupExec.instructions;
+                    ctx.instructions += cleanupExec.instructions;
                     if (outcome.trap !== null) trap = new Trap(`${trap.message}\n\ncall_on_cleanup also failed:\n\n${outcome.trap.message}`, trap.explicit, trap.errorCode);
                 }
                 if (trap !== null) return userErrorResponse(this.replica.trapError(canister, trap));

@@ -162,9 +162,17 @@ export const Errors = {
     queryCallGraphTooDeep: () => new UserError(ErrorCode.QueryCallGraphTooDeep, 'Composite query calls exceeded the maximum call depth.'),
     queryCallGraphInstructions: () => new UserError(ErrorCode.QueryCallGraphTotalInstructionLimitExceeded, 'Composite query calls exceeded the instruction limit.'),
     deadlineExpired: () => new UserError(ErrorCode.DeadlineExpired, 'Call deadline has expired.'),
+    /** A query (or a composite query's call) to a canister below its freezing threshold. */
+    frozenForQueries: (id: string) =>
+        new UserError(ErrorCode.CanisterOutOfCycles, `Canister ${id} is unable to process query calls because it's frozen. Please top up the canister with cycles and try again.`),
     outOfCycles: (id: string, needed: bigint, available: bigint) =>
         new UserError(
             ErrorCode.CanisterOutOfCycles,
             `Canister ${id} is out of cycles: please top up the canister with at least ${needed - available} additional cycles`
         )
 } as const;
+
+/** A system error as the reject response its caller receives. */
+export function userErrorResponse(error: UserError): { type: 'reject'; code: number; message: string; errorCode: number } {
+    return error.toResponse();
+}

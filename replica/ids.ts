@@ -30,6 +30,15 @@ export function canisterIdFromIndex(index: bigint): Principal {
     return Principal.fromUint8Array(bytes);
 }
 
+const texts = new WeakMap<Principal, string>();
+
+/** `p.toText()`, remembered per principal object (the queue limit compares callees on every call_perform). */
+export function principalText(p: Principal): string {
+    let text = texts.get(p);
+    if (text === undefined) texts.set(p, (text = p.toText()));
+    return text;
+}
+
 export function toPrincipal(p: Principal | string | Uint8Array): Principal {
     if (typeof p === 'string') return Principal.fromText(p);
     if (p instanceof Uint8Array) return Principal.fromUint8Array(p);

@@ -17,12 +17,11 @@ import {
 } from '../shared/management';
 import { checkCandidBounds } from './candid_bounds';
 import type { Canister } from './canister';
-import { ErrorCode, Errors, UserError } from './errors';
+import { ErrorCode, Errors, UserError, userErrorResponse } from './errors';
 import type { CallOrigin, Response } from './execution';
 import { MANAGEMENT_CANISTER_ID } from './ids';
 import { MAX_CHUNK_BYTES, MAX_STORED_CHUNKS } from './limits';
 import type { Message, Replica } from './replica';
-import { userErrorResponse } from './replica';
 import { VetKd } from './vetkd';
 
 /** Cycles a canister created with `provisional_create_canister_with_cycles` gets when no amount is given. */

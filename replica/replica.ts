@@ -13,10 +13,10 @@ import { Canister, toTrap } from './canister';
 import { CompositeQuery } from './composite';
 import type { CostModel } from './costs';
 import { MeteredCosts } from './costs';
-import { ErrorCode, Errors, formatErrorCode, noRouteReject, RejectCode, UserError } from './errors';
+import { ErrorCode, Errors, formatErrorCode, noRouteReject, RejectCode, UserError, userErrorResponse } from './errors';
 import { Execution, Trap } from './execution';
 import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } from './execution';
-import { canisterIdFromIndex, inSubnetRange, MANAGEMENT_CANISTER_ID } from './ids';
+import { canisterIdFromIndex, inSubnetRange, MANAGEMENT_CANISTER_ID, principalText } from './ids';
 import { MAX_INGRESS_BYTES, MAX_OUTSTANDING_CALLS_PER_DESTINATION } from './limits';
 import { INSTRUCTION_LIMITS } from './metering';
 import type { PageFile } from './stable_memory';
@@ -708,10 +708,11 @@ export class Replica {
      * destination this execution already made.
      */
     private admitCall(canister: Canister, call: OutgoingCall, pending: number): number {
-        const callee = call.callee.toText();
+        const callee = principalText(call.callee);
+        const caller = canister.idText;
         let outstanding = pending;
         for (const callback of this.callbacks.values()) {
-            if (callback.canister === canister.idText && callback.call.callee.toText() === callee) outstanding++;
+            if (callback.canister === caller && principalText(callback.call.callee) === callee) outstanding++;
         }
         if (outstanding >= MAX_OUTSTANDING_CALLS_PER_DESTINATION) return RejectCode.SysTransient;
         return this.costs.admitCall(canister, call);
@@ -757,8 +758,4 @@ export class Replica {
         if (trap.errorCode === 504) return Errors.contractViolation(canister.idText, trap.message);
         return trap.explicit ? Errors.calledTrap(canister.idText, trap.message) : Errors.trapped(canister.idText, trap.message);
     }
-}
-
-export function userErrorResponse(error: UserError): Response {
-    return error.toResponse();
 }

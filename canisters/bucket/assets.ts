@@ -4,6 +4,7 @@
  */
 import { URL_SECRET_BYTES } from '../../shared/url_token';
 import type { AssetMeta, CommitSessionArgs, Result } from '../../shared/types';
+import { certifyNow, COMMIT_BUDGET, unpublish } from './certify';
 import { commitSession } from './logic';
 import { type BucketSession, type BucketState, MetaKey } from './state';
 
@@ -34,7 +35,7 @@ export function commitWithMeta(state: BucketState, args: CommitSessionArgs): Res
     const meta = args.meta[0];
     if ('Ok' in committed && meta !== undefined) {
         if (meta.id !== args.session_id) return { Err: { InvalidArgument: `metadata of asset ${meta.id} sent with the commit of ${args.session_id}` } };
-        recordMeta(state, meta);
+        if (recordMeta(state, meta)) certifyNow(state, meta.id);
     }
     return committed;
 }
@@ -43,12 +44,18 @@ export function commitWithMeta(state: BucketState, args: CommitSessionArgs): Res
 export function putAssetMeta(state: BucketState, metas: AssetMeta[]): Result<number> {
     if (metas.length > MAX_META_BATCH) return { Err: { InvalidArgument: `at most ${MAX_META_BATCH} records per call` } };
     let recorded = 0;
-    for (const meta of metas) if (recordMeta(state, meta)) recorded++;
+    const budget = { ...COMMIT_BUDGET };
+    for (const meta of metas) {
+        if (!recordMeta(state, meta)) continue;
+        recorded++;
+        certifyNow(state, meta.id, budget);
+    }
     return { Ok: recorded };
 }
 
-/** Called when the asset's deletion starts: from then on it is not served. */
+/** Called when the asset's deletion starts: from then on it is not served, nor certified. */
 export function forgetMeta(state: BucketState, id: bigint): void {
+    unpublish(state, id);
     state.assets.remove(id);
 }
 

@@ -1,40 +1,46 @@
 /**
  * `http_request`: committed assets over the IC's HTTP gateways, at `/a/<id>` and `/a/<id>/<any name>`.
  *
- * A response carries at most one chunk (and at most `MAX_BODY_BYTES`), read from only the pieces it
- * needs, so no file size brings a query near the instruction or reply limits. A file larger than one
- * response answers a plain GET with 206 and `Content-Range`; the gateways fetch the rest with `Range`.
- * Responses skip certification (shared/certification) until full certification lands.
+ * A response carries at most one chunk, read from only the pieces it needs, so no file size brings a
+ * query near the instruction or reply limits. Every response is certified (certify.ts, HTTP gateway
+ * protocol v2, response-only): a file larger than one chunk answers a plain GET with the 206 of its first
+ * chunk, and `Range: bytes=a-…` (or `-n`) with the 206 of the whole chunk holding byte `a` — its
+ * `Content-Range` says which bytes it carries; a gateway cuts the requested range out of it (see
+ * replica/http/gateway.ts). The certified bodies of chunks are their SHA-256s from the read-back.
  */
-import { expectedChunkLength } from '../../shared/constants';
-import { skipCertificationHeaders } from '../../shared/certification';
-import { toHex } from '../../shared/sha256';
+import { certificateHeaders, exprPath, responseHash, type Target } from '../../shared/certification/http';
+import { sha256 } from '../../shared/sha256';
 import { checkUrlToken, TOKEN_PARAM } from '../../shared/url_token';
 import type { HeaderField, HttpRequest, HttpResponse } from '../../shared/types';
-import { servedAsset, urlSecret } from './assets';
+import { urlSecret } from './assets';
+import { assetInfo, certification, isPublished } from './certify';
 import { readChunk } from './logic';
-import type { BucketSession, BucketState } from './state';
-import type { AssetMeta } from '../../shared/types';
+import {
+    chunkResponse,
+    chunkSpan,
+    deepNotFound,
+    emptyAsset,
+    etagOf,
+    forbidden,
+    globalNotFound,
+    methodNotAllowed,
+    notModified,
+    options,
+    preparing,
+    rangeNotSatisfiable,
+    type Response,
+    type ServedAssetInfo,
+    unknownAsset
+} from './responses';
+import type { BucketState } from './state';
 
-/**
- * Most body bytes in one response (above the largest chunk, so a response is one chunk at most). A whole
- * 1.9 MiB chunk costs ~0.18 B instructions to read and encode (`npm run bench http`), 4% of the 5 B
- * query limit, in a reply of ~1.9 MiB under the 3 MiB limit.
- */
-export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+export { contentDisposition } from './responses';
 
 export interface HttpEnv {
     now: bigint;
     /** `ic0.data_certificate`, present in non-replicated queries. */
     certificate?: Uint8Array;
 }
-
-/** Uploaded HTML or SVG must not run script in the bucket's origin; PDFs need their viewer (no sandbox). */
-const CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; font-src 'self' data:; form-action 'none'; base-uri 'none'";
-const EXPOSED = 'Accept-Ranges, Content-Range, Content-Length, Content-Disposition, ETag';
-const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
-
-const text = (body: string) => new TextEncoder().encode(body);
 
 function header(request: HttpRequest, name: string): string | undefined {
     const lower = name.toLowerCase();
@@ -66,45 +72,27 @@ function splitUrl(url: string): { path: string; query: Map<string, string> } {
     return { path: at < 0 ? withoutOrigin : withoutOrigin.slice(0, at), query };
 }
 
-/** The asset id in `/a/<id>` or `/a/<id>/<name>`, or null. */
-export function assetIdOf(path: string): bigint | null {
-    const match = /^\/a\/(\d{1,20})(?:\/[^/]*)?$/.exec(path);
-    if (match === null) return null;
-    const id = BigInt(match[1]);
+/** A canonical asset id (decimal, no leading zero, below 2^64), or null: `/a/007` is not `/a/7`. */
+export function assetIdOf(segment: string): bigint | null {
+    if (!/^(0|[1-9]\d{0,19})$/.test(segment)) return null;
+    const id = BigInt(segment);
     return id < 1n << 64n ? id : null;
 }
 
-function respond(status: number, headers: HeaderField[], body: Uint8Array, env: HttpEnv): HttpResponse {
-    return {
-        status_code: status,
-        headers: [...headers, ['X-Content-Type-Options', 'nosniff'], ...skipCertificationHeaders(env.certificate)],
-        body
-    };
-}
-
-function plain(status: number, message: string, env: HttpEnv, extra: HeaderField[] = []): HttpResponse {
-    return respond(status, [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store'], ...extra], text(`${message}\n`), env);
-}
-
-// ------------------------------------------------------------------ header values
-
-/** RFC 5987 `attr-char`s stay, everything else is percent-encoded UTF-8. */
-function rfc5987(value: string): string {
-    return encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-export function contentDisposition(name: string, download: boolean): string {
-    const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-    return `${download ? 'attachment' : 'inline'}; filename="${fallback}"; filename*=UTF-8''${rfc5987(name)}`;
-}
-
-/** The uploaded type when it is a printable header value, else octet-stream. */
-function contentType(meta: AssetMeta): string {
-    return /^[\x20-\x7e]{1,256}$/.test(meta.content_type) ? meta.content_type : 'application/octet-stream';
-}
-
-function etagOf(meta: AssetMeta): string {
-    return `"${toHex(meta.sha256)}"`;
+/**
+ * The path's segments as the HTTP gateways' verifiers see them: percent-decoded, split at `/`, empty
+ * segments dropped, and "" appended for a path ending in `/` (the directory, unlike the file).
+ */
+export function pathSegments(path: string): string[] {
+    let decoded = path;
+    try {
+        decoded = decodeURIComponent(path);
+    } catch {
+        // a malformed escape: the verifier refuses such a URL anyway
+    }
+    const parts = decoded.split('/').filter((p) => p !== '');
+    if (decoded.endsWith('/')) parts.push('');
+    return parts;
 }
 
 /** If-None-Match uses the weak comparison: `W/` prefixes are ignored; `*` matches. */
@@ -139,114 +127,78 @@ export function parseRange(value: string, size: number): ByteRange | 'unsatisfia
 
 // ------------------------------------------------------------------ serving
 
-interface Asset {
-    id: bigint;
-    session: BucketSession;
-    meta: AssetMeta;
-    size: number;
-    public: boolean;
-}
+const utf8 = (text: string) => new TextEncoder().encode(text);
 
-function assetHeaders(asset: Asset, download: boolean): HeaderField[] {
-    const headers: HeaderField[] = [
-        ['Content-Type', contentType(asset.meta)],
-        ['Content-Disposition', contentDisposition(asset.meta.name, download)],
-        ['Accept-Ranges', 'bytes'],
-        ['ETag', etagOf(asset.meta)],
-        ['Content-Security-Policy', asset.meta.content_type.toLowerCase().startsWith('application/pdf') ? CSP : `${CSP}; sandbox`]
-    ];
-    if (asset.public) {
-        headers.push(['Cache-Control', 'public, max-age=31536000, immutable'], ['Access-Control-Allow-Origin', '*'], ['Access-Control-Expose-Headers', EXPOSED]);
-    } else {
-        headers.push(['Cache-Control', 'private, no-store'], ['Referrer-Policy', 'no-referrer'], ['X-Robots-Tag', 'noindex']);
-    }
-    return headers;
-}
-
-/** The bytes [start, end] of the asset, end within start's chunk (the caller clamps it). */
-function readBytes(state: BucketState, asset: Asset, start: number, end: number): Uint8Array {
-    const chunkSize = asset.session.chunk_size;
-    const index = Math.floor(start / chunkSize);
-    const offset = start - index * chunkSize;
-    return readChunk(state, asset.id, index, offset, offset + (end - start + 1));
-}
-
-/** The part of [start, end] one response carries: to the end of start's chunk, at most MAX_BODY_BYTES. */
-function clampPart(asset: Asset, start: number, end: number): number {
-    const chunkSize = asset.session.chunk_size;
-    const chunkEnd = Math.floor(start / chunkSize) * chunkSize + expectedChunkLength(asset.session, Math.floor(start / chunkSize)) - 1;
-    return Math.min(end, chunkEnd, start + MAX_BODY_BYTES - 1);
-}
-
-/** Serves one request. Never traps on input: every malformed request gets a 4xx. HEAD answers carry no body. */
+/** Serves one request. Never traps on input: every malformed request gets a certified 4xx. */
 export function httpRequest(state: BucketState, env: HttpEnv, request: HttpRequest): HttpResponse {
-    const response = serve(state, env, request);
-    return request.method.toUpperCase() === 'HEAD' && response.body.length > 0 ? { ...response, body: new Uint8Array() } : response;
+    const { response, target, bodyHash } = serve(state, env, request);
+    const headers: HeaderField[] = [...response.headers];
+    // The response hash is computed from what is sent; for a chunk, from the digest kept at verification.
+    const hash = responseHash(response.status, headers, bodyHash ?? sha256(response.body));
+    headers.push(...certificateHeaders(env.certificate, () => certification(state).witness(target, hash), exprPath(target)));
+    return { status_code: response.status, headers, body: response.body };
 }
 
-function serve(state: BucketState, env: HttpEnv, request: HttpRequest): HttpResponse {
+interface Served {
+    response: Response;
+    target: Target;
+    /** The body's SHA-256 when known without hashing it (a chunk's digest). */
+    bodyHash?: Uint8Array;
+}
+
+function serve(state: BucketState, env: HttpEnv, request: HttpRequest): Served {
     const method = request.method.toUpperCase();
     const { path, query } = splitUrl(request.url);
-    const id = assetIdOf(path);
-    if (id === null) return plain(404, 'Not found. Silo serves assets at /a/<asset id> and /a/<asset id>/<file name>.', env);
-    if (method === 'OPTIONS') {
-        return respond(204, [
-            ['Access-Control-Allow-Origin', '*'],
-            ['Access-Control-Allow-Methods', ALLOWED_METHODS],
-            ['Access-Control-Allow-Headers', 'Range, If-None-Match, If-Range'],
-            ['Access-Control-Max-Age', '86400']
-        ], new Uint8Array(), env);
-    }
-    if (method !== 'GET' && method !== 'HEAD') return plain(405, `Method ${request.method} is not allowed: use GET or HEAD.`, env, [['Allow', ALLOWED_METHODS]]);
+    const parts = pathSegments(path);
+    if (parts[0] !== 'a') return { response: globalNotFound(), target: { kind: 'global' } };
 
-    const found = servedAsset(state, id);
-    if ('missing' in found) {
-        return found.missing === 'asset'
-            ? plain(404, `Asset ${id} does not exist here (unknown, deleted, or not yet committed).`, env)
-            : plain(503, `Asset ${id} is being prepared for HTTP serving; retry in a minute.`, env, [['Retry-After', '60']]);
+    const segment = parts[1];
+    const id = segment === undefined ? null : assetIdOf(segment);
+    if (id === null || !isPublished(state, id)) {
+        // `/a/<*>`: the witness proves the id segment (and "", which the verifier also tries) absent.
+        const absent = segment === undefined ? [utf8('<$>')] : segment === '' ? [utf8('')] : [utf8(segment), utf8('')];
+        const target: Target = { kind: 'unknown', absent };
+        if (method === 'OPTIONS') return { response: options(), target };
+        if (method !== 'GET' && method !== 'HEAD') return { response: methodNotAllowed(), target };
+        const session = id === null ? undefined : state.sessions.get(id);
+        return { response: session !== undefined && 'committed' in session.state ? preparing() : unknownAsset(), target };
     }
-    const asset: Asset = { id, ...found, size: Number(found.session.size), public: 'public' in found.session.visibility };
+    const target: Target = { kind: 'asset', id, exact: parts.length === 2 };
+    if (method === 'OPTIONS') return { response: options(), target };
+    if (method !== 'GET' && method !== 'HEAD') return { response: methodNotAllowed(), target };
+    if (parts.length > 3) return { response: deepNotFound(), target };
+    const asset = assetInfo(state, id);
+    if (asset === null) throw new Error(`invariant broken: asset ${id} is certified but not committed with metadata`);
 
     if (!asset.public) {
         const token = query.get(TOKEN_PARAM) ?? null;
         const secret = urlSecret(state);
-        if (token === null || secret === undefined) return plain(403, `Asset ${id} is private: its URL needs a token (the owner gets one from asset_url, or \`silo url ${id}\`).`, env, privacy);
+        if (token === null || secret === undefined) return { response: forbidden(asset, 'missing'), target };
         const verdict = checkUrlToken(secret, id, token, env.now / 1_000_000_000n);
-        if (verdict !== 'valid') return plain(403, verdict === 'expired' ? `The token of this URL has expired; ask the owner for a new one.` : `The token of this URL is not valid for asset ${id}.`, env, privacy);
+        if (verdict !== 'valid') return { response: forbidden(asset, verdict), target };
     }
 
-    const headers = assetHeaders(asset, query.has('download'));
     const etag = etagOf(asset.meta);
     const ifNoneMatch = header(request, 'If-None-Match');
-    if (ifNoneMatch !== undefined && noneMatch(ifNoneMatch, etag)) {
-        return respond(304, headers.filter(([name]) => name !== 'Content-Type' && name !== 'Content-Disposition'), new Uint8Array(), env);
-    }
+    if (ifNoneMatch !== undefined && noneMatch(ifNoneMatch, etag)) return { response: notModified(asset), target };
 
     let range = header(request, 'Range');
     const ifRange = header(request, 'If-Range');
     // If-Range with another entity tag (or a date: Silo sends no Last-Modified) asks for the whole asset.
     if (range !== undefined && ifRange !== undefined && ifRange.trim() !== etag) range = undefined;
     const parsed = range === undefined ? null : parseRange(range, asset.size);
-    if (parsed === 'unsatisfiable') {
-        const kept = headers.filter(([name]) => name !== 'Content-Type' && name !== 'Content-Disposition');
-        return respond(416, [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Range', `bytes */${asset.size}`], ...kept], text(`Range not satisfiable: the asset has ${asset.size} bytes.\n`), env);
-    }
-    const head = method === 'HEAD';
-
-    if (parsed === null) {
-        // The whole asset: 200 when one response holds it (and for HEAD, which reports the reassembled size),
-        // else its first part as 206 without Content-Length (the gateway sets the total once reassembled).
-        const end = asset.size === 0 ? -1 : clampPart(asset, 0, asset.size - 1);
-        if (head || end === asset.size - 1) {
-            const body = head || asset.size === 0 ? new Uint8Array() : readBytes(state, asset, 0, end);
-            return respond(200, [...headers, ['Content-Length', String(asset.size)]], body, env);
-        }
-        return respond(206, [...headers, ['Content-Range', `bytes 0-${end}/${asset.size}`]], readBytes(state, asset, 0, end), env);
-    }
-    const end = clampPart(asset, parsed.start, parsed.end);
-    const body = head ? new Uint8Array() : readBytes(state, asset, parsed.start, end);
-    return respond(206, [...headers, ['Content-Range', `bytes ${parsed.start}-${end}/${asset.size}`], ['Content-Length', String(end - parsed.start + 1)]], body, env);
+    if (parsed === 'unsatisfiable') return { response: rangeNotSatisfiable(asset), target };
+    const download = query.has('download');
+    if (asset.session.chunk_count === 0) return { response: emptyAsset(asset, download), target };
+    // The chunk holding the first byte asked for (the first chunk without Range), whole: that is what is certified.
+    const index = parsed === null ? 0 : Math.floor(parsed.start / asset.session.chunk_size);
+    return chunk(state, asset, index, download, parsed === null && asset.session.chunk_count === 1, target);
 }
 
-/** Headers of every answer about a private asset, refusals included. */
-const privacy: HeaderField[] = [['Referrer-Policy', 'no-referrer'], ['X-Robots-Tag', 'noindex']];
+function chunk(state: BucketState, asset: ServedAssetInfo, index: number, download: boolean, whole: boolean, target: Target): Served {
+    const digest = state.digests.get([asset.id, index]);
+    if (digest === undefined) throw new Error(`invariant broken: chunk ${index} of certified asset ${asset.id} has no digest`);
+    const { start, end } = chunkSpan(asset, index);
+    const body = readChunk(state, asset.id, index, 0, end - start + 1);
+    return { response: chunkResponse(asset, index, body, download, whole), target, bodyHash: digest };
+}

@@ -104,8 +104,10 @@ export function writeChunk(state: BucketState, id: bigint, index: number, bytes:
     for (let piece = 0, at = 0; at < bytes.length; piece++, at += pieceBytes) {
         state.pieces.insert([id, index, piece], bytes.subarray(at, at + pieceBytes));
     }
-    // A v1 copy of the chunk (possible only in a session open across the layout upgrade) is superseded.
+    // A v1 copy of the chunk (possible only in a session open across the layout upgrade) is superseded,
+    // and so is the digest of the bytes this replaces.
     state.chunks.remove([id, index]);
+    state.digests.remove([id, index]);
 }
 
 /**
@@ -148,6 +150,7 @@ export function removeChunk(state: BucketState, id: bigint, index: number, lengt
 export function dropChunkOf(state: BucketState, session: BucketSession, index: number): void {
     const length = expectedChunkLength(session, index);
     removeChunk(state, session.session_id, index, length);
+    state.digests.remove([session.session_id, index]);
     setChunk(state, session, index, false);
     session.received_count -= 1;
     session.received_bytes -= BigInt(length);

@@ -5,9 +5,9 @@
 import { IDL } from '@dfinity/candid';
 import { call, certifiedDataSet, dataCertificate, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, setTimer, StableBTreeMap, time, trap, update } from 'azle';
 
+import { DELETE_BATCH_CHUNKS } from '../../shared/constants';
 import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
 import { bucketMethods as b } from '../../shared/idl';
-import { certifiedData } from '../../shared/certification';
 import { AssetMeta as AssetMetaRecord, BucketInitArgs } from '../../shared/types';
 import type {
     AssetMeta,
@@ -27,6 +27,7 @@ import type {
     VerifyProgress
 } from '../../shared/types';
 import { commitWithMeta, forgetMeta, putAssetMeta, setUrlSecret } from './assets';
+import * as certify from './certify';
 import { httpRequest } from './http';
 import { inspectBucketMessage } from './inspect';
 import * as logic from './logic';
@@ -43,8 +44,24 @@ const state: BucketState = {
     chunks: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunks, idIndexKey, bytesSerializer),
     pieces: new StableBTreeMap<[bigint, number, number], Uint8Array>(BucketMemory.pieces, idIndexPieceKey, bytesSerializer),
     presence: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.presence, idIndexKey, bytesSerializer),
-    assets: new StableBTreeMap<bigint, AssetMeta>(BucketMemory.assetMeta, u64Key, candidSerializer(AssetMetaRecord))
+    assets: new StableBTreeMap<bigint, AssetMeta>(BucketMemory.assetMeta, u64Key, candidSerializer(AssetMetaRecord)),
+    certNodes: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.certNodes, idIndexKey, bytesSerializer),
+    digests: new StableBTreeMap<[bigint, number], Uint8Array>(BucketMemory.chunkDigests, idIndexKey, bytesSerializer),
+    certJobs: new StableBTreeMap<bigint, Uint8Array>(BucketMemory.certJobs, u64Key, bytesSerializer)
 };
+
+/** Publishes the certification tree's root, and keeps a timer running while certification work is queued. */
+let certTimer = false;
+function certified(): void {
+    certifiedDataSet(certify.certification(state).rootHash());
+    if (certTimer || !certify.pending(state)) return;
+    certTimer = true;
+    setTimer(0, () => {
+        certTimer = false;
+        certify.step(state);
+        certified();
+    });
+}
 
 const verification: verify.VerifyState = {
     plans: new StableBTreeMap<bigint, verify.PlanRecord>(BucketMemory.plans, u64Key, candidSerializer(verify.PlanRecord)),
@@ -72,7 +89,8 @@ export default class {
     @init([BucketInitArgs])
     init(args: InitArgsT): void {
         logic.initialize(state, args.index);
-        certifiedDataSet(certifiedData());
+        certify.setUpCertification(state);
+        certified();
     }
 
     /** Takes the init argument too (Azle requires it); the index of a bucket never changes. */
@@ -80,7 +98,10 @@ export default class {
     postUpgrade(args: InitArgsT): void {
         const refusal = logic.checkLayout(state) ?? logic.checkIndex(state, args.index);
         if (refusal !== null) trap(refusal);
-        certifiedDataSet(certifiedData());
+        // The tree is in stable memory: only the fixed response sets are checked (a few paths), nothing per asset.
+        certify.setUpCertification(state);
+        certify.startBackfill(state);
+        certified();
     }
 
     @query(b.http_request.argTypes, b.http_request.retTypes[0])
@@ -150,6 +171,7 @@ export default class {
         return fromIndex('c2c_commit_session', () => {
             const result = commitWithMeta(state, args);
             if ('Ok' in result) verify.forget(verification, args.session_id);
+            certified();
             return result;
         });
     }
@@ -158,14 +180,23 @@ export default class {
     c2c_delete(id: bigint): ResultT<DeleteProgress> {
         return fromIndex('c2c_delete', () => {
             forgetMeta(state, id);
+            certified();
             verify.forget(verification, id);
-            return logic.deleteChunks(state, id);
+            const progress = logic.deleteChunks(state, id);
+            if ('Err' in progress) return progress;
+            // The asset's certified responses left the tree above; their map's nodes go a batch at a time.
+            const nodes = certify.destroyResponses(state, id, 4 * DELETE_BATCH_CHUNKS);
+            return { Ok: { remaining: progress.Ok.remaining + nodes } };
         });
     }
 
     @update(b.c2c_put_asset_meta.argTypes, b.c2c_put_asset_meta.retTypes[0])
     c2c_put_asset_meta(metas: AssetMeta[]): ResultT<number> {
-        return fromIndex('c2c_put_asset_meta', () => putAssetMeta(state, metas));
+        return fromIndex('c2c_put_asset_meta', () => {
+            const result = putAssetMeta(state, metas);
+            certified();
+            return result;
+        });
     }
 
     @update(b.c2c_set_url_secret.argTypes, b.c2c_set_url_secret.retTypes[0])

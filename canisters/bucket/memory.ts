@@ -14,5 +14,11 @@ export const BucketMemory = {
     assetMeta: 5,
     /** Per-chunk verification (verify.ts): each session's plan, and its checkpoints. */
     plans: 6,
-    checkpoints: 7
+    checkpoints: 7,
+    /** Response certification (certify.ts): the nodes of its Merkle maps (shared/certification/tree.ts). */
+    certNodes: 8,
+    /** (asset id, chunk index) → the chunk's SHA-256, from its read-back during verification. */
+    chunkDigests: 9,
+    /** Asset id → the next chunk to certify, while its certification is in progress. */
+    certJobs: 10
 } as const;

@@ -63,6 +63,12 @@ export interface BucketState {
     presence: KvMap<[bigint, number], Uint8Array>;
     /** Committed asset id → its HTTP metadata (layout v4; assets committed before arrive by backfill). */
     assets: KvMap<bigint, AssetMeta>;
+    /** Response certification (certify.ts): nodes of the Merkle maps, keyed (map namespace, node id). */
+    certNodes: KvMap<[bigint, number], Uint8Array>;
+    /** (session or asset id, chunk index) → SHA-256 of the chunk as read back from stable memory. */
+    digests: KvMap<[bigint, number], Uint8Array>;
+    /** Asset id → progress of its certification (u32: the next chunk); one reserved key for the backfill scan. */
+    certJobs: KvMap<bigint, Uint8Array>;
 }
 
 export interface Env {

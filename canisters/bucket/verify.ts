@@ -52,7 +52,7 @@ export interface VerifyState {
 
 /** The calls out: a raw call to the verifier, and a timer. */
 export interface VerifyPorts {
-    call(verifier: Principal, method: 'absorb' | 'digest', arg: Uint8Array): Promise<Uint8Array>;
+    call(verifier: Principal, method: 'absorb_chunk' | 'digest_chunk', arg: Uint8Array): Promise<Uint8Array>;
     schedule(seconds: number, run: () => Promise<void>): void;
 }
 
@@ -256,7 +256,8 @@ async function verifyChunk(state: BucketState, v: VerifyState, ports: VerifyPort
     const generation = heap.writes.get(key(sessionId, index)) ?? 0;
     const arg = verifierArg(state, session, index, stateAt(v, session, index));
 
-    const reply = await ports.call(plan.verifier, last ? 'digest' : 'absorb', arg);
+    // The `_chunk` methods also answer the chunk's own SHA-256, which certifies its HTTP response (certify.ts).
+    const reply = await ports.call(plan.verifier, last ? 'digest_chunk' : 'absorb_chunk', arg);
 
     // The world moved during the call: only a result for the bytes still stored, in a live session, counts.
     const now = state.sessions.get(sessionId);
@@ -268,7 +269,10 @@ async function verifyChunk(state: BucketState, v: VerifyState, ports: VerifyPort
     if ('Err' in result) return { error: `the verifier refused chunk ${index}: ${result.Err.InvalidArgument}` };
 
     const expected = last ? current.sha256 : expectedState(v, now, index);
-    if (equal(result.Ok, expected)) {
+    if (result.Ok.length !== expected.length + SHA256_DIGEST_BYTES) return { error: `the verifier answered ${result.Ok.length} bytes for chunk ${index}` };
+    if (equal(result.Ok.subarray(0, expected.length), expected)) {
+        // The digest of the bytes just read back: what the chunk's certified response hashes (certify.ts).
+        state.digests.insert([sessionId, index], result.Ok.slice(expected.length));
         current.verified[index >> 3] |= 1 << (index & 7);
         current.verified_count += 1;
         v.plans.insert(sessionId, current);

@@ -13,7 +13,7 @@ import type { Principal } from '@dfinity/principal';
 import { candidSerializer } from '../../shared/stable';
 import { CyclesReport, type BucketInfo, type Config, type CyclesReport as CyclesReportT, type Result } from '../../shared/types';
 import { type Env, getConfig, getU64, type IndexState, type Ports, setU64, type TopUpWindow } from './state';
-import { describeError } from './tasks';
+import { describeError } from './errors';
 
 export const NANOS_PER_DAY = 86_400n * 1_000_000_000n;
 

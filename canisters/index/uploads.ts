@@ -15,6 +15,7 @@ import {
     MAX_NAME_BYTES,
     SHA256_BLOCK_BYTES
 } from '../../shared/constants';
+import { normaliseContentType } from '../../shared/media_type';
 import { chainingValue, decodeState, encodeState, finalize, initialState, toHex } from '../../shared/sha256';
 import { writeU64 } from '../../shared/stable';
 import { type Asset, type BeginUploadArgs, type Result, type SessionInfo, sessionInfoFields, type SiloError, type UploadTicket } from '../../shared/types';
@@ -22,8 +23,10 @@ import { adjustOwner, getOwner, insertAsset, openSessions } from './assets';
 import { adjustBucket, allocateBucket, bucketCreationRefusal, bucketLimit, createBucket } from './buckets';
 import { dueSessions, putSession, removeSession, SWEEP_BATCH } from './schedule';
 import { fundUpload, planUploadFunding, uploadCost } from './cycles';
+import { forgetEncryption } from './keys';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
-import { describeError, enqueueTask, runTask } from './tasks';
+import { describeError } from './errors';
+import { enqueueTask, runTask } from './tasks';
 import { collectVerification, currentVerifier, planSession } from './verification';
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
@@ -69,6 +72,7 @@ function forgetSession(state: IndexState, s: SessionRecord): void {
 /** Frees what a session holds in the index and queues the deletion of its chunks in the bucket. */
 function dropSession(state: IndexState, env: Env, s: SessionRecord): ReturnType<typeof enqueueTask> {
     forgetSession(state, s);
+    forgetEncryption(state, s.session_id, s.owner);
     adjustOwner(state, s.owner, { reserved: -quotaCharge(s), sessions: -1 });
     // The bucket counts the session's bytes as used until its chunks are gone (the task releases them).
     adjustBucket(state, s.bucket, { reserved: -s.size, used: s.size });
@@ -93,7 +97,9 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
     if (env.caller.isAnonymous()) return { Err: { Unauthorized: 'anonymous callers cannot upload; call with an identity' } };
     const invalid = validateBegin(args, getConfig(state).min_chunk_size);
     if (invalid !== null) return { Err: { InvalidArgument: invalid } };
-    const contentType = args.content_type;
+    // One media type, normalised; a list, control characters or anything malformed is refused.
+    const contentType = normaliseContentType(args.content_type);
+    if (!contentType.ok) return { Err: { InvalidArgument: contentType.reason } };
     const chunks = chunkCount(args.size, args.chunk_size);
     if (chunks > MAX_CHUNK_COUNT) return { Err: { LimitExceeded: { what: 'chunks per upload', limit: BigInt(MAX_CHUNK_COUNT), requested: BigInt(chunks) } } };
 
@@ -137,7 +143,7 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         session_id: sessionId,
         owner: env.caller,
         name: args.name,
-        content_type: contentType,
+        content_type: contentType.value,
         size: args.size,
         sha256: args.sha256,
         chunk_size: args.chunk_size,

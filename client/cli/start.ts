@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { UsageError, wholeNumber } from './args';
 import { type Command, stringOption } from './command';
 import { NETWORKS } from './connect';
+import { errorDetails, oneLine } from './output';
 
 /** dfx's port, where `--network local` looks (the server's own default is the same). */
 const DEFAULT_PORT = Number(new URL(NETWORKS.local.host).port);
@@ -15,9 +16,10 @@ export const start: Command = {
     description: `Serves the embedded replica of --state as a local IC network on one port (default ${DEFAULT_PORT}, dfx's): the IC
 HTTP interface at /api (for @dfinity/agent and dfx-style tools), an HTTP gateway to canisters' http_request at
 http://<canister-id>.localhost:<port>/ (verified; <canister-id>.raw.localhost unverified), and the web app at
-http://127.0.0.1:<port>/ (or localhost), whose origin serves nothing a canister produced. Prints the URL and the index canister (--json: {"url", "index"}). Runs until Ctrl-C or
-SIGTERM, then checkpoints; while it runs, other silo commands with the same --state go through it.
---host is the address to listen on here (default 127.0.0.1).`,
+http://127.0.0.1:<port>/ (or localhost), whose origin serves nothing a canister produced. Prints the URL and
+the index canister (--json: {"url", "index"}). Runs until Ctrl-C or SIGTERM, then checkpoints; while it runs,
+other silo commands with the same --state go through it. --host is the address to listen on here (default
+127.0.0.1).`,
     handlesSignals: true,
     options: {
         port: { type: 'string', value: '<n>', help: `port to listen on (default ${DEFAULT_PORT})` }
@@ -38,7 +40,12 @@ SIGTERM, then checkpoints; while it runs, other silo commands with the same --st
                 stateDir,
                 host: stringOption(invocation, 'host'),
                 port: wholeNumber('port', stringOption(invocation, 'port'), 0, 65535),
-                onStep: (m) => output.note(m)
+                onStep: (m) => output.note(m),
+                // Errors of background work (a round, a checkpoint, the HTTP interface): one line each.
+                onError: (error) => {
+                    output.note(`silo start: ${oneLine(error instanceof Error ? error.message : String(error))}`);
+                    if (output.verbose) output.note(errorDetails(error));
+                }
             },
             (started) => output.result({ url: started.url, index: started.indexId.toText() }, () => `Silo local network at ${started.url}\nindex canister ${started.indexId.toText()}\nCtrl-C to stop`)
         );

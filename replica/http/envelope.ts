@@ -14,6 +14,7 @@ import { compare, lebEncode } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { concatBytes } from '../../shared/bytes';
+import { blsVerifyOffThread } from './bls_worker';
 import { hex } from './hash_tree';
 
 export class EnvelopeError extends Error {
@@ -586,7 +587,13 @@ async function verifyCanisterSignature(key: Buffer, signature: Uint8Array, paylo
     }
     try {
         checkCertificateSize(sig.certificate);
-        const certificate = await Certificate.create({ certificate: sig.certificate, rootKey: ctx.rootKey, canisterId: signer, disableTimeVerification: true });
+        const certificate = await Certificate.create({
+            certificate: sig.certificate,
+            rootKey: ctx.rootKey,
+            canisterId: signer,
+            disableTimeVerification: true,
+            blsVerify: blsVerifyOffThread
+        });
         const certified = certificate.lookup_path(['canister', signer.toUint8Array(), 'certified_data']);
         const root = await reconstruct(sig.tree as never);
         if (certified.status !== LookupPathStatus.Found || hex(certified.value as Uint8Array) !== hex(root)) return fail('the certificate does not certify the signature tree');

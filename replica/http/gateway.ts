@@ -9,7 +9,10 @@
  * - A `streaming_strategy` callback is followed until it returns no token.
  * - A 206 to a request that had no `Range` is the first piece of a larger body: the gateway fetches the
  *   rest with `Range: bytes=<next>-` requests and answers 200 with the whole body (ic-gateway does the
- *   same). A 206 to a ranged request passes through.
+ *   same). A 206 to a ranged request may start before the byte asked for (a canister that certifies
+ *   whole chunks answers with the chunk holding it): the gateway answers exactly the range asked for —
+ *   cut out of the verified response, continued with more verified `Range` requests when a closed range
+ *   (`a-b`, `-n`) runs past it; an open range (`a-`) ends where the canister's response ends.
  * - Responses to queries are verified (certification v1 and v2, including a canister's certified
  *   decision to skip) with `@dfinity/response-verification`; a response that fails answers 503.
  */
@@ -220,8 +223,25 @@ export class Gateway {
         }
 
         const reassemble = response.status_code === 206 && !ranged;
-        const headers = answerHeaders(response.headers, verdict, reassemble);
         const head = request.method.toUpperCase() === 'HEAD';
+
+        const cut = response.status_code === 206 && ranged && rest === null ? exactRange(request.headers, response.headers) : null;
+        if (cut !== null) {
+            const headers = answerHeaders(response.headers, verdict, true);
+            headers.push(['content-range', `bytes ${cut.start}-${cut.end}/${cut.part.total}`], ['content-length', String(cut.end - cut.start + 1)]);
+            res.writeHead(206, flatten(headers));
+            if (head) {
+                res.end();
+                return;
+            }
+            await write(res, body.subarray(cut.start - cut.part.start, Math.min(cut.end, cut.part.end) - cut.part.start + 1));
+            if (cut.end > cut.part.end) {
+                for await (const piece of this.ranges(canisterId, request, raw, cut.part.end + 1, cut.part.total, cut.end + 1)) await write(res, piece);
+            }
+            res.end();
+            return;
+        }
+        const headers = answerHeaders(response.headers, verdict, reassemble);
 
         if (reassemble) {
             const range = contentRange(response.headers, 0);
@@ -326,20 +346,22 @@ export class Gateway {
      * The rest of a body whose first `from` bytes came in a 206, fetched with `Range: bytes=<next>-`
      * requests; each answer must continue where the previous ended, and is verified like any response.
      */
-    private async *ranges(canisterId: Principal, request: CanisterRequest, raw: boolean, from: number, total: number): AsyncGenerator<Uint8Array> {
+    private async *ranges(canisterId: Principal, request: CanisterRequest, raw: boolean, from: number, total: number, until = total): AsyncGenerator<Uint8Array> {
         let fetched = from;
-        for (let calls = 0; fetched < total; calls++) {
+        const kept = request.headers.filter(([name]) => !/^(range|if-range)$/i.test(name));
+        for (let calls = 0; fetched < until; calls++) {
             if (calls >= MAX_RANGE_REQUESTS) throw new GatewayError(502, `The body needed more than ${MAX_RANGE_REQUESTS} range requests`);
             await turn();
-            const ranged = { ...request, headers: [...request.headers, ['Range', `bytes=${fetched}-`] as Header] };
+            const ranged = { ...request, headers: [...kept, ['Range', `bytes=${fetched}-`] as Header] };
             const response = await this.httpRequest(canisterId, ranged);
             if (response.streaming_strategy.length > 0) throw new GatewayError(502, 'A range response carried a streaming strategy');
             if (response.status_code !== 206) throw new GatewayError(502, `A range request answered ${response.status_code}, not 206`);
             const range = contentRange(response.headers, fetched);
             if (range.total !== total) throw new GatewayError(502, `The body's length changed from ${total} to ${range.total} between range requests`);
             if (!raw) this.verify(canisterId, ranged, response);
-            yield response.body.subarray(fetched - range.start, range.end - range.start + 1);
-            fetched = range.end + 1;
+            const end = Math.min(range.end, until - 1);
+            yield response.body.subarray(fetched - range.start, end - range.start + 1);
+            fetched = end + 1;
         }
     }
 
@@ -418,6 +440,34 @@ function contentRange(headers: Header[], fetched: number): ContentRange {
     if (start > end || end >= total) throw new GatewayError(502, `Inconsistent Content-Range header '${value}'`);
     if (start > fetched || end < fetched) throw new GatewayError(502, `Content-Range '${value}' does not continue the body at byte ${fetched}`);
     return { start, end, total };
+}
+
+/**
+ * The exact range a ranged request asked for, given the 206 the canister answered (`part`), when that
+ * part holds its first byte: a closed range ends where asked (clamped to the size), an open one where the
+ * part ends. Null when the request's Range is not one plain range, or the part does not hold its start
+ * (the canister ignored the Range, e.g. for If-Range): the response then passes as it came.
+ */
+function exactRange(requestHeaders: Header[], responseHeaders: Header[]): { start: number; end: number; part: ContentRange } | null {
+    const range = requestHeaders.find(([name]) => name.toLowerCase() === 'range')?.[1];
+    const value = responseHeaders.find(([name]) => name.toLowerCase() === 'content-range')?.[1];
+    if (range === undefined || value === undefined) return null;
+    const part = /^\s*bytes (\d+)-(\d+)\/(\d+)\s*$/.exec(value);
+    const asked = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(range);
+    if (part === null || asked === null || (asked[1] === '' && asked[2] === '')) return null;
+    const [pStart, pEnd, total] = part.slice(1).map(Number);
+    if (pStart > pEnd || pEnd >= total) throw new GatewayError(502, `Inconsistent Content-Range header '${value}'`);
+    let start: number;
+    let end: number;
+    if (asked[1] === '') {
+        start = Math.max(0, total - Number(asked[2]));
+        end = total - 1;
+    } else {
+        start = Number(asked[1]);
+        end = asked[2] === '' ? pEnd : Math.min(Number(asked[2]), total - 1);
+    }
+    if (start < pStart || start > pEnd || end < start) return null;
+    return { start, end, part: { start: pStart, end: pEnd, total } };
 }
 
 /** The headers to answer, given what verification certified. */

@@ -29,7 +29,7 @@ import { Cbor } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
-import { checkCandidBounds } from '../candid_bounds';
+import { CandidBoundsError, checkCandidBounds } from '../candid_bounds';
 import type { Response } from '../execution';
 import { formatErrorCode, RejectCode } from '../errors';
 import { inSubnetRange, MANAGEMENT_CANISTER_ID } from '../ids';
@@ -49,6 +49,8 @@ export interface IcApiOptions {
     clock?: 'wall' | 'replica';
     /** How long `/api/v3/.../call` waits for the call to complete before answering 202 (default 10 s, as the IC). */
     callTimeoutMs?: number;
+    /** Bytes of request bodies read at once over all connections before further ones answer 503 (default 256 MiB). */
+    maxBufferedBytes?: number;
     /** Errors of the rounds the handler runs in the background (default: printed to stderr); the server keeps running. */
     onError?: (error: unknown) => void;
 }
@@ -71,6 +73,11 @@ export interface IcApi {
  */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_READ_STATE_BYTES = 64 * 1024;
+/**
+ * Request bodies held at once, over all connections (beyond: 503). Each request is bounded above; this
+ * bounds many of them arriving together (a few hundred slow 4 MiB uploads would otherwise pin GiBs).
+ */
+const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 /** Requests remembered at once (each until its expiry); beyond, calls are refused as the IC refuses them when its ingress pool is full. */
 const MAX_TRACKED_REQUESTS = 100_000;
 /** Rounds executed in one go before yielding to the event loop. */
@@ -176,6 +183,11 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             throw new HttpError(400, `Specified CanisterId ${canisterId.toText()} does not match effective canister id in URL ${ecid.toText()}`);
         }
         if (management) checkManagementTarget(envelope, ecid);
+        // The IC's boundary nodes route by the effective canister id: a canister no subnet hosts is refused
+        // there. (Management calls may name one: provisional_create_canister_with_cycles with a specified_id.)
+        else if (!inSubnetRange(canisterId) && replica.getCanister(canisterId) === undefined) {
+            throw new HttpError(400, 'error: canister_not_found\ndetails: The specified canister does not exist.');
+        }
         if (kind === 'call' || !envelope.sender.isAnonymous()) checkExpiry(envelope, replica.time);
         const targets = await authenticate(envelope, authContext());
         if (targets !== null && !targets.has(canisterId.toText())) {
@@ -325,6 +337,9 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         return true;
     };
 
+    /** Bytes of request bodies being read or handled now, over all connections. */
+    const buffers = { held: 0, max: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES };
+
     const route = async (req: IncomingMessage, res: ServerResponse, path: string) => {
         if (path === '/api/v2/status') {
             if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'Method not allowed; use GET.');
@@ -343,7 +358,7 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         } catch {
             throw new HttpError(400, `Invalid ${scope === 'subnet' ? 'subnet' : 'effective canister'} id in URL: ${idText}`);
         }
-        const body = await readBody(req, endpoint === 'read_state' ? MAX_READ_STATE_BYTES : MAX_BODY_BYTES);
+        const body = await readBody(req, endpoint === 'read_state' ? MAX_READ_STATE_BYTES : MAX_BODY_BYTES, buffers);
         // Checked before anything is parsed: a query's argument is bounded like a call's.
         if (endpoint !== 'read_state' && body.length > MAX_INGRESS_BYTES) {
             throw new HttpError(413, `Request is too large. Message byte size ${body.length} is larger than the max allowed ${MAX_INGRESS_BYTES}.`);
@@ -353,10 +368,6 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             return readState(body, { subnet: id }, res);
         }
         if (endpoint === 'read_state') return readState(body, { canister: id }, res);
-        // The IC's boundary nodes route by the effective canister id: one no subnet hosts is refused there.
-        if (id.toText() !== MANAGEMENT_CANISTER_ID.toText() && !inSubnetRange(id) && replica.getCanister(id) === undefined) {
-            throw new HttpError(400, 'error: canister_not_found\ndetails: The specified canister does not exist.');
-        }
         if (endpoint === 'query') return query(body, id, res);
         return call(body, id, version === 'v3', res);
     };
@@ -414,7 +425,8 @@ function checkManagementTarget(envelope: Envelope, ecid: Principal): void {
     try {
         checkCandidBounds(envelope.arg!);
         [{ [fieldName]: target }] = IDL.decode([IDL.Record({ [fieldName]: IDL.Principal })], envelope.arg!) as unknown as [Record<string, Principal>];
-    } catch {
+    } catch (error) {
+        if (error instanceof CandidBoundsError) throw new HttpError(400, error.message);
         throw new HttpError(400, `Could not find the effective canister id of the management canister call '${method}': its argument has no '${fieldName}' principal.`);
     }
     if (target.toText() !== ecid.toText()) {
@@ -422,15 +434,22 @@ function checkManagementTarget(envelope: Envelope, ecid: Principal): void {
     }
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+/** Reads a body of at most `limit` bytes, counted in `buffers` while it is read (released once it is read). */
+async function readBody(req: IncomingMessage, limit: number, buffers: { held: number; max: number }): Promise<Uint8Array> {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) throw new HttpError(413, `Request body is larger than the ${limit} bytes allowed.`);
     const parts: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > limit) throw new HttpError(413, `Request body is larger than the ${limit} bytes allowed.`);
-        parts.push(chunk as Buffer);
+    try {
+        for await (const chunk of req) {
+            size += (chunk as Buffer).length;
+            buffers.held += (chunk as Buffer).length;
+            if (size > limit) throw new HttpError(413, `Request body is larger than the ${limit} bytes allowed.`);
+            if (buffers.held > buffers.max) throw new HttpError(503, 'Service is overloaded, try again later.');
+            parts.push(chunk as Buffer);
+        }
+    } finally {
+        buffers.held -= size;
     }
     const body = Buffer.concat(parts);
     return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);

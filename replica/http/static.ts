@@ -14,21 +14,26 @@ export interface StaticOptions {
     dir?: string;
     /** The page `/` answers when there is no directory (HTML). */
     fallbackPage?: () => string;
+    /**
+     * Generated documents at fixed paths, answered before the directory is looked at (e.g. `silo start`'s
+     * `/silo.json`, which tells the web app the index to use): path → body and content type.
+     */
+    documents?: Record<string, () => { body: string; type: string }>;
 }
 
 /**
  * The web app's Content-Security-Policy, sent with every response of the app's origin (the page also
  * carries it as a `<meta>`, which cannot say `frame-ancestors`): its own scripts and styles only (Wasm
- * for the agent's BLS verification), and network access to the local network only (this origin, its
- * canisters' `<id>.localhost` hosts for previews, `?host=` another local port).
+ * for the agent's BLS verification), and network access to this origin (the IC HTTP interface) and
+ * canisters' `<id>.localhost` hosts (previews, links) only.
  */
 export const APP_CSP = [
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval'",
     "style-src 'self'",
-    "connect-src 'self' http://localhost:* http://127.0.0.1:* http://*.localhost:*",
-    "img-src 'self' data: blob: http://localhost:* http://127.0.0.1:* http://*.localhost:*",
-    "media-src 'self' blob: http://localhost:* http://127.0.0.1:* http://*.localhost:*",
+    "connect-src 'self' http://*.localhost:*",
+    "img-src 'self' data: blob: http://*.localhost:*",
+    "media-src 'self' blob: http://*.localhost:*",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
@@ -80,6 +85,12 @@ export function serveStatic(req: IncomingMessage, res: ServerResponse, url: URL,
     if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         send(res, 405, 'Method not allowed\n');
+        return;
+    }
+    const document = Object.hasOwn(options.documents ?? {}, url.pathname) ? options.documents![url.pathname]() : undefined;
+    if (document !== undefined) {
+        res.writeHead(200, { ...APP_HEADERS, 'content-type': document.type, 'content-length': Buffer.byteLength(document.body), 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : document.body);
         return;
     }
     const file = options.dir !== undefined && existsSync(options.dir) ? resolveStatic(options.dir, url.pathname) : null;

@@ -29,7 +29,7 @@ describe('static directory', () => {
         writeFileSync(join(root, 'secret.txt'), 'outside');
         server = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { dir } });
         url = await listen(server, '127.0.0.1', 0);
-        bare = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { fallbackPage: () => '<p>welcome</p>' } });
+        bare = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { fallbackPage: () => '<p>welcome</p>', documents: { '/silo.json': () => ({ body: JSON.stringify({ index: 'ryjl3-tyaaa-aaaaa-aaaba-cai' }), type: 'application/json' }) } } });
         bareUrl = await listen(bare, '127.0.0.1', 0);
     });
     afterAll(async () => {
@@ -74,6 +74,11 @@ describe('static directory', () => {
 
     it('answers / with the built-in page when there is no directory', async () => {
         expect(await (await fetch(`${bareUrl}/`)).text()).toBe('<p>welcome</p>');
+        // The server's own facts for the web app, which it trusts over its URL.
+        const config = await fetch(`${bareUrl}/silo.json`);
+        expect(config.headers.get('content-type')).toBe('application/json');
+        expect(await config.json()).toEqual({ index: 'ryjl3-tyaaa-aaaaa-aaaba-cai' });
+        expect((await fetch(`${url}/silo.json`)).status).toBe(404);
         expect((await fetch(`${bareUrl}/x`)).status).toBe(404);
     });
 });

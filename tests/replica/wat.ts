@@ -86,7 +86,7 @@ export const CERTIFIED_WAT = `(module
  * A call target is `[n][callee: n bytes][m][method: m bytes]` (callee empty: the management canister).
  * - query `name`: its name; query `hits`: how many `cq` runs persisted ('0' + count, so '0' always);
  *   update `replicated` / query `replicated_q`: '0' + `ic0.in_replicated_execution`.
- * - update `trap` / query `trap_q`: trap with the argument as message.
+ * - update `trap` / query `trap_q`: trap with the argument as message; query `spin`: runs until stopped.
  * - update `call`: target, then the payload; calls it and replies `[0] + reply`, `[reject code] + message`,
  *   or `[0xFF, call_perform result]`.
  * - update `notify` (`notify_cycles`, with 1 M cycles attached): one-way call to the target (callbacks
@@ -96,12 +96,14 @@ export const CERTIFIED_WAT = `(module
  * - composite query `cq`: targets, one after another; calls each with no payload, then replies with
  *   '0' + `in_replicated_execution`, each response (a reply's bytes, or `!<code>:<message>`), and
  *   `#<hits>` (its own `hits` counter, incremented on entry: '1' if its changes survive to its callbacks).
+ * - composite query `chain`: targets; calls the first with the rest as its argument and replies with its
+ *   name followed by the response (`!<code>:<message>` for a reject); with no target, its name.
  */
 export const RELAY_WAT = `(module
   ${ic0Imports('msg_reply', 'msg_reply_data_append', 'msg_reject', 'msg_arg_data_size', 'msg_arg_data_copy', 'msg_reject_code', 'msg_reject_msg_size', 'msg_reject_msg_copy', 'call_new', 'call_data_append', 'call_perform', 'call_cycles_add128', 'trap', 'in_replicated_execution')}
   (memory 4)
   (table 8 funcref)
-  (elem (i32.const 0) $fwd_reply $fwd_reject $noop $cq_reply $cq_reject)
+  (elem (i32.const 0) $fwd_reply $fwd_reject $noop $cq_reply $cq_reject $chain_reply $chain_reject)
   ;; 0x100 hits, 0x104 pending cq calls, 0x108 cq output end, 0x200 name length, 0x204 name,
   ;; 0x1000 the argument, 0x20000 cq output.
   (func $arg (result i32) (local $n i32)
@@ -134,6 +136,7 @@ export const RELAY_WAT = `(module
   (func (export "canister_query replicated_q")
     (call $byte (i32.add (i32.const 48) (call $in_replicated_execution)))
     (call $msg_reply))
+  (func (export "canister_query spin") (loop $l (memory.fill (i32.const 0x30000) (i32.const 0) (i32.const 65536)) (br $l)))
   (func (export "canister_update trap") (call $trap (i32.const 0x1000) (call $arg)))
   (func (export "canister_query trap_q") (call $trap (i32.const 0x1000) (call $arg)))
   (func (export "canister_update call") (local $end i32) (local $p i32) (local $r i32)
@@ -216,4 +219,28 @@ export const RELAY_WAT = `(module
     (local.set $n (call $msg_reject_msg_size))
     (call $msg_reject_msg_copy (i32.const 0x1000) (i32.const 0) (local.get $n))
     (call $out (i32.const 0x1000) (local.get $n))
-    (call $cq_done)))`;
+    (call $cq_done))
+  (func $reply_out
+    (call $msg_reply_data_append (i32.const 0x20000) (i32.sub (i32.load (i32.const 0x108)) (i32.const 0x20000)))
+    (call $msg_reply))
+  (func (export "canister_composite_query chain") (local $end i32) (local $p i32)
+    (local.set $end (i32.add (i32.const 0x1000) (call $arg)))
+    (i32.store (i32.const 0x108) (i32.const 0x20000))
+    (call $out (i32.const 0x204) (i32.load (i32.const 0x200)))
+    (if (i32.ge_u (i32.const 0x1000) (local.get $end)) (then (call $reply_out) (return)))
+    (local.set $p (call $new (i32.const 0x1000) (i32.const 5) (i32.const 6)))
+    (call $call_data_append (local.get $p) (i32.sub (local.get $end) (local.get $p)))
+    (drop (call $call_perform)))
+  (func $chain_reply (param $env i32) (local $n i32)
+    (local.set $n (call $msg_arg_data_size))
+    (call $msg_arg_data_copy (i32.const 0x1000) (i32.const 0) (local.get $n))
+    (call $out (i32.const 0x1000) (local.get $n))
+    (call $reply_out))
+  (func $chain_reject (param $env i32) (local $n i32)
+    (call $out_byte (i32.const 33))
+    (call $out_byte (i32.add (i32.const 48) (call $msg_reject_code)))
+    (call $out_byte (i32.const 58))
+    (local.set $n (call $msg_reject_msg_size))
+    (call $msg_reject_msg_copy (i32.const 0x1000) (i32.const 0) (local.get $n))
+    (call $out (i32.const 0x1000) (local.get $n))
+    (call $reply_out)))`;

@@ -15,7 +15,7 @@ import { ReplicaTransport, SiloClient } from '../../client';
 import { PocketIc } from '../../replica';
 import { ReplicaKeys, StateCertifier } from '../../replica/http';
 import { close, createSiloServer, listen } from '../../replica/http/server';
-import { SKIP_EXPRESSION } from '../../shared/certification';
+import { CERT_EXPRESSION } from '../../shared/certification/http';
 import { type Asset, type AssetUrl, HttpRequest, HttpResponse } from '../../shared/types';
 import type { TestPic } from '../helpers/pic';
 import { bytes, deploySilo, identity, type Silo, unwrap, upload } from '../helpers/silo';
@@ -77,17 +77,26 @@ describe('through the local gateway', () => {
         const head = await curlFull(`/a/${big.asset.id}/big.bin`);
         expect(head.status).toBe(200);
         expect(head.headers.get('content-length')).toBe(String(big.data.length));
-        expect(head.headers.get('ic-certificateexpression')).toBe(SKIP_EXPRESSION);
+        expect(head.headers.get('ic-certificateexpression')).toBe(CERT_EXPRESSION);
     });
 
     it('a ranged curl returns exactly the slice, across a chunk boundary as one more request', async () => {
         const start = CHUNK - 100;
         const slice = await curl(`/a/${big.asset.id}`, ['-r', `${start}-${start + 99}`]);
         expect(Buffer.compare(slice, Buffer.from(big.data.subarray(start, start + 100)))).toBe(0);
-        // A range crossing a chunk boundary is answered to the boundary; the client asks again for the rest.
+        // The bucket answers with the certified chunk holding the first byte; the gateway cuts the range out
+        // of it, and continues with the next chunk (verified too) when the range crosses a boundary.
         const first = await curlFull(`/a/${big.asset.id}`, ['-r', `${start}-${start + 199}`]);
         expect(first.status).toBe(206);
-        expect(first.headers.get('content-range')).toBe(`bytes ${start}-${CHUNK - 1}/${big.data.length}`);
+        expect(first.headers.get('content-range')).toBe(`bytes ${start}-${start + 199}/${big.data.length}`);
+        expect(first.headers.get('content-length')).toBe('200');
+        const across = await curl(`/a/${big.asset.id}`, ['-r', `${start}-${start + 199}`]);
+        expect(Buffer.compare(across, Buffer.from(big.data.subarray(start, start + 200)))).toBe(0);
+        const middle = 2 * CHUNK + 777;
+        const open = await curlFull(`/a/${big.asset.id}`, ['-r', `${middle}-`]);
+        expect(open.headers.get('content-range')).toBe(`bytes ${middle}-${3 * CHUNK - 1}/${big.data.length}`);
+        const probe = await curl(`/a/${big.asset.id}`, ['-r', '0-1']);
+        expect([...probe]).toEqual([...big.data.subarray(0, 2)]);
         const tail = await curl(`/a/${big.asset.id}`, ['-r', '-1000']);
         expect(Buffer.compare(tail, Buffer.from(big.data.subarray(big.data.length - 1000)))).toBe(0);
     });
@@ -118,24 +127,64 @@ describe('client URLs', () => {
 });
 
 describe('certification', () => {
-    it('@dfinity/response-verification accepts the bucket\'s skip-certified responses (200, 206, 404) as verification v2', async () => {
-        for (const url of [`/a/${big.asset.id}/big.bin`, `/a/${big.asset.id}`, '/a/999']) {
-            const request = { method: 'GET', url, headers: [] as [string, string][], body: new Uint8Array(), certificate_version: [2] as [number] };
-            const reply = await pic.queryCall({ canisterId: big.asset.bucket, method: 'http_request', arg: new Uint8Array(IDL.encode([HttpRequest], [request])) });
-            const response = IDL.decode([HttpResponse], reply)[0] as unknown as HttpResponse;
-            expect(response.headers.map(([n]) => n)).toContain('IC-Certificate');
-            const info = verifier.verifyRequestResponsePair(
-                request,
-                { status_code: response.status_code, headers: response.headers, body: new Uint8Array(response.body) },
-                big.asset.bucket.toUint8Array(),
-                BigInt(await pic.getTime()) * 1_000_000n,
-                300_000_000_000n,
-                rootKey,
-                2
-            );
+    async function query(url: string, headers: [string, string][] = []) {
+        const request = { method: 'GET', url, headers, body: new Uint8Array(), certificate_version: [2] as [number] };
+        const reply = await pic.queryCall({ canisterId: big.asset.bucket, method: 'http_request', arg: new Uint8Array(IDL.encode([HttpRequest], [request])) });
+        return { request, response: IDL.decode([HttpResponse], reply)[0] as unknown as HttpResponse };
+    }
+
+    async function verify(request: Awaited<ReturnType<typeof query>>['request'], response: HttpResponse, body = new Uint8Array(response.body)) {
+        return verifier.verifyRequestResponsePair(
+            request,
+            { status_code: response.status_code, headers: response.headers, body },
+            big.asset.bucket.toUint8Array(),
+            BigInt(await pic.getTime()) * 1_000_000n,
+            300_000_000_000n,
+            rootKey,
+            2
+        );
+    }
+
+    it('every answer about a multi-chunk file verifies with the body covered, and a flipped body byte fails', async () => {
+        const id = big.asset.id;
+        const etag = `"${Buffer.from(big.asset.sha256).toString('hex')}"`;
+        const cases: [string, [string, string][], number][] = [
+            [`/a/${id}/big.bin`, [], 206], // plain GET: chunk 0
+            [`/a/${id}`, [['Range', `bytes=${2 * CHUNK + 10}-${2 * CHUNK + 20}`]], 206], // a range in the middle
+            [`/a/${id}/big.bin?download`, [['Range', 'bytes=-10']], 206],
+            [`/a/${id}/big.bin`, [['If-None-Match', etag]], 304],
+            [`/a/${id}/big.bin`, [['Range', `bytes=${big.data.length}-`]], 416],
+            ['/a/424242/x.bin', [], 404], // unknown asset
+            ['/a/0042', [], 404], // not a canonical id
+            ['/favicon.ico', [], 404],
+            [`/a/${hidden.asset.id}/secret.bin`, [], 403], // private, no token
+            [`/a/${hidden.asset.id}/secret.bin?token=1.00`, [], 403]
+        ];
+        for (const [url, headers, status] of cases) {
+            const { request, response } = await query(url, headers);
+            expect(response.status_code, url).toBe(status);
+            const info = await verify(request, response);
             expect(info.verificationVersion, url).toBe(2);
-            // Skipped: the verifier vouches for no part of the response.
-            expect(info.response, url).toBeUndefined();
+            // Covered: the verifier hands back the certified response, body and status included.
+            expect(info.response?.statusCode, url).toBe(status);
+            expect(Buffer.compare(Buffer.from(info.response!.body), Buffer.from(response.body)), url).toBe(0);
+            if (response.body.length > 0) {
+                const flipped = new Uint8Array(response.body);
+                flipped[flipped.length >> 1] ^= 0x01;
+                await expect(verify(request, response, flipped), url).rejects.toThrow();
+            }
+            const forged = { ...response, status_code: status === 206 ? 200 : 206 };
+            await expect(verify(request, forged), url).rejects.toThrow();
         }
+        // The chunk asked for by a middle range is the whole chunk holding its first byte.
+        const { response } = await query(`/a/${id}`, [['Range', `bytes=${2 * CHUNK + 10}-${2 * CHUNK + 20}`]]);
+        expect(Buffer.compare(Buffer.from(response.body), Buffer.from(big.data.subarray(2 * CHUNK, 3 * CHUNK)))).toBe(0);
+    });
+
+    it('a private asset\'s content verifies with its token', async () => {
+        const url = unwrap<AssetUrl>(await silo.index(alice).asset_url(hidden.asset.id, [60]));
+        const { request, response } = await query(url.path);
+        expect(response.status_code).toBe(206);
+        expect((await verify(request, response)).response?.statusCode).toBe(206);
     });
 });

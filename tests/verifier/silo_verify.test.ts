@@ -49,19 +49,19 @@ describe('per-chunk verification', () => {
         const { index, ticket } = await stage(silo, user, data, { chunkSize: CHUNK });
         await pic.tick(5);
         // Six full chunks hashed to their checkpoints, the last one finished to the digest, before any finish.
-        expect(seen['verifier.absorb']).toBe(6);
-        expect(seen['verifier.digest']).toBe(1);
+        expect(seen['verifier.absorb_chunk']).toBe(6);
+        expect(seen['verifier.digest_chunk']).toBe(1);
         const asset = unwrap<Asset>(await index.finish_upload(ticket.session_id));
         expect(seen['bucket.c2c_hash_chunk'] ?? 0).toBe(0);
-        expect(seen['verifier.absorb']).toBe(6);
+        expect(seen['verifier.absorb_chunk']).toBe(6);
         expect(await download(silo, user, asset)).toEqual(data);
     });
 
     it('verifies whatever is left at finish, even when no timer ran', async () => {
         const data = bytes(9 * CHUNK, 22);
         const { asset } = await upload(silo, user, data, { chunkSize: CHUNK });
-        expect(seen['verifier.absorb']).toBe(8);
-        expect(seen['verifier.digest']).toBe(1);
+        expect(seen['verifier.absorb_chunk']).toBe(8);
+        expect(seen['verifier.digest_chunk']).toBe(1);
         expect(await download(silo, user, asset)).toEqual(data);
     });
 
@@ -130,7 +130,7 @@ describe('per-chunk verification', () => {
     it('without checkpoints, finish verifies sequentially in the bucket', async () => {
         const data = bytes(2 * CHUNK + 3, 27);
         const { asset } = await upload(silo, user, data, { chunkSize: CHUNK, checkpoints: false });
-        expect(seen['verifier.absorb'] ?? 0).toBe(0);
+        expect(seen['verifier.absorb_chunk'] ?? 0).toBe(0);
         expect(seen['bucket.c2c_hash_chunk']).toBeGreaterThan(0);
         expect(await download(silo, user, asset)).toEqual(data);
     });
@@ -176,7 +176,7 @@ describe('per-chunk verification', () => {
         unwrap(await put());
         const asset = unwrap<Asset>(await finish());
         // Both the timer and finish sent chunk 3: the race this spec is about did happen.
-        expect(seen['verifier.digest']).toBe(2);
+        expect(seen['verifier.digest_chunk']).toBe(2);
         expect(await download(silo, user, asset)).toEqual(data);
     });
 

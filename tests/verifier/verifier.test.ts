@@ -24,7 +24,7 @@ let verifier: Principal;
 let forwarder: Awaited<ReturnType<typeof setupForwarder>>;
 
 /** Calls a verifier method with an already encoded argument, as a canister would (inspect_message refuses ingress). */
-async function raw(method: 'absorb' | 'digest', arg: Uint8Array): Promise<VerifyResult> {
+async function raw(method: keyof typeof verifierMethods, arg: Uint8Array): Promise<VerifyResult> {
     const reply = await forwarder.call(verifier, method, arg);
     return IDL.decode(verifierMethods[method].retTypes, reply)[0] as unknown as VerifyResult;
 }
@@ -71,6 +71,27 @@ describe('verifier canister', () => {
             const digest = ok(await raw('digest', encode(state, data.subarray(at))));
             expect(hex(digest), `chunk ${chunk}`).toBe(createHash('sha256').update(data).digest('hex'));
         }
+    });
+
+    it('the _chunk methods answer the same, then the SHA-256 of the data alone (a chunk\'s own digest)', async () => {
+        const data = bytes(3 * 4096 + 77, 5);
+        const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+        for (const [from, to] of [[0, 4096], [4096, 3 * 4096], [0, 64], [64, 64]]) {
+            const state = encodeState(absorbBlocks(initialState(), data.subarray(0, from)));
+            const out = ok(await raw('absorb_chunk', encode(state, data.subarray(from, to))));
+            expect(out.length).toBe(72);
+            expect(hex(out.subarray(0, 40))).toBe(hex(encodeState(absorbBlocks(initialState(), data.subarray(0, to)))));
+            expect(hex(out.subarray(40)), `${from}..${to}`).toBe(sha(data.subarray(from, to)));
+        }
+        for (const tail of [0, 1, 55, 56, 63, 77, 4096 + 77]) {
+            const from = data.length - tail - ((data.length - tail) % 64);
+            const state = encodeState(absorbBlocks(initialState(), data.subarray(0, from)));
+            const out = ok(await raw('digest_chunk', encode(state, data.subarray(from))));
+            expect(out.length).toBe(64);
+            expect(hex(out.subarray(0, 32))).toBe(sha(data));
+            expect(hex(out.subarray(32)), `tail ${tail}`).toBe(sha(data.subarray(from)));
+        }
+        expect('Err' in (await raw('absorb_chunk', encode(INITIAL, data.subarray(0, 65))))).toBe(true);
     });
 
     it('answers malformed arguments with InvalidArgument, and keeps working afterwards', async () => {

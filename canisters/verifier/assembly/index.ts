@@ -9,6 +9,10 @@
  *     type VerifyError = variant { InvalidArgument : text };
  *     absorb : (state : blob, data : blob) -> (variant { Ok : blob; Err : VerifyError });
  *     digest : (state : blob, data : blob) -> (variant { Ok : blob; Err : VerifyError });
+ *     absorb_chunk : (state : blob, data : blob) -> (variant { Ok : blob; Err : VerifyError });
+ *     digest_chunk : (state : blob, data : blob) -> (variant { Ok : blob; Err : VerifyError });
+ * The `_chunk` variants answer the same, followed by the SHA-256 of `data` alone (32 bytes): a bucket
+ * certifies each chunk's HTTP response with the digest of the bytes it read back, from the same read.
  * `state` is 40 bytes: H0..H7 big-endian, then the bytes absorbed so far as a u64 big-endian (a multiple
  * of 64). `absorb` takes whole blocks and returns the next state; `digest` takes any length, pads and
  * returns the 32-byte SHA-256. Malformed Candid, a bad state or a misaligned length is answered with
@@ -82,6 +86,8 @@ const K: StaticArray<u32> = [
 const W: usize = memory.data(256, 16);
 /** The chaining value H0..H7. */
 const H: usize = memory.data(32, 16);
+
+const IV: StaticArray<u32> = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /** Compresses `blocks` 64-byte blocks at `p` into H. */
 function compress(p: usize, blocks: i32): void {
@@ -342,26 +348,68 @@ export function canister_update_absorb(): void {
     reply(out, out + 64, 40);
 }
 
+/**
+ * Pads the last `tail` bytes (< 64) at `p` of a message of `total` bytes and compresses them into H, in
+ * one or two final blocks built in the 128 bytes at `pad`.
+ */
+function finish(p: usize, tail: i32, total: i64, pad: usize): void {
+    memory.fill(pad, 0, 128);
+    memory.copy(pad, p, tail);
+    store<u8>(pad + <usize>tail, 0x80);
+    const blocks = tail < 56 ? 1 : 2;
+    store<u64>(pad + <usize>(blocks * 64 - 8), bswap<u64>(<u64>total << 3));
+    compress(pad, blocks);
+}
+
+/** The SHA-256 of the data argument alone, stored at `dst`; overwrites H. */
+function dataDigest(dst: usize, pad: usize): void {
+    for (let i = 0; i < 8; i++) store<u32>(H + <usize>(i << 2), IV[i]);
+    const whole = dataLen & ~63;
+    compress(dataPtr, whole >> 6);
+    finish(dataPtr + <usize>whole, dataLen - whole, <i64>dataLen, pad);
+    storeHash(dst);
+}
+
+function digestInto(out: usize, length: i64): void {
+    const whole = dataLen & ~63;
+    compress(dataPtr, whole >> 6);
+    finish(dataPtr + <usize>whole, dataLen - whole, length + <i64>dataLen, out + 128);
+    storeHash(out + 64);
+}
+
 export function canister_update_digest(): void {
     const length = begin();
     if (length >= 0 && length + <i64>dataLen >= (<i64>1 << 61) - (<i64>1 << 32)) fail("state length would pass 2^61 bytes");
     const out = replyArea();
-    if (error === null) {
-        const whole = dataLen & ~63;
-        compress(dataPtr, whole >> 6);
-        // Padding: the tail, 0x80, zeros, and the bit length, in one or two final blocks.
-        const tail = dataLen - whole;
-        const pad = out + 128;
-        memory.fill(pad, 0, 128);
-        memory.copy(pad, dataPtr + <usize>whole, tail);
-        store<u8>(pad + <usize>tail, 0x80);
-        const blocks = tail < 56 ? 1 : 2;
-        const bits = <u64>(length + <i64>dataLen) << 3;
-        store<u64>(pad + <usize>(blocks * 64 - 8), bswap<u64>(bits));
-        compress(pad, blocks);
-        storeHash(out + 64);
-    }
+    if (error === null) digestInto(out, length);
     reply(out, out + 64, 32);
+}
+
+/** `digest`, then the data's own SHA-256: 64 bytes. */
+export function canister_update_digest_chunk(): void {
+    const length = begin();
+    if (length >= 0 && length + <i64>dataLen >= (<i64>1 << 61) - (<i64>1 << 32)) fail("state length would pass 2^61 bytes");
+    const out = replyArea();
+    if (error === null) {
+        digestInto(out, length);
+        dataDigest(out + 96, out + 256);
+    }
+    reply(out, out + 64, 64);
+}
+
+/** `absorb`, then the data's own SHA-256: 72 bytes. */
+export function canister_update_absorb_chunk(): void {
+    const length = begin();
+    if (length >= 0 && (dataLen & 63) != 0) fail("absorb takes whole 64-byte blocks; send a partial tail to digest");
+    if (length >= 0 && length + <i64>dataLen >= (<i64>1 << 61) - (<i64>1 << 32)) fail("state length would pass 2^61 bytes");
+    const out = replyArea();
+    if (error === null) {
+        compress(dataPtr, dataLen >> 6);
+        storeHash(out + 64);
+        store<u64>(out + 96, bswap<u64>(<u64>(length + <i64>dataLen)));
+        dataDigest(out + 104, out + 256);
+    }
+    reply(out, out + 64, 72);
 }
 
 /** Ingress is never accepted: only canisters call the verifier. */

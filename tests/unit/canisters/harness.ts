@@ -43,9 +43,11 @@ import {
 import { bucketMethods } from '../../../shared/idl';
 import { AssetMeta as AssetMetaRecord, VerifierInfo, VerifyResult } from '../../../shared/types';
 import type { AssetMeta, Config } from '../../../shared/types';
-import { absorbBlocks, decodeState, encodeState, finalize } from '../../../shared/sha256';
+import { absorbBlocks, decodeState, encodeState, finalize, sha256 } from '../../../shared/sha256';
+import { concatBytes } from '../../../shared/bytes';
 import * as bucketAssets from '../../../canisters/bucket/assets';
-import { urlSecretSerializer } from '../../../canisters/index/urls';
+import { urlSecretSerializer } from '../../../canisters/index/state';
+import { encryptionSerializer, grantKey, grantSerializer, keyUserSerializer } from '../../../canisters/index/keys';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
@@ -76,7 +78,13 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
         urlSecrets: new MemoryMap(principalKey, urlSecretSerializer),
         topUpBudgets: new MemoryMap(principalKey, topUpWindowSerializer),
-        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
+        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo)),
+        keys: {
+            encryption: new MemoryMap(u64Key, encryptionSerializer),
+            grants: new MemoryMap(grantKey, grantSerializer),
+            sharedPages: new MemoryMap(principalPageKey, u64ListSerializer),
+            keyUsers: new MemoryMap(principalKey, keyUserSerializer)
+        }
     };
     initializeLayout(state);
     // Small chunks and no minimum charge unless a test sets them: the tests' uploads are a few KiB.
@@ -92,7 +100,10 @@ export function newBucketState(): BucketState {
         chunks: new MemoryMap(idIndexKey, bytesSerializer),
         pieces: new MemoryMap(idIndexPieceKey, bytesSerializer),
         presence: new MemoryMap(idIndexKey, bytesSerializer),
-        assets: new MemoryMap<bigint, AssetMeta>(u64Key, candidSerializer(AssetMetaRecord))
+        assets: new MemoryMap<bigint, AssetMeta>(u64Key, candidSerializer(AssetMetaRecord)),
+        certNodes: new MemoryMap(idIndexKey, bytesSerializer),
+        digests: new MemoryMap(idIndexKey, bytesSerializer),
+        certJobs: new MemoryMap(u64Key, bytesSerializer)
     };
     bucketLogic.initialize(state, INDEX);
     return state;
@@ -194,8 +205,8 @@ export class World {
             const [state, data] = IDL.decode([IDL.Vec(IDL.Nat8), IDL.Vec(IDL.Nat8)], arg) as unknown as [Uint8Array, Uint8Array];
             const whole = data.length - (data.length % 64);
             const next = absorbBlocks(decodeState(state), data.subarray(0, whole));
-            const out = method === 'absorb' ? encodeState(next) : finalize(next, data.subarray(whole));
-            return new Uint8Array(IDL.encode([VerifyResult], [{ Ok: out }]));
+            const out = method === 'absorb_chunk' ? encodeState(next) : finalize(next, data.subarray(whole));
+            return new Uint8Array(IDL.encode([VerifyResult], [{ Ok: concatBytes([out, sha256(data)]) }]));
         },
         schedule: (_seconds, run) => void this.timers.push(run)
     };

@@ -2,6 +2,7 @@
  * Per-chunk verification (canisters/bucket/verify.ts, canisters/index/verification.ts) without a replica:
  * the harness runs the index and bucket logic with a verifier modelled by shared/sha256.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
 import { registerBucket } from '../../../canisters/index/buckets';
@@ -24,7 +25,7 @@ async function setUp(data: Uint8Array): Promise<{ world: World; ticket: UploadTi
     const ticket = unwrap(
         await beginUpload(world.state, world.env(ALICE), world.ports, {
             name: 'f',
-            content_type: 'x',
+            content_type: 'application/octet-stream',
             size: BigInt(data.length),
             sha256: digest,
             chunk_size: CHUNK,
@@ -57,6 +58,18 @@ describe('per-chunk verification', () => {
         const asset = unwrap(await finishUpload(world.state, world.env(ALICE), world.ports, ticket.session_id));
         expect(asset.sha256).toEqual(split(data, CHUNK).digest);
         expect(verifierCalls(world)).toBe(6);
+        // Each chunk's own digest came back with its verification: the certified responses use it.
+        const bucket = world.bucket(ticket.bucket);
+        chunks.forEach((c, i) => expect(bucket.digests.get([ticket.session_id, i]), `chunk ${i}`).toEqual(new Uint8Array(createHash('sha256').update(c).digest())));
+    });
+
+    it('a chunk rewritten before verification loses its digest; the new bytes get theirs', async () => {
+        const data = bytes(2 * CHUNK, 4);
+        const { world, ticket, chunks } = await setUp(data);
+        const bucket = world.bucket(ticket.bucket);
+        bucket.digests.insert([ticket.session_id, 0], new Uint8Array(32));
+        unwrap(world.put(ALICE, ticket.bucket, ticket.session_id, 0, chunks[0]));
+        expect(bucket.digests.get([ticket.session_id, 0])).toBeUndefined();
     });
 
     it('a chunk rewritten while its verification is in flight is verified again, from the new bytes', async () => {
@@ -66,7 +79,7 @@ describe('per-chunk verification', () => {
         wrong[5] ^= 1;
         unwrap(world.put(ALICE, ticket.bucket, ticket.session_id, 0, wrong));
         const gate = new Gate();
-        world.holds.set('verifier.absorb', gate);
+        world.holds.set('verifier.absorb_chunk', gate);
         const timers = world.runTimers();
         await new Promise((r) => setTimeout(r, 0));
         // The wrong bytes are with the verifier; the client replaces them before it answers.

@@ -22,7 +22,7 @@ describe('progress line', () => {
     it('on a terminal, each phase opens without a made-up speed, and its speed starts from where it opened', () => {
         const written: string[] = [];
         const tty = { isTTY: true, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
-        const output = new Output(false, tty, tty);
+        const output = new Output(false, false, tty, tty);
         vi.useFakeTimers({ now: 0 });
         try {
             const bar = output.progress('big.bin');
