@@ -262,7 +262,7 @@ export class EmbeddedSilo {
         this.closed = true;
         this.checkpointer.stop();
         try {
-            this.save(true);
+            if (this.checkpointer.changed() || this.checkpointer.failure !== null) this.save(true);
         } finally {
             if (this.server !== null) rmSync(join(this.store.dir, SERVER_FILE), { force: true });
             this.store.close();

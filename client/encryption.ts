@@ -163,13 +163,17 @@ export class KeyVault {
     private publicKeyPromise?: Promise<DerivedPublicKey>;
     private vetKeyPromise?: Promise<VetKey>;
     private readonly dataKeys = new Map<string, Uint8Array>();
-    /** vetKey derivations this vault has asked the index for (at most one unless one failed). */
-    derivations = 0;
+    private derived = 0;
 
     constructor(
         private readonly index: Service,
         private readonly principal: Principal
     ) {}
+
+    /** vetKey derivations this vault has asked the index for (at most one, unless one failed). */
+    get derivations(): number {
+        return this.derived;
+    }
 
     /** The index's vetKD public key for Silo files (one call per vault). */
     publicKey(): Promise<DerivedPublicKey> {
@@ -184,7 +188,7 @@ export class KeyVault {
             if (this.principal.isAnonymous()) throw new UnauthorizedError('Anonymous callers have no vetKey: use an identity to read encrypted files.');
             const publicKey = await this.publicKey();
             const transport = TransportSecretKey.random();
-            this.derivations += 1;
+            this.derived += 1;
             const encrypted = unwrap<Uint8Array>(await this.index.derive_user_key(transport.publicKeyBytes()));
             return EncryptedVetKey.deserialize(encrypted).decryptAndVerify(transport, publicKey, this.principal.toUint8Array());
         })();
@@ -202,6 +206,7 @@ export class KeyVault {
      * @throws {@link NotSharedError} when the caller is neither its owner nor a reader
      */
     async access(assetId: bigint): Promise<AssetAccess> {
+        if (this.principal.isAnonymous()) throw new UnauthorizedError('Anonymous callers cannot read encrypted files: use an identity.');
         const result: Result<AssetAccess> = await this.index.asset_access(assetId);
         if ('Err' in result && 'Unauthorized' in result.Err) throw new NotSharedError(assetId, this.principal);
         return unwrap(result);

@@ -645,8 +645,8 @@ export class SiloClient {
 
     /**
      * Stops the index releasing an encrypted asset's key to `reader` (owner only). This cannot take back
-     * what the reader already downloaded and decrypted; re-encrypt (upload again with `encrypt`, then
-     * delete the old asset) if the content itself must change keys.
+     * what the reader already downloaded and decrypted, nor a key it kept: {@link reencrypt} if the
+     * stored content itself must change keys.
      */
     async unshare(assetId: bigint, reader: Principal): Promise<void> {
         await this.attempt(undefined, undefined, () => this.index.unshare(assetId, reader));
@@ -659,6 +659,31 @@ export class SiloClient {
     async encryption(assetId: bigint): Promise<{ asset: Asset; info: EncryptionInfo; readers: Principal[] }> {
         const access = await this.keys.access(assetId);
         return { asset: access.asset, info: access.encryption, readers: access.readers };
+    }
+
+    /**
+     * Re-encrypts an encrypted asset under a new data key (owner only): downloads and decrypts it, uploads
+     * it again encrypted (same name, type, visibility and chunk size), shares the new asset with the
+     * current readers and deletes the old one. After an {@link unshare}, this puts the content out of reach
+     * of a former reader who kept the old key. Costs a download, an upload and one share per reader.
+     *
+     * @returns the new asset (a new id)
+     */
+    async reencrypt(assetId: bigint, options: Pick<UploadOptions, 'onProgress' | 'signal' | 'concurrency'> = {}): Promise<Asset> {
+        const { asset, info, readers } = await this.encryption(assetId);
+        if (asset.owner.toText() !== this.principal.toText()) throw new UnauthorizedError(`Only the owner of asset ${assetId} may re-encrypt it.`);
+        const plaintext = await this.download(assetId, undefined, { signal: options.signal, concurrency: options.concurrency });
+        const fresh = await this.upload(plaintext, {
+            ...options,
+            encrypt: true,
+            name: asset.name,
+            contentType: info.content_type,
+            visibility: 'public' in asset.visibility ? 'public' : 'private',
+            chunkSize: asset.chunk_size
+        });
+        for (const reader of readers) await this.share(fresh.id, reader);
+        await this.deleteAsset(assetId);
+        return fresh;
     }
 
     /** Iterates over the encrypted assets shared with this client's principal, in the order they were shared. */

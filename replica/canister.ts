@@ -4,7 +4,7 @@ import { Principal } from '@dfinity/principal';
 import type { CostModel } from './costs';
 import { Execution, Trap } from './execution';
 import type { CallContext, OutgoingCall } from './execution';
-import { Errors } from './errors';
+import { ErrorCode, Errors } from './errors';
 import { principalText } from './ids';
 import { CanisterInstance } from './instance';
 import { MAX_LOG_BYTES, MAX_PAYLOAD_BYTES, MAX_QUERY_REPLY_BYTES } from './limits';
@@ -259,7 +259,8 @@ export class Canister {
             exec.meter = null;
             if (installStep) this.installBudget! -= exec.instructions;
         }
-        if (trap !== null) {
+        // A callback the table does not hold (a one-way call's response) ran no code: nothing to log, as on the IC.
+        if (trap !== null && trap.errorCode !== ErrorCode.CanisterFunctionNotFound) {
             this.log(new TextEncoder().encode(`[TRAP]: ${trap.message}`), exec.time, exec.replicated);
         }
         if (trap !== null || exec.discardsState) {

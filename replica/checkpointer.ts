@@ -59,21 +59,34 @@ export class Checkpointer {
         this.timer.unref();
     }
 
+    /** Ends the periodic checkpoints for good (`maybe` does nothing after); `save` still works. */
     stop(): void {
         if (this.timer !== null) clearInterval(this.timer);
         this.timer = null;
+        this.stopped = true;
     }
 
-    /** What changes whenever the replica's state may have: rounds, canisters, executions (each bumps a version). */
+    private stopped = false;
+
+    /**
+     * What changes whenever the replica's state may have: rounds, canisters, executions outside rounds
+     * (each bumps a version), messages submitted.
+     */
     private stamp(): string {
         let versions = 0n;
         for (const canister of this.replica.canisters.values()) versions += canister.version;
-        return `${this.replica.round}:${this.replica.canisters.size}:${versions}`;
+        const { nextMessageId, queue } = this.replica.messageState();
+        return `${this.replica.round}:${this.replica.canisters.size}:${versions}:${nextMessageId}:${queue.length}`;
+    }
+
+    /** Whether anything may have changed since the last checkpoint. */
+    changed(): boolean {
+        return this.stamp() !== this.savedStamp;
     }
 
     /** Whether a checkpoint is due: something ran since the last one, and the interval passed or enough was written. */
     due(): boolean {
-        if (this.stamp() === this.savedStamp) return false;
+        if (!this.changed()) return false;
         const last = this.lastSavedAt?.getTime() ?? 0;
         if (Date.now() - last >= this.options.intervalMs) return true;
         let pending = 0;
@@ -83,7 +96,7 @@ export class Checkpointer {
 
     /** Checkpoints if due. Never throws: a failure is reported (once) and retried at the next interval. */
     maybe(): void {
-        if (!this.due()) return;
+        if (this.stopped || !this.due()) return;
         // After a failure, wait a whole interval before the next attempt.
         if (this.failure !== null && Date.now() - this.failedAt < this.options.intervalMs) return;
         try {

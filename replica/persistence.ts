@@ -448,8 +448,9 @@ export class ReplicaStore {
             const content = heap.subarray(page * WASM_PAGE, (page + 1) * WASM_PAGE);
             const print = pagePrint(content);
             prints.push(print);
-            // Holes of a new image read as zeros, and so do pages past the end of a grown one.
-            if (print !== (known?.prints[page] ?? ZERO_PAGE_PRINT)) pages.push([page, content]);
+            // A new image's holes read as zeros. Past the known pages of an image in use the file may hold
+            // an older, larger heap's pages (before a reinstall, or in an earlier process): write them.
+            if (print !== (known === undefined ? ZERO_PAGE_PRINT : known.prints[page])) pages.push([page, content]);
         }
         const wal = this.writeAhead(`heap/${canister.idText}.${this.generation}`, pages);
         heaps.push({ id: canister.idText, image, pages, prints });

@@ -29,6 +29,10 @@ export function toPlain(value: unknown): Plain {
     if (value instanceof Principal || (value as { _isPrincipal?: unknown })._isPrincipal === true) return { $p: (value as Principal).toText() };
     if (value instanceof Map) return { $m: [...value].map(([k, v]) => [toPlain(k), toPlain(v)]) };
     if (Array.isArray(value)) return value.map(toPlain);
+    const proto = Object.getPrototypeOf(value);
+    // Anything else (a Set, a class instance holding a continuation) would come back as a bare object:
+    // refuse it, so new host-side state is made serializable before a checkpoint can lose it.
+    if (proto !== Object.prototype && proto !== null) throw new TypeError(`cannot snapshot a ${proto?.constructor?.name ?? 'value'}`);
     const out: { [key: string]: Plain } = {};
     for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toPlain(v);
     return out;

@@ -69,7 +69,7 @@ export type OptionTable = Record<string, OptionSpec>;
 export const GLOBAL_OPTIONS: OptionTable = {
     network: { type: 'string', value: '<name>', help: 'embedded (default: in-process replica kept in --state), local or ic' },
     index: { type: 'string', value: '<canister-id>', help: 'the index canister (required with --network local|ic)' },
-    identity: { type: 'string', value: '<pem>', help: 'who to call as (embedded default: a key kept in --state)' },
+    identity: { type: 'string', value: '<pem>', help: "who to call as (default: the key kept in --state, also for --network local when it has one)" },
     state: { type: 'string', value: '<dir>', help: 'state directory of the embedded network (default ./.silo)' },
     host: { type: 'string', value: '<url>', help: "override the network's URL" },
     json: { type: 'boolean', help: 'print results as JSON on stdout, errors as {"error": {"code", "message"}}' },

@@ -156,6 +156,23 @@ downloaded and decrypted: to change the key itself, upload the file again with -
     }
 };
 
+export const reencrypt: Command = {
+    name: 'reencrypt',
+    args: '<asset-id>',
+    summary: 'encrypt one of your encrypted assets again under a new key (a new id)',
+    description: `Downloads and decrypts an encrypted asset, uploads it again encrypted under a new key, shares the new
+asset with the current readers and deletes the old one; prints the new asset. After \`silo unshare\`, this
+puts the content out of reach of a former reader who kept the old key.`,
+    options: {},
+    check: (invocation) => oneId(invocation, 'reencrypt'),
+    async run(invocation) {
+        const id = assetId(invocation.positionals[0]);
+        const { client } = await invocation.connect();
+        const fresh = await client.reencrypt(id);
+        invocation.output.result(assetJson(fresh), () => `re-encrypted ${id} as ${fresh.id}`);
+    }
+};
+
 export const shared: Command = {
     name: 'shared',
     args: '',

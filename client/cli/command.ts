@@ -1,6 +1,4 @@
 /** The shape of a `silo` command: each lives in one entry of the table in `commands.ts`. */
-import type { Identity } from '@dfinity/agent';
-
 import type { EmbeddedSilo } from '../embedded';
 import type { SiloClient } from '../silo';
 import type { OptionTable } from './args';
@@ -15,8 +13,6 @@ export interface Connection {
     embedded?: EmbeddedSilo;
     /** The network's URL, for the others. */
     url?: string;
-    /** Who the calls are made as (undefined: anonymous, for commands that do not act on the caller's files). */
-    identity?: Identity;
 }
 
 /** One run of a command. */

@@ -153,11 +153,11 @@ export async function connect(options: ConnectOptions, output: Output, personal 
     const { stateDir } = target;
     if (target.network === 'embedded' && target.server === null) {
         const embedded = await openEmbedded(stateDir, output);
-        return { client: new SiloClient({ transport: embedded.transport(identity), indexId: embedded.indexId }), stateDir, embedded, identity: identity ?? embedded.defaultIdentity };
+        return { client: new SiloClient({ transport: embedded.transport(identity), indexId: embedded.indexId }), stateDir, embedded };
     }
     // A `silo start` holds the state directory (embedded), or a network was named: go over HTTP.
     const transport = await agentTransport(target.url!, identity, target.fetchRootKey);
-    return { client: new SiloClient({ transport, indexId: principal('index', target.index!) }), stateDir, url: target.url, identity };
+    return { client: new SiloClient({ transport, indexId: principal('index', target.index!) }), stateDir, url: target.url };
 }
 
 /** An agent for `url`; a replica that does not answer gets a NoReplicaError saying how to start one. */

@@ -7,6 +7,7 @@ import { closeSync, constants, existsSync, lstatSync, openSync, readlinkSync, re
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { toHex } from '../../shared/sha256';
+import { ENCRYPTED_CONTENT_TYPE } from '../../shared/types';
 import { IntegrityError } from '../errors';
 import type { DownloadSink } from '../silo';
 import { assetId, UsageError, wholeNumber } from './args';
@@ -168,7 +169,7 @@ fails after bytes were written, silo says so on stderr and exits 1.`,
             if (partial !== undefined) rmSync(partial, { force: true });
         }
         const where = target.kind === 'stdout' ? 'stdout' : target.shown;
-        const summary = `${output.name(where)}\t${asset.size} bytes\tsha256:${toHex(asset.sha256)} verified`;
+        const summary = `${output.name(where)}\t${asset.size} bytes\tsha256:${toHex(asset.sha256)} verified${asset.content_type === ENCRYPTED_CONTENT_TYPE ? ' (ciphertext), decrypted' : ''}`;
         if (target.kind === 'stdout') output.note(summary);
         else output.result({ id: id.toString(), path: where, size: asset.size.toString(), sha256: toHex(asset.sha256) }, () => summary);
     }

@@ -50,5 +50,8 @@ other silo commands with the same --state go through it. --host is the address t
             (started) => output.result({ url: started.url, index: started.indexId.toText() }, () => `Silo local network at ${started.url}\nindex canister ${started.indexId.toText()}\nCtrl-C to stop`)
         );
         output.note(`stopped; saved ${stateDir} at ${savedAt?.toISOString() ?? '(never)'}`);
+        // Nothing of the server may keep the process alive now (a client's call still waiting, a round
+        // scheduled for a call that never completes): if something does, end it anyway, checkpoint taken.
+        setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
     }
 };

@@ -1,4 +1,5 @@
 /** `silo url`: a URL a browser loads an asset from, served over HTTP by its bucket. */
+import { ENCRYPTED_CONTENT_TYPE } from '../../shared/types';
 import { DEFAULT_URL_TTL_SECONDS, MAX_URL_TTL_SECONDS } from '../../shared/url_token';
 import { assetId, UsageError, wholeNumber } from './args';
 import { type Command, stringOption } from './command';
@@ -39,6 +40,11 @@ index mints for its owner, valid --ttl seconds (default ${DEFAULT_URL_TTL_SECOND
             domain: stringOption(invocation, 'domain'),
             gateway: ic ? undefined : networkUrl
         });
+        // An encrypted asset's URL serves its ciphertext: say so rather than let the link pass for the file.
+        const id = assetId(invocation.positionals[0]);
+        if ((await client.getAsset(id)).content_type === ENCRYPTED_CONTENT_TYPE) {
+            invocation.output.note(`asset ${id} is encrypted: this URL serves its ciphertext, which only Silo clients decrypt; share it with \`silo share ${id} <principal>\` instead`);
+        }
         invocation.output.result({ url: link }, () => link);
     }
 };

@@ -161,7 +161,8 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         // Still waiting (say, on a deadline): try again once time has moved on.
         if (pending.size > 0 && !roundScheduled) {
             roundScheduled = true;
-            setTimeout(runRound, 10);
+            // Unreferenced: a call that never completes must not keep a stopped server's process alive.
+            setTimeout(runRound, 10).unref();
         }
     };
 
@@ -182,6 +183,11 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             throw new HttpError(400, `Specified CanisterId ${canisterId.toText()} does not match effective canister id in URL ${ecid.toText()}`);
         }
         if (management) checkManagementTarget(envelope, ecid);
+        // The IC's boundary nodes route by the effective canister id: a canister no subnet hosts is refused
+        // there. (Management calls may name one: provisional_create_canister_with_cycles with a specified_id.)
+        else if (!inSubnetRange(canisterId) && replica.getCanister(canisterId) === undefined) {
+            throw new HttpError(400, 'error: canister_not_found\ndetails: The specified canister does not exist.');
+        }
         if (kind === 'call' || !envelope.sender.isAnonymous()) checkExpiry(envelope, replica.time);
         const targets = await authenticate(envelope, authContext());
         if (targets !== null && !targets.has(canisterId.toText())) {
@@ -224,6 +230,7 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         if (!sync) return send(res, 202, '');
         const completed = await new Promise<boolean>((resolve) => {
             const timer = setTimeout(() => resolve(false), callTimeoutMs);
+            timer.unref();
             tracked.waiters.push(() => {
                 clearTimeout(timer);
                 resolve(true);
@@ -361,10 +368,6 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             return readState(body, { subnet: id }, res);
         }
         if (endpoint === 'read_state') return readState(body, { canister: id }, res);
-        // The IC's boundary nodes route by the effective canister id: one no subnet hosts is refused there.
-        if (id.toText() !== MANAGEMENT_CANISTER_ID.toText() && !inSubnetRange(id) && replica.getCanister(id) === undefined) {
-            throw new HttpError(400, 'error: canister_not_found\ndetails: The specified canister does not exist.');
-        }
         if (endpoint === 'query') return query(body, id, res);
         return call(body, id, version === 'v3', res);
     };

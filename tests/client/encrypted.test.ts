@@ -13,7 +13,7 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { stateIdentity } from '../../client/embedded';
-import { NotSharedError, UnauthorizedError } from '../../client/errors';
+import { AssetNotFoundError, NotSharedError, UnauthorizedError } from '../../client/errors';
 import { SiloClient } from '../../client/silo';
 import { AgentTransport } from '../../client/transport';
 import { bucketIdlFactory, indexIdlFactory } from '../../shared/idl';
@@ -100,5 +100,12 @@ describe('encrypted files over the HTTP interface', () => {
         expect(response.status_code).toBe(200);
         expect(response.headers.find(([n]) => n.toLowerCase() === 'content-type')?.[1]).toBe(ENCRYPTED_CONTENT_TYPE);
         expect(new Uint8Array(response.body)).not.toEqual(PLAIN.subarray(0, 100));
+
+        // Re-encryption: a new asset under a new key, still shared with Carol; the old one is gone.
+        const fresh = await alice.reencrypt(asset.id);
+        expect(fresh.id).not.toBe(asset.id);
+        expect(await carol.download(fresh.id)).toEqual(PLAIN.subarray(0, 100));
+        expect((await alice.encryption(fresh.id)).readers.map((p) => p.toText())).toEqual([carol.principal.toText()]);
+        await expect(alice.getAsset(asset.id)).rejects.toBeInstanceOf(AssetNotFoundError);
     }, 120_000);
 });

@@ -105,8 +105,13 @@ describe('silo start persistence with a call context open forever', () => {
             const server = await spawnSiloStart(state, { SILO_CHECKPOINT_MS: '600000' });
             const agent = await agentFor(server);
             await until('the loop', () => counts(agent, spin), (c) => c.ticks > 0);
+            // Calls of this server's own that will never complete: one submitted, one a client waits on.
+            await agent.call(spin, { methodName: 'spin', arg: spin.toUint8Array(), effectiveCanisterId: spin, callSync: false });
             await bump(agent, spin, n);
+            const waiting = agent.call(spin, { methodName: 'spin', arg: spin.toUint8Array(), effectiveCanisterId: spin }).catch(() => undefined);
+            await new Promise((r) => setTimeout(r, 300));
             const { code, ms } = await stopWith(server, signal);
+            await waiting;
             expect(code, server.stderr()).toBe(0);
             expect(ms).toBeLessThan(5000);
             expect(server.stderr()).toMatch(/stopped; saved .* at \d{4}-\d\d-\d\dT/);

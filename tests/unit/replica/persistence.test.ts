@@ -198,6 +198,36 @@ describe('replica persistence', () => {
         }
     });
 
+    it('a heap that shrank (reinstall) and grew again comes back with zeros, not the older heap\'s pages', async () => {
+        const GROWS = `(module ${ic0Imports('msg_reply', 'msg_reply_data_append')}
+  (memory 1)
+  (func (export "canister_update grow") (drop (memory.grow (i32.const 3))) (call $msg_reply))
+  (func (export "canister_update poke") (i32.store (i32.const 200000) (i32.const 0x5eed)) (call $msg_reply))
+  (func (export "canister_query peek")
+    (i32.store (i32.const 0) (i32.load (i32.const 200000)))
+    (call $msg_reply_data_append (i32.const 0) (i32.const 4))
+    (call $msg_reply)))`;
+        const dir = mkdtempSync(join(tmpdir(), 'silo-persist-'));
+        const { store, pic } = reopen(dir);
+        stores.push(store);
+        const id = await pic.createCanister({ sender: OWNER, controllers: [OWNER], cycles: 123_000_000_000_000n });
+        const wasm = await wat(GROWS);
+        await pic.installCode({ canisterId: id, wasm, sender: OWNER });
+        const peek = async (p: PocketIc) => new DataView((await p.queryCall({ canisterId: id, method: 'peek' })).buffer).getUint32(0, true);
+        await pic.updateCall({ canisterId: id, method: 'grow', sender: OWNER });
+        await pic.updateCall({ canisterId: id, method: 'poke', sender: OWNER });
+        store.save(pic.replica, {});
+        await pic.reinstallCode({ canisterId: id, wasm, sender: OWNER });
+        store.save(pic.replica, {});
+        await pic.updateCall({ canisterId: id, method: 'grow', sender: OWNER });
+        expect(await peek(pic)).toBe(0);
+        store.save(pic.replica, {});
+        store.close();
+        const again = reopen(dir);
+        stores.push(again.store);
+        expect(await peek(again.pic)).toBe(0);
+    });
+
     it('refuses a directory a live process holds, and takes over a dead one', async () => {
         const dir = mkdtempSync(join(tmpdir(), 'silo-persist-'));
         writeFileSync(join(dir, 'lock'), String(process.ppid));
