@@ -174,6 +174,9 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         if (s !== undefined && 'opening' in s.state) releaseUnopened(state, s);
         return funded;
     }
+    // Nothing else touches an opening session (abort and finish answer Busy), but check before telling the bucket.
+    const afterFunding = state.sessions.get(sessionId);
+    if (afterFunding === undefined || !('opening' in afterFunding.state)) return { Err: { SessionNotFound: sessionId } };
 
     let failure: SiloError | null = null;
     try {
