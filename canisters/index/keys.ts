@@ -11,6 +11,7 @@
 import { Principal } from '@dfinity/principal';
 
 import { MAX_CONTENT_TYPE_BYTES, MAX_LIST_LIMIT } from '../../shared/constants';
+import { VETKD_DERIVE_KEY_FEES, vetkdDeriveKeyFee } from '../../shared/management';
 import {
     ENCRYPTED_CONTENT_TYPE,
     type Asset,
@@ -45,12 +46,7 @@ export const READER_URL_TTL_SECONDS = 3600;
 export const SHARED_PAGE_SIZE = 256;
 const CURSOR_ID_BITS = 40n;
 
-/** The vetKD keys the IC offers (all BLS12-381 G2) and the fee `vetkd_derive_key` charges with each. */
-export const VETKD_KEYS: Record<string, bigint> = {
-    dfx_test_key: 10_000_000_000n,
-    test_key_1: 10_000_000_000n,
-    key_1: 26_153_846_153n
-};
+/** The vetKD key the index uses until a controller picks another (fees: VETKD_DERIVE_KEY_FEES in shared/management). */
 export const DEFAULT_VETKD_KEY = 'dfx_test_key';
 
 // ------------------------------------------------------------------ records and state (in state.ts)
@@ -253,12 +249,14 @@ export function listSharedWithMe(state: IndexState, env: Env, args: ListSharedAr
 /** Which vetKD key the index uses, and the fee of a derivation with it. */
 export function vetKdKey(state: IndexState): { name: string; fee: bigint } {
     const { name } = keyEntry(keys(state));
-    return { name, fee: VETKD_KEYS[name] ?? VETKD_KEYS.key_1 };
+    return { name, fee: vetkdDeriveKeyFee(name) ?? VETKD_DERIVE_KEY_FEES.key_1 };
 }
 
 /** Switches the vetKD key (controllers): the cached public key is dropped, and data keys wrapped under the old one no longer open. */
 export function setVetKdKey(state: IndexState, name: string): Result<null> {
-    if (!(name in VETKD_KEYS)) return { Err: { InvalidArgument: `unknown vetKD key ${JSON.stringify(name)}: use one of ${Object.keys(VETKD_KEYS).join(', ')}` } };
+    if (vetkdDeriveKeyFee(name) === undefined) {
+        return { Err: { InvalidArgument: `unknown vetKD key ${JSON.stringify(name)}: use one of ${Object.keys(VETKD_DERIVE_KEY_FEES).join(', ')}` } };
+    }
     keys(state).keyUsers.insert(KEY_ENTRY, { key: { name, public_key: [] } });
     return { Ok: null };
 }
