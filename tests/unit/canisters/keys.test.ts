@@ -11,7 +11,6 @@ import { registerBucket } from '../../../canisters/index/buckets';
 import { inspectIndexMessage } from '../../../canisters/index/inspect';
 import {
     assetAccess,
-    ciphertextSize,
     DERIVE_WINDOW_NS,
     deriveUserKey,
     DERIVES_PER_WINDOW,
@@ -28,7 +27,7 @@ import {
 import { abortUpload, beginUpload, finishUpload } from '../../../canisters/index/uploads';
 import { assetUrl } from '../../../canisters/index/urls';
 import { VETKD_DERIVE_KEY_FEES } from '../../../shared/management';
-import { ENCRYPTED_CONTENT_TYPE, type Asset, type AssetPage, type UploadEncryptionArgs } from '../../../shared/types';
+import { ciphertextSize, ENCRYPTED_CONTENT_TYPE, type Asset, type AssetPage, type UploadEncryptionArgs } from '../../../shared/types';
 import { ADMIN, ALICE, BOB, bytes, split, unwrap, user, World } from './harness';
 
 const CHUNK = 256;
