@@ -48,11 +48,6 @@ const CURSOR_ID_BITS = 40n;
 /** The vetKD key the index uses until a controller picks another (fees: VETKD_DERIVE_KEY_FEES in shared/management). */
 export const DEFAULT_VETKD_KEY = 'dfx_test_key';
 
-// ------------------------------------------------------------------ records and state (in state.ts)
-
-export { EncryptionRecord, encryptionSerializer, GrantRecord, grantKey, grantSerializer, KeyUserRecord, keyUserSerializer } from './state';
-export type { KeyState, VetKdApi } from './state';
-
 const KEY_ENTRY = Principal.managementCanister();
 const same = (a: Principal, b: Principal): boolean => a.toText() === b.toText();
 

@@ -21,9 +21,9 @@ import {
     setUploadEncryption,
     setVetKdKey,
     share,
-    unshare,
-    type VetKdApi
+    unshare
 } from '../../../canisters/index/keys';
+import type { VetKdApi } from '../../../canisters/index/state';
 import { abortUpload, beginUpload, finishUpload } from '../../../canisters/index/uploads';
 import { assetUrl } from '../../../canisters/index/urls';
 import { VETKD_DERIVE_KEY_FEES } from '../../../shared/management';
