@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, certification, server, web, soak)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, certification, server, encryption, web, soak)
  * Sections marked `onlyByName` (the long model-based soak) run only when named.
  */
 import { clientBench } from './client';
+import { encryptionBench } from './encryption';
 import { httpBench } from './http';
 import { certificationBench } from './certification';
 import { httpServingBench } from './http_serving';
@@ -29,8 +30,12 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void>;
     { name: 'http_serving', title: 'HTTP serving from the buckets (issue 12)', run: httpServingBench },
     { name: 'certification', title: 'Certified HTTP responses at scale (issue 20)', run: certificationBench },
     { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench },
+    { name: 'encryption', title: 'End-to-end encryption: uploads, shares and downloads in cycles (issue 21)', run: encryptionBench },
     { name: 'web', title: 'Web app upload from Chromium against the CLI, through silo start (issue 13)', run: webBench },
-    { name: 'soak', title: 'Model-based soak: random operations and faults, nothing lost (issue 9)', run: (log) => soakBench(log, process.argv.slice(3)), onlyByName: true }
+    { name: 'soak', title: 'Model-based soak: random operations and faults, nothing lost (issue 9)', run: async (log) => {
+        const failed = await soakBench(log, process.argv.slice(3));
+        if (failed.length > 0) throw new Error(`soak failed for seed(s) ${failed.join(', ')}`);
+    }, onlyByName: true }
 ];
 
 async function main(): Promise<void> {

@@ -9,12 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { CheckpointFailedError } from '../replica/checkpointer';
 import { StateCorruptError, StateInUseError } from '../replica/persistence';
-import { GLOBAL_OPTIONS, type OptionTable, parseCommandLine, UsageError } from './cli/args';
+import { didYouMean, GLOBAL_OPTIONS, type OptionTable, parseCommandLine, UsageError } from './cli/args';
 import type { Command, Connection, Invocation } from './cli/command';
 import { COMMANDS } from './cli/commands';
 import { checkNetwork, connect, isUnreachable, noReplica, StateUnusableError } from './cli/connect';
-import { Output } from './cli/output';
+import { errorDetails, Output } from './cli/output';
 import { AssetNotFoundError, SiloError } from './errors';
 
 export { UsageError } from './cli/args';
@@ -84,7 +85,7 @@ function errorCode(error: unknown): { exit: number; code: string; message: strin
 
 /** Runs the CLI; returns the exit code. Never throws. */
 export async function main(argv: string[]): Promise<number> {
-    const output = new Output(argv.includes('--json') || argv.includes('--json=true'));
+    const output = new Output(argv.includes('--json') || argv.includes('--json=true'), argv.includes('--verbose') || argv.includes('--verbose=true'));
     let connection: Connection | undefined;
     let invocation: Invocation | undefined;
     const runCleanup = () => {
@@ -98,23 +99,41 @@ export async function main(argv: string[]): Promise<number> {
     };
     const interrupted = () => {
         runCleanup();
-        // No checkpoint: work in flight (a finish being verified) would have to run to its end first. The
-        // last checkpoint was taken between calls, so the next run starts from a consistent state.
-        connection?.embedded?.abandon();
+        // A last checkpoint, calls in flight included (a signal is handled between rounds): the next run
+        // continues from here. A failure has been reported by the checkpointer.
+        const embedded = connection?.embedded;
+        try {
+            embedded?.close();
+            if (embedded?.lastSavedAt) output.note(`saved ${embedded.stateDir} at ${embedded.lastSavedAt.toLocaleTimeString()}`);
+        } catch {
+            // Reported; the state stays as of the last checkpoint.
+        }
         output.error('Interrupted', invocation?.interruptNote ?? 'interrupted');
         process.exit(EXIT.interrupted);
     };
     const fail = (error: unknown, context = ''): number => {
+        if (error instanceof CheckpointFailedError) {
+            // The checkpointer has printed it (once); only --json still owes its error document.
+            if (output.json) output.line(JSON.stringify({ error: { code: error.name, message: error.message } }));
+            return EXIT.state;
+        }
         const { exit, code, message } = errorCode(error);
-        output.error(code, `${context}${message}`, exit === EXIT.usage ? 'Run `silo --help` for usage.' : undefined);
+        const hint = error instanceof UsageError && error.usageHint ? 'Run `silo --help` for usage.' : undefined;
+        output.error(code, `${context}${message}`, hint, errorDetails(error));
         return exit;
     };
+    // Libraries write to the console on their own (the agent warns, with stacks, when a read_state path is
+    // missing): a failure is the CLI's one line, and the rest shows only with --verbose.
+    const restoreConsole = output.verbose ? () => {} : quietConsole();
     let exit: number;
     try {
         exit = await dispatch(
             argv,
             output,
-            (options) => async () => (connection ??= await connect(options, output)),
+            (options, command) => {
+                const personal = typeof command.personal === 'function' ? command.personal(options) : command.personal === true;
+                return async () => (connection ??= await connect(options, output, personal));
+            },
             (current, command) => {
                 invocation = current;
                 // A server (`silo start`) stops on these signals itself, after a checkpoint.
@@ -131,14 +150,26 @@ export async function main(argv: string[]): Promise<number> {
     } finally {
         process.removeListener('SIGINT', interrupted);
         process.removeListener('SIGTERM', interrupted);
+        restoreConsole();
     }
     try {
         connection?.embedded?.close();
     } catch (error) {
+        // A failed checkpoint has been reported already, as one line.
         const saveExit = fail(error, 'could not save the state directory: ');
         if (exit === EXIT.ok) exit = saveExit === EXIT.failure ? EXIT.state : saveExit;
     }
     return exit;
+}
+
+/** Silences the console's diagnostic methods (not `log`, which no library uses unasked); returns the undo. */
+function quietConsole(): () => void {
+    const methods = ['warn', 'error', 'debug', 'trace', 'group', 'groupCollapsed', 'groupEnd'] as const;
+    const saved = methods.map((name) => [name, console[name]] as const);
+    for (const name of methods) console[name] = () => {};
+    return () => {
+        for (const [name, method] of saved) console[name] = method as never;
+    };
 }
 
 /**
@@ -148,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
 async function dispatch(
     argv: string[],
     output: Output,
-    connector: (options: Invocation['options']) => Invocation['connect'],
+    connector: (options: Invocation['options'], command: Command) => Invocation['connect'],
     started: (invocation: Invocation, command: Command) => void
 ): Promise<number> {
     const parsed = parseCommandLine(argv, allOptions());
@@ -160,7 +191,7 @@ async function dispatch(
         const topic = parsed.command === 'help' ? parsed.positionals[0] : undefined;
         if (topic !== undefined) {
             const command = COMMANDS.find((c) => c.name === topic);
-            if (command === undefined) throw new UsageError(`unknown command '${topic}'`);
+            if (command === undefined) throw new UsageError(`unknown command '${topic}'${didYouMean(topic, COMMANDS.map((c) => c.name))}`);
             process.stdout.write(`${commandHelp(command)}\n`);
             return EXIT.ok;
         }
@@ -168,20 +199,20 @@ async function dispatch(
         return parsed.command === undefined && parsed.values.help !== true ? EXIT.usage : EXIT.ok;
     }
     const command = COMMANDS.find((c) => c.name === parsed.command);
-    if (command === undefined) throw new UsageError(`unknown command '${parsed.command}'`);
+    if (command === undefined) throw new UsageError(`unknown command '${parsed.command}'${didYouMean(parsed.command, [...COMMANDS.map((c) => c.name), 'help'])}`);
     if (parsed.values.help === true) {
         process.stdout.write(`${commandHelp(command)}\n`);
         return EXIT.ok;
     }
     const foreign = parsed.given.find((name) => !(name in GLOBAL_OPTIONS) && !(name in command.options));
-    if (foreign !== undefined) throw new UsageError(`${command.name} does not take --${foreign}`);
+    if (foreign !== undefined) throw new UsageError(`${command.name} does not take --${foreign}${didYouMean(foreign, [...Object.keys(command.options), ...Object.keys(GLOBAL_OPTIONS)], (c) => `--${c}`)}`);
     const invocation: Invocation = {
         positionals: parsed.positionals,
         options: parsed.values,
         output,
         interruptNote: 'interrupted',
         cleanup: [],
-        connect: connector(parsed.values)
+        connect: connector(parsed.values, command)
     };
     started(invocation, command);
     if (command.name !== 'deploy') checkNetwork(parsed.values);

@@ -38,6 +38,8 @@ export interface DeployOptions {
     cycles?: bigint;
     /** Index settings that differ from the defaults. */
     config?: Partial<ConfigUpdate>;
+    /** The vetKD key the index derives encrypted files' keys with (`key_1` on the IC; default `dfx_test_key`, local replicas). */
+    vetkdKey?: 'dfx_test_key' | 'test_key_1' | 'key_1';
     /** Reports each step. */
     onStep?: (message: string) => void;
 }
@@ -89,6 +91,7 @@ export async function deploySilo(transport: Transport, options: DeployOptions): 
 
     const index = transport.actor<Service>(indexIdlFactory, indexId);
     check(await index.admin_register_bucket(bucketId, []));
+    if (options.vetkdKey !== undefined) check(await index.admin_set_vetkd_key(options.vetkdKey));
     await uploadBucketModule(index, options.bucketWasm);
     step('bucket module stored in the index');
     if (options.verifierWasm === undefined) return { indexId, bucketId };

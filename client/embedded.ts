@@ -1,8 +1,9 @@
 /**
  * Silo on the in-process replica, kept in a state directory between runs: the CLI's default network.
- * The first run deploys an index and a bucket; later runs bring the canisters back the way an upgrade
- * does (stable memory kept, post_upgrade run). State is checkpointed while work proceeds, so a killed
- * process loses at most the last few seconds, and never leaves a half-written state behind.
+ * The first run deploys an index and a bucket; later runs bring the replica back exactly as it was saved
+ * (heaps, stable memory, calls in flight). State is checkpointed while work proceeds, whatever is in
+ * flight (see replica/checkpointer.ts), so a killed process loses at most the last few seconds, and
+ * never leaves a half-written state behind.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,7 +12,8 @@ import type { Identity } from '@dfinity/agent';
 import type { Principal } from '@dfinity/principal';
 import { Principal as P } from '@dfinity/principal';
 
-import { PocketIc, Replica } from '../replica';
+import { PocketIc, Replica, VetKdKeys } from '../replica';
+import { Checkpointer } from '../replica/checkpointer';
 import { isAlive, ReplicaStore, restoreInto } from '../replica/persistence';
 import { bucketInitArg, deploySilo, indexInitArg } from './deploy';
 import { SiloError } from './errors';
@@ -46,6 +48,8 @@ export interface ServerRecord {
     /** The index canister. */
     index: string;
     pid: number;
+    /** When the server last checkpointed the state (ISO 8601), or null before its first checkpoint. */
+    savedAt?: string | null;
 }
 
 const SERVER_FILE = 'server.json';
@@ -73,11 +77,23 @@ export async function stateIdentity(stateDir: string): Promise<Identity | undefi
     return existsSync(path) ? identityFromPem(readFileSync(path, 'utf8'), path) : undefined;
 }
 
+export interface EmbeddedOptions {
+    onStep?: (message: string) => void;
+    echoLogs?: boolean;
+    verifier?: boolean;
+    /**
+     * Hears of a failed checkpoint (once per run of failures) and of the first success after; default:
+     * a `silo: ...` line on stderr.
+     */
+    report?: (message: string) => void;
+}
+
 export class EmbeddedSilo {
-    private lastSave = Date.now();
-    private savedRound = -1;
     private buffersAfterGc = 0;
     private closed = false;
+    private server: ServerRecord | null = null;
+    /** Takes the checkpoints, periodically and on demand. */
+    readonly checkpointer: Checkpointer;
 
     private constructor(
         readonly pic: PocketIc,
@@ -85,20 +101,40 @@ export class EmbeddedSilo {
         /** The index canister. */
         readonly indexId: Principal,
         /** The identity kept in the state directory, used when no other is given. */
-        readonly defaultIdentity: Identity
-    ) {}
+        readonly defaultIdentity: Identity,
+        report: (message: string) => void
+    ) {
+        this.checkpointer = new Checkpointer(store, pic.replica, {
+            intervalMs: SAVE_EVERY_MS,
+            everyBytes: SAVE_EVERY_BYTES,
+            app: () => ({ indexId: this.indexId.toText() }) satisfies AppState,
+            report,
+            saved: (at) => this.saved(at)
+        });
+    }
+
+    /** The state directory. */
+    get stateDir(): string {
+        return this.store.dir;
+    }
+
+    /** When this process last checkpointed the state, or null before it did. */
+    get lastSavedAt(): Date | null {
+        return this.checkpointer.lastSavedAt;
+    }
 
     /**
      * Opens the deployment in `stateDir`, creating it on first use. The directory is locked until
      * {@link close}: a second process gets a `StateInUseError`.
      */
-    static async open(stateDir: string, options: { onStep?: (message: string) => void; echoLogs?: boolean; verifier?: boolean } = {}): Promise<EmbeddedSilo> {
+    static async open(stateDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedSilo> {
         const store = ReplicaStore.open(stateDir);
         try {
             const identityPath = join(stateDir, 'identity.pem');
             if (!existsSync(identityPath)) writeFileSync(identityPath, newEd25519Pem(), { mode: 0o600 });
             const identity = await identityFromPem(readFileSync(identityPath, 'utf8'), identityPath);
-            const replica = new Replica({ echoLogs: options.echoLogs, releaseSnapshots: true });
+            // The network's vetKD master keys live beside its root key, made on first use.
+            const replica = new Replica({ echoLogs: options.echoLogs, releaseSnapshots: true, vetkd: VetKdKeys.load(stateDir) });
             const pic = new PocketIc(replica);
             const loaded = store.load();
             let indexId: Principal;
@@ -119,8 +155,11 @@ export class EmbeddedSilo {
                     onStep: options.onStep
                 }));
             }
-            const silo = new EmbeddedSilo(pic, store, indexId, identity);
-            silo.save();
+            const silo = new EmbeddedSilo(pic, store, indexId, identity, options.report ?? ((m) => process.stderr.write(`silo: ${m}\n`)));
+            // The first checkpoint's failure is the caller's to report: the directory is unusable.
+            silo.checkpointer.save(false, true);
+            // Checkpoints also while a long call runs: the replica yields to the event loop between rounds.
+            silo.checkpointer.start();
             return silo;
         } catch (error) {
             store.close();
@@ -145,13 +184,8 @@ export class EmbeddedSilo {
     }
 
     private maybeSave(): void {
-        // A checkpoint must wait for the calls in flight (a long finish_upload) to end: do not force them
-        // to completion now, the call that ends them checkpoints.
-        if (this.inFlight()) return;
-        let pending = 0;
-        for (const canister of this.pic.replica.canisters.values()) pending += canister.stable.overlayBytes;
-        if (pending >= SAVE_EVERY_BYTES || Date.now() - this.lastSave >= SAVE_EVERY_MS) this.save();
-        else this.collectIfNeeded();
+        this.checkpointer.maybe();
+        this.collectIfNeeded();
     }
 
     /**
@@ -168,65 +202,69 @@ export class EmbeddedSilo {
         }
     }
 
-    private inFlight(): boolean {
-        const replica = this.pic.replica;
-        return replica.busy || [...replica.canisters.values()].some((c) => c.callContexts.size > 0);
+    /**
+     * Checkpoints the state directory now, with whatever is in flight (call it from the event loop, never
+     * from inside a round). Throws a `CheckpointFailedError`, already reported, when it fails.
+     */
+    save(final = false): void {
+        this.checkpointer.save(final);
     }
 
-    /** Lets queued work finish, then checkpoints the state directory. */
-    save(): void {
-        const replica = this.pic.replica;
-        // A restored canister starts from its stable memory: finish in-flight work before saving.
-        for (let rounds = 0; rounds < 10_000 && this.inFlight(); rounds++) {
-            replica.tick();
-        }
-        this.store.save(replica, { indexId: this.indexId.toText() } satisfies AppState);
-        this.lastSave = Date.now();
-        this.savedRound = replica.round;
+    private saved(at: Date): void {
         // The checkpoint just released the pages it wrote.
         this.buffersAfterGc = 0;
         this.collectIfNeeded();
+        if (this.server !== null) {
+            this.server.savedAt = at.toISOString();
+            this.writeServerRecord();
+        }
     }
 
     /**
      * For a server (`silo start`): runs a round when messages are queued or a canister's timer is due, on
-     * the wall clock's time, and checkpoints when something ran since the last checkpoint and the
-     * checkpoint interval has passed (so a killed server loses at most that interval).
+     * the wall clock's time; the checkpointer saves in the background (so a killed server loses at most
+     * its interval).
      */
     pulse(): void {
         this.syncClock();
         const replica = this.pic.replica;
         if (replica.busy || [...replica.canisters.values()].some((c) => c.globalTimer !== 0n && replica.time >= c.globalTimer)) replica.tick();
-        if (replica.round !== this.savedRound) this.maybeSave();
+        this.checkpointer.maybe();
     }
 
     /** Records that a server at `url` serves this state directory (see {@link runningServer}). */
     recordServer(url: string): void {
+        this.server = { url, index: this.indexId.toText(), pid: process.pid, savedAt: this.lastSavedAt?.toISOString() ?? null };
+        this.writeServerRecord(true);
+    }
+
+    private writeServerRecord(strict = false): void {
         const path = join(this.store.dir, SERVER_FILE);
         const temporary = `${path}.tmp-${process.pid}`;
-        writeFileSync(temporary, JSON.stringify({ url, index: this.indexId.toText(), pid: process.pid } satisfies ServerRecord));
-        renameSync(temporary, path);
+        try {
+            writeFileSync(temporary, JSON.stringify(this.server));
+            renameSync(temporary, path);
+        } catch (error) {
+            rmSync(temporary, { force: true });
+            // Past the first write, the record only falls behind on `savedAt`; the checkpoint itself succeeded.
+            if (strict) throw error;
+        }
     }
 
     /**
-     * Releases the state directory without a checkpoint: for an interrupted process, whose calls in
-     * flight would otherwise have to run to their end. The state stays as of the last checkpoint (taken
-     * between calls, so consistent); what was done since is lost and redone by the next run.
+     * Takes a last checkpoint, with whatever is in flight (nothing is run to its end first, so this is
+     * quick whatever the canisters do), and releases the state directory. Throws a
+     * `CheckpointFailedError`, already reported, when the checkpoint fails; the directory is released
+     * either way.
      */
-    abandon(): void {
-        if (this.closed) return;
-        this.closed = true;
-        this.store.close();
-    }
-
-    /** Saves and releases the state directory. */
     close(): void {
         if (this.closed) return;
         this.closed = true;
+        this.checkpointer.stop();
         try {
-            this.save();
+            if (this.checkpointer.changed() || this.checkpointer.failure !== null) this.save(true);
         } finally {
-            rmSync(join(this.store.dir, SERVER_FILE), { force: true });
+            if (this.server !== null) rmSync(join(this.store.dir, SERVER_FILE), { force: true });
             this.store.close();
         }
     }

@@ -168,6 +168,15 @@ export class TransportError extends SiloError {
     }
 }
 /**
+ * Nothing answered at the network's URL (connection refused, unknown host, reset), after the agent's own
+ * retries: the server is gone or the address is wrong. A page or a tool that wants to say so at once
+ * passes a {@link RetryPolicy} that does not retry it (the default retries it as transient).
+ */
+export class NetworkUnreachableError extends TransportError {
+    override name = 'NetworkUnreachableError';
+}
+
+/**
  * The operation was cancelled through its AbortSignal: the one error every abort of an upload or a
  * download ends in, whether the signal fired before it started or while it ran.
  */
@@ -207,6 +216,24 @@ export class AbortedError extends SiloError {
 /** Downloaded bytes do not hash to the asset's SHA-256: nothing was written as final. */
 export class IntegrityError extends SiloError {
     override name = 'IntegrityError';
+}
+
+/**
+ * An encrypted asset's key is not released to the caller: it is neither the owner nor a principal the
+ * asset is shared with (or no longer: it was unshared).
+ */
+export class NotSharedError extends UnauthorizedError {
+    override name = 'NotSharedError';
+    constructor(
+        readonly assetId: bigint,
+        readonly principal: Principal
+    ) {
+        super(`Asset ${assetId} is encrypted and not shared with you (${principal.toText()}): ask its owner to run \`silo share ${assetId} ${principal.toText()}\`.`);
+    }
+}
+/** Encrypted content failed authentication (altered, reordered, truncated, or a key that is not its own). */
+export class DecryptionError extends IntegrityError {
+    override name = 'DecryptionError';
 }
 
 /** Turns a canister's `Err` variant into the matching error. */

@@ -3,7 +3,7 @@
  * file paths or Node streams, so these say what to pass instead.
  */
 import { InvalidArgumentError } from './errors';
-import type { UploadSource } from './source';
+import type { UploadSource } from './io';
 
 const browserOnly = (what: string): InvalidArgumentError =>
     new InvalidArgumentError(`${what} needs Node.js; in a browser, upload a File, Blob or Uint8Array and download to memory.`);

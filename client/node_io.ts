@@ -7,8 +7,7 @@ import { mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
-import type { DownloadSink } from './silo';
-import type { UploadSource } from './source';
+import type { DownloadSink, UploadSource } from './io';
 
 export async function fileSource(path: string): Promise<UploadSource> {
     const handle = await open(path, 'r');

@@ -3,7 +3,7 @@
  */
 import type { Principal } from '@dfinity/principal';
 
-import { DEFAULT_CHUNK_SIZE } from '../shared/constants';
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE } from '../shared/constants';
 import { bucketIdlFactory, indexIdlFactory } from '../shared/idl';
 import { Sha256, toHex } from '../shared/sha256';
 import type {
@@ -11,6 +11,8 @@ import type {
     AssetPage,
     AssetUrl,
     BucketInfo,
+    Config,
+    EncryptionInfo,
     Result,
     SessionInfo,
     Stats,
@@ -18,6 +20,8 @@ import type {
     UploadTicket,
     Visibility
 } from '../shared/types';
+import { ENCRYPTED_CONTENT_TYPE } from '../shared/types';
+import { KeyVault, type SealedUpload, sealUpload, tokenChunkReader, wrapDataKey } from './encryption';
 import {
     AbortedError,
     SessionExpiredError,
@@ -30,8 +34,13 @@ import {
     IntegrityError,
     InvalidArgumentError,
     MissingChunksError,
-    TransportError
+    NotSharedError,
+    TransportError,
+    UnauthorizedError
 } from './errors';
+import { chunkSizeProblem } from './chunk_size';
+import { contentTypeFor } from './content_type';
+import type { DownloadSink } from './io';
 import { fileSink } from './node_io';
 import { hashSource, nextTurn, type SourceInput, toSource, type UploadSource, YIELD_EVERY_MS } from './source';
 import type { Transport } from './transport';
@@ -60,10 +69,7 @@ export interface Progress {
     chunkIndex?: number;
 }
 
-/** Where {@link SiloClient.download} writes, in order, as bytes arrive (the caller closes it). */
-export interface DownloadSink {
-    write(bytes: Uint8Array): Promise<void>;
-}
+export type { DownloadSink } from './io';
 
 /**
  * Decides whether a failed call is retried: return the delay in milliseconds before the next attempt,
@@ -89,11 +95,18 @@ export const defaultRetryPolicy: RetryPolicy = (error, attempt) => {
 export interface UploadOptions {
     /** Name recorded with the asset (default: the file's base name, or `upload.bin`). */
     name?: string;
-    /** MIME type recorded with the asset (default `application/octet-stream`). */
+    /**
+     * MIME type recorded with the asset. Default: a Blob's or File's own `type`, else the type of the
+     * name's extension (`photo.jpg`: `image/jpeg`), else `application/octet-stream`.
+     */
     contentType?: string;
     /** `public` assets are readable by anyone; `private` ones (the default) only by their owner. */
     visibility?: 'public' | 'private';
-    /** Bytes per chunk: a multiple of 64, at most 1.9 MiB (the default). */
+    /**
+     * Bytes per chunk: a multiple of 64, at most 1.9 MiB (the default), and at least the index's
+     * `min_chunk_size` (64 KiB by default) unless the content fits in one chunk. Checked before anything
+     * is read: {@link InvalidArgumentError}.
+     */
     chunkSize?: number;
     /** Chunks in flight at once (default 4). */
     concurrency?: number;
@@ -111,6 +124,13 @@ export interface UploadOptions {
     keepSessionOnAbort?: boolean;
     /** Overrides which failures are retried, and when. */
     retry?: RetryPolicy;
+    /**
+     * Encrypts the content end to end before it leaves this process (see client/encryption.ts): Silo
+     * stores and verifies ciphertext; only the owner and the principals it is {@link SiloClient.share}d
+     * with can decrypt it. Costs no vetKey derivation. An encrypted upload cannot be resumed after a crash
+     * (its data key lived in memory only): upload it again.
+     */
+    encrypt?: boolean;
 }
 
 /** Options of {@link SiloClient.download}. */
@@ -148,6 +168,7 @@ export class SiloClient {
     private readonly bucketActors = new Map<string, Service>();
     private readonly retry: RetryPolicy;
     private lastTurn = Date.now();
+    private vault?: KeyVault;
 
     /**
      * @param options.transport - how calls reach the canisters (in-process replica or HttpAgent)
@@ -176,6 +197,12 @@ export class SiloClient {
         return this.transport.principal;
     }
 
+    /** This client's keys for encrypted files: the vetKey is derived at most once per client. */
+    get keys(): KeyVault {
+        this.vault ??= new KeyVault(this.index, this.transport.principal);
+        return this.vault;
+    }
+
     private bucket(id: Principal): Service {
         let actor = this.bucketActors.get(id.toText());
         if (actor === undefined) {
@@ -200,9 +227,26 @@ export class SiloClient {
      */
     async upload(input: SourceInput, options: UploadOptions = {}): Promise<Asset> {
         return this.cancellable(options, async (track) => {
-            const source = await toSource(input);
+            const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+            const shape = chunkSizeProblem(chunkSize);
+            if (shape !== null) throw new InvalidArgumentError(`${shape}: pass a valid chunkSize or leave it out`);
+            const plain = await toSource(input);
+            const name = options.name ?? plain.name ?? 'upload.bin';
+            const contentType = contentTypeFor({ explicit: options.contentType, input, name });
+            let sealed: SealedUpload | undefined;
             try {
-                const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+                // The index's minimum matters only for a chunk size below the largest, and more than one chunk.
+                if (chunkSize < MAX_CHUNK_SIZE && plain.size > chunkSize) {
+                    const tooSmall = chunkSizeProblem(chunkSize, { size: plain.size, minChunkSize: (await this.config()).min_chunk_size });
+                    if (tooSmall !== null) throw new InvalidArgumentError(`${tooSmall}: pass a larger chunkSize`);
+                }
+                sealed = options.encrypt ? await sealUpload(this.keys, this.principal, plain, chunkSize, contentType) : undefined;
+            } catch (error) {
+                await plain.close();
+                throw error;
+            }
+            const source = sealed?.source ?? plain;
+            try {
                 const report = reporter(options.onProgress, source.size);
                 report('hashing', 0);
                 const { sha256, checkpoints } = await hashSource(source, chunkSize, options.signal, (index, done) => report('hashing', done, index));
@@ -210,8 +254,8 @@ export class SiloClient {
                 const visibility: Visibility = options.visibility === 'public' ? { public: null } : { private: null };
                 const ticket = await this.attempt<UploadTicket>(options.retry, options.signal, () =>
                     this.index.begin_upload({
-                        name: options.name ?? source.name ?? 'upload.bin',
-                        content_type: options.contentType ?? 'application/octet-stream',
+                        name,
+                        content_type: sealed ? ENCRYPTED_CONTENT_TYPE : contentType,
                         size: BigInt(source.size),
                         sha256,
                         chunk_size: chunkSize,
@@ -220,8 +264,11 @@ export class SiloClient {
                     })
                 );
                 track.session = ticket.session_id;
+                if (sealed) await this.attempt(options.retry, options.signal, () => this.index.set_upload_encryption(ticket.session_id, sealed!.args));
                 options.onSession?.(ticket.session_id, ticket);
-                return await this.transfer(ticket, source, range(ticket.chunk_count), options, track);
+                const asset = await this.transfer(ticket, source, range(ticket.chunk_count), options, track);
+                if (sealed) this.keys.remember(asset.id, sealed.dataKey);
+                return asset;
             } finally {
                 await source.close();
             }
@@ -459,20 +506,29 @@ export class SiloClient {
     }
 
     private async receive(assetId: bigint, destination: string | DownloadSink | undefined, options: DownloadOptions): Promise<Uint8Array | { path?: string; asset: Asset }> {
-        const asset = await this.attempt<Asset>(options.retry, options.signal, () => this.index.get_asset(assetId));
+        const found = await this.assetRecord(assetId, options);
+        // An encrypted asset: chunks are decrypted as they arrive; the SHA-256 still covers the ciphertext.
+        const opened = found.content_type === ENCRYPTED_CONTENT_TYPE ? await this.keys.open(assetId) : undefined;
+        const asset = opened?.asset ?? found;
         const bucket = this.bucket(asset.bucket);
+        const failures = { count: 0 };
+        const readChunk =
+            opened && 'private' in asset.visibility && asset.owner.toText() !== this.principal.toText()
+                ? await tokenChunkReader(this.index, bucket, asset, this.principal)
+                : (index: number) => this.attempt<Uint8Array>(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures);
         const concurrency = options.concurrency ?? 4;
-        const total = Number(asset.size);
+        const total = Number(opened?.info.plaintext_size ?? asset.size);
         const report = reporter(options.onProgress, total);
         const hasher = new Sha256();
         const ready = new Map<number, Uint8Array>();
         let next = 0;
         let received = 0;
+        let written = 0;
         let buffer: Uint8Array | undefined;
         let sink: DownloadSink & { finish?(ok: boolean): Promise<void> };
         if (destination === undefined) {
             buffer = new Uint8Array(total);
-            sink = { write: async (bytes) => void buffer!.set(bytes, received - bytes.length) };
+            sink = { write: async (bytes) => void buffer!.set(bytes, written - bytes.length) };
         } else if (typeof destination === 'string') {
             sink = await fileSink(destination);
         } else {
@@ -480,21 +536,22 @@ export class SiloClient {
         }
         let ok = false;
         try {
-            const failures = { count: 0 };
             report('receiving', 0);
             // Chunks are hashed and written in order as they arrive; a window bounds how far fetching runs ahead.
             let writing = Promise.resolve();
             await pool(range(asset.chunk_count), concurrency, options.signal, async (index) => {
                 while (index >= next + concurrency * 2) await sleep(1, options.signal);
-                const bytes: Uint8Array = await this.attempt(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures);
+                const bytes: Uint8Array = await readChunk(index);
                 ready.set(index, bytes);
                 const drain = async () => {
                     for (let chunk = ready.get(next); chunk !== undefined; chunk = ready.get(next)) {
                         ready.delete(next);
                         hasher.update(chunk);
                         received += chunk.length;
-                        await sink.write(chunk);
-                        report('receiving', received, next);
+                        const plain = opened ? await opened.decrypt(next, chunk) : chunk;
+                        written += plain.length;
+                        await sink.write(plain);
+                        report('receiving', written, next);
                         next++;
                     }
                 };
@@ -503,8 +560,8 @@ export class SiloClient {
             });
             await writing;
             const digest = hasher.digest();
-            if (toHex(digest) !== toHex(asset.sha256) || received !== total) {
-                throw new IntegrityError(`Asset ${asset.id} failed verification: got ${received} bytes hashing to ${toHex(digest)}, expected ${total} bytes hashing to ${toHex(asset.sha256)}. Download it again.`);
+            if (toHex(digest) !== toHex(asset.sha256) || received !== Number(asset.size) || written !== total) {
+                throw new IntegrityError(`Asset ${asset.id} failed verification: got ${received} bytes hashing to ${toHex(digest)}, expected ${asset.size} bytes hashing to ${toHex(asset.sha256)}. Download it again.`);
             }
             ok = true;
         } finally {
@@ -514,9 +571,19 @@ export class SiloClient {
         return typeof destination === 'string' ? { path: destination, asset } : { asset };
     }
 
-    /** Reads an asset's record. @throws {@link AssetNotFoundError}, {@link UnauthorizedError} */
+    /**
+     * Reads an asset's record. @throws {@link AssetNotFoundError}, {@link UnauthorizedError}
+     * ({@link NotSharedError} for an encrypted asset not shared with the caller)
+     */
     async getAsset(assetId: bigint): Promise<Asset> {
-        return this.attempt(undefined, undefined, () => this.index.get_asset(assetId));
+        return this.assetRecord(assetId, {});
+    }
+
+    private async assetRecord(assetId: bigint, options: { retry?: RetryPolicy; signal?: AbortSignal }): Promise<Asset> {
+        return this.attempt<Asset>(options.retry, options.signal, () => this.index.get_asset(assetId)).catch((error) => {
+            // The index's refusal of an encrypted asset the caller is not (or no longer) a reader of.
+            throw error instanceof UnauthorizedError && error.message.includes('encrypted and not shared') ? new NotSharedError(assetId, this.principal) : error;
+        });
     }
 
     /**
@@ -561,6 +628,74 @@ export class SiloClient {
         await this.attempt(undefined, undefined, () => this.index.delete_asset(assetId));
     }
 
+    /**
+     * Lets `reader` download and decrypt an encrypted asset (owner only): the asset's data key, opened with
+     * the owner's vetKey (derived once per client, or known from uploading it here), is wrapped to the
+     * reader's principal and handed to the index, which releases it to the reader only. Sharing again
+     * is harmless.
+     *
+     * @throws {@link UnauthorizedError} (not the owner), {@link InvalidArgumentError} (not encrypted, or
+     *   the reader is anonymous or the owner), {@link LimitExceededError} (too many readers), {@link RateLimitedError}
+     */
+    async share(assetId: bigint, reader: Principal): Promise<void> {
+        const access = await this.keys.access(assetId);
+        const wrapped = wrapDataKey(await this.keys.publicKey(), reader, await this.keys.dataKey(access));
+        await this.attempt(undefined, undefined, () => this.index.share(assetId, reader, wrapped));
+    }
+
+    /**
+     * Stops the index releasing an encrypted asset's key to `reader` (owner only). This cannot take back
+     * what the reader already downloaded and decrypted, nor a key it kept: {@link reencrypt} if the
+     * stored content itself must change keys.
+     */
+    async unshare(assetId: bigint, reader: Principal): Promise<void> {
+        await this.attempt(undefined, undefined, () => this.index.unshare(assetId, reader));
+    }
+
+    /**
+     * An encrypted asset's record, format and readers (the owner sees whom it is shared with).
+     * @throws {@link NotSharedError} for a caller it is not shared with; {@link InvalidArgumentError} if not encrypted
+     */
+    async encryption(assetId: bigint): Promise<{ asset: Asset; info: EncryptionInfo; readers: Principal[] }> {
+        const access = await this.keys.access(assetId);
+        return { asset: access.asset, info: access.encryption, readers: access.readers };
+    }
+
+    /**
+     * Re-encrypts an encrypted asset under a new data key (owner only): downloads and decrypts it, uploads
+     * it again encrypted (same name, type, visibility and chunk size), shares the new asset with the
+     * current readers and deletes the old one. After an {@link unshare}, this puts the content out of reach
+     * of a former reader who kept the old key. Costs a download, an upload and one share per reader.
+     *
+     * @returns the new asset (a new id)
+     */
+    async reencrypt(assetId: bigint, options: Pick<UploadOptions, 'onProgress' | 'signal' | 'concurrency'> = {}): Promise<Asset> {
+        const { asset, info, readers } = await this.encryption(assetId);
+        if (asset.owner.toText() !== this.principal.toText()) throw new UnauthorizedError(`Only the owner of asset ${assetId} may re-encrypt it.`);
+        const plaintext = await this.download(assetId, undefined, { signal: options.signal, concurrency: options.concurrency });
+        const fresh = await this.upload(plaintext, {
+            ...options,
+            encrypt: true,
+            name: asset.name,
+            contentType: info.content_type,
+            visibility: 'public' in asset.visibility ? 'public' : 'private',
+            chunkSize: asset.chunk_size
+        });
+        for (const reader of readers) await this.share(fresh.id, reader);
+        await this.deleteAsset(assetId);
+        return fresh;
+    }
+
+    /** Iterates over the encrypted assets shared with this client's principal, in the order they were shared. */
+    async *listSharedWithMe(options: { pageSize?: number } = {}): AsyncGenerator<Asset> {
+        let cursor: [] | [bigint] = [];
+        do {
+            const page: AssetPage = await this.attempt(undefined, undefined, () => this.index.list_shared_with_me({ cursor, limit: [options.pageSize ?? 100] }));
+            yield* page.assets;
+            cursor = page.next_cursor;
+        } while (cursor.length > 0);
+    }
+
     /** Aborts an upload session and frees what it holds. */
     async abortUpload(sessionId: bigint): Promise<void> {
         await this.attempt(undefined, undefined, () => this.index.abort_upload(sessionId));
@@ -569,6 +704,11 @@ export class SiloClient {
     /** The deployment's buckets with their capacity and use. */
     async buckets(): Promise<BucketInfo[]> {
         return this.index.buckets();
+    }
+
+    /** The index's settings (limits such as `min_chunk_size`, quotas, cycles thresholds); anyone may read them. */
+    async config(): Promise<Config> {
+        return this.index.config();
     }
 
     /** Totals of the deployment: assets, bytes, sessions, buckets, pending work. */

@@ -3,19 +3,10 @@
  * offset, a chunk at a time, so a file of any size never sits in memory whole.
  */
 import { Sha256 } from '../shared/sha256';
+import type { UploadSource } from './io';
 import { fileSource, streamSource } from './node_io';
 
-/** Something to upload, read a piece at a time. */
-export interface UploadSource {
-    /** Total size in bytes. */
-    readonly size: number;
-    /** Reads exactly `length` bytes at `offset` (fewer only at the end). */
-    read(offset: number, length: number): Promise<Uint8Array>;
-    /** Releases what the source holds (open files, spooled copies). */
-    close(): Promise<void>;
-    /** A name to record when none is given (a file's base name). */
-    readonly name?: string;
-}
+export type { UploadSource } from './io';
 
 /** What `upload` and `resume` accept: bytes, a Blob or File, a file path, or a stream of bytes. */
 export type SourceInput = Uint8Array | Blob | string | AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;

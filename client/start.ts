@@ -5,8 +5,9 @@
  *
  * While it runs it holds the state directory and records its URL there (`server.json`), so every other
  * `silo` command given that directory talks to it over HTTP instead of refusing with "state in use".
- * It checkpoints periodically (a SIGKILL loses at most the last interval, and never corrupts the state)
- * and on SIGINT/SIGTERM.
+ * It checkpoints periodically whatever the canisters are doing (a SIGKILL loses at most the last
+ * interval, and never corrupts the state), records when in `server.json` (`savedAt`), and on
+ * SIGINT/SIGTERM closes its connections, takes a last checkpoint and exits, within a few seconds.
  */
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -23,6 +24,8 @@ import { SiloError } from './errors';
 export const DEFAULT_PORT = 4943;
 /** How often the server runs due rounds (timers, queued messages) and considers a checkpoint. */
 const PULSE_MS = 200;
+/** How long a stopping server lets requests in progress finish before it closes their connections. */
+const DRAIN_MS = 300;
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -37,8 +40,10 @@ export interface StartOptions {
     staticDir?: string;
     /** Progress notes (first deployment). */
     onStep?: (message: string) => void;
-    /** Errors of the background work (rounds, checkpoints), which must not stop the server. */
+    /** Errors of the background work (rounds), which must not stop the server. */
     onError?: (error: unknown) => void;
+    /** Hears of a failed checkpoint (once per run of failures) and of the first success after; default: stderr. */
+    report?: (message: string) => void;
 }
 
 export interface StartedSilo {
@@ -47,7 +52,11 @@ export interface StartedSilo {
     readonly indexId: Principal;
     readonly silo: EmbeddedSilo;
     readonly server: Server;
-    /** Stops serving, checkpoints and releases the state directory. */
+    /**
+     * Stops serving (requests in progress get 300 ms, then their connections are closed), takes a last
+     * checkpoint and releases the state directory; rejects with a `CheckpointFailedError`, already
+     * reported, when that checkpoint fails.
+     */
     stop(): Promise<void>;
 }
 
@@ -59,12 +68,12 @@ export class ListenError extends SiloError {
 /** Opens the state directory and serves it; resolves once the server listens. */
 export async function startSilo(options: StartOptions): Promise<StartedSilo> {
     const stateDir = resolve(options.stateDir);
-    const silo = await EmbeddedSilo.open(stateDir, { onStep: options.onStep });
+    const silo = await EmbeddedSilo.open(stateDir, { onStep: options.onStep, report: options.report ?? ((m) => process.stderr.write(`silo start: ${m}\n`)) });
     let server: Server | undefined;
     try {
         const keys = ReplicaKeys.load(stateDir);
         // The IC HTTP interface; it also certifies the replica's state, so queries get data certificates.
-        const ic = createIcApi(silo.pic.replica, { keys });
+        const ic = createIcApi(silo.pic.replica, { keys, onError: (error) => report(error, options.onError) });
         const api: ApiHandler = async (req, res) => {
             if (await ic(req, res)) return;
             res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
@@ -75,7 +84,11 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
             caller: silo.pic,
             rootKey: () => keys.rootKey,
             api,
-            static: { dir: existsSync(staticDir) ? staticDir : undefined, fallbackPage: () => welcomePage(silo.indexId.toText()) },
+            static: {
+                dir: existsSync(staticDir) ? staticDir : undefined,
+                fallbackPage: () => welcomePage(silo.indexId.toText()),
+                documents: { [SILO_JSON_PATH]: () => ({ body: JSON.stringify(siloJson(silo)), type: 'application/json' }) }
+            },
             afterRequest: () => pulse(silo, options.onError)
         });
         const host = options.host ?? '127.0.0.1';
@@ -100,7 +113,10 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
             stop: () =>
                 (stopped ??= (async () => {
                     clearInterval(timer);
+                    // Keep-alive and long-polling clients must not hold the server open.
+                    const drained = setTimeout(() => running.closeAllConnections(), DRAIN_MS);
                     await close(running);
+                    clearTimeout(drained);
                     silo.close();
                 })())
         };
@@ -111,12 +127,34 @@ export async function startSilo(options: StartOptions): Promise<StartedSilo> {
     }
 }
 
+/** Where `silo start` tells the web app (same origin) which index it serves, and who the CLI calls as. */
+export const SILO_JSON_PATH = '/silo.json';
+
+/** The document at {@link SILO_JSON_PATH}. */
+export interface SiloJson {
+    /** The index canister of the served state directory. */
+    index: string;
+    /** The principal `silo` commands on this state directory call as (its identity.pem), the owner of what they upload. */
+    cli_principal: string;
+}
+
+function siloJson(silo: EmbeddedSilo): SiloJson {
+    return { index: silo.indexId.toText(), cli_principal: silo.defaultIdentity.getPrincipal().toText() };
+}
+
 function pulse(silo: EmbeddedSilo, onError?: (error: unknown) => void): void {
     try {
         silo.pulse();
     } catch (error) {
-        (onError ?? ((e) => process.stderr.write(`silo start: ${e instanceof Error ? e.message : String(e)}\n`)))(error);
+        report(error, onError);
     }
+}
+
+/** A background error: to `onError`, else one line on stderr. */
+function report(error: unknown, onError?: (error: unknown) => void): void {
+    if (onError !== undefined) return onError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`silo start: ${message.split('\n')[0]}\n`);
 }
 
 function welcomePage(index: string): string {
@@ -126,24 +164,22 @@ function welcomePage(index: string): string {
 <h1>Silo local network</h1>
 <p>Index canister: <code>${index}</code></p>
 <p>The IC HTTP interface is at <code>/api/</code>; canisters' HTTP pages at <code>http://&lt;canister-id&gt;.localhost:PORT/</code>
-or <code>/?canisterId=&lt;canister-id&gt;</code> (<code>&lt;canister-id&gt;.raw.localhost</code> skips response verification).</p>
+(<code>&lt;canister-id&gt;.raw.localhost</code> skips response verification), never on this host.</p>
 `;
 }
 
 /**
- * Runs `silo start` until SIGINT or SIGTERM, then checkpoints and resolves (exit code 0). `ready` is
- * told where the server listens once it does.
+ * Runs `silo start` until SIGINT or SIGTERM, then takes a last checkpoint and resolves to when it was
+ * saved; rejects with a `CheckpointFailedError` (already reported) when that checkpoint fails. `ready`
+ * is told where the server listens once it does.
  */
-export async function runStart(options: StartOptions, ready: (started: StartedSilo) => void): Promise<void> {
+export async function runStart(options: StartOptions, ready: (started: StartedSilo) => void): Promise<Date | null> {
     const started = await startSilo(options);
-    await new Promise<void>((resolveStop) => {
+    return new Promise<Date | null>((resolveStop, rejectStop) => {
         const stop = () => {
             process.off('SIGINT', stop);
             process.off('SIGTERM', stop);
-            started.stop().then(resolveStop, (error) => {
-                process.stderr.write(`silo start: ${error instanceof Error ? error.message : String(error)}\n`);
-                resolveStop();
-            });
+            started.stop().then(() => resolveStop(started.silo.lastSavedAt), rejectStop);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

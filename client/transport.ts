@@ -8,7 +8,7 @@ import type { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import type { CanisterCallError, PocketIc } from '../replica';
-import { TransportError } from './errors';
+import { NetworkUnreachableError, TransportError } from './errors';
 
 /** Makes actors for canisters, as one caller. */
 export interface Transport {
@@ -50,10 +50,33 @@ function toTransportError(error: unknown, canisterId: Principal, method: string)
     if (isCanisterCallError(error)) {
         return new TransportError(`Call to ${method} on ${canisterId.toText()} was rejected: ${error.rejectMessage}`, error.rejectCode, error);
     }
+    // The agent's errors (AgentError) carry the reject in `cause.code`; their message adds the request's
+    // HTTP headers and bytes, tens of lines no reader needs: the reject alone is the message.
+    const reject = agentReject(error);
+    if (reject !== undefined) {
+        const errorCode = reject.rejectErrorCode === undefined ? '' : `, ${reject.rejectErrorCode}`;
+        return new TransportError(`Call to ${method} on ${canisterId.toText()} was rejected: ${reject.rejectMessage} (reject code ${reject.rejectCode}${errorCode})`, reject.rejectCode, error);
+    }
     const message = error instanceof Error ? error.message : String(error);
-    // The agent's reject errors carry the reject code in their text ("Reject code: 5").
+    // The agent gave up fetching (it retries a few times itself): nothing answers at the URL.
+    if ((error as { cause?: { code?: { name?: unknown } } })?.cause?.code?.name === 'HttpFetchErrorCode') {
+        return new NetworkUnreachableError(`Call to ${method} on ${canisterId.toText()} failed: nothing answered (${firstLine(message)})`, undefined, error);
+    }
+    // Other agent errors carry the reject code in their text ("Reject code: 5").
     const code = /[Rr]eject code:?\s*(\d)/.exec(message)?.[1];
-    return new TransportError(`Call to ${method} on ${canisterId.toText()} failed: ${message}`, code === undefined ? undefined : Number(code), error);
+    return new TransportError(`Call to ${method} on ${canisterId.toText()} failed: ${firstLine(message)}`, code === undefined ? undefined : Number(code), error);
+}
+
+/** The first non-empty line of a message, without a trailing colon (the agent's headings end in one). */
+function firstLine(message: string): string {
+    return (message.split('\n').find((line) => line.trim() !== '') ?? message).trim().replace(/:$/, '');
+}
+
+/** The replica's reject inside an agent error (certified or not), by shape: the agent's classes stay unimported. */
+function agentReject(error: unknown): { rejectCode: number; rejectMessage: string; rejectErrorCode?: string } | undefined {
+    const code = (error as { cause?: { code?: { rejectCode?: unknown; rejectMessage?: unknown; rejectErrorCode?: unknown } } })?.cause?.code;
+    if (code === undefined || typeof code.rejectCode !== 'number' || typeof code.rejectMessage !== 'string') return undefined;
+    return { rejectCode: code.rejectCode, rejectMessage: code.rejectMessage, rejectErrorCode: typeof code.rejectErrorCode === 'string' ? code.rejectErrorCode : undefined };
 }
 
 /**

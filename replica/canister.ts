@@ -4,7 +4,8 @@ import { Principal } from '@dfinity/principal';
 import type { CostModel } from './costs';
 import { Execution, Trap } from './execution';
 import type { CallContext, OutgoingCall } from './execution';
-import { Errors } from './errors';
+import { ErrorCode, Errors } from './errors';
+import { principalText } from './ids';
 import { CanisterInstance } from './instance';
 import { MAX_LOG_BYTES, MAX_PAYLOAD_BYTES, MAX_QUERY_REPLY_BYTES } from './limits';
 import { DEFAULT_SYSTEM_API_OVERHEAD, InstructionLimitExceeded, instructionLimitFor, Meter, SYSTEM_API_OVERHEAD, SYSTEM_API_PER_BYTE } from './metering';
@@ -94,7 +95,7 @@ export class Canister {
         cycles: bigint,
         readonly costs: CostModel,
         /** Decides whether an outgoing call may be enqueued; 0 means yes, otherwise call_perform's error code. */
-        private readonly outgoingCallCheck: (canister: Canister, call: OutgoingCall) => number
+        private readonly outgoingCallCheck: (canister: Canister, call: OutgoingCall, pendingToCallee: number) => number
     ) {
         this.controllers = controllers;
         this.cycles = cycles;
@@ -102,7 +103,7 @@ export class Canister {
     }
 
     get idText(): string {
-        return this.id.toText();
+        return principalText(this.id);
     }
 
     isController(p: Principal): boolean {
@@ -140,8 +141,11 @@ export class Canister {
 
     checkOutgoingCall(exec: Execution, call: OutgoingCall): number {
         if (call.argSize > MAX_PAYLOAD_BYTES) return 2;
-        void exec;
-        return this.outgoingCallCheck(this, call);
+        // Calls of a composite query are not enqueued (the query's call graph runs them at once) and cost nothing.
+        if (!exec.replicated) return 0;
+        const callee = principalText(call.callee);
+        const pending = exec.calls.reduce((n, c) => (principalText(c.callee) === callee ? n + 1 : n), 0);
+        return this.outgoingCallCheck(this, call, pending);
     }
 
     /** The fixed instructions of a System API call (charged before it does anything). */
@@ -186,6 +190,13 @@ export class Canister {
         return this.nextLogIdx;
     }
 
+    /** Puts back the log of a checkpoint: its records and the index the next record gets. */
+    restoreLogs(records: LogRecord[], nextIndex: bigint): void {
+        this.logs.splice(0, this.logs.length, ...records);
+        this.logBytes = records.reduce((n, r) => n + r.content.length, 0);
+        this.nextLogIdx = nextIndex;
+    }
+
     /** Deletes the log records with an index below `before` (all of them by default). */
     clearLogs(before = this.nextLogIdx): void {
         const kept = this.logs.filter((r) => r.idx >= before);
@@ -210,6 +221,7 @@ export class Canister {
         const saved = { cycles: this.cycles, burned: this.cyclesBurned, timer: this.globalTimer, certified: this.certifiedData };
         this.exec = exec;
         let limit = instructionLimitFor(exec.kind);
+        if (exec.options.instructionLimit !== undefined && exec.options.instructionLimit < limit) limit = exec.options.instructionLimit;
         const installStep = this.installBudget !== null && (exec.kind === 'I' || exec.kind === 'G' || exec.kind === 's');
         // Never negative: each step deducts at most its limit, which is at most what was left.
         if (installStep && this.installBudget! < limit) limit = this.installBudget!;
@@ -247,7 +259,8 @@ export class Canister {
             exec.meter = null;
             if (installStep) this.installBudget! -= exec.instructions;
         }
-        if (trap !== null) {
+        // A callback the table does not hold (a one-way call's response) ran no code: nothing to log, as on the IC.
+        if (trap !== null && trap.errorCode !== ErrorCode.CanisterFunctionNotFound) {
             this.log(new TextEncoder().encode(`[TRAP]: ${trap.message}`), exec.time, exec.replicated);
         }
         if (trap !== null || exec.discardsState) {

@@ -107,7 +107,7 @@ export class MeteredCosts implements CostModel {
     admitMessage(canister: Canister, kind: 'update' | 'query' = 'update'): UserError | null {
         // Replicated messages must be able to pay for a maximal execution on top of the reserve.
         const needed = this.freezingReserve(canister) + (kind === 'update' ? executionCost(INSTRUCTION_LIMITS.update) : 0n);
-        if (canister.cycles < needed) return Errors.outOfCycles(canister.idText, needed, canister.cycles);
+        if (canister.cycles < needed) return kind === 'query' ? Errors.frozenForQueries(canister.idText) : Errors.outOfCycles(canister.idText, needed, canister.cycles);
         return null;
     }
 

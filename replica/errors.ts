@@ -21,6 +21,7 @@ export const RejectCodeName: Record<number, string> = {
 
 /** The IC's error codes (`IC0503` is CanisterCalledTrap, and so on); the hundreds digit is the reject code. */
 export const ErrorCode = {
+    CanisterQueueFull: 201,
     CanisterIdAlreadyExists: 205,
     CanisterOutOfCycles: 207,
     CanisterNotFound: 301,
@@ -39,8 +40,12 @@ export const ErrorCode = {
     CanisterNotStopped: 510,
     CanisterStoppingCancelled: 511,
     CanisterInvalidController: 512,
+    CanisterFunctionNotFound: 513,
     CanisterNonEmpty: 514,
+    QueryCallGraphLoopDetected: 517,
     CanisterInstructionLimitExceeded: 522,
+    QueryCallGraphTooDeep: 525,
+    QueryCallGraphTotalInstructionLimitExceeded: 526,
     CompositeQueryCalledInReplicatedMode: 527,
     CanisterMethodNotFound: 536,
     CanisterWasmModuleNotFound: 537,
@@ -61,6 +66,14 @@ export function formatErrorCode(errorCode: number): string {
     return `IC${String(errorCode).padStart(4, '0')}`;
 }
 
+/**
+ * The reject a canister's callback sees when no subnet hosts the callee: reject code 3 and this bare text
+ * (the IC's stream builder makes it, not execution, so it carries no `ICxxxx` code).
+ */
+export function noRouteReject(id: string): { type: 'reject'; code: number; message: string } {
+    return { type: 'reject', code: RejectCode.DestinationInvalid, message: `No route to canister ${id}` };
+}
+
 /** A reject produced by the system (not by canister code calling `msg_reject`). */
 export class UserError {
     constructor(
@@ -74,6 +87,11 @@ export class UserError {
 
     toString(): string {
         return `${formatErrorCode(this.errorCode)}: ${this.message}`;
+    }
+
+    /** The reject response carrying this error (its code kept apart, as ingress reports it). */
+    toResponse(): { type: 'reject'; code: number; message: string; errorCode: number } {
+        return { type: 'reject', code: this.rejectCode, message: this.message, errorCode: this.errorCode };
     }
 }
 
@@ -135,11 +153,26 @@ export const Errors = {
     stoppingCancelled: (id: string) => new UserError(ErrorCode.CanisterStoppingCancelled, `Canister ${id} has been restarted while stopping.`),
     invalidPayload: (method: string, detail: string) =>
         new UserError(ErrorCode.InvalidManagementPayload, `Error decoding candid for method ${method}: ${detail}`),
-    unknownManagementMethod: (method: string) => new UserError(ErrorCode.UnknownManagementMessage, `Management canister has no method '${method}'`),
+    /** The IC answers an unknown management method as a missing method (IC0536, reject code 5), not as IC0407. */
+    unknownManagementMethod: (method: string) => new UserError(ErrorCode.CanisterMethodNotFound, `Management canister has no method '${method}'`),
+    /** A callback (reply, reject or cleanup) whose table index holds no function, e.g. a one-way call's 0xFFFFFFFF. */
+    functionNotFound: (id: string, what: string) => new UserError(ErrorCode.CanisterFunctionNotFound, fromCanister(id, what, TOOLCHAIN_HELP)),
+    compositeQueryReplicated: () => new UserError(ErrorCode.CompositeQueryCalledInReplicatedMode, 'Composite query cannot be called in replicated mode'),
+    queryCallGraphLoop: () => new UserError(ErrorCode.QueryCallGraphLoopDetected, 'Query calls re-entering the same canister are not allowed yet.'),
+    queryCallGraphTooDeep: () => new UserError(ErrorCode.QueryCallGraphTooDeep, 'Composite query calls exceeded the maximum call depth.'),
+    queryCallGraphInstructions: () => new UserError(ErrorCode.QueryCallGraphTotalInstructionLimitExceeded, 'Composite query calls exceeded the instruction limit.'),
     deadlineExpired: () => new UserError(ErrorCode.DeadlineExpired, 'Call deadline has expired.'),
+    /** A query (or a composite query's call) to a canister below its freezing threshold. */
+    frozenForQueries: (id: string) =>
+        new UserError(ErrorCode.CanisterOutOfCycles, `Canister ${id} is unable to process query calls because it's frozen. Please top up the canister with cycles and try again.`),
     outOfCycles: (id: string, needed: bigint, available: bigint) =>
         new UserError(
             ErrorCode.CanisterOutOfCycles,
             `Canister ${id} is out of cycles: please top up the canister with at least ${needed - available} additional cycles`
         )
 } as const;
+
+/** A system error as the reject response its caller receives. */
+export function userErrorResponse(error: UserError): { type: 'reject'; code: number; message: string; errorCode: number } {
+    return error.toResponse();
+}

@@ -88,6 +88,8 @@ export class Execution {
             refunded?: bigint;
             /** The certificate `ic0.data_certificate_copy` returns, made on first use; absent when none is present. */
             dataCertificate?: () => Uint8Array;
+            /** A lower instruction limit than the context's (what a composite query's call graph has left). */
+            instructionLimit?: bigint;
         } = {}
     ) {}
 
@@ -109,10 +111,11 @@ export class Execution {
     }
 
     /**
-     * True when the execution's state changes must be discarded even if it succeeds: every
-     * non-replicated execution, and a query called as an update (RQ).
+     * True when the execution's state changes must be discarded even if it succeeds: queries (called as
+     * updates or as queries) and inspect_message. A composite query keeps its changes for its callbacks;
+     * the replica discards them when its call context ends (`Replica.query`).
      */
     get discardsState(): boolean {
-        return this.kind === 'RQ' || !this.replicated;
+        return this.kind === 'RQ' || this.kind === 'NRQ' || this.kind === 'F';
     }
 }

@@ -5,6 +5,8 @@
  * reuse and saves the mutable globals; `rollback()` copies it back. Wasm memory cannot shrink, so when a
  * trapping execution grew the heap the instance is re-created at the old size and refilled instead.
  */
+import { ErrorCode } from './errors';
+import { Trap } from './execution';
 import { COUNTER_EXPORT, EXCEEDED_EXPORT } from './wasm/instrument';
 import type { CompiledModule } from './wasm/prepare';
 import { WASM_PAGE } from './stable_memory';
@@ -86,11 +88,21 @@ export class CanisterInstance {
         this.copiedBytes += this.snapshotBytes;
     }
 
-    /** Invokes a table entry as the IC invokes callbacks: `table[fun](env)`. */
+    /**
+     * Invokes a table entry as the IC invokes callbacks: `table[fun](env)`. An index the table does not
+     * hold, or holds no function at (a one-way call's 0xFFFFFFFF), is a trap in the callback (IC0513),
+     * never a host error: the index is the canister's to choose.
+     */
     callTable(fun: number, env: number): void {
-        const f = this.table?.get(fun);
-        if (typeof f !== 'function') throw new WebAssembly.RuntimeError(`callback ${fun} is not a function in the table`);
+        const table = this.table;
+        const f = table !== null && fun >= 0 && fun < table.length ? table.get(fun) : null;
+        if (typeof f !== 'function') throw new Trap(`Canister requested to invoke a non-existent Wasm function ${fun} from table 0`, false, ErrorCode.CanisterFunctionNotFound);
         (f as (env: number) => void)(env);
+    }
+
+    /** The mutable globals' values, in the module's export order (what `importState` takes back). */
+    globalValues(): unknown[] {
+        return this.globals.map((g) => g.value);
     }
 
     /** A copy of heap and globals, to undo a multi-execution operation such as an upgrade. */

@@ -10,3 +10,5 @@ export const MAX_CHUNK_BYTES = 1024 * 1024;
 export const MAX_STORED_CHUNKS = 100;
 /** Longest time a best-effort call may wait for its response. */
 export const MAX_BEST_EFFORT_TIMEOUT_SECONDS = 300;
+/** Calls one canister may have awaiting a response from one destination (the IC's queue capacity). */
+export const MAX_OUTSTANDING_CALLS_PER_DESTINATION = 500;

@@ -1,4 +1,4 @@
-/** The management canister `aaaaa-aa`: canister lifecycle, settings, chunked code, cycles, randomness, logs. */
+/** The management canister `aaaaa-aa`: canister lifecycle, settings, chunked code, cycles, randomness, logs, vetKD. */
 import { createHash } from 'node:crypto';
 
 import { IDL } from '@dfinity/candid';
@@ -15,34 +15,43 @@ import {
     type ManagementMethod,
     ManagementMethods
 } from '../shared/management';
+import { checkCandidBounds } from './candid_bounds';
 import type { Canister } from './canister';
-import { ErrorCode, Errors, UserError } from './errors';
+import { ErrorCode, Errors, UserError, userErrorResponse } from './errors';
 import type { CallOrigin, Response } from './execution';
 import { MANAGEMENT_CANISTER_ID } from './ids';
 import { MAX_CHUNK_BYTES, MAX_STORED_CHUNKS } from './limits';
 import type { Message, Replica } from './replica';
-import { userErrorResponse } from './replica';
+import { VetKd } from './vetkd';
 
 /** Cycles a canister created with `provisional_create_canister_with_cycles` gets when no amount is given. */
 export const DEFAULT_PROVISIONAL_CYCLES = 100_000_000_000_000n;
 
 /** Methods that only canisters may call (never accepted as ingress). */
-const CANISTER_ONLY = new Set<string>(['create_canister', 'raw_rand', 'deposit_cycles']);
+const CANISTER_ONLY = new Set<string>(['create_canister', 'raw_rand', 'deposit_cycles', 'vetkd_public_key', 'vetkd_derive_key']);
 
-type Outcome = { reply: unknown[]; refund?: bigint } | UserError | 'deferred';
+/** A reply (refunding `refund`, by default all attached cycles), a user error, a system reject without an error code, or an answer to come later. */
+type Outcome = { reply: unknown[]; refund?: bigint } | UserError | { reject: Response } | 'deferred';
 type RequestMessage = Extract<Message, { kind: 'request' }>;
 
 export class ManagementCanister {
     private readonly stopWaiters = new Map<string, { origin: CallOrigin; cycles: bigint }[]>();
     private randomness = createHash('sha256').update('silo replica raw_rand').digest();
+    private readonly vetkd: VetKd;
 
-    constructor(private readonly replica: Replica) {}
+    constructor(private readonly replica: Replica) {
+        this.vetkd = new VetKd(replica.vetkdKeys);
+    }
 
     handleRequest(message: RequestMessage): void {
         const outcome = this.dispatch(message);
         if (outcome === 'deferred') return;
         if (outcome instanceof UserError) {
             this.replica.deliver(message.origin, userErrorResponse(outcome), message.cycles);
+            return;
+        }
+        if ('reject' in outcome) {
+            this.replica.deliver(message.origin, outcome.reject, message.cycles);
             return;
         }
         const method = message.method as ManagementMethod;
@@ -55,6 +64,7 @@ export class ManagementCanister {
         if (method !== 'fetch_canister_logs') return userErrorResponse(Errors.unknownManagementMethod(method));
         let args: { canister_id: Principal };
         try {
+            checkCandidBounds(arg);
             [args] = IDL.decode(ManagementMethods.fetch_canister_logs.args, arg) as unknown as [typeof args];
         } catch (error) {
             return userErrorResponse(Errors.invalidPayload(method, (error as Error).message));
@@ -73,6 +83,16 @@ export class ManagementCanister {
         if ('public' in visibility) return true;
         if (canister.isController(sender)) return true;
         return 'allowed_viewers' in visibility && visibility.allowed_viewers.some((p) => p.toText() === sender.toText());
+    }
+
+    /** The stop requests waiting for their canister to stop, by canister (for a checkpoint). */
+    waiting(): [string, { origin: CallOrigin; cycles: bigint }[]][] {
+        return [...this.stopWaiters];
+    }
+
+    restoreWaiting(waiting: [string, { origin: CallOrigin; cycles: bigint }[]][]): void {
+        this.stopWaiters.clear();
+        for (const [id, waiters] of waiting) this.stopWaiters.set(id, waiters);
     }
 
     /** Called by the replica when a stopping canister has no more open call contexts. */
@@ -94,6 +114,7 @@ export class ManagementCanister {
         }
         let args: any[];
         try {
+            checkCandidBounds(message.arg);
             args = IDL.decode(ManagementMethods[method as ManagementMethod].args, message.arg) as any[];
         } catch (error) {
             return Errors.invalidPayload(method, (error as Error).message);
@@ -149,6 +170,10 @@ export class ManagementCanister {
                 this.randomness = createHash('sha256').update(this.randomness).digest();
                 return { reply: [new Uint8Array(this.randomness)] };
             }
+            case 'vetkd_public_key':
+                return this.vetkd.publicKey(sender, a, message.cycles);
+            case 'vetkd_derive_key':
+                return this.vetkd.deriveKey(sender, a, message.cycles);
         }
 
         // Every other method acts on one canister and needs its controller (some also accept the canister itself).

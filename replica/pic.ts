@@ -19,6 +19,7 @@ import { ErrorCodeName, RejectCodeName } from './errors';
 import type { Response } from './execution';
 import { MANAGEMENT_CANISTER_ID } from './ids';
 import { Replica } from './replica';
+import type { VetKdKeys } from './vetkd/keys';
 
 
 type Bytes = Uint8Array | ArrayBufferLike;
@@ -108,6 +109,8 @@ export interface PocketIcOptions {
     costs?: CostModel;
     /** Count instructions (default true); false runs modules un-instrumented (for overhead measurements). */
     instrument?: boolean;
+    /** vetKD master keys (default: the replica's fixed-seed keys); `VetKdKeys.load(dir)` for keys kept on disk. */
+    vetkd?: VetKdKeys;
 }
 
 function toBytes(b: Bytes | undefined): Uint8Array {
@@ -147,7 +150,8 @@ export class PocketIc {
                 time: options.time === undefined ? undefined : msToNanos(options.time),
                 echoLogs: options.echoLogs ?? process.env.SILO_REPLICA_LOGS === '1',
                 costs: options.costs,
-                instrument: options.instrument
+                instrument: options.instrument,
+                vetkd: options.vetkd
             })
         );
     }

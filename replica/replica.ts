@@ -10,16 +10,18 @@ import { Principal } from '@dfinity/principal';
 
 import { concatBytes } from '../shared/bytes';
 import { Canister, toTrap } from './canister';
+import { CompositeQuery } from './composite';
 import type { CostModel } from './costs';
 import { MeteredCosts } from './costs';
-import { Errors, RejectCode, UserError } from './errors';
+import { ErrorCode, Errors, formatErrorCode, noRouteReject, RejectCode, UserError, userErrorResponse } from './errors';
 import { Execution, Trap } from './execution';
 import type { CallContext, CallOrigin, ContextKind, OutgoingCall, Response } from './execution';
-import { canisterIdFromIndex, MANAGEMENT_CANISTER_ID } from './ids';
-import { MAX_INGRESS_BYTES } from './limits';
+import { canisterIdFromIndex, inSubnetRange, MANAGEMENT_CANISTER_ID, principalText } from './ids';
+import { MAX_INGRESS_BYTES, MAX_OUTSTANDING_CALLS_PER_DESTINATION } from './limits';
 import { INSTRUCTION_LIMITS } from './metering';
 import type { PageFile } from './stable_memory';
 import { ManagementCanister } from './management';
+import { VetKdKeys } from './vetkd/keys';
 import { compileModule, type CompiledModule } from './wasm/prepare';
 import { WasmFormatError } from './wasm/binary';
 
@@ -35,7 +37,7 @@ type RequestMessage = {
 type ResponseMessage = { kind: 'response'; receiver: string; callbackId: number; response: Response; refund: bigint };
 export type Message = RequestMessage | ResponseMessage;
 
-interface Callback {
+export interface Callback {
     id: number;
     canister: string;
     callContextId: number;
@@ -62,6 +64,11 @@ export interface ReplicaOptions {
      * message. The embedded CLI uses it to keep long uploads small.
      */
     releaseSnapshots?: boolean;
+    /**
+     * The vetKD master keys (`vetkd_public_key`, `vetkd_derive_key`); default: derived from a fixed seed,
+     * the same in every in-memory replica. A network kept in a state directory passes `VetKdKeys.load(dir)`.
+     */
+    vetkd?: VetKdKeys;
 }
 
 /** What `restoreCanister` needs: the state the IC keeps across an upgrade. */
@@ -76,6 +83,38 @@ export interface RestoredCanister {
     stableSize: number;
     /** Committed pages on disk; null when there are none (stable memory is then `stableSize` pages of zeros). */
     pageFile: PageFile | null;
+    /**
+     * The heap and mutable globals of a checkpoint, with what the canister had in flight: the canister
+     * then continues exactly where it was (no post_upgrade). Absent in an upgrade-style restore.
+     */
+    running?: { heap: { bytes: Uint8Array; globals: unknown[] } | null; runtime: CanisterRuntime };
+}
+
+/** A canister's host-side state beyond what an upgrade keeps, as a checkpoint holds it. */
+export interface CanisterRuntime {
+    callContexts: CallContext[];
+    globalTimer: bigint;
+    certifiedData: Canister['certifiedData'];
+    logs: Canister['logs'];
+    nextLogIndex: bigint;
+    cyclesBurned: bigint;
+    idleChargedAt: bigint | null;
+}
+
+/**
+ * The replica's messages at a round boundary: queued requests and responses, the callbacks waiting for
+ * them, stop requests waiting for their canister, and the counters that name new ones. Ingress
+ * statuses are not kept: whoever waited for them went with the process (the calls still complete).
+ */
+export interface MessageState {
+    round: number;
+    nextMessageId: number;
+    nextCallbackId: number;
+    nextCallContextId: number;
+    nextCanisterIndex: bigint;
+    queue: Message[];
+    callbacks: Callback[];
+    stopWaiters: [string, { origin: CallOrigin; cycles: bigint }[]][];
 }
 
 export type InstallMode = { install: null } | { reinstall: null } | { upgrade: [] | [{ skip_pre_upgrade: [] | [boolean]; wasm_memory_persistence: [] | [{ keep: null } | { replace: null }] }] };
@@ -95,6 +134,7 @@ export class Replica {
     /** Whether modules are instrumented to count instructions. */
     readonly instrument: boolean;
     readonly releaseSnapshots: boolean;
+    readonly vetkdKeys: VetKdKeys;
     echoLogs: boolean;
     /** Rounds executed so far. */
     round = 0;
@@ -111,6 +151,7 @@ export class Replica {
         this.costs = options.costs ?? new MeteredCosts();
         this.instrument = options.instrument ?? true;
         this.releaseSnapshots = options.releaseSnapshots ?? false;
+        this.vetkdKeys = options.vetkd ?? VetKdKeys.fromSeed('in-memory replica');
         this.management = new ManagementCanister(this);
     }
 
@@ -124,7 +165,7 @@ export class Replica {
         } else if (this.canisters.has(id.toText())) {
             throw new UserError(205, `Unsuccessful canister creation: canister id ${id.toText()} already exists.`);
         }
-        const canister = new Canister(id, controllers, cycles, this.costs, (c, call) => this.costs.admitCall(c, call));
+        const canister = new Canister(id, controllers, cycles, this.costs, (c, call, pending) => this.admitCall(c, call, pending));
         canister.releaseSnapshots = this.releaseSnapshots;
         canister.echoLogs = this.echoLogs;
         this.canisters.set(id.toText(), canister);
@@ -244,11 +285,74 @@ export class Replica {
         canister.status = saved.status;
         if (saved.pageFile) canister.stable.attach(saved.pageFile, saved.stableSize);
         else canister.stable.reset(new Map(), saved.stableSize);
+        const running = saved.running;
+        if (running !== undefined) {
+            const r = running.runtime;
+            for (const ctx of r.callContexts) canister.callContexts.set(ctx.id, ctx);
+            canister.globalTimer = r.globalTimer;
+            canister.certifiedData = r.certifiedData;
+            canister.restoreLogs(r.logs, r.nextLogIndex);
+            canister.cyclesBurned = r.cyclesBurned;
+            canister.idleChargedAt = r.idleChargedAt;
+        }
         if (saved.wasm === null) return null;
         const compiled = this.compile(canister, saved.wasm);
         if (compiled instanceof UserError) return compiled;
+        if (running?.heap) {
+            // A checkpoint's canister: the same module instantiated (its start function is an export the
+            // replica runs, so nothing runs here) and its heap and globals put back over the fresh ones.
+            try {
+                canister.instantiate(compiled);
+            } catch (error) {
+                const trap = toTrap(error);
+                if (trap === null) throw error;
+                return this.trapError(canister, trap);
+            }
+            canister.instance!.importState({ heap: running.heap.bytes, globals: running.heap.globals });
+            return null;
+        }
         const trap = this.runNewModule(canister, compiled, 'canister_post_upgrade', arg, MANAGEMENT_CANISTER_ID);
         return trap === null ? null : this.trapError(canister, trap);
+    }
+
+    /** The canister's host-side state for a checkpoint (see {@link CanisterRuntime}). */
+    canisterRuntime(canister: Canister): CanisterRuntime {
+        return {
+            callContexts: [...canister.callContexts.values()],
+            globalTimer: canister.globalTimer,
+            certifiedData: canister.certifiedData,
+            logs: canister.logs,
+            nextLogIndex: canister.nextLogIndex,
+            cyclesBurned: canister.cyclesBurned,
+            idleChargedAt: canister.idleChargedAt
+        };
+    }
+
+    /** The messages in flight, for a checkpoint; taken between rounds (see {@link MessageState}). */
+    messageState(): MessageState {
+        return {
+            round: this.round,
+            nextMessageId: this.nextMessageId,
+            nextCallbackId: this.nextCallbackId,
+            nextCallContextId: this.nextCallContextId,
+            nextCanisterIndex: this.nextCanisterIndex,
+            queue: this.queue,
+            callbacks: [...this.callbacks.values()],
+            stopWaiters: this.management.waiting()
+        };
+    }
+
+    /** Puts back the messages of a checkpoint, after its canisters were restored. */
+    restoreMessages(state: MessageState): void {
+        this.round = state.round;
+        this.nextMessageId = state.nextMessageId;
+        this.nextCallbackId = state.nextCallbackId;
+        this.nextCallContextId = state.nextCallContextId;
+        this.nextCanisterIndex = state.nextCanisterIndex;
+        this.queue = [...state.queue];
+        this.callbacks.clear();
+        for (const callback of state.callbacks) this.callbacks.set(callback.id, callback);
+        this.management.restoreWaiting(state.stopWaiters);
     }
 
     /**
@@ -307,6 +411,10 @@ export class Replica {
         const receiver = canisterId.toText();
         if (receiver !== MANAGEMENT_CANISTER_ID.toText()) {
             const canister = this.canisters.get(receiver);
+            if (canister === undefined && !inSubnetRange(canisterId)) {
+                this.ingress.set(messageId, { state: 'done', response: noRouteReject(receiver) });
+                return messageId;
+            }
             const refusal = canister === undefined ? Errors.canisterNotFound(receiver) : this.admissionError(canister);
             if (refusal !== null) {
                 refuse(refusal);
@@ -371,17 +479,17 @@ export class Replica {
         const receiver = canisterId.toText();
         if (receiver === MANAGEMENT_CANISTER_ID.toText()) return this.management.handleQuery(sender, method, arg);
         const canister = this.canisters.get(receiver);
-        if (canister === undefined) return userErrorResponse(Errors.canisterNotFound(receiver));
+        if (canister === undefined) return inSubnetRange(canisterId) ? userErrorResponse(Errors.canisterNotFound(receiver)) : noRouteReject(receiver);
         const refusal = this.admissionError(canister, 'query');
         if (refusal !== null) return userErrorResponse(refusal);
-        if (canister.hasExport(`canister_composite_query ${method}`)) {
-            return userErrorResponse(new UserError(505, `Canister ${receiver}: composite queries are not supported by this replica`));
-        }
-        if (!canister.hasExport(`canister_query ${method}`)) return userErrorResponse(Errors.methodNotFound(receiver, 'query', method));
-        const ctx = this.newCallContext(canister, { type: 'ingress', messageId: 0 }, sender, method, 0n, false);
         const certify = this.dataCertificate;
         let certificate: Uint8Array | undefined;
         const dataCertificate = certify === null ? undefined : () => (certificate ??= certify(canisterId));
+        if (canister.hasExport(`canister_composite_query ${method}`)) {
+            return new CompositeQuery(this).run(canister, { caller: sender, method, arg, dataCertificate });
+        }
+        if (!canister.hasExport(`canister_query ${method}`)) return userErrorResponse(Errors.methodNotFound(receiver, 'query', method));
+        const ctx = this.newCallContext(canister, { type: 'ingress', messageId: 0 }, sender, method, 0n, false);
         const { trap, exec } = canister.run(new Execution('NRQ', this.time, { arg, caller: sender, method, callContext: ctx, dataCertificate }), (i) =>
             i.exportedFunction(`canister_query ${method}`)!()
         );
@@ -390,7 +498,7 @@ export class Replica {
     }
 
     /** Why a call to this canister is refused before it runs, or null. */
-    private admissionError(canister: Canister, kind: 'update' | 'query' = 'update'): UserError | null {
+    admissionError(canister: Canister, kind: 'update' | 'query' = 'update'): UserError | null {
         if (canister.status === 'stopped') return Errors.stopped(canister.idText);
         if (canister.status === 'stopping') return Errors.stopping(canister.idText);
         if (canister.module === null) return Errors.emptyCanister(canister.idText);
@@ -464,7 +572,10 @@ export class Replica {
         }
         const canister = this.canisters.get(message.receiver);
         const refuse = (error: UserError) => this.deliver(message.origin, userErrorResponse(error), message.cycles);
-        if (canister === undefined) return refuse(Errors.canisterNotFound(message.receiver));
+        if (canister === undefined) {
+            if (!inSubnetRange(Principal.fromText(message.receiver))) return this.deliver(message.origin, noRouteReject(message.receiver), message.cycles);
+            return refuse(Errors.canisterNotFound(message.receiver));
+        }
         const refusal = this.admissionError(canister);
         if (refusal !== null) return refuse(refusal);
         let kind: ContextKind;
@@ -476,7 +587,7 @@ export class Replica {
             kind = 'RQ';
             entry = `canister_query ${message.method}`;
         } else if (canister.hasExport(`canister_composite_query ${message.method}`)) {
-            return refuse(new UserError(527, `Composite query cannot be called in replicated mode`));
+            return refuse(Errors.compositeQueryReplicated());
         } else {
             return refuse(Errors.methodNotFound(message.receiver, 'update', message.method));
         }
@@ -590,6 +701,23 @@ export class Replica {
         });
     }
 
+    /**
+     * Whether `canister` may enqueue `call` (0) or why not (call_perform's non-zero result): the IC holds
+     * at most 500 calls from one canister to one destination awaiting their responses (the queue's slots
+     * reserved for them), then the cycles the call costs. `pending` counts the calls to the same
+     * destination this execution already made.
+     */
+    private admitCall(canister: Canister, call: OutgoingCall, pending: number): number {
+        const callee = principalText(call.callee);
+        const caller = canister.idText;
+        let outstanding = pending;
+        for (const callback of this.callbacks.values()) {
+            if (callback.canister === caller && principalText(callback.call.callee) === callee) outstanding++;
+        }
+        if (outstanding >= MAX_OUTSTANDING_CALLS_PER_DESTINATION) return RejectCode.SysTransient;
+        return this.costs.admitCall(canister, call);
+    }
+
     /** Sends the response of a call context to whoever made the call, with the unaccepted cycles. */
     respond(ctx: CallContext, response: Response, refund: bigint): void {
         ctx.responded = true;
@@ -602,7 +730,9 @@ export class Replica {
         if (origin.type === 'ingress') {
             if (this.ingress.has(origin.messageId)) this.ingress.set(origin.messageId, { state: 'done', response });
         } else if (origin.type === 'canister') {
-            this.enqueueResponse(origin.callbackId, response, refund);
+            // A canister sees a system-made reject as `ICxxxx: <text>`; ingress keeps the text and the code apart.
+            const seen = response.type === 'reject' && response.errorCode !== undefined ? { ...response, message: `${formatErrorCode(response.errorCode)}: ${response.message}` } : response;
+            this.enqueueResponse(origin.callbackId, seen, refund);
         }
     }
 
@@ -624,11 +754,8 @@ export class Replica {
 
     trapError(canister: Canister, trap: Trap): UserError {
         if (trap.errorCode === 522) return new UserError(522, trap.message);
+        if (trap.errorCode === ErrorCode.CanisterFunctionNotFound) return Errors.functionNotFound(canister.idText, trap.message);
         if (trap.errorCode === 504) return Errors.contractViolation(canister.idText, trap.message);
         return trap.explicit ? Errors.calledTrap(canister.idText, trap.message) : Errors.trapped(canister.idText, trap.message);
     }
-}
-
-export function userErrorResponse(error: UserError): Response {
-    return { type: 'reject', code: error.rejectCode, message: error.message, errorCode: error.errorCode };
 }

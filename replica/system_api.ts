@@ -11,6 +11,7 @@ import { Trap } from './execution';
 import { ErrorCode } from './errors';
 import { MAX_LOG_BYTES, MAX_PAYLOAD_BYTES } from './limits';
 import { DIRTY_PAGE_OVERHEAD, loggingBytes, OS_PAGE_BYTES } from './metering';
+import { vetkdFee } from './vetkd/keys';
 
 const ALL: ContextKind[] = ['I', 'G', 'U', 'RQ', 'NRQ', 'CQ', 'Ry', 'Rt', 'CRy', 'CRt', 'C', 'CC', 'F', 'T'];
 const ALL_AND_START: ContextKind[] = [...ALL, 's'];
@@ -64,6 +65,7 @@ export const AVAILABILITY: Record<string, ContextKind[]> = {
     is_controller: ALL_AND_START,
     in_replicated_execution: ALL_AND_START,
     cost_call: ALL_AND_START,
+    cost_vetkd_derive_key: ALL_AND_START,
     debug_print: ALL_AND_START,
     trap: ALL_AND_START
 };
@@ -376,6 +378,17 @@ export function createSystemApi(canister: Canister): Record<string, (...args: an
         cost_call: (methodNameSize: bigint, payloadSize: bigint, dst: number) => {
             exec('cost_call');
             write128('cost_call', u32(dst), canister.costs.call(BigInt.asUintN(64, methodNameSize) + BigInt.asUintN(64, payloadSize)));
+        },
+        // What vetkd_derive_key with this key costs: 0 and the fee at dst, 1 for a curve other than
+        // bls12_381_g2 (0), 2 for a key name the network does not hold.
+        cost_vetkd_derive_key: (src: number, size: number, curve: number, dst: number): number => {
+            exec('cost_vetkd_derive_key');
+            const name = decoder.decode(read('cost_vetkd_derive_key', u32(src), u32(size)));
+            if (u32(curve) !== 0) return 1;
+            const fee = vetkdFee(name);
+            if (fee === undefined) return 2;
+            write128('cost_vetkd_derive_key', u32(dst), fee);
+            return 0;
         },
         debug_print: (src: number, size: number) => {
             const e = exec('debug_print');

@@ -1,5 +1,6 @@
 /**
- * Builds every Azle canister of the project (the Silo canisters and the replica's test fixtures).
+ * Builds every Azle canister of the project (the Silo canisters and the replica's test fixtures), or with
+ * `--demo` only what `npm run demo` runs (the CLI and Silo's canisters).
  *
  * Each canister is rebuilt only when a source it can depend on changed: the build is keyed by a SHA-256
  * over its sources, `shared/` and the Azle version, stored next to the Wasm.
@@ -16,7 +17,7 @@ import { buildWeb } from './build_web';
 
 const root = resolve(import.meta.dirname, '..');
 
-interface Target {
+export interface Target {
     /** Folder holding the dfx.json that names the canister. */
     dfxRoot: string;
     name: string;
@@ -125,10 +126,21 @@ async function bundleCli(log: (line: string) => void): Promise<void> {
     log(`built  ${relative(root, outfile)}`);
 }
 
-export async function buildAll(log = console.log): Promise<void> {
+/**
+ * What a build makes: `all` (tests, benchmarks: the CLI, the web app, Silo's canisters and the replica's
+ * test fixtures), or `demo` (what `npm run demo` runs: the CLI and Silo's canisters, nothing else).
+ */
+export type BuildScope = 'all' | 'demo';
+
+/** The Azle canisters a scope builds. */
+export function buildTargets(scope: BuildScope): Target[] {
+    return scope === 'demo' ? dfxTargets(root) : [...dfxTargets(root), ...dfxTargets(join(root, 'tests/fixtures'))];
+}
+
+export async function buildAll(log = console.log, scope: BuildScope = 'all'): Promise<void> {
     await bundleCli(log);
-    await buildWeb(log);
-    const targets = [...dfxTargets(root), ...dfxTargets(join(root, 'tests/fixtures'))];
+    if (scope === 'all') await buildWeb(log);
+    const targets = buildTargets(scope);
     // Azle builds are CPU-bound; two at a time matches the machines this runs on.
     const queue = [...targets];
     const workers = Array.from({ length: 2 }, async () => {
@@ -145,7 +157,7 @@ export async function buildAll(log = console.log): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-    buildAll().catch((error) => {
+    buildAll(console.log, process.argv.includes('--demo') ? 'demo' : 'all').catch((error) => {
         console.error(error instanceof Error ? error.message : error);
         process.exit(1);
     });

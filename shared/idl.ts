@@ -7,6 +7,7 @@ import { IDL } from '@dfinity/candid';
 
 import {
     Asset,
+    AssetAccess,
     AssetMeta,
     AssetPage,
     AssetUrl,
@@ -23,12 +24,14 @@ import {
     DeleteProgress,
     OpenSessionArgs,
     ListAssetsArgs,
+    ListSharedArgs,
     Result,
     SessionActivity,
     SessionInfo,
     Stats,
     UnitResult,
     UpgradeStatus,
+    UploadEncryptionArgs,
     UploadStatus,
     UploadTicket,
     VerificationPlan,
@@ -61,7 +64,24 @@ export const indexMethods = {
     asset_url: IDL.Func([IDL.Nat64, IDL.Opt(IDL.Nat32)], [Result(AssetUrl)], []),
     /** Uses this verifier (checked against the module hash) for per-chunk verification; none: hash in the buckets. */
     admin_set_verifier: IDL.Func([IDL.Opt(VerifierInfo)], [UnitResult], []),
-    verifier: IDL.Func([], [IDL.Opt(VerifierInfo)], ['query'])
+    verifier: IDL.Func([], [IDL.Opt(VerifierInfo)], ['query']),
+    // End-to-end encryption (canisters/index/keys.ts).
+    /** Marks an open upload session (owner only) as encrypted and stores the owner's wrapped data key. */
+    set_upload_encryption: IDL.Func([IDL.Nat64, UploadEncryptionArgs], [UnitResult], []),
+    /** The vetKD public key (derivation context of Silo's files) the clients wrap data keys under. */
+    encryption_public_key: IDL.Func([], [Result(IDL.Vec(IDL.Nat8))], []),
+    /** The caller's vetKey (input: the caller's principal), encrypted to `transport_public_key`; rate limited, the index pays. */
+    derive_user_key: IDL.Func([IDL.Vec(IDL.Nat8)], [Result(IDL.Vec(IDL.Nat8))], []),
+    /** Lets `reader` obtain the asset's data key (`wrapped_key`: wrapped to the reader); owner only. */
+    share: IDL.Func([IDL.Nat64, IDL.Principal, IDL.Vec(IDL.Nat8)], [UnitResult], []),
+    /** Stops releasing the asset's data key to `reader`; owner only. */
+    unshare: IDL.Func([IDL.Nat64, IDL.Principal], [UnitResult], []),
+    /** An encrypted asset's record, format and the caller's wrapped key (owner: and its readers). */
+    asset_access: IDL.Func([IDL.Nat64], [Result(AssetAccess)], ['query']),
+    /** Encrypted assets shared with the caller, in the order they were shared. */
+    list_shared_with_me: IDL.Func([ListSharedArgs], [Result(AssetPage)], ['query']),
+    /** Which vetKD key the index derives with (`dfx_test_key`, `test_key_1`, `key_1`); controllers only. */
+    admin_set_vetkd_key: IDL.Func([IDL.Text], [UnitResult], [])
 };
 
 export const bucketMethods = {

@@ -187,6 +187,45 @@ export const FetchCanisterLogsArgs = IDL.Record({ canister_id: IDL.Principal });
 export const FetchCanisterLogsResult = IDL.Record({ canister_log_records: IDL.Vec(CanisterLogRecord) });
 export type FetchCanisterLogsResult = { canister_log_records: { idx: bigint; timestamp_nanos: bigint; content: Uint8Array }[] };
 
+/**
+ * Cycles `vetkd_derive_key` charges per key id, on the IC and in Silo's replica: 10 B cycles on a 13-node
+ * subnet (dfinity/ic `VETKD_FEE`), scaled to the subnet that holds the key; `key_1` is on the 34-node
+ * fiduciary subnet. A canister attaches at least this (the rest is refunded); Azle has no
+ * `ic0.cost_vetkd_derive_key`, so canisters take it from here.
+ */
+export const VETKD_DERIVE_KEY_FEES = {
+    dfx_test_key: 10_000_000_000n,
+    test_key_1: 10_000_000_000n,
+    key_1: 26_153_846_153n
+} as const;
+export type VetKdKeyName = keyof typeof VETKD_DERIVE_KEY_FEES;
+
+export const VetKdCurve = IDL.Variant({ bls12_381_g2: IDL.Null });
+export type VetKdCurve = { bls12_381_g2: null };
+export const VetKdKeyId = IDL.Record({ curve: VetKdCurve, name: IDL.Text });
+export type VetKdKeyId = { curve: VetKdCurve; name: string };
+
+export const VetKdPublicKeyArgs = IDL.Record({
+    canister_id: IDL.Opt(IDL.Principal),
+    context: IDL.Vec(IDL.Nat8),
+    key_id: VetKdKeyId
+});
+/** `canister_id` defaults to the caller; an empty `context` gives the canister's own key. */
+export type VetKdPublicKeyArgs = { canister_id: [] | [Principal]; context: Uint8Array; key_id: VetKdKeyId };
+export const VetKdPublicKeyResult = IDL.Record({ public_key: IDL.Vec(IDL.Nat8) });
+export type VetKdPublicKeyResult = { public_key: Uint8Array };
+
+export const VetKdDeriveKeyArgs = IDL.Record({
+    input: IDL.Vec(IDL.Nat8),
+    context: IDL.Vec(IDL.Nat8),
+    transport_public_key: IDL.Vec(IDL.Nat8),
+    key_id: VetKdKeyId
+});
+/** Derives the vetKey of `input` under the caller's key for `context`, encrypted to `transport_public_key`. */
+export type VetKdDeriveKeyArgs = { input: Uint8Array; context: Uint8Array; transport_public_key: Uint8Array; key_id: VetKdKeyId };
+export const VetKdDeriveKeyResult = IDL.Record({ encrypted_key: IDL.Vec(IDL.Nat8) });
+export type VetKdDeriveKeyResult = { encrypted_key: Uint8Array };
+
 /** Argument and result types of each management method (arguments as one tuple, like Candid). */
 export const ManagementMethods = {
     create_canister: { args: [CreateCanisterArgs], result: [CanisterIdRecord] },
@@ -205,6 +244,8 @@ export const ManagementMethods = {
     delete_canister: { args: [CanisterIdRecord], result: [] },
     deposit_cycles: { args: [CanisterIdRecord], result: [] },
     raw_rand: { args: [], result: [IDL.Vec(IDL.Nat8)] },
-    fetch_canister_logs: { args: [FetchCanisterLogsArgs], result: [FetchCanisterLogsResult] }
+    fetch_canister_logs: { args: [FetchCanisterLogsArgs], result: [FetchCanisterLogsResult] },
+    vetkd_public_key: { args: [VetKdPublicKeyArgs], result: [VetKdPublicKeyResult] },
+    vetkd_derive_key: { args: [VetKdDeriveKeyArgs], result: [VetKdDeriveKeyResult] }
 } satisfies Record<string, { args: IDL.Type[]; result: IDL.Type[] }>;
 export type ManagementMethod = keyof typeof ManagementMethods;

@@ -605,3 +605,62 @@ export interface VerifierInfo {
     canister: Principal;
     module_hash: Uint8Array;
 }
+
+// ------------------------------------------------------------------ end-to-end encryption (issue 21)
+
+/** The `content_type` of every encrypted asset: buckets serve its ciphertext as this, never as the plaintext's type. */
+export const ENCRYPTED_CONTENT_TYPE = 'application/vnd.silo.encrypted';
+
+/**
+ * What a client needs to decrypt an encrypted asset (client/encryption.ts has the format): stored by the
+ * index beside the asset, never read by a canister. The asset's own `size`, `sha256` and `chunk_size`
+ * describe the ciphertext; each chunk carries `chunk_size - 16` bytes of plaintext and a 16-byte tag.
+ */
+export const EncryptionInfo = IDL.Record({
+    /** The format version (1: AES-256-GCM per chunk, the data key wrapped with vetKeys IBE). */
+    version: IDL.Nat16,
+    plaintext_size: IDL.Nat64,
+    /** The plaintext's MIME type (the asset's `content_type` is ENCRYPTED_CONTENT_TYPE). */
+    content_type: IDL.Text,
+    /** Random per file: the first 8 bytes of every chunk's 12-byte nonce, the chunk index the last 4. */
+    nonce_prefix: IDL.Vec(IDL.Nat8)
+});
+export interface EncryptionInfo {
+    version: number;
+    plaintext_size: bigint;
+    content_type: string;
+    nonce_prefix: Uint8Array;
+}
+
+/** `set_upload_encryption`: marks an open upload session as encrypted, with the owner's wrapped data key. */
+export const UploadEncryptionArgs = IDL.Record({
+    info: EncryptionInfo,
+    /** The file's data key, IBE-encrypted to the owner's principal under `encryption_public_key`. */
+    owner_key: IDL.Vec(IDL.Nat8)
+});
+export interface UploadEncryptionArgs {
+    info: EncryptionInfo;
+    owner_key: Uint8Array;
+}
+
+/** `asset_access`: an encrypted asset as its caller (owner or reader) may see it. */
+export const AssetAccess = IDL.Record({
+    asset: Asset,
+    encryption: EncryptionInfo,
+    /** The data key wrapped to the caller's principal: only the caller's own vetKey opens it. */
+    wrapped_key: IDL.Vec(IDL.Nat8),
+    /** Whom the asset is shared with: the owner sees them all, a reader none. */
+    readers: IDL.Vec(IDL.Principal)
+});
+export interface AssetAccess {
+    asset: Asset;
+    encryption: EncryptionInfo;
+    wrapped_key: Uint8Array;
+    readers: Principal[];
+}
+
+export const ListSharedArgs = IDL.Record({ cursor: IDL.Opt(IDL.Nat64), limit: IDL.Opt(IDL.Nat32) });
+export interface ListSharedArgs {
+    cursor: [] | [bigint];
+    limit: [] | [number];
+}

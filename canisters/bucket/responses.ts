@@ -7,6 +7,7 @@
  * asset and on `?download` only; `?download` responses are certified as variants of their own.
  */
 import { expectedChunkLength } from '../../shared/constants';
+import { type MediaType, servedMediaType } from '../../shared/media_type';
 import { toHex } from '../../shared/sha256';
 import type { AssetMeta, HeaderField } from '../../shared/types';
 import type { BucketSession } from './state';
@@ -47,9 +48,12 @@ export function contentDisposition(name: string, download: boolean): string {
     return `${download ? 'attachment' : 'inline'}; filename="${fallback}"; filename*=UTF-8''${rfc5987(name)}`;
 }
 
-/** The uploaded type when it is a printable header value, else octet-stream. */
-export function contentType(meta: AssetMeta): string {
-    return /^[\x20-\x7e]{1,256}$/.test(meta.content_type) ? meta.content_type : 'application/octet-stream';
+/**
+ * The stored type, parsed again (assets committed before the index checked types may hold anything):
+ * one media type, or octet-stream. Exceptions are granted on its exact `essence` only.
+ */
+function contentType(meta: AssetMeta): MediaType {
+    return servedMediaType(meta.content_type);
 }
 
 export function etagOf(meta: AssetMeta): string {
@@ -60,12 +64,13 @@ export function etagOf(meta: AssetMeta): string {
 const privacy: HeaderField[] = [['Referrer-Policy', 'no-referrer'], ['X-Robots-Tag', 'noindex']];
 
 function assetHeaders(asset: ServedAssetInfo, download: boolean): HeaderField[] {
+    const type = contentType(asset.meta);
     const headers: HeaderField[] = [
-        ['Content-Type', contentType(asset.meta)],
+        ['Content-Type', type.text],
         ['Content-Disposition', contentDisposition(asset.meta.name, download)],
         ['Accept-Ranges', 'bytes'],
         ['ETag', etagOf(asset.meta)],
-        ['Content-Security-Policy', asset.meta.content_type.toLowerCase().startsWith('application/pdf') ? CSP : `${CSP}; sandbox`],
+        ['Content-Security-Policy', type.essence === 'application/pdf' ? CSP : `${CSP}; sandbox`],
         NOSNIFF
     ];
     if (asset.public) {

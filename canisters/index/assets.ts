@@ -5,6 +5,7 @@ import { MAX_LIST_LIMIT } from '../../shared/constants';
 import type { Asset, AssetPage, ListAssetsArgs, Result } from '../../shared/types';
 import { addTotals } from './schedule';
 import { type Env, type IndexState, type OwnerRecord, type Ports } from './state';
+import { forgetEncryption, hasGrant } from './keys';
 import { enqueueTask, runTask } from './tasks';
 import { shiftBackfill } from './urls';
 
@@ -70,14 +71,18 @@ function removeAssetRecord(state: IndexState, id: bigint): Asset | undefined {
     return asset;
 }
 
-function mayRead(env: Env, asset: Asset): boolean {
-    return 'public' in asset.visibility || asset.owner.toText() === env.caller.toText() || env.isController(env.caller);
+function mayRead(state: IndexState, env: Env, asset: Asset): boolean {
+    return 'public' in asset.visibility || asset.owner.toText() === env.caller.toText() || env.isController(env.caller) || hasGrant(state, asset.id, env.caller);
 }
 
 export function getAsset(state: IndexState, env: Env, id: bigint): Result<Asset> {
     const record = state.assets.get(id);
     if (record === undefined) return { Err: { AssetNotFound: id } };
-    if (!mayRead(env, record.asset)) return { Err: { Unauthorized: `asset ${id} is private to its owner` } };
+    if (!mayRead(state, env, record.asset)) {
+        // The client recognises this refusal (NotSharedError): an encrypted asset may be shared with the caller.
+        if (state.keys?.encryption.containsKey(id)) return { Err: { Unauthorized: `asset ${id} is encrypted and not shared with you` } };
+        return { Err: { Unauthorized: `asset ${id} is private to its owner` } };
+    }
     return { Ok: record.asset };
 }
 
@@ -110,7 +115,7 @@ export function listAssets(state: IndexState, env: Env, args: ListAssetsArgs): R
             const id = ids[at];
             if (id === 0n) continue;
             const record = state.assets.get(id);
-            if (record !== undefined && mayRead(env, record.asset)) assets.push(record.asset);
+            if (record !== undefined && mayRead(state, env, record.asset)) assets.push(record.asset);
         }
     }
     return { Ok: { assets, next_cursor: [] } };
@@ -128,6 +133,7 @@ export async function deleteAsset(state: IndexState, env: Env, ports: Ports, id:
         return { Err: { Unauthorized: `only the owner of asset ${id} may delete it` } };
     }
     removeAssetRecord(state, id);
+    forgetEncryption(state, id, asset.owner);
     // The bucket's used_bytes keeps the asset until its chunks are gone (the task releases them).
     const task = enqueueTask(state, env, { delete_chunks: { bucket: asset.bucket, id, bytes: [asset.size] } });
     await runTask(state, env, ports, task);

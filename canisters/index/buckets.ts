@@ -9,7 +9,7 @@ import { concatBytes } from '../../shared/bytes';
 import { WASM_PIECE_BYTES } from '../../shared/constants';
 import { sha256, toHex } from '../../shared/sha256';
 import { BucketInitArgs, type BucketInfo, type Result, type SiloError, type UpgradeStatus } from '../../shared/types';
-import { noteCyclesGiven } from './cycles';
+import { noteCyclesGiven, reserveRefusal } from './cycles';
 import { type Env, getConfig, getU64, type IndexState, MetaKey, type Ports, setU64, takeNext, currentEpoch } from './state';
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -148,6 +148,8 @@ export function bucketCreationRefusal(state: IndexState, env: Env, size: bigint)
     const last = getU64(state, MetaKey.lastBucketCreatedAt);
     const next = last + BigInt(config.bucket_creation_interval_seconds) * 1_000_000_000n;
     if (last !== 0n && next > env.now) return { RateLimited: { what: 'creating a new bucket (no bucket has room)', retry_at: next } };
+    const poor = state.meta.containsKey(MetaKey.pendingBucket) ? null : reserveRefusal(state, env, config.bucket_cycles);
+    if (poor !== null) return { NoCapacity: `no bucket has room for ${size} bytes and a new one cannot be created: ${poor}` };
     return null;
 }
 
@@ -182,9 +184,9 @@ export async function createBucket(state: IndexState, env: Env, ports: Ports): P
         return { Err: { Busy: 'a new bucket is being created; retry in a few seconds' } };
     }
     const pending = state.meta.get(MetaKey.pendingBucket);
-    if (pending === undefined && env.cycles() < config.bucket_cycles * 2n) {
-        return { Err: { NoCapacity: `the index has ${env.cycles()} cycles, too few to create a bucket with ${config.bucket_cycles}; top it up` } };
-    }
+    // A new bucket's cycles come out of what the index can spare above its reserve, never below it.
+    const poor = pending === undefined ? reserveRefusal(state, env, config.bucket_cycles) : null;
+    if (poor !== null) return { Err: { NoCapacity: `creating a bucket with ${config.bucket_cycles} cycles (bucket_cycles): ${poor}` } };
     setU64(state, MetaKey.creatingBucket, currentEpoch(state));
     setU64(state, MetaKey.creatingBucketAt, env.now);
     try {

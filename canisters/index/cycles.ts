@@ -3,15 +3,17 @@
  * management canister (`canister_status`: the index controls the buckets it serves), measures the burn
  * between two readings, and tops up (`deposit_cycles`) a bucket whose cycles above its freezing reserve
  * fall below `cycles_topup_threshold`, never spending below its own `index_cycles_reserve`.
- * `begin_upload` refuses an upload its bucket cannot pay for, after trying a top-up, instead of letting
- * the bucket freeze half-way. The index's own balance is observed and reported the same way.
+ * `begin_upload` refuses an upload its bucket cannot pay for instead of letting the bucket freeze
+ * half-way; it tops the bucket up only for an upload it admitted, by at most what that upload needs.
+ * Every deposit into a bucket counts against that bucket's budget per window (`topUpBudget`), and a
+ * refused call moves no cycles. The index's own balance is observed and reported the same way.
  */
 import type { Principal } from '@dfinity/principal';
 
 import { candidSerializer } from '../../shared/stable';
 import { CyclesReport, type BucketInfo, type Config, type CyclesReport as CyclesReportT, type Result } from '../../shared/types';
-import { type Env, getConfig, getU64, type IndexState, type Ports, setU64 } from './state';
-import { describeError } from './tasks';
+import { type Env, getConfig, getU64, type IndexState, type Ports, setU64, type TopUpWindow } from './state';
+import { describeError } from './errors';
 
 export const NANOS_PER_DAY = 86_400n * 1_000_000_000n;
 
@@ -30,15 +32,16 @@ export const BUCKET_RESERVED_CYCLES_LIMIT = 5_000_000_000_000n;
 
 /**
  * What one byte of an upload costs its bucket, in cycles: ingress of `put_chunk` (2,000 per byte),
- * writing it to stable memory (~200 instructions), and reading it back and hashing it during
- * `finish_upload` (~9,000 instructions, 1 cycle each): ~11,200, with a margin for slower hashing.
- * tests/silo/cycles.test.ts checks against the replica's metering that an upload burns less.
+ * writing it to stable memory, reading it back and hashing it during `finish_upload`, and hashing it
+ * again for the certified chunk response (several thousand instructions per byte each). Measured on the
+ * replica's metering at ~19,200 per byte; with a margin, 25,000. tests/silo/cycles.test.ts checks that an
+ * upload burns less than the estimate, and not half as much.
  */
-export const UPLOAD_CYCLES_PER_BYTE = 14_000n;
-/** Per chunk: its ingress message, its execution and its share of the finish calls. */
-export const UPLOAD_CYCLES_PER_CHUNK = 30_000_000n;
+export const UPLOAD_CYCLES_PER_BYTE = 25_000n;
+/** Per chunk: its ingress message, its execution, its share of the finish calls and its certification (~280 M measured). */
+export const UPLOAD_CYCLES_PER_CHUNK = 400_000_000n;
 /** Per upload: opening, sealing, committing. */
-export const UPLOAD_CYCLES_BASE = 200_000_000n;
+export const UPLOAD_CYCLES_BASE = 1_000_000_000n;
 
 /** Buckets whose balance one maintenance run reads, continuing from where the last run stopped. */
 export const CYCLES_BATCH = 16;
@@ -108,7 +111,8 @@ function storedIndexReport(state: IndexState): CyclesReportT | undefined {
 
 /** Records that the index sent `amount` cycles away (to create or top up a bucket): a transfer, not burn. */
 export function noteCyclesGiven(state: IndexState, amount: bigint): void {
-    setU64(state, CyclesKey.givenSinceObservation, getU64(state, CyclesKey.givenSinceObservation) + amount);
+    const given = getU64(state, CyclesKey.givenSinceObservation) + amount;
+    setU64(state, CyclesKey.givenSinceObservation, given > 0n ? given : 0n);
 }
 
 /** Takes a reading of the index's own balance (on the maintenance timer). */
@@ -146,6 +150,58 @@ function spendable(config: Config, env: Env): bigint {
     return balance > config.index_cycles_reserve ? balance - config.index_cycles_reserve : 0n;
 }
 
+/** Why the index cannot give `amount` away without crossing its reserve, or null. */
+export function reserveRefusal(state: IndexState, env: Env, amount: bigint): string | null {
+    const config = getConfig(state);
+    if (spendable(config, env) >= amount) return null;
+    return `the index holds ${env.cycles()} cycles and keeps ${config.index_cycles_reserve} in reserve (index_cycles_reserve): it cannot spare ${amount}; top up the index`;
+}
+
+// ------------------------------------------------------------------ the per-bucket budget
+
+/**
+ * The window over which the index's deposits into one bucket are budgeted. Whatever calls trigger them
+ * (the maintenance timer, any number of users' uploads), one bucket receives at most `topUpBudget` per
+ * window, so no caller can move the index's cycles into one bucket faster than that.
+ */
+export const TOPUP_WINDOW_NS = 3600n * 1_000_000_000n;
+
+/**
+ * Cycles one bucket may receive per window: enough for maintenance to lift an empty bucket to its
+ * threshold and top it up twice more (or for upload top-ups, each at most `cycles_topup_amount`).
+ */
+export function topUpBudget(config: Pick<Config, 'cycles_topup_amount' | 'cycles_topup_threshold'>): bigint {
+    return config.cycles_topup_threshold + 2n * config.cycles_topup_amount;
+}
+
+function currentWindow(state: IndexState, env: Env, id: Principal): TopUpWindow {
+    const stored = state.topUpBudgets.get(id);
+    if (stored === undefined || stored.started_at + TOPUP_WINDOW_NS <= env.now) return { started_at: env.now, given: 0n };
+    return stored;
+}
+
+/** What is left of `id`'s budget in the current window. */
+export function budgetLeft(state: IndexState, env: Env, id: Principal): bigint {
+    const left = topUpBudget(getConfig(state)) - currentWindow(state, env, id).given;
+    return left > 0n ? left : 0n;
+}
+
+function chargeBudget(state: IndexState, env: Env, id: Principal, amount: bigint): void {
+    const window = currentWindow(state, env, id);
+    window.given += amount;
+    if (window.given < 0n) window.given = 0n;
+    state.topUpBudgets.insert(id, window);
+}
+
+/** The most the index may deposit into `id` now, and what limits it when that is nothing. */
+function allowance(state: IndexState, env: Env, id: Principal): { amount: bigint; limit: string } {
+    const config = getConfig(state);
+    const spare = spendable(config, env);
+    const left = budgetLeft(state, env, id);
+    if (spare <= left) return { amount: spare, limit: `the index holds ${env.cycles()} cycles, at or below its reserve of ${config.index_cycles_reserve}: top up the index` };
+    return { amount: left, limit: `this bucket received its budget of ${topUpBudget(config)} cycles for this hour; the next top-up comes when the window renews` };
+}
+
 // ------------------------------------------------------------------ buckets
 
 function updateReport(state: IndexState, id: Principal, change: (report: CyclesReportT | undefined) => CyclesReportT): void {
@@ -176,8 +232,40 @@ function emptyReport(now: bigint): CyclesReportT {
 }
 
 /**
- * Deposits enough in `id` to bring its cycles above the freezing reserve to `target` (at least
- * `cycles_topup_amount`), as far as the index can spare. Returns what it deposited (0 when it could not).
+ * Deposits exactly `amount` (already checked against the reserve and the budget) into `id`. The budget
+ * and the index's books are charged before the await (the cycles leave with the call) and refunded if
+ * the call fails (its cycles come back). Returns whether the cycles arrived.
+ */
+async function deposit(state: IndexState, env: Env, ports: Ports, id: Principal, amount: bigint): Promise<boolean> {
+    const config = getConfig(state);
+    chargeBudget(state, env, id, amount);
+    noteCyclesGiven(state, amount);
+    try {
+        await ports.management.depositCycles(id, amount);
+    } catch (error) {
+        chargeBudget(state, env, id, -amount);
+        noteCyclesGiven(state, -amount);
+        updateReport(state, id, (r) => ({ ...(r ?? emptyReport(env.now)), low: true, error: [`deposit_cycles failed: ${describeError(error)}`] }));
+        return false;
+    }
+    updateReport(state, id, (r) => {
+        const base = r ?? emptyReport(env.now);
+        const balance = base.balance + amount;
+        return {
+            ...base,
+            balance,
+            topped_up: base.topped_up + amount,
+            runway_days: runwayDays(balance, base.freezing_reserve, base.burn_per_day),
+            low: balance - base.freezing_reserve < config.cycles_topup_threshold,
+            error: []
+        };
+    });
+    return true;
+}
+
+/**
+ * Maintenance top-up: brings `id`'s cycles above its freezing reserve back to the threshold, by at least
+ * `cycles_topup_amount`, as far as the index's reserve and the bucket's budget allow.
  */
 async function topUp(state: IndexState, env: Env, ports: Ports, id: Principal, target: bigint): Promise<bigint> {
     const config = getConfig(state);
@@ -186,32 +274,13 @@ async function topUp(state: IndexState, env: Env, ports: Ports, id: Principal, t
     const liquid = report.balance - report.freezing_reserve;
     let amount = target - liquid;
     if (amount < config.cycles_topup_amount) amount = config.cycles_topup_amount;
-    const available = spendable(config, env);
-    if (amount > available) amount = available;
+    const allowed = allowance(state, env, id);
+    if (amount > allowed.amount) amount = allowed.amount;
     if (amount <= 0n) {
-        updateReport(state, id, (r) => ({ ...r!, low: true, error: [`the index holds ${env.cycles()} cycles, at or below its reserve of ${config.index_cycles_reserve}: top up the index`] }));
+        updateReport(state, id, (r) => ({ ...r!, low: true, error: [allowed.limit] }));
         return 0n;
     }
-    // Counted before the await: the cycles leave the index's balance when the call is made.
-    noteCyclesGiven(state, amount);
-    try {
-        await ports.management.depositCycles(id, amount);
-    } catch (error) {
-        updateReport(state, id, (r) => ({ ...r!, low: true, error: [`deposit_cycles failed: ${describeError(error)}`] }));
-        return 0n;
-    }
-    updateReport(state, id, (r) => {
-        const balance = r!.balance + amount;
-        return {
-            ...r!,
-            balance,
-            topped_up: r!.topped_up + amount,
-            runway_days: runwayDays(balance, r!.freezing_reserve, r!.burn_per_day),
-            low: balance - r!.freezing_reserve < config.cycles_topup_threshold,
-            error: []
-        };
-    });
-    return amount;
+    return (await deposit(state, env, ports, id, amount)) ? amount : 0n;
 }
 
 /**
@@ -232,27 +301,38 @@ export async function maintainCycles(state: IndexState, env: Env, ports: Ports):
 }
 
 /**
- * Makes sure `bucket` can pay for an upload of `size` bytes on top of the uploads it already has open:
- * tops it up at once if it cannot, and refuses with `InsufficientCycles` when even that fails. A bucket
- * the index has not read yet is let through (the next maintenance run reads it).
+ * Decides, before anything is reserved or moved, whether `bucket` can pay for an upload of `size`
+ * bytes on top of the uploads it already has open: `{ Ok: 0n }` when it can, `{ Ok: amount }` when a
+ * top-up of `amount` makes it able to, and `InsufficientCycles` otherwise. A top-up is at most what this
+ * upload needs, at most `cycles_topup_amount`, within the bucket's budget for the window and above the
+ * index's reserve; the caller deposits it (`fundUpload`) only once the upload holds its reservation.
+ * A bucket the index has not read yet is let through (the next maintenance run reads it).
  */
-export async function fundUpload(state: IndexState, env: Env, ports: Ports, bucket: BucketInfo, size: bigint, chunks: number): Promise<Result<null>> {
+export function planUploadFunding(state: IndexState, env: Env, bucket: BucketInfo, size: bigint, chunks: number): Result<bigint> {
     const needed = uploadCost(size, chunks);
-    const short = (): { available: bigint } | null => {
-        const current = state.buckets.get(bucket.id);
-        const report = current?.cycles[0];
-        if (current === undefined || report === undefined) return null;
-        // Uploads already open on the bucket will spend their share first.
-        const committed = uploadCost(current.reserved_bytes, 0);
-        const liquid = report.balance - report.freezing_reserve - committed;
-        return liquid >= needed ? null : { available: liquid > 0n ? liquid : 0n };
-    };
-    if (short() === null) return { Ok: null };
-    const threshold = getConfig(state).cycles_topup_threshold;
-    await topUp(state, env, ports, bucket.id, needed + uploadCost(bucket.reserved_bytes, 0) + threshold);
-    const after = short();
-    if (after === null) return { Ok: null };
-    return { Err: { InsufficientCycles: { canister: bucket.id, available: after.available, needed } } };
+    const current = state.buckets.get(bucket.id);
+    const report = current?.cycles[0];
+    if (current === undefined || report === undefined) return { Ok: 0n };
+    // Uploads already open on the bucket will spend their share first.
+    const committed = uploadCost(current.reserved_bytes, 0);
+    const liquid = report.balance - report.freezing_reserve - committed;
+    if (liquid >= needed) return { Ok: 0n };
+    const shortfall = needed - liquid;
+    const config = getConfig(state);
+    const limit = [needed, config.cycles_topup_amount, allowance(state, env, bucket.id).amount].reduce((a, b) => (a < b ? a : b));
+    if (shortfall <= limit) return { Ok: shortfall };
+    return { Err: { InsufficientCycles: { canister: bucket.id, available: liquid > 0n ? liquid : 0n, needed } } };
+}
+
+/**
+ * Deposits an admitted upload's planned top-up (see `planUploadFunding`), checking the reserve and the
+ * budget again (other messages ran since the plan). `InsufficientCycles` when it could not.
+ */
+export async function fundUpload(state: IndexState, env: Env, ports: Ports, bucket: BucketInfo, amount: bigint, needed: bigint): Promise<Result<null>> {
+    if (amount === 0n) return { Ok: null };
+    const refused = (): Result<null> => ({ Err: { InsufficientCycles: { canister: bucket.id, available: 0n, needed } } });
+    if (amount > allowance(state, env, bucket.id).amount) return refused();
+    return (await deposit(state, env, ports, bucket.id, amount)) ? { Ok: null } : refused();
 }
 
 /** Buckets whose last report is low. */

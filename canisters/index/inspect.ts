@@ -8,6 +8,7 @@ import type { Principal } from '@dfinity/principal';
 
 import { MAX_CONTENT_TYPE_BYTES, MAX_NAME_BYTES } from '../../shared/constants';
 import type { BeginUploadArgs } from '../../shared/types';
+import { inspectKeyCall } from './keys';
 import type { IndexState } from './state';
 
 /** Update methods a signed-in user calls; anything else is for controllers (admin_*) or unknown. */
@@ -30,6 +31,8 @@ export interface InspectedCall {
 export function inspectIndexMessage(state: IndexState, call: InspectedCall): string | null {
     const { caller, method } = call;
     if (method.startsWith('admin_')) return call.isController(caller) ? null : `${method} is for controllers of the index`;
+    const keyRefusal = inspectKeyCall(caller, method, call.argBytes);
+    if (keyRefusal !== undefined) return keyRefusal;
     if (!USER_UPDATES.has(method)) return null;
     if (caller.isAnonymous()) return 'anonymous callers cannot upload or delete';
     if (method === 'begin_upload') {

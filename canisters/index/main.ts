@@ -28,6 +28,7 @@ import { IndexInitArgs, VerifierInfo } from '../../shared/types';
 import { bytesSerializer, candidSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u64PairKey, u8Key } from '../../shared/stable';
 import type {
     Asset,
+    AssetAccess,
     AssetPage,
     AssetUrl,
     BeginUploadArgs,
@@ -35,10 +36,12 @@ import type {
     Config,
     ConfigUpdate,
     ListAssetsArgs,
+    ListSharedArgs,
     Result,
     SessionInfo,
     Stats,
     UpgradeStatus,
+    UploadEncryptionArgs,
     UploadTicket,
     VerifierInfo as VerifierInfoT
 } from '../../shared/types';
@@ -57,6 +60,20 @@ import {
 } from './buckets';
 import { indexCycles, lowBuckets } from './cycles';
 import { inspectIndexMessage } from './inspect';
+import {
+    assetAccess,
+    deriveUserKey,
+    encryptionPublicKey,
+    encryptionSerializer,
+    grantKey,
+    grantSerializer,
+    keyUserSerializer,
+    listSharedWithMe,
+    setUploadEncryption,
+    setVetKdKey,
+    share,
+    unshare
+} from './keys';
 import { runMaintenance } from './maintenance';
 import { migrateLayout, totals } from './schedule';
 import { IndexMemory } from './memory';
@@ -72,11 +89,13 @@ import {
     sessionSerializer,
     startEpoch,
     taskSerializer,
+    topUpWindowSerializer,
     updateConfig,
-    upgradeSerializer
+    upgradeSerializer,
+    urlSecretSerializer
 } from './state';
 import { abortUpload, beginUpload, finishUpload, sessionInfo } from './uploads';
-import { assetUrl, urlSecretSerializer } from './urls';
+import { assetUrl } from './urls';
 import { currentVerifier, setVerifier } from './verification';
 
 const state: IndexState = {
@@ -94,7 +113,14 @@ const state: IndexState = {
     expiries: new StableBTreeMap(IndexMemory.expiries, u64PairKey, bytesSerializer),
     taskQueue: new StableBTreeMap(IndexMemory.taskQueue, u64PairKey, bytesSerializer),
     urlSecrets: new StableBTreeMap(IndexMemory.urlSecrets, principalKey, urlSecretSerializer),
-    verifier: new StableBTreeMap(IndexMemory.verifier, u8Key, candidSerializer<VerifierInfoT>(VerifierInfo))
+    topUpBudgets: new StableBTreeMap(IndexMemory.topUpBudgets, principalKey, topUpWindowSerializer),
+    verifier: new StableBTreeMap(IndexMemory.verifier, u8Key, candidSerializer<VerifierInfoT>(VerifierInfo)),
+    keys: {
+        encryption: new StableBTreeMap(IndexMemory.encryption, u64Key, encryptionSerializer),
+        grants: new StableBTreeMap(IndexMemory.grants, grantKey, grantSerializer),
+        sharedPages: new StableBTreeMap(IndexMemory.sharedPages, principalPageKey, u64ListSerializer),
+        keyUsers: new StableBTreeMap(IndexMemory.keyUsers, principalKey, keyUserSerializer)
+    }
 };
 
 function env(): Env {
@@ -300,5 +326,45 @@ export default class {
             const ran = await runMaintenance(state, env(), ports);
             return ran ? { Ok: null } : { Err: { Busy: 'a maintenance run is in progress' } };
         });
+    }
+
+    @update(m.set_upload_encryption.argTypes, m.set_upload_encryption.retTypes[0])
+    set_upload_encryption(sessionId: bigint, args: UploadEncryptionArgs): Result<null> {
+        return setUploadEncryption(state, env(), sessionId, args);
+    }
+
+    @update(m.encryption_public_key.argTypes, m.encryption_public_key.retTypes[0])
+    async encryption_public_key(): Promise<Result<Uint8Array>> {
+        return encryptionPublicKey(state, env(), ports.vetkd!);
+    }
+
+    @update(m.derive_user_key.argTypes, m.derive_user_key.retTypes[0])
+    async derive_user_key(transportPublicKey: Uint8Array): Promise<Result<Uint8Array>> {
+        return deriveUserKey(state, env(), ports.vetkd!, transportPublicKey);
+    }
+
+    @update(m.share.argTypes, m.share.retTypes[0])
+    share(id: bigint, reader: Principal, wrappedKey: Uint8Array): Result<null> {
+        return share(state, env(), id, reader, wrappedKey);
+    }
+
+    @update(m.unshare.argTypes, m.unshare.retTypes[0])
+    unshare(id: bigint, reader: Principal): Result<null> {
+        return unshare(state, env(), id, reader);
+    }
+
+    @query(m.asset_access.argTypes, m.asset_access.retTypes[0])
+    asset_access(id: bigint): Result<AssetAccess> {
+        return assetAccess(state, env(), id);
+    }
+
+    @query(m.list_shared_with_me.argTypes, m.list_shared_with_me.retTypes[0])
+    list_shared_with_me(args: ListSharedArgs): Result<AssetPage> {
+        return listSharedWithMe(state, env(), args);
+    }
+
+    @update(m.admin_set_vetkd_key.argTypes, m.admin_set_vetkd_key.retTypes[0])
+    admin_set_vetkd_key(name: string): Result<null> {
+        return controllerOnly('admin_set_vetkd_key', () => setVetKdKey(state, name));
     }
 }

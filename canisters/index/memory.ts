@@ -21,5 +21,15 @@ export const IndexMemory = {
     /** Bucket → the key of its private URL tokens (canisters/index/urls.ts). */
     urlSecrets: 13,
     /** The registered verifier canister (verification.ts). */
-    verifier: 14
+    verifier: 14,
+    /** Bucket → the cycles deposited into it in the current budget window (cycles.ts). */
+    topUpBudgets: 15,
+    /** Encrypted assets (and upload sessions: same id) → format and readers (keys.ts). */
+    encryption: 17,
+    /** (asset id, principal) → the asset's data key wrapped to that principal, and its shared-with page. */
+    grants: 18,
+    /** (reader, page) → ids of the assets shared with the reader (0: unshared since). */
+    sharedPages: 19,
+    /** Principal → its shared-with page count and vetKey derivations; the management canister's entry: the key. */
+    keyUsers: 20
 } as const;

@@ -6,6 +6,7 @@ import { bucketMethods } from '../../shared/idl';
 import { installModule, type Installer } from '../../shared/install';
 import { emptySettings, type ManagementMethod, ManagementMethods } from '../../shared/management';
 import { BUCKET_FREEZING_THRESHOLD_SECONDS, BUCKET_RESERVED_CYCLES_LIMIT } from './cycles';
+import type { VetKdApi } from './keys';
 import type { BucketApi, ManagementApi, Ports } from './state';
 
 type BucketMethod = keyof typeof bucketMethods;
@@ -74,4 +75,19 @@ const managementApi: ManagementApi = {
     rawRand: () => call('aaaaa-aa', 'raw_rand', { paramIdlTypes: [], returnIdlType: ManagementMethods.raw_rand.result[0], args: [] })
 };
 
-export const ports: Ports = { bucket: bucketApi, management: managementApi };
+const vetkdApi: VetKdApi = {
+    async publicKey(name, context) {
+        const result = await management<{ public_key: Uint8Array }>('vetkd_public_key', { canister_id: [], context, key_id: { curve: { bls12_381_g2: null }, name } });
+        return result.public_key;
+    },
+    async deriveKey(name, input, context, transportPublicKey, fee) {
+        const result = await management<{ encrypted_key: Uint8Array }>(
+            'vetkd_derive_key',
+            { input, context, transport_public_key: transportPublicKey, key_id: { curve: { bls12_381_g2: null }, name } },
+            fee
+        );
+        return result.encrypted_key;
+    }
+};
+
+export const ports: Ports = { bucket: bucketApi, management: managementApi, vetkd: vetkdApi };

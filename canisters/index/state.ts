@@ -1,6 +1,6 @@
 /** The index's durable state (stable maps), its records, and the ports through which it calls out. */
 import { IDL } from '@dfinity/candid';
-import type { Principal } from '@dfinity/principal';
+import { Principal } from '@dfinity/principal';
 
 import {
     DEFAULT_MIN_CHUNK_SIZE,
@@ -18,11 +18,12 @@ import {
     INDEX_LAYOUT_VERSION
 } from '../../shared/constants';
 import type { KvMap } from '../../shared/stable';
-import type { UrlSecretRecord } from './urls';
-import { candidSerializer, checkLayoutVersion, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
+import { candidSerializer, checkLayoutVersion, PRINCIPAL_KEY_BYTES, principalKey, readU64, writeLayoutVersion, writeU64 } from '../../shared/stable';
 import {
     Asset,
     BucketInfo,
+    EncryptionInfo,
+    type EncryptionInfo as EncryptionInfoT,
     ConfigUpdate as ConfigUpdateType,
     sessionInfoFields,
     type SessionInfo,
@@ -44,6 +45,70 @@ import {
     type VerifierInfo,
     type VerifyProgress
 } from '../../shared/types';
+
+
+/** A bucket's URL secret (urls.ts mints the tokens keyed with it). */
+export const UrlSecretRecord = IDL.Record({ secret: IDL.Vec(IDL.Nat8), delivered: IDL.Bool });
+export interface UrlSecretRecord {
+    secret: Uint8Array;
+    /** The bucket acknowledged the secret: tokens keyed with it may be minted. */
+    delivered: boolean;
+}
+export const urlSecretSerializer = candidSerializer<UrlSecretRecord>(UrlSecretRecord);
+
+/** End-to-end encryption (keys.ts): an encrypted asset's format and readers, each reader's wrapped key, each user's derivations. */
+
+export const EncryptionRecord = IDL.Record({ info: EncryptionInfo, readers: IDL.Vec(IDL.Principal) });
+export interface EncryptionRecord {
+    info: EncryptionInfoT;
+    /** Whom the asset is shared with, in the order shared (the owner is not listed). */
+    readers: Principal[];
+}
+
+export const GrantRecord = IDL.Record({ wrapped_key: IDL.Vec(IDL.Nat8), page: IDL.Opt(IDL.Nat32) });
+export interface GrantRecord {
+    wrapped_key: Uint8Array;
+    /** The reader's shared-with page listing the asset (absent for the owner's own grant). */
+    page: [] | [number];
+}
+
+export const KeyUserRecord = IDL.Variant({
+    user: IDL.Record({ shared_pages: IDL.Nat32, window_start: IDL.Nat64, derived: IDL.Nat32 }),
+    key: IDL.Record({ name: IDL.Text, public_key: IDL.Opt(IDL.Vec(IDL.Nat8)) })
+});
+export type KeyUserRecord =
+    | { user: { shared_pages: number; window_start: bigint; derived: number } }
+    | { key: { name: string; public_key: [] | [Uint8Array] } };
+
+export interface KeyState {
+    encryption: KvMap<bigint, EncryptionRecord>;
+    grants: KvMap<[bigint, Principal], GrantRecord>;
+    sharedPages: KvMap<[Principal, number], bigint[]>;
+    /** Per principal; the management canister's entry (it never calls the index) holds the vetKD key. */
+    keyUsers: KvMap<Principal, KeyUserRecord>;
+}
+
+export const encryptionSerializer = candidSerializer<EncryptionRecord>(EncryptionRecord);
+export const grantSerializer = candidSerializer<GrantRecord>(GrantRecord);
+export const keyUserSerializer = candidSerializer<KeyUserRecord>(KeyUserRecord);
+
+/** (asset id, principal): 38 bytes, the grants of one asset adjacent. */
+export const grantKey = {
+    toBytes([id, principal]: [bigint, Principal]): Uint8Array {
+        const out = new Uint8Array(8 + PRINCIPAL_KEY_BYTES);
+        writeU64(out, 0, id);
+        out.set(principalKey.toBytes(principal), 8);
+        return out;
+    },
+    fromBytes: (bytes: Uint8Array): [bigint, Principal] => [readU64(bytes, 0), principalKey.fromBytes(bytes.subarray(8))]
+};
+
+/** Calls to the management canister's vetKD methods; each rejects with the system's message when it fails. */
+export interface VetKdApi {
+    publicKey(keyName: string, context: Uint8Array): Promise<Uint8Array>;
+    /** Attaches `fee` cycles (what the key's `vetkd_derive_key` charges). */
+    deriveKey(keyName: string, input: Uint8Array, context: Uint8Array, transportPublicKey: Uint8Array, fee: bigint): Promise<Uint8Array>;
+}
 
 /** A session as the index stores it: what `upload_session` shows, plus what only the index needs. */
 export const SessionRecord = IDL.Record({
@@ -133,6 +198,13 @@ export interface UpgradeRecord {
     next_attempt_at: bigint;
 }
 
+/** A bucket's deposits in its current budget window (cycles.ts, `topUpBudget`). */
+export const TopUpWindow = IDL.Record({ started_at: IDL.Nat64, given: IDL.Nat });
+export interface TopUpWindow {
+    started_at: bigint;
+    given: bigint;
+}
+
 export interface IndexState {
     meta: KvMap<number, Uint8Array>;
     sessions: KvMap<bigint, SessionRecord>;
@@ -154,8 +226,12 @@ export interface IndexState {
     taskQueue: KvMap<[bigint, bigint], Uint8Array>;
     /** Bucket → its URL token secret and whether the bucket has it (urls.ts). */
     urlSecrets: KvMap<Principal, UrlSecretRecord>;
+    /** Bucket → the cycles the index deposited into it in the current budget window (cycles.ts). */
+    topUpBudgets: KvMap<Principal, TopUpWindow>;
     /** The verifier canister the index trusts (verification.ts); absent or empty: buckets hash in-canister. */
     verifier?: KvMap<number, VerifierInfo>;
+    /** Encrypted assets' formats, wrapped keys, shared-with lists and vetKD use (keys.ts). */
+    keys?: KeyState;
 }
 
 export const sessionSerializer = candidSerializer<SessionRecord>(SessionRecord);
@@ -164,6 +240,7 @@ export const ownerSerializer = candidSerializer<OwnerRecord>(OwnerRecord);
 export const bucketSerializer = candidSerializer<BucketInfoT>(BucketInfo);
 export const taskSerializer = candidSerializer<TaskRecord>(TaskRecord);
 export const upgradeSerializer = candidSerializer<UpgradeRecord>(UpgradeRecord);
+export const topUpWindowSerializer = candidSerializer<TopUpWindow>(TopUpWindow);
 
 /** What an index method knows about the message it runs in. */
 export interface Env {
@@ -212,6 +289,8 @@ export interface ManagementApi {
 export interface Ports {
     bucket: BucketApi;
     management: ManagementApi;
+    /** The management canister's vetKD methods (keys.ts). */
+    vetkd?: VetKdApi;
 }
 
 // ------------------------------------------------------------------ meta entries

@@ -5,6 +5,7 @@
  */
 import type { SiloError } from '../../shared/types';
 import { adjustBucket, backoff } from './buckets';
+import { describeError } from './errors';
 import { dueTasks, putTask, removeTask } from './schedule';
 import { assetMetaOf } from './urls';
 import { type Env, type IndexState, MetaKey, type Ports, type TaskKind, type TaskRecord, takeNext } from './state';
@@ -16,11 +17,6 @@ export function enqueueTask(state: IndexState, env: Env, kind: TaskKind): TaskRe
     const task: TaskRecord = { id: takeNext(state, MetaKey.nextTaskId), kind, attempts: 0, next_attempt_at: env.now, last_error: [] };
     putTask(state, task);
     return task;
-}
-
-export function describeError(error: unknown): string {
-    if (error instanceof Error) return error.message;
-    return JSON.stringify(error, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 type Outcome = { status: 'done' } | { status: 'progress' } | { status: 'failed'; error: string };

@@ -15,15 +15,18 @@ import {
     MAX_NAME_BYTES,
     SHA256_BLOCK_BYTES
 } from '../../shared/constants';
+import { normaliseContentType } from '../../shared/media_type';
 import { chainingValue, decodeState, encodeState, finalize, initialState, toHex } from '../../shared/sha256';
 import { writeU64 } from '../../shared/stable';
 import { type Asset, type BeginUploadArgs, type Result, type SessionInfo, sessionInfoFields, type SiloError, type UploadTicket } from '../../shared/types';
 import { adjustOwner, getOwner, insertAsset, openSessions } from './assets';
 import { adjustBucket, allocateBucket, bucketCreationRefusal, bucketLimit, createBucket } from './buckets';
 import { dueSessions, putSession, removeSession, SWEEP_BATCH } from './schedule';
-import { fundUpload } from './cycles';
+import { fundUpload, planUploadFunding, uploadCost } from './cycles';
+import { forgetEncryption } from './keys';
 import { currentEpoch, type Env, getConfig, type IndexState, MetaKey, type Ports, type SessionRecord, takeNext } from './state';
-import { describeError, enqueueTask, runTask } from './tasks';
+import { describeError } from './errors';
+import { enqueueTask, runTask } from './tasks';
 import { collectVerification, currentVerifier, planSession } from './verification';
 
 const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
@@ -69,10 +72,18 @@ function forgetSession(state: IndexState, s: SessionRecord): void {
 /** Frees what a session holds in the index and queues the deletion of its chunks in the bucket. */
 function dropSession(state: IndexState, env: Env, s: SessionRecord): ReturnType<typeof enqueueTask> {
     forgetSession(state, s);
+    forgetEncryption(state, s.session_id, s.owner);
     adjustOwner(state, s.owner, { reserved: -quotaCharge(s), sessions: -1 });
     // The bucket counts the session's bytes as used until its chunks are gone (the task releases them).
     adjustBucket(state, s.bucket, { reserved: -s.size, used: s.size });
     return enqueueTask(state, env, { delete_chunks: { bucket: s.bucket, id: s.session_id, bytes: [s.size] } });
+}
+
+/** Frees a session the bucket never heard of (its opening stopped before `open_session`): no chunks to delete. */
+function releaseUnopened(state: IndexState, s: SessionRecord): void {
+    forgetSession(state, s);
+    adjustOwner(state, s.owner, { reserved: -quotaCharge(s), sessions: -1 });
+    adjustBucket(state, s.bucket, { reserved: -s.size });
 }
 
 /** Bytes of its owner's quota a session holds (sessions of layout v1 hold their size). */
@@ -86,6 +97,9 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
     if (env.caller.isAnonymous()) return { Err: { Unauthorized: 'anonymous callers cannot upload; call with an identity' } };
     const invalid = validateBegin(args, getConfig(state).min_chunk_size);
     if (invalid !== null) return { Err: { InvalidArgument: invalid } };
+    // One media type, normalised; a list, control characters or anything malformed is refused.
+    const contentType = normaliseContentType(args.content_type);
+    if (!contentType.ok) return { Err: { InvalidArgument: contentType.reason } };
     const chunks = chunkCount(args.size, args.chunk_size);
     if (chunks > MAX_CHUNK_COUNT) return { Err: { LimitExceeded: { what: 'chunks per upload', limit: BigInt(MAX_CHUNK_COUNT), requested: BigInt(chunks) } } };
 
@@ -117,16 +131,10 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         if (bucket === null) return { Err: { NoCapacity: `no bucket has room for ${args.size} bytes, even a new one (capacity ${created.Ok.capacity_bytes})` } };
     }
 
-    // Refuse up front what the bucket cannot pay for (after trying a top-up); a top-up awaits, so check the
-    // caps and the bucket's room again after it.
-    const funded = await fundUpload(state, env, ports, bucket, args.size, chunkCount(args.size, args.chunk_size));
-    if ('Err' in funded) return funded;
-    const refusedAfterFunding = ownerLimit();
-    if (refusedAfterFunding !== null) return { Err: refusedAfterFunding };
-    const still = state.buckets.get(bucket.id);
-    if (still === undefined || !('active' in still.status) || bucketLimit(still, getConfig(state).full_threshold_percent) - still.used_bytes - still.reserved_bytes < args.size) {
-        return { Err: { Busy: 'the bucket filled up while this upload was being funded; retry' } };
-    }
+    // Decide up front whether the bucket can pay for the upload, and what top-up it needs: a refusal here
+    // has reserved and moved nothing.
+    const funding = planUploadFunding(state, env, bucket, args.size, chunks);
+    if ('Err' in funding) return funding;
 
     // Reserve before the first await, so concurrent uploads cannot overbook the bucket or the quota.
     const config = getConfig(state);
@@ -135,7 +143,7 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
         session_id: sessionId,
         owner: env.caller,
         name: args.name,
-        content_type: args.content_type,
+        content_type: contentType.value,
         size: args.size,
         sha256: args.sha256,
         chunk_size: args.chunk_size,
@@ -157,6 +165,18 @@ export async function beginUpload(state: IndexState, env: Env, ports: Ports, arg
     adjustBucket(state, bucket.id, { reserved: args.size });
     putSession(state, session);
     (args.checkpoints[0] ?? []).forEach((c, i) => state.checkpoints.insert([sessionId, i], c));
+
+    // Only now, with the upload admitted and holding its reservation, top its bucket up (by at most what it
+    // needs); if that fails, give the reservation back: nothing is left behind and no cycles moved.
+    const funded = await fundUpload(state, env, ports, bucket, funding.Ok, uploadCost(args.size, chunks));
+    if ('Err' in funded) {
+        const s = state.sessions.get(sessionId);
+        if (s !== undefined && 'opening' in s.state) releaseUnopened(state, s);
+        return funded;
+    }
+    // Nothing else touches an opening session (abort and finish answer Busy), but check before telling the bucket.
+    const afterFunding = state.sessions.get(sessionId);
+    if (afterFunding === undefined || !('opening' in afterFunding.state)) return { Err: { SessionNotFound: sessionId } };
 
     let failure: SiloError | null = null;
     try {

@@ -7,23 +7,14 @@
  * (`c2c_set_url_secret`) before minting any token for it. The index is the single source: a bucket
  * never invents one, so the two cannot disagree.
  */
-import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
 import { NANOS_PER_SECOND } from '../../shared/constants';
-import { candidSerializer } from '../../shared/stable';
 import type { AssetMeta, AssetUrl, Result, SiloError } from '../../shared/types';
 import { DEFAULT_URL_TTL_SECONDS, MAX_URL_TTL_SECONDS, mintUrlToken, TOKEN_PARAM, URL_SECRET_BYTES } from '../../shared/url_token';
-import { describeError } from './tasks';
+import { describeError } from './errors';
+import { hasGrant, READER_URL_TTL_SECONDS } from './keys';
 import { type Env, getU64, type IndexState, type Ports, setU64 } from './state';
-
-export const UrlSecretRecord = IDL.Record({ secret: IDL.Vec(IDL.Nat8), delivered: IDL.Bool });
-export interface UrlSecretRecord {
-    secret: Uint8Array;
-    /** The bucket acknowledged the secret: tokens keyed with it may be minted. */
-    delivered: boolean;
-}
-export const urlSecretSerializer = candidSerializer<UrlSecretRecord>(UrlSecretRecord);
 
 /** Meta keys of the metadata backfill (after the index's own keys in state.ts, which end at 17). */
 export const BackfillKey = {
@@ -103,14 +94,18 @@ export async function assetUrl(state: IndexState, env: Env, ports: Ports, id: bi
     const asset = record.asset;
     const path = assetPath(id, asset.name);
     if ('public' in asset.visibility) return { Ok: { bucket: asset.bucket, path, token: [], expires_at: [] } };
-    if (asset.owner.toText() !== env.caller.toText()) return { Err: { Unauthorized: `asset ${id} is private: only its owner may get a URL for it` } };
+    // Readers of an encrypted asset fetch its ciphertext through such URLs too, for at most READER_URL_TTL_SECONDS.
+    const reader = asset.owner.toText() !== env.caller.toText() && hasGrant(state, id, env.caller);
+    if (asset.owner.toText() !== env.caller.toText() && !reader) return { Err: { Unauthorized: `asset ${id} is private: only its owner may get a URL for it` } };
     const ttl = ttlSeconds ?? DEFAULT_URL_TTL_SECONDS;
-    if (ttl < 1 || ttl > MAX_URL_TTL_SECONDS) return { Err: { InvalidArgument: `ttl_seconds must be between 1 and ${MAX_URL_TTL_SECONDS}` } };
+    const maxTtl = reader ? READER_URL_TTL_SECONDS : MAX_URL_TTL_SECONDS;
+    if (ttl < 1 || ttl > maxTtl) return { Err: { InvalidArgument: `ttl_seconds must be between 1 and ${maxTtl}` } };
 
     const secret = await ensureUrlSecret(state, ports, asset.bucket);
     if ('Err' in secret) return secret;
     // The asset may have been deleted while the secret was set up.
     if (!state.assets.containsKey(id)) return { Err: { AssetNotFound: id } };
+    if (reader && !hasGrant(state, id, env.caller)) return { Err: { Unauthorized: `asset ${id} is no longer shared with you` } };
     const expiresAt = env.now / NANOS_PER_SECOND + BigInt(ttl);
     const token = mintUrlToken(secret.Ok, id, expiresAt);
     return { Ok: { bucket: asset.bucket, path: `${path}?${TOKEN_PARAM}=${token}`, token: [token], expires_at: [expiresAt * NANOS_PER_SECOND] } };

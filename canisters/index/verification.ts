@@ -20,7 +20,7 @@ import { toHex } from '../../shared/sha256';
 import type { KvMap } from '../../shared/stable';
 import type { Result, SiloError, VerifierInfo as VerifierInfoT } from '../../shared/types';
 import type { Ports, SessionRecord } from './state';
-import { describeError } from './tasks';
+import { describeError } from './errors';
 
 /** The registered verifier, under key 0 (IndexState.verifier). */
 export type VerifierStore = KvMap<number, VerifierInfoT>;

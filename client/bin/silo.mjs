@@ -9,6 +9,17 @@ import { runInNewContext } from 'node:vm';
 setFlagsFromString('--expose-gc');
 globalThis.gc = runInNewContext('gc');
 
+// Whatever escapes the CLI's own handling (a library's stray rejection) is still one line; --verbose adds the stack.
+const verbose = process.argv.includes('--verbose') || process.argv.includes('--verbose=true');
+const die = (error) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`silo: unexpected error: ${message.split('\n').find((l) => l.trim() !== '') ?? ''}\n`);
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.exit(1);
+};
+process.on('uncaughtException', die);
+process.on('unhandledRejection', die);
+
 const bundle = fileURLToPath(new URL('../../.build/silo.mjs', import.meta.url));
 let main;
 if (existsSync(bundle)) {

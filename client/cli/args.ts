@@ -6,11 +6,50 @@ import { parseArgs } from 'node:util';
 
 import { Principal } from '@dfinity/principal';
 
-import { MAX_CHUNK_SIZE } from '../../shared/constants';
+import { CHUNK_SIZE_RULE, chunkSizeProblem } from '../chunk_size';
 
-/** A usage error: the CLI prints it with a pointer to `--help` and exits 2. */
+/**
+ * A usage error: the CLI exits 2 and, unless `usageHint` is false (the command line was right but
+ * names something that cannot be used as is, e.g. a file that exists), adds a pointer to `--help`.
+ */
 export class UsageError extends Error {
     override name = 'UsageError';
+    constructor(
+        message: string,
+        readonly usageHint = true
+    ) {
+        super(message);
+    }
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two short words. */
+function distance(a: string, b: string): number {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.length][b.length];
+}
+
+/** The one candidate closest to `word` (at most 2 edits, and fewer than half its letters), or undefined. */
+export function closest(word: string, candidates: Iterable<string>): string | undefined {
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const candidate of candidates) {
+        const d = distance(word.toLowerCase(), candidate.toLowerCase());
+        if (d < bestDistance) [best, bestDistance] = [candidate, d];
+    }
+    return bestDistance <= Math.min(2, Math.floor(word.length / 2)) ? best : undefined;
+}
+
+/** ": did you mean X?" when one candidate is close to `word`, else "". */
+export function didYouMean(word: string, candidates: Iterable<string>, show: (c: string) => string = (c) => c): string {
+    const match = closest(word, candidates);
+    return match === undefined ? '' : `: did you mean ${show(match)}?`;
 }
 
 /** One option: `--name <value>` (string) or `--name`/`--no-name`/`--name=true|false` (boolean). */
@@ -30,10 +69,11 @@ export type OptionTable = Record<string, OptionSpec>;
 export const GLOBAL_OPTIONS: OptionTable = {
     network: { type: 'string', value: '<name>', help: 'embedded (default: in-process replica kept in --state), local or ic' },
     index: { type: 'string', value: '<canister-id>', help: 'the index canister (required with --network local|ic)' },
-    identity: { type: 'string', value: '<pem>', help: 'who to call as (embedded default: a key kept in --state)' },
+    identity: { type: 'string', value: '<pem>', help: "who to call as (default: the key kept in --state, also for --network local when it has one)" },
     state: { type: 'string', value: '<dir>', help: 'state directory of the embedded network (default ./.silo)' },
     host: { type: 'string', value: '<url>', help: "override the network's URL" },
     json: { type: 'boolean', help: 'print results as JSON on stdout, errors as {"error": {"code", "message"}}' },
+    verbose: { type: 'boolean', help: "on a failure, print the whole error (its causes, the agent's details) after the one-line message" },
     help: { type: 'boolean', short: 'h', help: 'show help' },
     version: { type: 'boolean', help: 'print the version' }
 };
@@ -77,7 +117,7 @@ export function parseCommandLine(argv: string[], options: OptionTable): Parsed {
             tokens: true
         });
     } catch (error) {
-        throw new UsageError(parseErrorMessage(error));
+        throw new UsageError(parseErrorMessage(error, options));
     }
     const given = result.tokens.filter((t) => t.kind === 'option').map((t) => (t as { name: string }).name);
     const [command, ...positionals] = result.positionals;
@@ -85,10 +125,13 @@ export function parseCommandLine(argv: string[], options: OptionTable): Parsed {
 }
 
 /** parseArgs' messages, shortened to what the user typed. */
-function parseErrorMessage(error: unknown): string {
+function parseErrorMessage(error: unknown, options: OptionTable): string {
     const message = error instanceof Error ? error.message : String(error);
     const unknown = /^Unknown option '([^']+)'/.exec(message);
-    if (unknown) return `unknown option ${unknown[1]}`;
+    if (unknown) {
+        const typed = unknown[1].replace(/^-+/, '').replace(/^no-/, '');
+        return `unknown option ${unknown[1]}${unknown[1].startsWith('--') ? didYouMean(typed, Object.keys(options), (c) => `--${unknown[1].startsWith('--no-') && options[c]?.type === 'boolean' ? 'no-' : ''}${c}`) : ''}`;
+    }
     const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
     if (missing) return `${missing[1]} needs a value`;
     const ambiguous = /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(message);
@@ -108,14 +151,12 @@ export function wholeNumber(name: string, text: string | undefined, min: number,
     return value;
 }
 
-/** `--chunk-size`: what begin_upload accepts (a multiple of 64 bytes, from 64 to the maximum chunk). */
+/** `--chunk-size`: the library's chunk-size rule (client/chunk_size.ts); the index's minimum is checked once connected. */
 export function chunkSize(text: string | undefined): number | undefined {
     if (text === undefined) return undefined;
-    const rule = `a multiple of 64 from 64 to ${MAX_CHUNK_SIZE} (bytes)`;
-    if (!/^\d+$/.test(text)) throw new UsageError(`--chunk-size must be ${rule}, got '${text}'`);
-    const value = Number(text);
-    if (value < 64 || value > MAX_CHUNK_SIZE || value % 64 !== 0) throw new UsageError(`--chunk-size must be ${rule}, got ${text}`);
-    return value;
+    if (!/^\d+$/.test(text)) throw new UsageError(`--chunk-size must be ${CHUNK_SIZE_RULE}, got '${text}'`);
+    if (chunkSizeProblem(Number(text)) !== null) throw new UsageError(`--chunk-size must be ${CHUNK_SIZE_RULE}, got ${text}`);
+    return Number(text);
 }
 
 const NAT64_MAX = 2n ** 64n - 1n;

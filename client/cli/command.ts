@@ -44,6 +44,11 @@ export interface Command {
      * nothing, or a value `run` receives.
      */
     check?(invocation: Invocation): void;
+    /**
+     * The command acts on the caller's files (upload, ls, rm, ...): on `--network local|ic` it never calls
+     * anonymously by default (see `resolveIdentity` in connect.ts). A function decides from the options.
+     */
+    personal?: boolean | ((options: Invocation['options']) => boolean);
     /** The command stops on SIGINT/SIGTERM by itself (a server): the CLI then does not exit on them. */
     handlesSignals?: boolean;
     run(invocation: Invocation): Promise<void>;

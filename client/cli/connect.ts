@@ -1,11 +1,11 @@
 /** Opening the network a command runs against: the embedded replica in `--state`, or a real one. */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import type { Identity } from '@dfinity/agent';
 
 import { StateCorruptError, StateInUseError } from '../../replica/persistence';
-import { EmbeddedSilo, runningServer, stateIdentity } from '../embedded';
+import { EmbeddedSilo, runningServer, type ServerRecord, stateIdentity } from '../embedded';
 import { SiloError } from '../errors';
 import { loadIdentity } from '../identity';
 import { SiloClient } from '../silo';
@@ -17,6 +17,11 @@ import type { Output } from './output';
 /** The state directory cannot be used (not a directory, not writable, garbled): exit 3. */
 export class StateUnusableError extends Error {
     override name = 'StateUnusableError';
+}
+
+/** The embedded network is not served over HTTP (no `silo start` on its state directory), and the command needs it to be. */
+export class NoServerError extends SiloError {
+    override name = 'NoServerError';
 }
 
 /** Nothing answers at a network's URL. */
@@ -44,21 +49,83 @@ export async function identityOption(options: ConnectOptions): Promise<Identity 
     }
 }
 
-/** Checks the network options (before any work) and returns the network's name. */
-export function checkNetwork(options: ConnectOptions): string {
+/** Where a command's calls go, decided from the options the same way for every command, `deploy` included. */
+export interface Target {
+    network: 'embedded' | 'local' | 'ic';
+    /** The state directory (`--state`, default ./.silo): the embedded network, its identity, the CLI's records. */
+    stateDir: string;
+    /** The `silo start` serving `stateDir`, if one does (not consulted for `ic`). */
+    server: ServerRecord | null;
+    /** The network's URL: `--host`, else the running server's, else the network's default (none for embedded without a server). */
+    url?: string;
+    /** The index: `--index`, else the running server's (local, or embedded through its server). */
+    index?: string;
+    fetchRootKey: boolean;
+}
+
+/**
+ * Resolves the network options (before any work): `--network` (default embedded), `--state`, `--host`,
+ * `--index`. `--network local` goes to `--host`, else to the `silo start` serving `--state` (any port: its
+ * `server.json`), else to dfx's 127.0.0.1:4943; its index is `--index`, else that server's.
+ */
+export function resolveTarget(options: ConnectOptions): Target {
     const network = str(options, 'network') ?? 'embedded';
-    if (network === 'embedded') {
-        if (str(options, 'index') !== undefined) throw new UsageError('--index is for --network local or ic; the embedded network has its own index');
-        return network;
-    }
-    if (NETWORKS[network] === undefined) throw new UsageError(`unknown network '${network}': use embedded, local or ic`);
-    // --network local defaults to the `silo start` serving --state, if one does.
-    const index = str(options, 'index') ?? (network === 'local' ? runningServer(resolve(str(options, 'state') ?? '.silo'))?.index : undefined);
-    if (index === undefined) throw new UsageError(`--network ${network} needs --index <canister-id>`);
-    principal('index', index);
+    const stateDir = resolve(str(options, 'state') ?? '.silo');
     const host = str(options, 'host');
-    if (host !== undefined && !URL.canParse(host)) throw new UsageError(`--host '${host}' is not a URL`);
-    return network;
+    if (network !== 'embedded' && NETWORKS[network] === undefined) throw new UsageError(`unknown network '${network}': use embedded, local or ic`);
+    // (`silo start`'s --host is the address it listens on, checked by that command.)
+    if (network !== 'embedded' && host !== undefined && !URL.canParse(host)) throw new UsageError(`--host '${host}' is not a URL`);
+    const given = str(options, 'index');
+    if (given !== undefined) principal('index', given);
+    if (network === 'embedded') {
+        if (given !== undefined) throw new UsageError('--index is for --network local or ic; the embedded network has its own index');
+        const server = runningServer(stateDir);
+        return { network, stateDir, server, url: server?.url, index: server?.index, fetchRootKey: true };
+    }
+    const server = network === 'local' ? runningServer(stateDir) : null;
+    return {
+        network: network as 'local' | 'ic',
+        stateDir,
+        server,
+        url: host ?? server?.url ?? NETWORKS[network].host,
+        // A server's own index only when the calls go to that server.
+        index: given ?? (host === undefined || host === server?.url ? server?.index : undefined),
+        fetchRootKey: NETWORKS[network].fetchRootKey
+    };
+}
+
+/** Checks the network options (before any work) and returns the network's name; local and ic need an index. */
+export function checkNetwork(options: ConnectOptions): string {
+    const target = resolveTarget(options);
+    if (target.network !== 'embedded' && target.index === undefined) {
+        const hint = target.network === 'local' ? ' (or run `silo start` on --state, whose index is used)' : '';
+        throw new UsageError(`--network ${target.network} needs --index <canister-id>${hint}`);
+    }
+    return target.network;
+}
+
+/**
+ * Who a command calls as. `--identity` when given. Otherwise: on the embedded network (also through its
+ * server), the state directory's key; on `--network local`, that key too when the state directory has one
+ * (said on stderr); else, for a command that acts on the caller's files (`personal`), a usage error saying
+ * what to pass: never the anonymous principal by surprise. Other commands (stats, buckets) may call
+ * anonymously.
+ */
+export async function resolveIdentity(options: ConnectOptions, target: Target, output: Output, personal: boolean): Promise<Identity | undefined> {
+    const given = await identityOption(options);
+    if (given !== undefined) return given;
+    // The embedded network calls as the state directory's key (opening it creates one); so does its server.
+    if (target.network === 'embedded') return target.server === null ? undefined : stateIdentity(target.stateDir);
+    if (target.network === 'local') {
+        const kept = await stateIdentity(target.stateDir);
+        if (kept !== undefined) {
+            output.note(`calling as ${kept.getPrincipal().toText()}, the identity in ${join(target.stateDir, 'identity.pem')}; pass --identity <pem> to call as another`);
+            return kept;
+        }
+    }
+    if (!personal) return undefined;
+    const where = target.network === 'local' ? `, or --state a directory holding an identity.pem (${target.stateDir} has none)` : '';
+    throw new UsageError(`--network ${target.network} needs --identity <pem> to act as you (e.g. ~/.config/dfx/identity/default/identity.pem)${where}; without it the calls would be anonymous`);
 }
 
 /** Opens the embedded replica in `stateDir`, turning whatever makes the directory unusable into a StateUnusableError. */
@@ -78,24 +145,19 @@ export async function openEmbedded(stateDir: string, output: Output): Promise<Em
     }
 }
 
-/** Opens the client for the options' network. */
-export async function connect(options: ConnectOptions, output: Output): Promise<Connection> {
-    const network = checkNetwork(options);
-    const identity = await identityOption(options);
-    const stateDir = resolve(str(options, 'state') ?? '.silo');
-    const server = network === 'ic' ? null : runningServer(stateDir);
-    if (network === 'embedded' && server !== null) {
-        // A `silo start` holds the state directory: go through it, as the same identity.
-        const transport = await agentTransport(server.url, identity ?? (await stateIdentity(stateDir)), true);
-        return { client: new SiloClient({ transport, indexId: principal('index', server.index) }), stateDir, url: server.url };
-    }
-    if (network === 'embedded') {
+/** Opens the client for the options' network; `personal`: the command acts on the caller's files (see {@link resolveIdentity}). */
+export async function connect(options: ConnectOptions, output: Output, personal = false): Promise<Connection> {
+    checkNetwork(options);
+    const target = resolveTarget(options);
+    const identity = await resolveIdentity(options, target, output, personal);
+    const { stateDir } = target;
+    if (target.network === 'embedded' && target.server === null) {
         const embedded = await openEmbedded(stateDir, output);
         return { client: new SiloClient({ transport: embedded.transport(identity), indexId: embedded.indexId }), stateDir, embedded };
     }
-    const url = str(options, 'host') ?? server?.url ?? NETWORKS[network].host;
-    const transport = await agentTransport(url, identity, NETWORKS[network].fetchRootKey);
-    return { client: new SiloClient({ transport, indexId: principal('index', str(options, 'index') ?? server!.index) }), stateDir, url };
+    // A `silo start` holds the state directory (embedded), or a network was named: go over HTTP.
+    const transport = await agentTransport(target.url!, identity, target.fetchRootKey);
+    return { client: new SiloClient({ transport, indexId: principal('index', target.index!) }), stateDir, url: target.url };
 }
 
 /** An agent for `url`; a replica that does not answer gets a NoReplicaError saying how to start one. */

@@ -1,4 +1,6 @@
 /** `silo buckets`, `stats` and `deploy`: the deployment as a whole. */
+import { resolve } from 'node:path';
+
 import { IDL } from '@dfinity/candid';
 
 import { BucketInfo, type CyclesReport, Stats } from '../../shared/types';
@@ -6,7 +8,7 @@ import { deploySilo } from '../deploy';
 import { builtModule } from '../embedded';
 import { principal, UsageError } from './args';
 import { type Command, type Invocation, stringOption } from './command';
-import { agentTransport, identityOption, NETWORKS } from './connect';
+import { agentTransport, resolveIdentity, resolveTarget } from './connect';
 import { candidJson, formatBytes } from './output';
 
 const noArguments = (invocation: Invocation, command: string): void => {
@@ -27,7 +29,7 @@ export const buckets: Command = {
             list
                 .map(
                     (b) =>
-                        `${b.id.toText()}  ${Object.keys(b.status)[0].padEnd(6)}  used ${formatBytes(Number(b.used_bytes))}, reserved ${formatBytes(Number(b.reserved_bytes))} of ${formatBytes(Number(b.capacity_bytes))}  ${formatCycles(b.cycles[0])}`
+                        `${b.id.toText()}  ${Object.keys(b.status)[0].padEnd(6)}  used ${formatBytes(Number(b.used_bytes))}, reserved ${formatBytes(Number(b.reserved_bytes))} of ${formatBytes(Number(b.capacity_bytes))}  cycles ${formatCycles(b.cycles[0])}`
                 )
                 .join('\n')
         );
@@ -59,16 +61,17 @@ export const stats: Command = {
 };
 
 /** A canister's cycles in T, with days of runway at its current burn; flags a low balance. */
-function formatCycles(report: CyclesReport | undefined): string {
-    if (report === undefined) return 'cycles not read yet';
+export function formatCycles(report: CyclesReport | undefined): string {
+    if (report === undefined) return 'not read yet';
     const t = (c: bigint) => `${(Number(c / 1_000_000n) / 1_000_000).toFixed(3)} T`;
     const runway = report.runway_days[0] === undefined ? 'no burn yet' : `${report.runway_days[0].toFixed(1)} days of runway at ${t(report.burn_per_day)}/day`;
     const warning = report.low ? `  LOW${report.error[0] === undefined ? '' : `: ${report.error[0]}`}` : '';
-    return `cycles ${t(report.balance)} (${runway})${warning}`;
+    return `${t(report.balance)} (${runway})${warning}`;
 }
 
 export const deploy: Command = {
     name: 'deploy',
+    personal: true,
     args: '',
     summary: 'deploy Silo to --network local|ic and print the index id',
     description: `Installs the index and a first bucket (built by \`npm run build\`), registers the bucket and gives the
@@ -86,6 +89,7 @@ with --index-canister and --bucket-canister, and --identity (a controller of bot
         noArguments(invocation, 'deploy');
         const network = stringOption(invocation, 'network');
         if (network !== 'local' && network !== 'ic') throw new UsageError('deploy needs --network local or --network ic (the embedded network deploys itself)');
+        resolveTarget(invocation.options);
         if (network === 'ic' && stringOption(invocation, 'identity') === undefined) throw new UsageError('deploying to the IC needs --identity <pem> (a controller of the canisters)');
         const ids = ['index-canister', 'bucket-canister'].map((name) => stringOption(invocation, name));
         if (network === 'ic' && ids.some((id) => id === undefined)) throw new UsageError('on the IC, create the canisters first and pass --index-canister and --bucket-canister');
@@ -98,8 +102,10 @@ with --index-canister and --bucket-canister, and --identity (a controller of bot
         const network = stringOption(invocation, 'network') as 'local' | 'ic';
         const ids = ['index-canister', 'bucket-canister'].map((name) => stringOption(invocation, name));
         const verifier = stringOption(invocation, 'verifier-canister');
-        const identity = await identityOption(invocation.options);
-        const transport = await agentTransport(stringOption(invocation, 'host') ?? NETWORKS[network].host, identity, NETWORKS[network].fetchRootKey);
+        // The same resolution as every other command: --host, else the `silo start` serving --state, else dfx's port.
+        const target = resolveTarget(invocation.options);
+        const identity = await resolveIdentity(invocation.options, target, output, true);
+        const transport = await agentTransport(target.url!, identity, target.fetchRootKey);
         const result = await deploySilo(transport, {
             indexWasm: builtModule('index'),
             bucketWasm: builtModule('bucket'),
@@ -108,11 +114,17 @@ with --index-canister and --bucket-canister, and --identity (a controller of bot
             // On the IC the verifier canister exists beforehand; without one, buckets hash in-canister.
             verifierWasm: network === 'ic' && verifier === undefined ? undefined : builtModule('verifier'),
             verifierId: verifier === undefined ? undefined : principal('verifier-canister', verifier),
+            // The IC's production vetKD key; local replicas (dfx, PocketIC, silo start) have dfx_test_key.
+            vetkdKey: network === 'ic' ? 'key_1' : undefined,
             onStep: (m) => output.note(m)
         });
         const verifierText = result.verifierId?.toText();
-        output.result({ index: result.indexId.toText(), bucket: result.bucketId.toText(), ...(verifierText === undefined ? {} : { verifier: verifierText }) }, () =>
-            `index ${result.indexId.toText()}\nbucket ${result.bucketId.toText()}${verifierText === undefined ? '' : `\nverifier ${verifierText}`}\nuse: silo --network ${network} --index ${result.indexId.toText()} ...`
+        // The next command, runnable as printed: the same network, URL and identity this deploy used.
+        const quote = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
+        const who = stringOption(invocation, 'identity') !== undefined ? ['--identity', resolve(stringOption(invocation, 'identity')!)] : identity !== undefined ? ['--state', target.stateDir] : [];
+        const next = ['silo', 'ls', '--network', network, ...(network === 'local' ? ['--host', target.url!] : []), '--index', result.indexId.toText(), ...who].map(quote).join(' ');
+        output.result({ index: result.indexId.toText(), bucket: result.bucketId.toText(), ...(verifierText === undefined ? {} : { verifier: verifierText }), next }, () =>
+            `index ${result.indexId.toText()}\nbucket ${result.bucketId.toText()}${verifierText === undefined ? '' : `\nverifier ${verifierText}`}\nnext: ${next}`
         );
     }
 };

@@ -7,6 +7,7 @@ import { closeSync, constants, existsSync, lstatSync, openSync, readlinkSync, re
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { toHex } from '../../shared/sha256';
+import { ENCRYPTED_CONTENT_TYPE } from '../../shared/types';
 import { IntegrityError } from '../errors';
 import type { DownloadSink } from '../silo';
 import { assetId, UsageError, wholeNumber } from './args';
@@ -38,7 +39,7 @@ function resolveTarget(output: string | undefined, name: string, id: bigint, for
     let path = resolve(output ?? localName(name, id));
     const endsWithSeparator = output !== undefined && /[/\\]$/.test(output);
     if (existsSync(path) && statSync(path).isDirectory()) path = join(path, localName(name, id));
-    else if (endsWithSeparator) throw new UsageError(`-o ${output}: no such directory`);
+    else if (endsWithSeparator) throw new UsageError(`-o ${output}: no such directory`, false);
     const shown = path;
     if (existsSync(path) || isDanglingLink(path)) {
         const link = lstatSync(path);
@@ -49,12 +50,12 @@ function resolveTarget(output: string | undefined, name: string, id: bigint, for
         if (link.isSymbolicLink()) path = resolveLink(path);
         if (existsSync(path)) {
             const stat = statSync(path);
-            if (stat.isDirectory()) throw new UsageError(`-o ${shown} is a directory`);
+            if (stat.isDirectory()) throw new UsageError(`-o ${shown} is a directory`, false);
             if (!stat.isFile()) return { kind: 'special', path, shown };
-            if (!force) throw new UsageError(`${shown} exists: pass --force to overwrite it, or choose another path with -o`);
+            if (!force) throw new UsageError(`${shown} exists: pass --force to overwrite it, or choose another path with -o`, false);
         }
     }
-    if (!existsSync(dirname(path))) throw new UsageError(`-o ${shown}: directory ${dirname(path)} does not exist`);
+    if (!existsSync(dirname(path))) throw new UsageError(`-o ${shown}: directory ${dirname(path)} does not exist`, false);
     return { kind: 'file', path, shown };
 }
 
@@ -96,6 +97,7 @@ function stdoutSink(): DownloadSink {
 
 export const download: Command = {
     name: 'download',
+    personal: true,
     args: '<asset-id>',
     summary: 'download an asset and verify its SHA-256 (-o <path>, a directory, or - for stdout)',
     description: `Downloads an asset and verifies its SHA-256. By default it is saved under its name in the current
@@ -167,7 +169,7 @@ fails after bytes were written, silo says so on stderr and exits 1.`,
             if (partial !== undefined) rmSync(partial, { force: true });
         }
         const where = target.kind === 'stdout' ? 'stdout' : target.shown;
-        const summary = `${output.name(where)}\t${asset.size} bytes\tsha256:${toHex(asset.sha256)} verified`;
+        const summary = `${output.name(where)}\t${asset.size} bytes\tsha256:${toHex(asset.sha256)} verified${asset.content_type === ENCRYPTED_CONTENT_TYPE ? ' (ciphertext), decrypted' : ''}`;
         if (target.kind === 'stdout') output.note(summary);
         else output.result({ id: id.toString(), path: where, size: asset.size.toString(), sha256: toHex(asset.sha256) }, () => summary);
     }

@@ -50,6 +50,8 @@ export function terminalSafe(text: string): string {
 export class Output {
     constructor(
         readonly json: boolean,
+        /** --verbose: a failure's details follow its one line. */
+        readonly verbose = false,
         private readonly out: NodeJS.WriteStream = process.stdout,
         private readonly err: NodeJS.WriteStream = process.stderr
     ) {}
@@ -78,12 +80,15 @@ export class Output {
     }
 
     /**
-     * An error: one `silo: ...` line on stderr (and a `hint` line under it); with --json also
-     * `{"error": {"code", "message"}}` on stdout.
+     * An error: one `silo: ...` line on stderr (the message's first line: a library's or the agent's
+     * multi-line text never spills), and a `hint` line under it for usage errors; with --json also
+     * `{"error": {"code", "message"}}` on stdout. `details` (the rest: causes, stacks) only with --verbose.
      */
-    error(code: string, message: string, hint?: string): void {
-        if (this.json) this.out.write(`${JSON.stringify({ error: { code, message } })}\n`);
-        this.err.write(`silo: ${message}\n${hint === undefined ? '' : `${hint}\n`}`);
+    error(code: string, message: string, hint?: string, details?: string): void {
+        const line = oneLine(message);
+        if (this.json) this.out.write(`${JSON.stringify({ error: { code, message: line } })}\n`);
+        this.err.write(`silo: ${line}\n${hint === undefined ? '' : `${hint}\n`}`);
+        if (this.verbose && details !== undefined && details.trim() !== '') this.err.write(`${details.trimEnd()}\n`);
     }
 
     /** A progress line with phase, bar, speed and ETA, on a terminal only (quiet when piped or with --json). */
@@ -91,33 +96,57 @@ export class Output {
         if (this.json || !this.err.isTTY) return { update: () => {}, done: () => {} };
         const safe = terminalSafe(label);
         let phase = '';
-        let started = Date.now();
+        let start = { at: Date.now(), bytes: 0 };
         let last = 0;
         let drawn = false;
-        const draw = (p: Progress) => {
-            const fraction = p.bytesTotal === 0 ? 1 : p.bytesDone / p.bytesTotal;
-            const seconds = (Date.now() - started) / 1000;
-            const speed = seconds > 0 ? p.bytesDone / seconds : 0;
-            const eta = speed > 0 ? (p.bytesTotal - p.bytesDone) / speed : 0;
-            const width = 24;
-            const bar = '#'.repeat(Math.round(fraction * width)).padEnd(width, '-');
-            this.err.write(`\r${ESC}[K${safe} ${p.phase.padEnd(9)} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(speed)}/s ETA ${formatSeconds(eta)}`);
-            drawn = true;
-        };
         return {
             update: (p) => {
                 if (p.phase !== phase) {
                     phase = p.phase;
-                    started = Date.now();
+                    // Speed counts only what this phase moves from now on: a resumed upload starts part way.
+                    start = { at: Date.now(), bytes: p.bytesDone };
                 } else if (Date.now() - last < 100 && p.bytesDone < p.bytesTotal) return;
                 last = Date.now();
-                draw(p);
+                this.err.write(`\r${ESC}[K${progressLine(safe, p, start, Date.now())}`);
+                drawn = true;
             },
             done: () => {
                 if (drawn) this.err.write('\n');
             }
         };
     }
+}
+
+/**
+ * One progress line: label, phase, bar and percentage, then speed and ETA once the phase has moved
+ * bytes (measured from `start`, the phase's first report), never a made-up "0 B/s ETA 0:00".
+ */
+export function progressLine(label: string, p: Progress, start: { at: number; bytes: number }, now: number): string {
+    const fraction = p.bytesTotal === 0 ? 1 : p.bytesDone / p.bytesTotal;
+    const width = 24;
+    const bar = '#'.repeat(Math.round(fraction * width)).padEnd(width, '-');
+    const line = `${label} ${p.phase.padEnd(9)} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}%`;
+    const moved = p.bytesDone - start.bytes;
+    const seconds = (now - start.at) / 1000;
+    if (moved <= 0 || seconds <= 0) return line;
+    const speed = moved / seconds;
+    return `${line} ${formatBytes(speed)}/s ETA ${formatSeconds((p.bytesTotal - p.bytesDone) / speed)}`;
+}
+
+/** A message as one line: its first non-empty line, a trailing colon dropped. */
+export function oneLine(message: string): string {
+    return (message.split('\n').find((l) => l.trim() !== '') ?? '').trim().replace(/:$/, '');
+}
+
+/** Everything known about an error, for --verbose: its stack and each cause's. */
+export function errorDetails(error: unknown): string {
+    const parts: string[] = [];
+    for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+        if (e instanceof Error) parts.push(`${depth === 0 ? '' : 'caused by: '}${e.stack ?? `${e.name}: ${e.message}`}`);
+        else if (typeof e === 'object') break;
+        else parts.push(`caused by: ${String(e)}`);
+    }
+    return parts.join('\n');
 }
 
 export function formatBytes(n: number): string {

@@ -3,17 +3,18 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { basename, join, resolve } from 'node:path';
 
 import type { Principal } from '@dfinity/principal';
-import mime from 'mime';
 
 import { DEFAULT_CHUNK_SIZE, MAX_NAME_BYTES } from '../../shared/constants';
 import { toHex } from '../../shared/sha256';
 import { Asset as AssetType, type Asset, type SessionInfo, type Visibility } from '../../shared/types';
+import { chunkSizeProblem } from '../chunk_size';
+import { contentTypeFor } from '../content_type';
 import { SessionExpiredError, SessionNotFoundError } from '../errors';
 import type { Progress, SiloClient, UploadOptions } from '../silo';
 import { chunkSize, UsageError, wholeNumber } from './args';
 import { type Command, stringOption } from './command';
 import { StateUnusableError } from './connect';
-import { candidJson } from './output';
+import { candidJson, formatBytes } from './output';
 
 /** The asset as `--json` prints it (and `ls`/`info` do). */
 export const assetJson = (asset: Asset): unknown => candidJson(AssetType, asset);
@@ -122,6 +123,7 @@ async function previousOutcome(client: SiloClient, session: bigint, wanted: Want
 
 export const upload: Command = {
     name: 'upload',
+    personal: true,
     args: '<files...>',
     summary: 'upload files (`-` reads stdin); an interrupted upload of the same file resumes',
     description: `Uploads each file and prints its asset id, stored name and SHA-256 (with --json, one JSON object
@@ -133,12 +135,18 @@ file (same path, size and modification time) is uploaded again with the same opt
 options the old upload is dropped and a new one started, and one that was already committed is reported
 ("already committed as asset N") instead of being uploaded twice.
 
-The content type is guessed from the file name unless --content-type is given.`,
+The content type is guessed from the file name unless --content-type is given.
+
+With --encrypt the file is encrypted on this machine before it is sent (AES-256-GCM per chunk, a new key
+per file, wrapped with vetKeys to your principal): Silo stores and verifies only ciphertext, and only you
+and whom you \`silo share\` it with can decrypt it. An interrupted encrypted upload does not resume (its
+key lived in this process only): run it again.`,
     options: {
         public: { type: 'boolean', help: 'make the asset readable by anyone (default private; --public=false, --no-public)' },
+        encrypt: { type: 'boolean', help: 'encrypt end to end before sending: only you and whom you share it with can read it' },
         name: { type: 'string', value: '<name>', help: "name to record (default: the file's name); one file only" },
         'content-type': { type: 'string', value: '<type>', help: 'MIME type to record (default: guessed from the name)' },
-        'chunk-size': { type: 'string', value: '<bytes>', help: `bytes per chunk: a multiple of 64 up to ${DEFAULT_CHUNK_SIZE} (the default)` },
+        'chunk-size': { type: 'string', value: '<bytes>', help: `bytes per chunk: a multiple of 64 up to ${DEFAULT_CHUNK_SIZE} (the default), at least the index's min_chunk_size (64 KiB unless set) for a file of more than one chunk` },
         concurrency: { type: 'string', value: '<n>', help: 'chunks in flight at once, 1 to 64 (default 4; 1 on the embedded network)' }
     },
     check(invocation) {
@@ -147,8 +155,8 @@ The content type is guessed from the file name unless --content-type is given.`,
         if (files.filter((f) => f === '-').length > 1) throw new UsageError('stdin (-) can be uploaded only once per run');
         for (const file of files) {
             if (file === '-') continue;
-            if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
-            if (!statSync(file).isFile()) throw new UsageError(`${file} is not a file`);
+            if (!existsSync(file)) throw new UsageError(`${file} does not exist`, false);
+            if (!statSync(file).isFile()) throw new UsageError(`${file} is not a file`, false);
         }
         const name = stringOption(invocation, 'name');
         if (name !== undefined && files.length > 1) throw new UsageError('--name names one file, but several were given');
@@ -171,29 +179,46 @@ The content type is guessed from the file name unless --content-type is given.`,
         // hold more buffers; networks hide their latency with the client's default.
         const concurrency = wholeNumber('concurrency', stringOption(invocation, 'concurrency'), 1, 64) ?? (embedded ? 1 : undefined);
         const size = chunkSize(stringOption(invocation, 'chunk-size')) ?? DEFAULT_CHUNK_SIZE;
-        // Test hooks: die like `kill -9` after N chunks sent, or interrupt (Ctrl-C) when a phase starts.
+        if (size < DEFAULT_CHUNK_SIZE) {
+            // The index's minimum, checked for every file before any is read (stdin's size is unknown: held to it).
+            const minChunkSize = (await client.config()).min_chunk_size;
+            for (const file of invocation.positionals) {
+                const problem = chunkSizeProblem(size, { size: file === '-' ? undefined : statSync(file).size, minChunkSize });
+                if (problem !== null) throw new UsageError(`--${problem.replace(/^chunk size/, 'chunk-size')} (${file === '-' ? 'stdin' : file})`, false);
+            }
+        }
+        // Test hooks: die like `kill -9`, or interrupt (Ctrl-C), after N chunks sent; or interrupt when a phase starts.
         const killAfter = Number(process.env.SILO_KILL_AFTER_CHUNKS ?? 0);
+        const interruptAfter = Number(process.env.SILO_INTERRUPT_AFTER_CHUNKS ?? 0);
         const interruptAt = process.env.SILO_INTERRUPT_AT_PHASE;
         for (const file of invocation.positionals) {
             const stdin = file === '-';
             const name = stringOption(invocation, 'name') ?? (stdin ? 'stdin' : basename(file));
             const wanted: Wanted = {
                 name,
-                contentType: stringOption(invocation, 'content-type') ?? mime.getType(name) ?? 'application/octet-stream',
+                contentType: contentTypeFor({ explicit: stringOption(invocation, 'content-type'), name }),
                 visibility: invocation.options.public === true ? 'public' : 'private',
                 chunkSize: size
             };
-            const key = stdin ? undefined : PendingUploads.key(file, client.indexId);
+            const encrypt = invocation.options.encrypt === true;
+            // An encrypted upload's data key is never saved, so its session cannot be resumed: none is recorded.
+            const key = stdin || encrypt ? undefined : PendingUploads.key(file, client.indexId);
             const bar = output.progress(name);
             let sent = 0;
             let phase = '';
+            let resuming = false;
             const options: UploadOptions = {
                 name: wanted.name,
                 contentType: wanted.contentType,
                 visibility: wanted.visibility,
                 chunkSize: wanted.chunkSize,
+                encrypt,
                 concurrency,
                 onProgress: (p: Progress) => {
+                    if (resuming && p.phase === 'sending') {
+                        resuming = false;
+                        output.note(`the bucket holds ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}; sending the rest`);
+                    }
                     bar.update(p);
                     if (p.phase !== phase) {
                         phase = p.phase;
@@ -202,7 +227,11 @@ The content type is guessed from the file name unless --content-type is given.`,
                             process.kill(process.pid, 'SIGINT');
                         }
                     }
-                    if (p.phase === 'sending' && p.chunkIndex !== undefined && killAfter > 0 && ++sent >= killAfter) process.kill(process.pid, 'SIGKILL');
+                    if (p.phase === 'sending' && p.chunkIndex !== undefined) {
+                        sent += 1;
+                        if (killAfter > 0 && sent >= killAfter) process.kill(process.pid, 'SIGKILL');
+                        if (interruptAfter > 0 && sent === interruptAfter) process.kill(process.pid, 'SIGINT');
+                    }
                 },
                 onSession: (session: bigint) => {
                     if (key === undefined) return;
@@ -221,6 +250,7 @@ The content type is guessed from the file name unless --content-type is given.`,
                     output.note(`${file} was already committed as asset ${asset.id}`);
                 } else if (outcome !== null) {
                     output.note(`resuming upload session ${outcome.resume.session_id} of ${file}`);
+                    resuming = true;
                     asset = await client.resume(outcome.resume.session_id, file, options);
                 } else {
                     asset = await client.upload(stdin ? process.stdin : file, options);
@@ -229,6 +259,7 @@ The content type is guessed from the file name unless --content-type is given.`,
                 bar.done();
             }
             if (key !== undefined) pending.delete(key);
+            if (process.env.SILO_REPORT_CHUNKS === '1') output.note(`test hook: sent ${sent} chunks`);
             const done = asset;
             if (output.json) output.line(JSON.stringify(assetJson(done)));
             else output.line(`${done.id}\t${output.name(done.name)}\tsha256:${toHex(done.sha256)}`);

@@ -14,6 +14,7 @@ import { compare, lebEncode } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { concatBytes } from '../../shared/bytes';
+import { blsVerifyOffThread } from './bls_worker';
 import { hex } from './hash_tree';
 
 export class EnvelopeError extends Error {
@@ -31,15 +32,45 @@ const bad = (message: string) => new EnvelopeError(400, message);
 // ------------------------------------------------------------------ CBOR well-formedness
 
 const MAX_DEPTH = 64;
+/**
+ * Most CBOR items one envelope may hold. Decoding and hashing cost 2-10 µs an item (a SHA-256 each),
+ * so this keeps the worst envelope at a few milliseconds whatever its size. Agents send a few dozen;
+ * the IC's per-field limits below would allow 127,000 path labels or 20,000 delegation targets, which
+ * no agent sends and which this replica refuses.
+ */
+export const MAX_ENVELOPE_ITEMS = 1024;
+/** Most items of other CBOR read from a request (a WebAuthn or canister signature, a certificate in one). */
+export const MAX_SIGNATURE_ITEMS = 1024;
 
 /**
- * Throws unless `bytes` is exactly one well-formed CBOR item of the kinds requests use: unsigned and
- * negative integers, byte and text strings, arrays, maps with distinct text keys, the self-describing
- * tag 55799. (`@dfinity/cbor` decodes leniently: a truncated string comes back short, and trailing
- * bytes are ignored.)
+ * What a CBOR item must look like: a scalar kind, an array of at most `max` items of one shape (its
+ * `tooMany` says why not, in the IC's words where it has some), or a map of known keys (any other key
+ * is refused); `any` is any well-formed item.
  */
-export function checkCbor(bytes: Uint8Array): void {
+export type CborShape =
+    | 'any'
+    | 'blob'
+    | 'text'
+    | 'nat'
+    | { array: CborShape; max: number; tooMany: (count: number) => string }
+    | { map: Record<string, CborShape>; what: string };
+
+export interface CborLimits {
+    /** Most items in all (every key, value and array element counts). */
+    maxItems: number;
+}
+
+/**
+ * Throws unless `bytes` is exactly one well-formed CBOR item of the kinds requests use (unsigned and
+ * negative integers, byte and text strings, arrays, maps with distinct text keys, the self-describing
+ * tag 55799) that has the given shape and at most `limits.maxItems` items. Every bound is checked as
+ * the item's head is read, before what it announces is walked, so refusing costs at most the bytes
+ * read so far. (`@dfinity/cbor` decodes leniently: a truncated string comes back short, trailing bytes
+ * are ignored, and an array of four million items is built in full before anyone looks at it.)
+ */
+export function checkCbor(bytes: Uint8Array, shape: CborShape = 'any', limits: CborLimits = { maxItems: MAX_SIGNATURE_ITEMS }): void {
     let at = 0;
+    let items = 0;
     const need = (n: number) => {
         if (at + n > bytes.length) throw bad('Could not parse body as CBOR: unexpected end of input');
     };
@@ -53,12 +84,24 @@ export function checkCbor(bytes: Uint8Array): void {
         at += size;
         return value;
     };
-    const item = (depth: number): string | null => {
+    const kinds = ['nat', 'an integer', 'blob', 'text', 'an array', 'a map'];
+    const item = (depth: number, want: CborShape, where: string): string | null => {
         if (depth > MAX_DEPTH) throw bad('Could not parse body as CBOR: nested too deeply');
+        if (++items > limits.maxItems) throw bad(`Could not parse body as CBOR: more than ${limits.maxItems} items`);
         need(1);
         const initial = bytes[at++];
         const major = initial >> 5;
         const value = argument(initial & 31);
+        if (major === 6) {
+            if (value !== 55799) throw bad(`Could not parse body as CBOR: unsupported tag ${value}`);
+            items--;
+            return item(depth + 1, want, where);
+        }
+        if (major === 7) throw bad('Could not parse body as CBOR: floats and simple values are not allowed');
+        if (want !== 'any') {
+            const expected = typeof want === 'string' ? want : 'array' in want ? 'an array' : 'a map';
+            if (kinds[major] !== expected) throw bad(`Malformed request: ${where} must be ${expected === 'nat' ? 'a natural number' : expected}`);
+        }
         switch (major) {
             case 0:
             case 1:
@@ -70,30 +113,32 @@ export function checkCbor(bytes: Uint8Array): void {
                 at += value;
                 return text;
             }
-            case 4:
-                for (let i = 0; i < value; i++) item(depth + 1);
+            case 4: {
+                const element = typeof want === 'object' && 'array' in want ? want : null;
+                if (element !== null && value > element.max) throw bad(element.tooMany(value));
+                if (value > limits.maxItems) throw bad(`Could not parse body as CBOR: more than ${limits.maxItems} items`);
+                for (let i = 0; i < value; i++) item(depth + 1, element?.array ?? 'any', `an item of ${where}`);
                 return null;
-            case 5: {
+            }
+            default: {
+                const fields = typeof want === 'object' && 'map' in want ? want : null;
+                if (value > limits.maxItems) throw bad(`Could not parse body as CBOR: more than ${limits.maxItems} items`);
                 const keys = new Set<string>();
                 for (let i = 0; i < value; i++) {
                     need(1);
                     if (bytes[at] >> 5 !== 3) throw bad('Could not parse body as CBOR: map keys must be text');
-                    const key = item(depth + 1)!;
+                    const key = item(depth + 1, 'text', 'a map key')!;
                     if (keys.has(key) || key === '__proto__') throw bad(`Could not parse body as CBOR: duplicate or reserved map key '${key}'`);
                     keys.add(key);
-                    item(depth + 1);
+                    if (fields !== null && !Object.hasOwn(fields.map, key)) throw bad(`Malformed request: unknown field '${key.slice(0, 64)}' in the ${fields.what}`);
+                    item(depth + 1, fields?.map[key] ?? 'any', `field '${key}'`);
                 }
                 return null;
             }
-            case 6:
-                if (value !== 55799) throw bad(`Could not parse body as CBOR: unsupported tag ${value}`);
-                return item(depth + 1);
-            default:
-                throw bad('Could not parse body as CBOR: floats and simple values are not allowed');
         }
     };
     try {
-        item(0);
+        item(0, shape, 'the body');
     } catch (error) {
         if (error instanceof EnvelopeError) throw error;
         throw bad(`Could not parse body as CBOR: ${(error as Error).message}`);
@@ -186,9 +231,60 @@ function principal(bytes: Uint8Array, name: string): Principal {
     return Principal.fromUint8Array(bytes);
 }
 
-/** Decodes and types a request body of the given kind; throws `EnvelopeError` (400) when it is not one. */
+const MAX_DELEGATIONS = 20;
+const MAX_TARGETS = 1000;
+const MAX_PATHS = 1000;
+const MAX_PATH_LABELS = 127;
+
+const tooManyPaths = (n: number) => `Too many paths in read state request: got ${n} paths, but at most ${MAX_PATHS} are allowed.`;
+const tooDeep = (n: number) => `At least one path in read state request is too deep: got ${n} labels, but at most ${MAX_PATH_LABELS} are allowed.`;
+const tooManyDelegations = (n: number) => `Invalid delegation: Chain of delegations is too long: got ${n} delegations, but at most ${MAX_DELEGATIONS} are allowed.`;
+const tooManyTargets = (n: number) => `Invalid delegation: Delegation target error: expected at most ${MAX_TARGETS} targets per delegation, but got ${n}`;
+
+/**
+ * The envelope every endpoint accepts, checked before anything is decoded or hashed: the fields of a
+ * call, query or read_state `content` (which one is checked after decoding, for the IC's message) and
+ * nothing else, the authentication fields, and the IC's bounds on paths and delegations.
+ */
+const ENVELOPE_SHAPE: CborShape = {
+    what: 'envelope',
+    map: {
+        content: {
+            what: 'content',
+            map: {
+                request_type: 'text',
+                sender: 'blob',
+                nonce: 'blob',
+                ingress_expiry: 'nat',
+                canister_id: 'blob',
+                method_name: 'text',
+                arg: 'blob',
+                paths: { max: MAX_PATHS, tooMany: tooManyPaths, array: { max: MAX_PATH_LABELS, tooMany: tooDeep, array: 'blob' } }
+            }
+        },
+        sender_pubkey: 'blob',
+        sender_sig: 'blob',
+        sender_delegation: {
+            max: MAX_DELEGATIONS,
+            tooMany: tooManyDelegations,
+            array: {
+                what: 'signed delegation',
+                map: {
+                    delegation: { what: 'delegation', map: { pubkey: 'blob', expiration: 'nat', targets: { max: MAX_TARGETS, tooMany: tooManyTargets, array: 'blob' } } },
+                    signature: 'blob'
+                }
+            }
+        }
+    }
+};
+
+/**
+ * Decodes and types a request body of the given kind; throws `EnvelopeError` (400) when it is not one.
+ * Its shape and size are checked first ({@link checkCbor}), so decoding and hashing cost at most
+ * {@link MAX_ENVELOPE_ITEMS} items and a linear pass over the blobs.
+ */
 export function parseEnvelope(body: Uint8Array, expected: RequestType): Envelope {
-    checkCbor(body);
+    checkCbor(body, ENVELOPE_SHAPE, { maxItems: MAX_ENVELOPE_ITEMS });
     const decoded = Cbor.decode<unknown>(body);
     if (!isObj(decoded)) throw bad('Malformed request: the body is not an envelope map');
     const content = field(decoded, 'content');
@@ -247,11 +343,7 @@ export function parseEnvelope(body: Uint8Array, expected: RequestType): Envelope
 /** Longest ingress expiry accepted: MAX_INGRESS_TTL (5 min) plus the validator's permitted drift (60 s). */
 export const MAX_INGRESS_TTL_NS = 5n * 60n * 1_000_000_000n;
 export const PERMITTED_DRIFT_NS = 60n * 1_000_000_000n;
-const MAX_DELEGATIONS = 20;
-const MAX_TARGETS = 1000;
 const MAX_NONCE_BYTES = 32;
-const MAX_PATHS = 1000;
-const MAX_PATH_LABELS = 127;
 
 const REQUEST_SEPARATOR = Uint8Array.of(10, ...new TextEncoder().encode('ic-request'));
 const DELEGATION_SEPARATOR = Uint8Array.of(26, ...new TextEncoder().encode('ic-request-auth-delegation'));
@@ -290,11 +382,9 @@ export function checkExpiry(envelope: Envelope, now: bigint): void {
 
 /** Checks paths' number and depth (read_state). */
 export function checkPaths(paths: Uint8Array[][]): void {
-    if (paths.length > MAX_PATHS) throw bad(`Too many paths in read state request: got ${paths.length} paths, but at most ${MAX_PATHS} are allowed.`);
+    if (paths.length > MAX_PATHS) throw bad(tooManyPaths(paths.length));
     for (const path of paths) {
-        if (path.length > MAX_PATH_LABELS) {
-            throw bad(`At least one path in read state request is too deep: got ${path.length} labels, but at most ${MAX_PATH_LABELS} are allowed.`);
-        }
+        if (path.length > MAX_PATH_LABELS) throw bad(tooDeep(path.length));
     }
 }
 
@@ -319,7 +409,7 @@ export async function authenticate(envelope: Envelope, ctx: AuthContext): Promis
     }
     const delegations = envelope.senderDelegation ?? [];
     if (delegations.length > MAX_DELEGATIONS) {
-        throw bad(`Invalid delegation: Chain of delegations is too long: got ${delegations.length} delegations, but at most ${MAX_DELEGATIONS} are allowed.`);
+        throw bad(tooManyDelegations(delegations.length));
     }
     for (const { delegation } of delegations) {
         if (delegation.expiration < ctx.now) {
@@ -332,7 +422,7 @@ export async function authenticate(envelope: Envelope, ctx: AuthContext): Promis
         if (seen.has(key)) throw bad(`Invalid delegation: Chain of delegations contains at least one cycle: first repeating public key encountered ${key}`);
         seen.add(key);
         if (delegation.targets !== undefined && delegation.targets.length > MAX_TARGETS) {
-            throw bad(`Invalid delegation: Delegation target error: expected at most ${MAX_TARGETS} targets per delegation, but got ${delegation.targets.length}`);
+            throw bad(tooManyTargets(delegation.targets.length));
         }
     }
     let targets = null as Set<string> | null;
@@ -496,7 +586,14 @@ async function verifyCanisterSignature(key: Buffer, signature: Uint8Array, paylo
         return fail('the signature is not CBOR');
     }
     try {
-        const certificate = await Certificate.create({ certificate: sig.certificate, rootKey: ctx.rootKey, canisterId: signer, disableTimeVerification: true });
+        checkCertificateSize(sig.certificate);
+        const certificate = await Certificate.create({
+            certificate: sig.certificate,
+            rootKey: ctx.rootKey,
+            canisterId: signer,
+            disableTimeVerification: true,
+            blsVerify: blsVerifyOffThread
+        });
         const certified = certificate.lookup_path(['canister', signer.toUint8Array(), 'certified_data']);
         const root = await reconstruct(sig.tree as never);
         if (certified.status !== LookupPathStatus.Found || hex(certified.value as Uint8Array) !== hex(root)) return fail('the certificate does not certify the signature tree');
@@ -507,4 +604,17 @@ async function verifyCanisterSignature(key: Buffer, signature: Uint8Array, paylo
     } catch (error) {
         return fail((error as Error).message);
     }
+}
+
+/**
+ * Bounds a certificate (and the subnet delegation's certificate inside it) before `Certificate.create`
+ * decodes it: both are CBOR blobs the sender chose, which the agent's decoder would build in full.
+ */
+function checkCertificateSize(bytes: Uint8Array): void {
+    checkCbor(bytes);
+    const inner = (Cbor.decode<{ delegation?: { certificate?: unknown } }>(bytes) as { delegation?: { certificate?: unknown } }).delegation?.certificate;
+    if (inner === undefined) return;
+    if (!(inner instanceof Uint8Array)) throw new Error("the certificate's delegation has no certificate blob");
+    checkCbor(inner);
+    if ((Cbor.decode<{ delegation?: unknown }>(inner) as { delegation?: unknown }).delegation !== undefined) throw new Error('the delegation certificate is itself delegated');
 }

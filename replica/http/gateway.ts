@@ -2,8 +2,8 @@
  * The HTTP gateway: turns a browser's request into a call of a canister's `http_request`, as the IC's
  * gateways do (dfinity's `ic-gateway` and its `ic-http-gateway` library are the reference).
  *
- * - `http://<canister-id>.localhost:N/<path>` and `http://127.0.0.1:N/<path>?canisterId=<id>` reach a
- *   canister; `<canister-id>.raw.localhost` does too, without response verification.
+ * - `http://<canister-id>.localhost:N/<path>` reaches a canister; `<canister-id>.raw.localhost` does
+ *   too, without response verification. Nothing else does: see {@link siteOf}.
  * - Method, URL (path and query), headers and body are forwarded; the reply's status, headers and body
  *   are answered. `upgrade = opt true` re-runs the request as the update call `http_request_update`.
  * - A `streaming_strategy` callback is followed until it returns no token.
@@ -23,6 +23,7 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { HeaderField, HttpRequest } from '../../shared/types';
+import { checkCandidBounds } from '../candid_bounds';
 import { CanisterCallError } from '../pic';
 
 type Verifier = typeof import('@dfinity/response-verification');
@@ -92,29 +93,45 @@ export interface GatewayTarget {
     raw: boolean;
 }
 
+/**
+ * What a request's Host names. Origins are the only wall between what canisters serve and the web app
+ * (whose key signs as its user), so the two never share a host:
+ * - `canister`: `<id>.localhost` or `<id>.raw.localhost` (any port): the gateway, and nothing else.
+ * - `app`: `localhost`, an IPv4 or bracketed IPv6 literal, or no Host at all: the IC HTTP interface and
+ *   the web app's own files, never a canister's `http_request`.
+ * - `refused`: any other name, including `*.localhost` names that are not a canister id and DNS names
+ *   (a DNS-rebinding page would otherwise read this server as its own origin).
+ */
+export type Site = { kind: 'app' } | { kind: 'canister'; target: GatewayTarget } | { kind: 'refused'; reason: string };
+
 function principalOrNull(text: string): Principal | null {
     try {
-        return Principal.fromText(text);
+        const principal = Principal.fromText(text);
+        // fromText accepts what it can decode; only the canonical text names a canister host.
+        return principal.toText() === text ? principal : null;
     } catch {
         return null;
     }
 }
 
-/**
- * The canister a request names: by host (`<id>.localhost`, `<id>.raw.localhost`, with any port) or by
- * a `canisterId` query parameter; null when it names none (or names one that is not a principal).
- */
-export function gatewayTarget(host: string | undefined, url: URL): GatewayTarget | null {
-    const name = (host ?? '').replace(/:\d+$/, '').toLowerCase();
-    const match = /^([a-z0-9-]+)\.(raw\.)?localhost$/.exec(name);
-    if (match !== null) {
-        const canisterId = principalOrNull(match[1]);
-        return canisterId === null ? null : { canisterId, raw: match[2] !== undefined };
+/** Longest Host header considered (a name is at most 253 characters, plus a port). */
+const MAX_HOST_LENGTH = 300;
+
+export function siteOf(host: string | undefined): Site {
+    if (host === undefined || host === '') return { kind: 'app' };
+    if (host.length > MAX_HOST_LENGTH) return { kind: 'refused', reason: 'the Host header is too long' };
+    const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i.exec(host);
+    if (match === null) return { kind: 'refused', reason: `'${host}' is not a host name` };
+    // One trailing dot names the same host (a fully qualified name); browsers keep it in Host.
+    const name = match[1].toLowerCase().replace(/\.$/, '');
+    if (name === 'localhost' || /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.startsWith('[')) return { kind: 'app' };
+    const canister = /^([a-z0-9-]+)\.(raw\.)?localhost$/.exec(name);
+    if (canister !== null) {
+        const canisterId = principalOrNull(canister[1]);
+        if (canisterId !== null) return { kind: 'canister', target: { canisterId, raw: canister[2] !== undefined } };
+        return { kind: 'refused', reason: `'${canister[1]}' is not a canister id` };
     }
-    const param = url.searchParams.get('canisterId');
-    if (param === null) return null;
-    const canisterId = principalOrNull(param);
-    return canisterId === null ? null : { canisterId, raw: false };
+    return { kind: 'refused', reason: `this server answers for localhost, IP addresses and <canister-id>.localhost, not for '${name}'` };
 }
 
 // ---------------------------------------------------------------- the gateway
@@ -270,6 +287,7 @@ export class Gateway {
     private async call(canisterId: Principal, method: string, type: IDL.Type, arg: unknown, kind: 'query' | 'update'): Promise<CanisterResponse> {
         const data = await this.invoke(canisterId, method, new Uint8Array(IDL.encode([type], [arg])), kind);
         try {
+            checkCandidBounds(data);
             const [probe] = IDL.decode([HttpResponseProbe], data) as unknown as [CanisterResponse];
             const strategy = probe.streaming_strategy[0];
             if (strategy === undefined) return probe;
@@ -309,9 +327,11 @@ export class Gateway {
         const replyType = callbackReplyType(tokenType);
         let token: unknown = strategy.Callback.token;
         while (token !== undefined) {
+            await turn();
             const data = await this.invoke(canisterId, method, new Uint8Array(IDL.encode([tokenType], [token])), 'query');
             let reply: [] | [{ body: Uint8Array; token: [] | [unknown] }];
             try {
+                checkCandidBounds(data);
                 [reply] = IDL.decode([replyType], data) as unknown as [typeof reply];
             } catch (error) {
                 throw new GatewayError(502, `The canister's streaming callback reply does not decode: ${(error as Error).message}`);
@@ -331,6 +351,7 @@ export class Gateway {
         const kept = request.headers.filter(([name]) => !/^(range|if-range)$/i.test(name));
         for (let calls = 0; fetched < until; calls++) {
             if (calls >= MAX_RANGE_REQUESTS) throw new GatewayError(502, `The body needed more than ${MAX_RANGE_REQUESTS} range requests`);
+            await turn();
             const ranged = { ...request, headers: [...kept, ['Range', `bytes=${fetched}-`] as Header] };
             const response = await this.httpRequest(canisterId, ranged);
             if (response.streaming_strategy.length > 0) throw new GatewayError(502, 'A range response carried a streaming strategy');
@@ -373,7 +394,15 @@ export class Gateway {
 /** Headers a gateway does not pass to the canister: hop-by-hop ones, which describe this connection only. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'x-request-id']);
 
+/**
+ * Lets the event loop run other requests between the calls one response needs (callbacks, range
+ * requests): the in-process replica answers a call without waiting on I/O, so a canister answering a
+ * thousand tiny pieces would otherwise hold the loop until the last.
+ */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 async function readRequest(req: IncomingMessage): Promise<CanisterRequest> {
+    if (Number(req.headers['content-length']) > MAX_REQUEST_BODY) throw new GatewayError(413, `Request body larger than ${MAX_REQUEST_BODY} bytes`);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -404,7 +433,8 @@ interface ContentRange {
 function contentRange(headers: Header[], fetched: number): ContentRange {
     const value = headers.find(([name]) => name.toLowerCase() === 'content-range')?.[1];
     if (value === undefined) throw new GatewayError(502, 'A 206 response has no Content-Range header');
-    const match = /^\s*bytes (\d+)-(\d+)\/(\d+)\s*$/.exec(value);
+    // At most 15 digits: every value stays a safe integer (a 2^70-byte "total" would round).
+    const match = /^\s*bytes (\d{1,15})-(\d{1,15})\/(\d{1,15})\s*$/.exec(value);
     if (match === null) throw new GatewayError(502, `Invalid Content-Range header '${value}'`);
     const [start, end, total] = match.slice(1).map(Number);
     if (start > end || end >= total) throw new GatewayError(502, `Inconsistent Content-Range header '${value}'`);

@@ -29,9 +29,10 @@ import { Cbor } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { CandidBoundsError, checkCandidBounds } from '../candid_bounds';
 import type { Response } from '../execution';
 import { formatErrorCode, RejectCode } from '../errors';
-import { MANAGEMENT_CANISTER_ID } from '../ids';
+import { inSubnetRange, MANAGEMENT_CANISTER_ID } from '../ids';
 import { MAX_INGRESS_BYTES } from '../limits';
 import type { Replica } from '../replica';
 import { canisterMetadata, inCanisterRange, StateCertifier } from './certificate';
@@ -48,6 +49,8 @@ export interface IcApiOptions {
     clock?: 'wall' | 'replica';
     /** How long `/api/v3/.../call` waits for the call to complete before answering 202 (default 10 s, as the IC). */
     callTimeoutMs?: number;
+    /** Bytes of request bodies read at once over all connections before further ones answer 503 (default 256 MiB). */
+    maxBufferedBytes?: number;
     /** Errors of the rounds the handler runs in the background (default: printed to stderr); the server keeps running. */
     onError?: (error: unknown) => void;
 }
@@ -63,8 +66,18 @@ export interface IcApi {
     runRound(): void;
 }
 
-/** Largest request body read (larger: 413). Calls are held to the ingress limit. */
+/**
+ * Largest request body read (larger: 413, and the connection is closed). Calls and queries are then
+ * held to the ingress limit; read_state carries only paths and a signature, so it is read no further
+ * than a generous 64 KiB.
+ */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const MAX_READ_STATE_BYTES = 64 * 1024;
+/**
+ * Request bodies held at once, over all connections (beyond: 503). Each request is bounded above; this
+ * bounds many of them arriving together (a few hundred slow 4 MiB uploads would otherwise pin GiBs).
+ */
+const MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 /** Requests remembered at once (each until its expiry); beyond, calls are refused as the IC refuses them when its ingress pool is full. */
 const MAX_TRACKED_REQUESTS = 100_000;
 /** Rounds executed in one go before yielding to the event loop. */
@@ -148,7 +161,8 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         // Still waiting (say, on a deadline): try again once time has moved on.
         if (pending.size > 0 && !roundScheduled) {
             roundScheduled = true;
-            setTimeout(runRound, 10);
+            // Unreferenced: a call that never completes must not keep a stopped server's process alive.
+            setTimeout(runRound, 10).unref();
         }
     };
 
@@ -169,6 +183,11 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
             throw new HttpError(400, `Specified CanisterId ${canisterId.toText()} does not match effective canister id in URL ${ecid.toText()}`);
         }
         if (management) checkManagementTarget(envelope, ecid);
+        // The IC's boundary nodes route by the effective canister id: a canister no subnet hosts is refused
+        // there. (Management calls may name one: provisional_create_canister_with_cycles with a specified_id.)
+        else if (!inSubnetRange(canisterId) && replica.getCanister(canisterId) === undefined) {
+            throw new HttpError(400, 'error: canister_not_found\ndetails: The specified canister does not exist.');
+        }
         if (kind === 'call' || !envelope.sender.isAnonymous()) checkExpiry(envelope, replica.time);
         const targets = await authenticate(envelope, authContext());
         if (targets !== null && !targets.has(canisterId.toText())) {
@@ -178,9 +197,6 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
     };
 
     const call = async (body: Uint8Array, ecid: Principal, sync: boolean, res: ServerResponse) => {
-        if (body.length > MAX_INGRESS_BYTES) {
-            throw new HttpError(413, `Request is too large. Message byte size ${body.length} is larger than the max allowed ${MAX_INGRESS_BYTES}.`);
-        }
         const envelope = await admit(body, 'call', ecid);
         const key = hex(envelope.requestId);
         const known = requests.get(key);
@@ -214,6 +230,7 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         if (!sync) return send(res, 202, '');
         const completed = await new Promise<boolean>((resolve) => {
             const timer = setTimeout(() => resolve(false), callTimeoutMs);
+            timer.unref();
             tracked.waiters.push(() => {
                 clearTimeout(timer);
                 resolve(true);
@@ -303,8 +320,7 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
     const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         if (!url.pathname.startsWith('/api/')) return false;
-        // Browsers call the API from other origins (a dapp at <canister>.localhost:N): CORS as the IC's replica does it.
-        for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+        for (const [name, value] of Object.entries(API_HEADERS)) res.setHeader(name, value);
         if (req.method === 'OPTIONS') {
             res.writeHead(204, { 'access-control-max-age': '7200' }).end();
             return true;
@@ -320,6 +336,9 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         }
         return true;
     };
+
+    /** Bytes of request bodies being read or handled now, over all connections. */
+    const buffers = { held: 0, max: options.maxBufferedBytes ?? MAX_BUFFERED_BYTES };
 
     const route = async (req: IncomingMessage, res: ServerResponse, path: string) => {
         if (path === '/api/v2/status') {
@@ -339,7 +358,11 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
         } catch {
             throw new HttpError(400, `Invalid ${scope === 'subnet' ? 'subnet' : 'effective canister'} id in URL: ${idText}`);
         }
-        const body = await readBody(req);
+        const body = await readBody(req, endpoint === 'read_state' ? MAX_READ_STATE_BYTES : MAX_BODY_BYTES, buffers);
+        // Checked before anything is parsed: a query's argument is bounded like a call's.
+        if (endpoint !== 'read_state' && body.length > MAX_INGRESS_BYTES) {
+            throw new HttpError(413, `Request is too large. Message byte size ${body.length} is larger than the max allowed ${MAX_INGRESS_BYTES}.`);
+        }
         if (scope === 'subnet') {
             if (id.toText() !== keys.subnetId.toText()) throw new HttpError(404, `Subnet ${id.toText()} is not this replica's subnet ${keys.subnetId.toText()}.`);
             return readState(body, { subnet: id }, res);
@@ -354,10 +377,20 @@ export function createIcApi(replica: Replica, options: IcApiOptions = {}): IcApi
 
 const text = (s: string) => new TextEncoder().encode(s);
 const RESPONSE_SEPARATOR = Uint8Array.of(11, ...text('ic-response'));
-const CORS_HEADERS = {
+/**
+ * Every answer of the interface. CORS as the IC's API boundary: any origin may call (a dapp on another
+ * local port, say); that gives a page nothing it could not do with curl, since requests carry no
+ * cookies or other ambient authority (no `Allow-Credentials`), each is signed by a key the caller
+ * holds, and no `Allow-Private-Network` is answered (Chromium's check for public sites reaching
+ * loopback). What must hold instead is that no answer can run as a page on the host it is read from
+ * (the web app's): CBOR and plain text only, never sniffed, and sandboxed if opened.
+ */
+const API_HEADERS = {
     'access-control-allow-origin': '*',
     'access-control-allow-methods': 'POST, GET',
-    'access-control-allow-headers': 'Accept, Authorization, Content-Type'
+    'access-control-allow-headers': 'Accept, Authorization, Content-Type',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; sandbox; frame-ancestors 'none'"
 };
 const REQUEST_STATUS_FIELDS = new Set(['status', 'reply', 'reject_code', 'reject_message', 'error_code']);
 
@@ -390,8 +423,10 @@ function checkManagementTarget(envelope: Envelope, ecid: Principal): void {
     const fieldName = method === 'install_chunked_code' ? 'target_canister' : 'canister_id';
     let target: Principal;
     try {
+        checkCandidBounds(envelope.arg!);
         [{ [fieldName]: target }] = IDL.decode([IDL.Record({ [fieldName]: IDL.Principal })], envelope.arg!) as unknown as [Record<string, Principal>];
-    } catch {
+    } catch (error) {
+        if (error instanceof CandidBoundsError) throw new HttpError(400, error.message);
         throw new HttpError(400, `Could not find the effective canister id of the management canister call '${method}': its argument has no '${fieldName}' principal.`);
     }
     if (target.toText() !== ecid.toText()) {
@@ -399,13 +434,22 @@ function checkManagementTarget(envelope: Envelope, ecid: Principal): void {
     }
 }
 
-async function readBody(req: IncomingMessage): Promise<Uint8Array> {
+/** Reads a body of at most `limit` bytes, counted in `buffers` while it is read (released once it is read). */
+async function readBody(req: IncomingMessage, limit: number, buffers: { held: number; max: number }): Promise<Uint8Array> {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) throw new HttpError(413, `Request body is larger than the ${limit} bytes allowed.`);
     const parts: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) throw new HttpError(413, `Request body is larger than the ${MAX_BODY_BYTES} bytes allowed.`);
-        parts.push(chunk as Buffer);
+    try {
+        for await (const chunk of req) {
+            size += (chunk as Buffer).length;
+            buffers.held += (chunk as Buffer).length;
+            if (size > limit) throw new HttpError(413, `Request body is larger than the ${limit} bytes allowed.`);
+            if (buffers.held > buffers.max) throw new HttpError(503, 'Service is overloaded, try again later.');
+            parts.push(chunk as Buffer);
+        }
+    } finally {
+        buffers.held -= size;
     }
     const body = Buffer.concat(parts);
     return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);

@@ -1,13 +1,15 @@
 /**
- * One `node:http` server on one port, as `silo start` serves the replica: the IC HTTP interface under
- * `/api/`, the HTTP gateway for requests that name a canister (by host or `?canisterId=`), and a
- * static directory (the web app) for everything else.
+ * One `node:http` server on one port, as `silo start` serves the replica. The Host decides
+ * ({@link siteOf}): `<id>.localhost` and `<id>.raw.localhost` reach only that canister's `http_request`
+ * (through the gateway); `localhost` and IP addresses reach only the web app's own files (a static
+ * directory) and the IC HTTP interface under `/api/`; any other name is refused. So nothing a canister
+ * produces is ever served in the web app's origin.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { Gateway, gatewayTarget, type CanisterCaller } from './gateway';
-import { serveStatic, type StaticOptions } from './static';
+import { Gateway, siteOf, type CanisterCaller } from './gateway';
+import { APP_HEADERS, serveStatic, type StaticOptions } from './static';
 
 /** A handler of the IC HTTP interface (`/api/v2/status`, `/api/v3/canister/<id>/call`, ...). */
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
@@ -31,7 +33,7 @@ export function createSiloServer(options: SiloServerOptions): Server {
         route(req, res)
             .catch((error) => {
                 if (!res.headersSent) {
-                    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+                    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
                     res.end(`Internal error: ${error instanceof Error ? error.message : String(error)}\n`);
                 } else res.destroy();
             })
@@ -40,18 +42,25 @@ export function createSiloServer(options: SiloServerOptions): Server {
 
     async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
         const url = new URL(req.url ?? '/', 'http://localhost');
+        const site = siteOf(req.headers.host);
+        if (site.kind === 'refused') {
+            // 421 Misdirected Request: the name does not belong to this server (e.g. a DNS-rebinding page).
+            res.writeHead(421, { ...APP_HEADERS, 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+            res.end(`Misdirected request: ${site.reason}\n`);
+            return;
+        }
+        // The IC HTTP interface answers on every host, as ic-gateway's domains do; its answers carry no script (see interface.ts).
         if (url.pathname.startsWith('/api/')) {
             if (options.api === undefined) {
-                res.writeHead(501, { 'content-type': 'text/plain; charset=utf-8' });
+                res.writeHead(501, { ...APP_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
                 res.end('This server has no IC HTTP interface\n');
                 return;
             }
             await options.api(req, res, url);
             return;
         }
-        const target = gatewayTarget(req.headers.host, url);
-        if (target !== null) {
-            await gateway.handle(req, res, target);
+        if (site.kind === 'canister') {
+            await gateway.handle(req, res, site.target);
             return;
         }
         serveStatic(req, res, url, options.static ?? {});

@@ -40,6 +40,15 @@ describe('silo, as a new user meets it', () => {
         photoId = first.id as string;
     });
 
+    it('keeps the network\'s vetKD master keys in the state directory: made once (0600), the same in every later process', async () => {
+        const file = join(state, 'vetkd_keys.json');
+        expect(lstatSync(file).mode & 0o777).toBe(0o600);
+        const keys = readFileSync(file, 'utf8');
+        expect(Object.keys(JSON.parse(keys)).sort()).toEqual(['dfx_test_key', 'key_1', 'test_key_1']);
+        ok(await silo(['ls', '--state', state]));
+        expect(readFileSync(file, 'utf8')).toBe(keys);
+    });
+
     it('uploads stdin, prints the stored name with control characters escaped, and --json as plain values', async () => {
         const name = '\u001b[31mred\u0007name';
         const up = await silo(['upload', '-', '--name', name, '--public=true', '--state', state], { input: notes });
@@ -82,6 +91,8 @@ describe('silo, as a new user meets it', () => {
         const refused = await silo(['download', photoId, '-o', into, '--state', state]);
         expect(refused.code).toBe(2);
         expect(refused.stderr).toMatch(/photo\.jpg exists: pass --force to overwrite it/);
+        // One line: the command line was right, so no pointer to --help.
+        expect(refused.stderr).toMatch(/^silo: [^\n]*photo\.jpg exists: pass --force to overwrite it, or choose another path with -o\n$/);
         expect(readFileSync(join(into, 'photo.jpg'), 'utf8')).toBe('mine');
         ok(await silo(['download', photoId, '-o', join(into, 'photo.jpg'), '--force', '--state', state]));
         expect(new Uint8Array(readFileSync(join(into, 'photo.jpg')))).toEqual(photo);
@@ -120,6 +131,32 @@ describe('silo, as a new user meets it', () => {
 
         expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
         expect(readdirSync(into).filter((f) => f.includes('partial'))).toEqual([]);
+    });
+
+    it('holds --chunk-size to the index\'s minimum before reading anything, and words info and stats plainly', async () => {
+        // stdin's size is unknown: a chunk below min_chunk_size (64 KiB here) is refused at once, exit 2, one line.
+        const piped = await silo(['upload', '-', '--chunk-size', '128', '--state', state], { input: bytes(300_000, 5) });
+        expect(piped.code, piped.stderr).toBe(2);
+        expect(piped.stderr).toMatch(/^silo: --chunk-size must be at least 65536 bytes \(the index's min_chunk_size\) for an upload of unknown size, got 128 \(stdin\)\n$/);
+        writeFileSync(join(dir, 'small.txt'), bytes(100, 6));
+        writeFileSync(join(dir, 'two.txt'), bytes(300, 6));
+        const two = await silo(['upload', join(dir, 'two.txt'), '--chunk-size', '128', '--state', state]);
+        expect(two.code, two.stderr).toBe(2);
+        expect(two.stderr).toMatch(/for an upload of 300 bytes \(more than one chunk\), got 128 \(.*two\.txt\)\n$/);
+        // One chunk is exempt from the minimum.
+        ok(await silo(['upload', join(dir, 'small.txt'), '--chunk-size', '128', '--state', state]));
+
+        writeFileSync(join(dir, 'empty.txt'), '');
+        const empty = await silo(['upload', join(dir, 'empty.txt'), '--state', state]);
+        ok(empty);
+        const info = await silo(['info', empty.stdout.split('\t')[0], '--state', state]);
+        expect(info.stdout).toMatch(/^chunks +none \(empty file\)$/m);
+        const photoInfo = await silo(['info', photoId, '--state', state]);
+        expect(photoInfo.stdout).toMatch(/^chunks +3: 2 × 65536 bytes and one of 18928 bytes$/m);
+        const stats = await silo(['stats', '--state', state]);
+        ok(stats);
+        expect(stats.stdout).toMatch(/^index cycles +\d+\.\d{3} T \(/m);
+        expect(stats.stdout).not.toMatch(/cycles +cycles/);
     });
 
     it('saves an asset named .. under a safe name in the working directory', async () => {

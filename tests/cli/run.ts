@@ -26,7 +26,11 @@ export function silo(args: string[], options: { env?: Record<string, string>; in
         let stderr = '';
         child.stdout!.on('data', (d: Buffer) => out.push(d));
         child.stderr!.on('data', (d) => (stderr += d));
-        if (options.input !== undefined) child.stdin!.end(options.input);
+        if (options.input !== undefined) {
+            // A command refused before reading stdin closes it: the unread input is not the test's failure.
+            child.stdin!.on('error', () => {});
+            child.stdin!.end(options.input);
+        }
         child.on('close', (code, signal) => {
             const bytes = Buffer.concat(out);
             done({ code, signal, stdout: bytes.toString('utf8'), stderr, bytes, endedAt: Date.now() });

@@ -1,5 +1,6 @@
 /** The real `silo` binary, in separate processes sharing one state directory. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256, toHex } from '../../shared/sha256';
 import { spawnSiloStart, type SpawnedServer } from '../helpers/server';
 import { bytes } from '../helpers/silo';
-import { silo } from './run';
+import { BIN, silo } from './run';
 
 // Every step is a new process that loads the replica: on a busy machine that takes a while.
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
@@ -74,7 +75,7 @@ describe('silo CLI', () => {
     const state = join(dir, 'state');
 
     it('answers bad arguments with usage errors (exit 2) and --help with help (exit 0)', async () => {
-        for (const args of [['frobnicate'], ['upload'], ['download'], ['download', 'x1'], ['upload', join(dir, 'missing')], ['ls', '--bogus'], ['ls', '--network', 'mars', '--index', 'aaaaa-aa']]) {
+        for (const args of [['frobnicate'], ['upload'], ['download'], ['download', 'x1'], ['ls', '--bogus'], ['ls', '--network', 'mars', '--index', 'aaaaa-aa']]) {
             const result = await silo([...args, '--state', state]);
             expect(result.code, args.join(' ')).toBe(2);
             expect(result.stderr).toMatch(/silo --help/);
@@ -84,6 +85,20 @@ describe('silo CLI', () => {
         expect(help.code).toBe(0);
         expect(help.stdout).toMatch(/Usage: silo upload/);
         expect((await silo(['--help'])).stdout).toMatch(/Commands:/);
+    });
+
+    it('runs from any directory through a symlink to its bin, as `npm link` (or `npm install -g .`) installs it', async () => {
+        const elsewhere = mkdtempSync(join(tmpdir(), 'silo-global-'));
+        const link = join(elsewhere, 'silo');
+        symlinkSync(BIN, link);
+        const run = (args: string[]) => spawnSync(process.execPath, [link, ...args], { cwd: elsewhere, encoding: 'utf8' });
+        expect(run(['--version']).stdout).toMatch(/^silo \d+\.\d+\.\d+\n$/);
+        writeFileSync(join(elsewhere, 'hello.txt'), 'hello');
+        const up = run(['upload', 'hello.txt']);
+        expect(up.status, up.stderr).toBe(0);
+        // The state directory is ./.silo of the directory it ran in.
+        expect(run(['ls']).stdout).toMatch(/hello\.txt/);
+        expect(existsSync(join(elsewhere, '.silo', 'identity.pem'))).toBe(true);
     });
 
     it('refuses a state directory another live process holds, and one that is corrupt', async () => {

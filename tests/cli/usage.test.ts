@@ -28,7 +28,7 @@ describe('silo usage errors (exit 2, before any work)', () => {
     it('validates every numeric option with a message that states the rule', async () => {
         for (const value of ['0', '63', '64.5', '100', '=-64', '2000000000', 'abc', '=']) {
             const args = value.startsWith('=') ? [`--chunk-size${value}`] : ['--chunk-size', value];
-            await usage(['upload', file, ...args], /--chunk-size must be a multiple of 64 from 64 to \d+ \(bytes\)/);
+            await usage(['upload', file, ...args], /--chunk-size must be a multiple of 64 from 64 to \d+ bytes, got/);
         }
         await usage(['upload', file, '--chunk-size', '-64'], /--chunk-size needs a value \(a value starting with - is written --chunk-size=-\.\.\.\)/);
         for (const value of ['0', '65', '1.5', 'x']) await usage(['upload', file, '--concurrency', value], /--concurrency must be a whole number from 1 to 64/);
@@ -49,10 +49,29 @@ describe('silo usage errors (exit 2, before any work)', () => {
         await usage(['download', '1', '--chunk-size', '64'], /download does not take --chunk-size/);
     });
 
+    it('suggests the command or option a typo was meant to be', async () => {
+        await usage(['uplod', file], /unknown command 'uplod': did you mean upload\?/);
+        await usage(['upload', file, '--pubic'], /unknown option --pubic: did you mean --public\?/);
+        await usage(['upload', file, '--no-pubic'], /unknown option --no-pubic: did you mean --no-public\?/);
+        await usage(['ls', '--ownr', 'x'], /unknown option --ownr: did you mean --owner\?/);
+        await usage(['ls', '--chunk-sise', '64'], /unknown option --chunk-sise: did you mean --chunk-size\?/);
+        await usage(['help', 'dowload'], /unknown command 'dowload': did you mean download\?/);
+        // Nothing close: no suggestion.
+        await usage(['frobnicate'], /unknown command 'frobnicate'\n/);
+    });
+
     it('refuses --name with several files, missing files and a second stdin', async () => {
         await usage(['upload', file, file, '--name', 'x'], /--name names one file, but several were given/);
-        await usage(['upload', join(dir, 'missing')], /does not exist/);
-        await usage(['upload', dir], /is not a file/);
+        // The command line is right, the file is not: one line, no pointer to --help.
+        for (const [args, message] of [
+            [['upload', join(dir, 'missing')], /does not exist\n$/],
+            [['upload', dir], /is not a file\n$/]
+        ] as const) {
+            const result = await silo([...args, '--state', state]);
+            expect(result.code).toBe(2);
+            expect(result.stderr).toMatch(/^silo: [^\n]*\n$/);
+            expect(result.stderr).toMatch(message);
+        }
         await usage(['upload', '-', '-'], /stdin \(-\) can be uploaded only once/);
         await usage(['download', '1', '-o', '-', '--json'], /-o - writes the asset to stdout/);
     });
@@ -89,7 +108,10 @@ describe('silo usage errors (exit 2, before any work)', () => {
         await new Promise((r) => server.once('listening', r));
         const port = (server.address() as { port: number }).port;
         await new Promise((r) => server.close(r));
-        const result = await silo(['ls', '--network', 'local', '--index', 'lxzze-o7777-77777-aaaaa-cai', '--host', `http://127.0.0.1:${port}`]);
+        const { newEd25519Pem } = await import('../../client/identity');
+        const pem = join(dir, 'me.pem');
+        writeFileSync(pem, newEd25519Pem());
+        const result = await silo(['ls', '--network', 'local', '--index', 'lxzze-o7777-77777-aaaaa-cai', '--host', `http://127.0.0.1:${port}`, '--identity', pem]);
         expect(result.code).toBe(1);
         expect(result.stderr).toBe(`silo: no replica at http://127.0.0.1:${port}: start one with \`silo start\` or \`dfx start\`\n`);
     });

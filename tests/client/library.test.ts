@@ -13,6 +13,7 @@ import {
     AbortedError,
     ChecksumMismatchError,
     IntegrityError,
+    InvalidArgumentError,
     QuotaExceededError,
     SessionNotFoundError,
     SiloClient,
@@ -21,6 +22,7 @@ import {
 } from '../../client';
 import { stateIdentity } from '../../client/embedded';
 import { AgentTransport, ReplicaTransport, type Transport } from '../../client/transport';
+import { MAX_CHUNK_SIZE } from '../../shared/constants';
 import { indexIdlFactory } from '../../shared/idl';
 import { sha256 } from '../../shared/sha256';
 import { emptyConfigUpdate } from '../../shared/types';
@@ -133,6 +135,45 @@ describe.each([
         const out = join(dir, 'out.bin');
         await client.download(fromStream.id, out);
         expect(new Uint8Array(readFileSync(out))).toEqual(data);
+    });
+
+    it('records a content type by one rule: the option, else a Blob\'s type, else the name\'s extension', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'silo-client-types-'));
+        const data = bytes(100, 7);
+        writeFileSync(join(dir, 'x.png'), data);
+        const typeOf = async (input: Parameters<SiloClient['upload']>[0], options: Parameters<SiloClient['upload']>[1] = {}) => (await client.upload(input, options)).content_type;
+        expect(await typeOf(join(dir, 'x.png'))).toBe('image/png');
+        expect(await typeOf(data, { name: 'report.pdf' })).toBe('application/pdf');
+        expect(await typeOf(new Blob([data as Uint8Array<ArrayBuffer>], { type: 'text/plain' }), { name: 'x.bin' })).toBe('text/plain');
+        // A File without a type (as browsers give for unknown extensions): its name decides.
+        expect(await typeOf(new File([data as Uint8Array<ArrayBuffer>], 'photo.jpg'))).toBe('image/jpeg');
+        expect(await typeOf(new File([data as Uint8Array<ArrayBuffer>], 'photo.jpg', { type: 'image/webp' }))).toBe('image/webp');
+        expect(await typeOf(new Blob([data as Uint8Array<ArrayBuffer>], { type: 'text/plain' }), { contentType: 'text/csv' })).toBe('text/csv');
+        expect(await typeOf(data)).toBe('application/octet-stream');
+    });
+
+    it('checks the chunk size before reading anything, with the index\'s minimum, as an InvalidArgumentError', async () => {
+        // A source that must never be read: the size is refused before.
+        const unread = {
+            [Symbol.asyncIterator]() {
+                throw new Error('the source was read');
+            }
+        } as AsyncIterable<Uint8Array>;
+        for (const chunkSize of [0, 63, 100, 64.5, MAX_CHUNK_SIZE + 64]) {
+            await expect(client.upload(unread, { chunkSize })).rejects.toThrow(InvalidArgumentError);
+            await expect(client.upload(bytes(10, 1), { chunkSize })).rejects.toThrow(/chunk size must be a multiple of 64 from 64 to \d+ bytes/);
+        }
+        const admin = (await network.admin()).actor<any>(indexIdlFactory, network.indexId);
+        unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), min_chunk_size: [4096] }));
+        try {
+            const refused = client.upload(bytes(5000, 2), { chunkSize: 1024 });
+            await expect(refused).rejects.toThrow(InvalidArgumentError);
+            await expect(client.upload(bytes(5000, 2), { chunkSize: 1024 })).rejects.toThrow(/at least 4096 bytes \(the index's min_chunk_size\)/);
+            // One chunk is exempt.
+            expect((await client.upload(bytes(1000, 3), { chunkSize: 1024 })).chunk_count).toBe(1);
+        } finally {
+            unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), min_chunk_size: [64] }));
+        }
     });
 
     it('keeps at most `concurrency` chunks in flight and reports progress', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PocketIc } from '../../replica';
 import { ReplicaKeys, StateCertifier } from '../../replica/http';
 import { canisterIdFromIndex } from '../../replica/ids';
-import { gatewayTarget } from '../../replica/http/gateway';
+import { siteOf } from '../../replica/http/gateway';
 import { close, createSiloServer, listen } from '../../replica/http/server';
 import { fixtureWasm } from '../helpers/pic';
 
@@ -108,13 +108,20 @@ describe('gateway routing and forwarding', () => {
         expect(second.body.toString()).toBe('updated 2 POST /update?n=2');
     });
 
-    it('reaches a canister by ?canisterId= on the server host', async () => {
-        const answer = await send(`/plain?canisterId=${canister.toText()}`);
-        // Verified (not raw): the uncertified answer must not pass.
-        expect(answer.status).toBe(503);
-        expect(answer.body.toString()).toMatch(/verification failed/i);
-        const raw = await send(`/plain?canisterId=${canister.toText()}`, { host: `${canister.toText()}.raw.localhost` });
-        expect(raw.body.toString()).toBe('plain body');
+    it('reaches no canister on the server’s own host, whatever the query says', async () => {
+        for (const host of [undefined, `127.0.0.1:${base.port}`, `localhost:${base.port}`, `[::1]:${base.port}`, 'LOCALHOST.']) {
+            const answer = await send(`/update?canisterId=${canister.toText()}`, { host, method: 'GET' });
+            expect(answer.status, String(host)).toBe(404);
+            expect(answer.body.toString()).not.toMatch(/updated/);
+        }
+    });
+
+    it('refuses hosts that are neither the server’s nor a canister’s (DNS rebinding, junk under .localhost)', async () => {
+        for (const host of ['evil.example', 'evil.example:80', `${canister.toText()}.localhost.evil.example`, 'raw.localhost', 'nope.localhost', `x.${canister.toText()}.localhost`, 'a'.repeat(400)]) {
+            const answer = await send('/update', { host });
+            expect(answer.status, host).toBe(421);
+            expect(answer.headers['content-security-policy']).toMatch(/default-src 'self'/);
+        }
     });
 });
 
@@ -179,21 +186,24 @@ describe('gateway response verification', () => {
     });
 });
 
-describe('gateway routing', () => {
+describe('sites by Host', () => {
     const id = 'lxzze-o7777-77777-aaaaa-cai';
-    const url = (path: string) => new URL(path, 'http://x');
 
-    it('names a canister by host (any case and port), raw host, or canisterId parameter', () => {
-        expect(gatewayTarget(`${id}.localhost:4943`, url('/a'))).toMatchObject({ raw: false });
-        expect(gatewayTarget(`${id.toUpperCase()}.LOCALHOST`, url('/a'))?.canisterId.toText()).toBe(id);
-        expect(gatewayTarget(`${id}.raw.localhost:1`, url('/a'))).toMatchObject({ raw: true });
-        expect(gatewayTarget('127.0.0.1:4943', url(`/a?canisterId=${id}`))).toMatchObject({ raw: false });
+    it('names a canister by host (any case and port) or raw host', () => {
+        expect(siteOf(`${id}.localhost:4943`)).toMatchObject({ kind: 'canister', target: { raw: false } });
+        const upper = siteOf(`${id.toUpperCase()}.LOCALHOST`);
+        expect(upper.kind === 'canister' && upper.target.canisterId.toText()).toBe(id);
+        expect(siteOf(`${id}.raw.localhost:1`)).toMatchObject({ kind: 'canister', target: { raw: true } });
+        expect(siteOf(`${id}.localhost.:1`)).toMatchObject({ kind: 'canister', target: { raw: false } });
     });
 
-    it('names none for the server itself or for what is not a principal', () => {
-        expect(gatewayTarget('127.0.0.1:4943', url('/'))).toBeNull();
-        expect(gatewayTarget('localhost:4943', url('/index.html'))).toBeNull();
-        expect(gatewayTarget('not-a-principal.localhost', url('/'))).toBeNull();
-        expect(gatewayTarget('127.0.0.1', url('/?canisterId=nope'))).toBeNull();
+    it('names the app for localhost and IP literals, whatever the port', () => {
+        for (const host of [undefined, '127.0.0.1:4943', '127.0.0.1', 'localhost:4943', 'localhost.', '[::1]:4943', '[::1]', '10.0.0.7:80']) expect(siteOf(host), String(host)).toEqual({ kind: 'app' });
+    });
+
+    it('refuses every other name', () => {
+        for (const host of ['example.com', 'not-a-principal.localhost', 'raw.localhost', `a.${id}.localhost`, `${id}.localhost.example.com`, `${id}.raw.raw.localhost`, 'local host', '[::1', 'x'.repeat(301)]) {
+            expect(siteOf(host).kind, host).toBe('refused');
+        }
     });
 });

@@ -29,7 +29,7 @@ describe('static directory', () => {
         writeFileSync(join(root, 'secret.txt'), 'outside');
         server = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { dir } });
         url = await listen(server, '127.0.0.1', 0);
-        bare = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { fallbackPage: () => '<p>welcome</p>' } });
+        bare = createSiloServer({ caller: noCanisters, rootKey: () => null, static: { fallbackPage: () => '<p>welcome</p>', documents: { '/silo.json': () => ({ body: JSON.stringify({ index: 'ryjl3-tyaaa-aaaaa-aaaba-cai' }), type: 'application/json' }) } } });
         bareUrl = await listen(bare, '127.0.0.1', 0);
     });
     afterAll(async () => {
@@ -48,6 +48,22 @@ describe('static directory', () => {
         expect(head.headers.get('content-length')).toBe('7');
     });
 
+    it('sends the app’s strict headers with every answer of its origin, files and errors alike', async () => {
+        for (const [path, status] of [['/', 200], ['/app.css', 200], ['/missing.js', 404]] as const) {
+            const answer = await fetch(`${url}${path}`);
+            expect(answer.status).toBe(status);
+            const csp = answer.headers.get('content-security-policy') ?? '';
+            expect(csp).toMatch(/script-src 'self' 'wasm-unsafe-eval';/);
+            expect(csp).toMatch(/frame-ancestors 'none'/);
+            expect(csp).not.toMatch(/unsafe-inline|'unsafe-eval'/);
+            expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+            expect(answer.headers.get('x-frame-options')).toBe('DENY');
+        }
+        // The API's answers are never a page either.
+        const api = await fetch(`${url}/api/v2/status`);
+        expect(api.headers.get('x-content-type-options')).toBe('nosniff');
+    });
+
     it('answers 404 outside the directory or for what is not there, 405 for other methods', async () => {
         expect((await fetch(`${url}/missing.js`)).status).toBe(404);
         expect((await fetch(`${url}/..%2fsecret.txt`)).status).toBe(404);
@@ -58,6 +74,11 @@ describe('static directory', () => {
 
     it('answers / with the built-in page when there is no directory', async () => {
         expect(await (await fetch(`${bareUrl}/`)).text()).toBe('<p>welcome</p>');
+        // The server's own facts for the web app, which it trusts over its URL.
+        const config = await fetch(`${bareUrl}/silo.json`);
+        expect(config.headers.get('content-type')).toBe('application/json');
+        expect(await config.json()).toEqual({ index: 'ryjl3-tyaaa-aaaaa-aaaba-cai' });
+        expect((await fetch(`${url}/silo.json`)).status).toBe(404);
         expect((await fetch(`${bareUrl}/x`)).status).toBe(404);
     });
 });

@@ -20,7 +20,8 @@ import type { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
 import fc from 'fast-check';
 
-import { expectedChunkLength } from '../../shared/constants';
+import { uploadCost } from '../../canisters/index/cycles';
+import { chunkCount, DEFAULT_INDEX_CYCLES_RESERVE, expectedChunkLength } from '../../shared/constants';
 import { sha256 } from '../../shared/sha256';
 import type { Asset, BucketInfo, ConfigUpdate, Stats, UploadTicket } from '../../shared/types';
 import { bucketIdlFactory, indexIdlFactory } from '../../shared/idl';
@@ -44,8 +45,14 @@ export const MODEL_CONFIG = {
 const CHUNK_SIZES = [1 * KIB, 2 * KIB, 4 * KIB];
 const MAX_SIZE = 12 * KIB;
 const USERS = ['alice', 'bob', 'carol'];
+/** Identities of the adversary (outside USERS, so the model's per-user accounting stays theirs). */
+const ADVERSARIES = 4;
 const BUCKETS = 2;
 const NS_PER_MS = 1_000_000n;
+/** What one adversary call may cost the index in its own fees (execution, inter-canister calls). */
+const FEE_MARGIN = 20_000_000_000n;
+/** A drained bucket's balance: below its freezing reserve plus a maximal execution. */
+const DRAINED_CYCLES = 1_000_000_000n;
 
 function config(): Partial<ConfigUpdate> {
     return Object.fromEntries(Object.entries(MODEL_CONFIG).map(([k, v]) => [k, [v]])) as Partial<ConfigUpdate>;
@@ -80,7 +87,9 @@ export type Op =
     | { kind: 'timeJump'; span: 'minutes' | 'nearTtl' | 'pastTtl' }
     | { kind: 'drainBucket'; bucket: number }
     | { kind: 'refuelBuckets' }
-    | { kind: 'drainIndex'; user: number };
+    | { kind: 'drainIndex'; user: number }
+    // an adversary (identities outside USERS): opens uploads and abandons them, or asks for more than its quota
+    | { kind: 'adversary'; who: number; size: number; abandon: boolean };
 
 const FAULTS = new Set<Op['kind']>([
     'stopBucket',
@@ -93,7 +102,8 @@ const FAULTS = new Set<Op['kind']>([
     'drainBucket',
     'drainIndex',
     'finishTwice',
-    'stale'
+    'stale',
+    'adversary'
 ]);
 
 export function opArbitrary(): fc.Arbitrary<Op> {
@@ -123,7 +133,17 @@ export function opArbitrary(): fc.Arbitrary<Op> {
         { weight: 2, arbitrary: fc.record({ kind: fc.constant('timeJump' as const), span: fc.constantFrom('minutes' as const, 'nearTtl' as const, 'pastTtl' as const) }) },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant('drainBucket' as const), bucket }) },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant('refuelBuckets' as const) }) },
-        { weight: 1, arbitrary: fc.record({ kind: fc.constant('drainIndex' as const), user }) }
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant('drainIndex' as const), user }) },
+        {
+            weight: 2,
+            arbitrary: fc.record({
+                kind: fc.constant('adversary' as const),
+                who: fc.nat({ max: ADVERSARIES - 1 }),
+                // Up to twice the quota: some asks are refused (QuotaExceeded), the rest admitted.
+                size: fc.integer({ min: 0, max: Number(MODEL_CONFIG.quota_bytes) * 2 }),
+                abandon: fc.boolean()
+            })
+        }
     );
 }
 
@@ -159,6 +179,12 @@ interface ModelAsset {
     chunkCount: number;
     /** Downloaded whole since it was committed. */
     verified: boolean;
+    /**
+     * The bucket has heard of the commit. A finish cut short by a fault (its bucket stopped right after
+     * the index committed) leaves the notice in the index's task queue, retried with backoff: until it
+     * lands, the index lists the asset and the bucket answers AssetNotFound for its chunks.
+     */
+    noticed: boolean;
 }
 
 export interface ModelReport {
@@ -215,6 +241,10 @@ export class ModelRun {
     readonly faulty = new Set<string>();
     readonly drained = new Set<string>();
     readonly traps: string[] = [];
+    /** Sessions the adversary opened and left (it never sends a chunk): the expiry sweep must free them. */
+    readonly abandoned = new Map<bigint, { bucket: string; size: bigint; who: number; openedAt: bigint }>();
+    /** The index's reserve (index_cycles_reserve): the default, which MODEL_CONFIG leaves alone. */
+    readonly reserve = DEFAULT_INDEX_CYCLES_RESERVE;
     private step = 0;
 
     private constructor(
@@ -416,7 +446,7 @@ export class ModelRun {
                 const b = this.buckets[op.bucket];
                 if (this.pic.replica === undefined || this.down(b)) return false;
                 // Below the freezing reserve plus a maximal execution: the bucket refuses every message.
-                this.pic.replica.getCanister(b)!.cycles = 1_000_000_000n;
+                this.pic.replica.getCanister(b)!.cycles = DRAINED_CYCLES;
                 this.drained.add(b);
                 return true;
             }
@@ -424,6 +454,8 @@ export class ModelRun {
                 return this.refuel();
             case 'drainIndex':
                 return this.drainIndex(op.user);
+            case 'adversary':
+                return this.adversary(op);
         }
     }
 
@@ -584,7 +616,7 @@ export class ModelRun {
                 if (asset.id !== s.id || asset.size !== BigInt(s.data.length) || asset.bucket.toText() !== s.bucket || asset.chunk_count !== s.chunks.length) {
                     fail(`finish_upload ${s.id} committed ${json(asset)}, not the session's upload`);
                 }
-                this.commit(s);
+                this.commit(s, !uncertain);
                 return;
             }
             case 'MissingChunks': {
@@ -616,9 +648,9 @@ export class ModelRun {
         this.deleting.set(s.id, { bucket: s.bucket, size: BigInt(s.data.length) });
     }
 
-    private commit(s: ModelSession): void {
+    private commit(s: ModelSession, noticed: boolean): void {
         this.sessions.delete(s.id);
-        this.assets.set(s.id, { id: s.id, owner: s.owner, data: s.data, public: s.public, bucket: s.bucket, chunkSize: s.chunkSize, chunkCount: s.chunks.length, verified: false });
+        this.assets.set(s.id, { id: s.id, owner: s.owner, data: s.data, public: s.public, bucket: s.bucket, chunkSize: s.chunkSize, chunkCount: s.chunks.length, verified: false, noticed });
         this.report.committed++;
         this.report.committedBytes += s.data.length;
     }
@@ -630,7 +662,7 @@ export class ModelRun {
     private async resync(s: ModelSession): Promise<void> {
         const asset = await this.index(s.owner).get_asset(s.id);
         if ('Ok' in asset) {
-            this.commit(s);
+            this.commit(s, false);
             return;
         }
         const session = await this.index(s.owner).upload_session(s.id);
@@ -786,12 +818,29 @@ export class ModelRun {
         if (json(seen) !== json(expected)) fail(`${USERS[caller]} lists ${USERS[owner]}'s assets as ${json(seen)}, the model ${json(expected)}`);
     }
 
+    /**
+     * Whether a bucket's AssetNotFound for committed asset `a` is what the IC allows: its commit notice is
+     * still in the index's task queue. A chunk read that succeeds shows the notice landed.
+     */
+    private async noticePending(a: ModelAsset, r: any): Promise<boolean> {
+        if (a.noticed) return false;
+        if ('Ok' in r) {
+            a.noticed = true;
+            return false;
+        }
+        if (errKind(r) !== 'AssetNotFound') return false;
+        const stats = (await this.silo.admin.stats()) as Stats;
+        if (stats.pending_bucket_tasks === 0) fail(`asset ${a.id} is committed, its bucket does not know it, and no task is queued to tell it`);
+        return true;
+    }
+
     private async download(a: ModelAsset, caller: number): Promise<void> {
         const bucket = this.bucketActor(a.bucket, caller);
         const mayRead = a.public || caller === a.owner;
         const out = new Uint8Array(a.data.length);
         for (let i = 0; i < a.chunkCount; i++) {
             const r = await bucket.get_chunk(a.id, i);
+            if (await this.noticePending(a, r)) return;
             if (!mayRead) {
                 if (errKind(r) !== 'Unauthorized') fail(`${USERS[caller]} reading private ${a.id} got ${json(r)}`);
                 return;
@@ -847,17 +896,119 @@ export class ModelRun {
             if (errKind(r) !== 'SessionExpired') fail(`session ${s.id} ended as ${json(r)}, not SessionExpired`);
             this.drop(s, 'expired');
         }
+        // The adversary's sessions, never written to: alive well within the TTL, gone (SessionExpired) past it.
+        for (const [id, a] of [...this.abandoned]) {
+            const idle = now - a.openedAt;
+            const r = await this.silo.index(identity(`model-adversary-${a.who}`)).upload_session(id);
+            if ('Ok' in r) {
+                if (idle > ttl + margin && !this.anyDown()) fail(`the adversary's session ${id}, idle ${idle / 1_000_000_000n} s, outlived its TTL`);
+                continue;
+            }
+            if (errKind(r) !== 'SessionExpired') fail(`the adversary's session ${id} ended as ${json(r)}, not SessionExpired`);
+            if (idle < ttl - margin && !this.down(a.bucket)) fail(`the adversary's session ${id}, idle ${idle / 1_000_000_000n} s, expired early`);
+            this.abandoned.delete(id);
+            this.deleting.set(id, { bucket: a.bucket, size: a.size });
+        }
     }
 
-    /** Lets the index's maintenance top drained buckets up (its own cycles work), then checks they run. */
-    private async refuel(): Promise<boolean> {
+    /**
+     * Lets the index's maintenance top drained buckets up (its own cycles work), then checks each one as
+     * the IC guarantees in its state: a running bucket answers calls again; a stopped one cannot answer
+     * any (CanisterStopped) but holds its top-up, so it runs once started. The index may rightly hold a
+     * top-up back when the bucket received its budget for the hour (cycles.ts): then it must say so, and
+     * the bucket stays drained until the window renews (or, with `operator`, the model tops it up itself).
+     */
+    private async refuel(operator = false): Promise<boolean> {
         if (this.drained.size === 0) return false;
         await this.maintain();
+        const infos = (await this.silo.admin.buckets()) as BucketInfo[];
         for (const b of [...this.drained]) {
-            const status = await attempt(() => this.bucketActor(b, 0).stats());
-            if (!status.ok) fail(`bucket ${b} is still frozen after the index's top-up: ${status.reject}`);
+            const report = infos.find((i) => i.id.toText() === b)?.cycles[0];
+            const balance = await this.pic.getCyclesBalance(this.principal(b));
+            if (balance <= DRAINED_CYCLES) {
+                const reason = report?.error[0] ?? '';
+                if (!report?.low || !/budget/.test(reason)) fail(`bucket ${b} was not topped up, and the index does not say its budget is spent: ${json(report)}`);
+                if (!operator) continue;
+                await this.pic.addCycles(this.principal(b), 10_000_000_000_000n);
+            }
+            if (!this.stopped.has(b)) {
+                const status = await attempt(() => this.bucketActor(b, 0).stats());
+                if (!status.ok) fail(`bucket ${b} is still frozen after the index's top-up: ${status.reject}`);
+            }
             this.drained.delete(b);
         }
+        return true;
+    }
+
+    /** The index's cycles, and what it reports of its deposits into each bucket. */
+    private async cyclesSnapshot(): Promise<{ index: bigint; buckets: Map<string, { toppedUp: bigint; observedAt: bigint }> }> {
+        const infos = (await this.silo.admin.buckets()) as BucketInfo[];
+        const buckets = new Map<string, { toppedUp: bigint; observedAt: bigint }>();
+        for (const info of infos) {
+            const report = info.cycles[0];
+            buckets.set(info.id.toText(), { toppedUp: report?.topped_up ?? 0n, observedAt: report?.observed_at ?? 0n });
+        }
+        return { index: await this.pic.getCyclesBalance(this.silo.indexId), buckets };
+    }
+
+    /**
+     * An adversary's begin_upload, abandoned at once when admitted. Checked against what the IC and the
+     * index guarantee: a refused call moves no cycles (no deposit in the index's books, the index poorer
+     * by its own fees at most); an admitted one moves at most what that upload costs its bucket; the index
+     * never gives cycles away below its reserve.
+     */
+    private async adversary(op: Extract<Op, { kind: 'adversary' }>): Promise<boolean> {
+        const who = identity(`model-adversary-${op.who}`);
+        const data = bytes(op.size, op.who + 7);
+        const chunkSize = 4 * KIB;
+        const args = { name: 'a', content_type: 'application/octet-stream', size: BigInt(op.size), sha256: sha256(data), chunk_size: chunkSize, visibility: { private: null }, checkpoints: [] };
+        const before = await this.cyclesSnapshot();
+        const result = await attempt(() => this.silo.index(who).begin_upload(args));
+        if (!result.ok) fail(`the adversary's begin_upload was rejected: ${result.reject}`);
+        const r = result.value;
+        const kind = errKind(r);
+        const mine = [...this.abandoned.values()].filter((a) => a.who === op.who);
+        const used = mine.reduce((n, a) => n + this.charge({ data: new Uint8Array(Number(a.size)) }), 0n);
+        const overSessions = mine.length >= MODEL_CONFIG.max_open_sessions_per_owner;
+        const overQuota = !overSessions && used + this.charge({ data }) > MODEL_CONFIG.quota_bytes;
+        let admittedCost = 0n;
+        if (kind === 'Ok') {
+            if (overQuota || overSessions) fail(`the adversary was admitted ${op.size} bytes with ${mine.length} sessions holding ${used} of a quota of ${MODEL_CONFIG.quota_bytes}`);
+            admittedCost = uploadCost(BigInt(op.size), chunkCount(BigInt(op.size), chunkSize));
+            const ticket = r.Ok as UploadTicket;
+            if (op.abandon) {
+                // Opened and left: it holds quota and bucket bytes like any session until the expiry sweep frees it.
+                this.abandoned.set(ticket.session_id, { bucket: ticket.bucket.toText(), size: BigInt(op.size), who: op.who, openedAt: await this.now() });
+            } else {
+                const aborted = await this.silo.index(who).abort_upload(ticket.session_id);
+                if (errKind(aborted) !== 'Ok') fail(`the adversary's abort_upload failed: ${json(aborted)}`);
+                this.deleting.set(ticket.session_id, { bucket: ticket.bucket.toText(), size: BigInt(op.size) });
+            }
+        } else if (kind === 'LimitExceeded') {
+            if (!overSessions) fail(`the adversary got LimitExceeded with ${mine.length} sessions open: ${json(r)}`);
+        } else if (kind === 'QuotaExceeded') {
+            if (!overQuota) fail(`the adversary got QuotaExceeded for ${op.size} bytes within its quota: ${json(r)}`);
+        } else if (kind === 'BucketUnavailable') {
+            if (!this.anyDown()) fail(`the adversary's begin_upload: ${json(r)} while every bucket is up`);
+            this.deleting.set(-BigInt(this.step) - 1_000_000n, { bucket: r.Err.BucketUnavailable.bucket.toText(), size: BigInt(op.size) });
+        } else if (kind === 'InsufficientCycles') {
+            if (!this.anyDown()) fail(`the adversary's begin_upload: ${json(r)} while every bucket is up and funded`);
+        } else fail(`the adversary's begin_upload gave ${json(r)}`);
+
+        const after = await this.cyclesSnapshot();
+        let moved = 0n;
+        for (const [b, was] of before.buckets) {
+            const now = after.buckets.get(b)!;
+            // A maintenance run that read this bucket meanwhile may have topped it up on its own account.
+            if (now.observedAt !== was.observedAt) continue;
+            const deposited = now.toppedUp - was.toppedUp;
+            // (Its balance itself may rise meanwhile: refunds of cycles it reserved for the replies to its own calls.)
+            moved += deposited;
+        }
+        if (moved > admittedCost) fail(`a begin_upload (${kind}) moved ${moved} cycles into buckets; the work it admitted costs ${admittedCost}`);
+        const reserve = BigInt(this.reserve);
+        if (after.index < reserve && after.index + FEE_MARGIN < before.index) fail(`the index gave cycles away below its reserve: ${before.index} → ${after.index} (reserve ${reserve})`);
+        if (kind !== 'Ok' && before.index - after.index > FEE_MARGIN) fail(`a refused begin_upload (${kind}) cost the index ${before.index - after.index} cycles`);
         return true;
     }
 
@@ -887,17 +1038,23 @@ export class ModelRun {
         if (full) await this.drain();
         const stats = (await this.silo.admin.stats()) as Stats;
         const committed = [...this.assets.values()].reduce((n, a) => n + BigInt(a.data.length), 0n);
-        const reservedByOwners = [...this.sessions.values()].reduce((n, s) => n + this.charge(s), 0n);
-        const totals = { assets: BigInt(this.assets.size), stored_bytes: committed, open_sessions: BigInt(this.sessions.size) };
+        const left = [...this.abandoned.values()];
+        const reservedByOwners = [...this.sessions.values()].reduce((n, s) => n + this.charge(s), 0n) + left.reduce((n, a) => n + this.charge({ data: new Uint8Array(Number(a.size)) }), 0n);
+        const reservedSizes = [...this.sessions.values()].reduce((n, s) => n + BigInt(s.data.length), 0n) + left.reduce((n, a) => n + a.size, 0n);
+        const totals = { assets: BigInt(this.assets.size), stored_bytes: committed, open_sessions: BigInt(this.sessions.size + this.abandoned.size) };
         const actual = { assets: stats.assets, stored_bytes: stats.stored_bytes, open_sessions: stats.open_sessions };
         if (json(actual) !== json(totals)) fail(`index stats ${json(actual)}, the model ${json(totals)}`);
-        if (stats.reserved_bytes !== reservedByOwners && stats.reserved_bytes !== [...this.sessions.values()].reduce((n, s) => n + BigInt(s.data.length), 0n)) {
+        // The index never gives cycles away below its reserve (it starts far above it and is drained only inside one step).
+        if (stats.index_cycles.balance < this.reserve) fail(`the index holds ${stats.index_cycles.balance} cycles, below its reserve of ${this.reserve}`);
+        if (stats.reserved_bytes !== reservedByOwners && stats.reserved_bytes !== reservedSizes) {
             fail(`index reserves ${stats.reserved_bytes} bytes, the model ${reservedByOwners}`);
         }
         for (const info of (await this.silo.admin.buckets()) as BucketInfo[]) {
             const b = info.id.toText();
             const used = [...this.assets.values()].filter((a) => a.bucket === b).reduce((n, a) => n + BigInt(a.data.length), 0n);
-            const reserved = [...this.sessions.values()].filter((s) => s.bucket === b).reduce((n, s) => n + BigInt(s.data.length), 0n);
+            const reserved =
+                [...this.sessions.values()].filter((s) => s.bucket === b).reduce((n, s) => n + BigInt(s.data.length), 0n) +
+                left.filter((a) => a.bucket === b).reduce((n, a) => n + a.size, 0n);
             // A deleted asset's bytes stay used until its chunks are gone (exactly so once tasks drained).
             const freeing = [...this.deleting.values()].filter((d) => d.bucket === b).reduce((n, d) => n + d.size, 0n);
             if (info.used_bytes < used || info.used_bytes > used + freeing || info.reserved_bytes !== reserved) {
@@ -920,6 +1077,7 @@ export class ModelRun {
             else if (a.chunkCount > 0) {
                 const i = this.step % a.chunkCount;
                 const chunk = await this.bucketActor(a.bucket, a.owner).get_chunk(a.id, i);
+                if (await this.noticePending(a, chunk)) continue;
                 const expected = a.data.subarray(i * a.chunkSize, Math.min(a.data.length, (i + 1) * a.chunkSize));
                 if (!('Ok' in chunk) || Buffer.compare(Buffer.from(chunk.Ok), Buffer.from(expected)) !== 0) fail(`chunk ${i} of asset ${a.id} reads ${json(chunk)}`);
             }
@@ -986,11 +1144,12 @@ export class ModelRun {
             await this.upgradeBucketTo(b, canisterWasm('bucket'));
             this.faulty.delete(b);
         }
-        if (this.drained.size > 0) await this.refuel();
+        if (this.drained.size > 0) await this.refuel(true);
         for (let round = 0; ; round++) {
             const stats = (await this.silo.admin.stats()) as Stats;
             if (stats.pending_bucket_tasks === 0) {
                 this.deleting.clear();
+                for (const a of this.assets.values()) a.noticed = true;
                 break;
             }
             if (round >= 12) fail(`${stats.pending_bucket_tasks} bucket tasks never drain with every bucket up`);
@@ -1017,6 +1176,7 @@ export class ModelRun {
                     stored += BigInt(s.chunks[i].length);
                 });
             }
+            for (const a of this.abandoned.values()) if (a.bucket === b) records++;
             for (const a of this.assets.values()) {
                 if (a.bucket !== b) continue;
                 records++;
@@ -1066,38 +1226,134 @@ export interface ModelOptions {
     /** Operations per run. */
     steps: number;
     fullCheckEvery?: number;
-    /** Shrink a failing sequence (slow: every attempt deploys anew). */
-    shrink?: boolean;
+    /**
+     * How long to shrink a failing sequence (ms; 0: not at all). Every attempt deploys anew and replays a
+     * shorter sequence, removing operations while the same failure remains.
+     */
+    shrinkMs?: number;
     /** Stop starting new runs after this long (ms); the run in progress completes. */
     timeLimitMs?: number;
     onRun?: (report: ModelReport) => void;
+    /** Told of a failure as soon as it happens, before shrinking (which may take minutes). */
+    onFailure?: (message: string) => void;
 }
 
-/** Runs `runs` random sequences; throws fast-check's report (seed, path, the failing sequence) on a failure. */
+/** A failing run: the sequence up to the failing operation, and what failed. */
+interface Failed {
+    ops: Op[];
+    error: Error;
+}
+
+/** Replays `ops` on a fresh deployment; the failure (with the sequence up to it), or null when all held. */
+export async function runSequence(ops: Op[], report: ModelReport = emptyReport(0), fullCheckEvery = 10): Promise<Failed | null> {
+    const run = await ModelRun.create(report, fullCheckEvery);
+    let done = 0;
+    try {
+        for (const op of ops) {
+            await run.apply(op);
+            done++;
+        }
+        await run.check(true);
+        return null;
+    } catch (error) {
+        const e = error instanceof Error ? error : new Error(String(error));
+        if (e instanceof Failure) e.message = `step ${done + 1} ${json(ops[done] ?? 'final check')}: ${e.message}`;
+        return { ops: ops.slice(0, done + 1), error: e };
+    } finally {
+        await run.tearDown();
+    }
+}
+
+/** The same failure: same error class, at the same kind of operation. */
+function sameFailure(a: Failed, b: Failed): boolean {
+    return a.error.name === b.error.name && a.ops.at(-1)?.kind === b.ops.at(-1)?.kind;
+}
+
+/**
+ * Delta debugging (ddmin) within `budgetMs`: drops ever smaller slices of the sequence while it still
+ * fails the same way. Returns the shortest failing sequence found.
+ */
+export async function shrinkFailure(failed: Failed, budgetMs: number, fullCheckEvery: number): Promise<Failed> {
+    const until = Date.now() + budgetMs;
+    let best = failed;
+    let parts = 2;
+    while (best.ops.length > 1 && Date.now() < until) {
+        const size = Math.ceil(best.ops.length / parts);
+        let reduced = false;
+        for (let at = 0; at < best.ops.length && Date.now() < until; at += size) {
+            const candidate = [...best.ops.slice(0, at), ...best.ops.slice(at + size)];
+            if (candidate.length === 0) continue;
+            let result: Failed | null;
+            try {
+                result = await runSequence(candidate, emptyReport(0), fullCheckEvery);
+            } catch {
+                // The deployment itself failed (not the model): keep what was shrunk so far.
+                return best;
+            }
+            if (result !== null && sameFailure(result, failed)) {
+                best = result;
+                parts = Math.max(parts - 1, 2);
+                reduced = true;
+                break;
+            }
+        }
+        if (!reduced) {
+            if (size <= 1) break;
+            parts = Math.min(best.ops.length, parts * 2);
+        }
+    }
+    return best;
+}
+
+/** A model failure as reported: its seed, the run, the failing step and the shrunk sequence to replay. */
+export class ModelRunFailure extends Error {
+    override name = 'ModelFailure';
+    constructor(
+        readonly seed: number,
+        readonly run: number,
+        readonly failure: Error,
+        readonly shrunk: Op[]
+    ) {
+        super(
+            `seed ${seed}, run ${run}: ${failure.message}\n` +
+                `replay: MODEL_SEED=${seed} (run ${run} of that seed), or the shrunk sequence of ${shrunk.length} operations with MODEL_OPS='${json(shrunk)}'`
+        );
+    }
+}
+
+/**
+ * Runs `runs` random sequences of seed `seed`. On a failure, shrinks the failing sequence (within
+ * `shrinkMs`) and throws a ModelRunFailure naming the seed, the run and the short sequence.
+ */
 export async function runModel(options: ModelOptions): Promise<ModelReport> {
     const report = emptyReport(options.seed);
     const started = Date.now();
-    await fc.assert(
-        fc.asyncProperty(fc.array(opArbitrary(), { minLength: options.steps, maxLength: options.steps }), async (ops) => {
-            if (options.timeLimitMs !== undefined && Date.now() - started > options.timeLimitMs) return;
-            const run = await ModelRun.create(report, options.fullCheckEvery ?? 10);
-            try {
-                for (const op of ops) {
-                    try {
-                        await run.apply(op);
-                    } catch (error) {
-                        if (error instanceof Failure) error.message = `step ${report.operations} ${json(op)}: ${error.message}`;
-                        throw error;
-                    }
+    const every = options.fullCheckEvery ?? 10;
+    let failed: Failed | undefined;
+    try {
+        await fc.assert(
+            fc.asyncProperty(fc.array(opArbitrary(), { minLength: options.steps, maxLength: options.steps }), async (ops) => {
+                if (options.timeLimitMs !== undefined && Date.now() - started > options.timeLimitMs) return;
+                const result = await runSequence(ops, report, every);
+                if (result !== null) {
+                    failed = result;
+                    throw result.error;
                 }
-                await run.check(true);
                 report.runs++;
                 options.onRun?.(report);
-            } finally {
-                await run.tearDown();
-            }
-        }),
-        { seed: options.seed, numRuns: options.runs, endOnFailure: !options.shrink, verbose: 1 }
-    );
+            }),
+            { seed: options.seed, numRuns: options.runs, endOnFailure: true }
+        );
+    } catch (error) {
+        if (failed === undefined) throw error;
+        options.onFailure?.(`seed ${options.seed}, run ${report.runs + 1}: ${failed.error.message}\nsequence of ${failed.ops.length} operations: ${json(failed.ops)}`);
+        const shrunk = (options.shrinkMs ?? 0) > 0 ? await shrinkFailure(failed, options.shrinkMs!, every) : failed;
+        throw new ModelRunFailure(options.seed, report.runs + 1, shrunk.error, shrunk.ops);
+    }
     return report;
+}
+
+/** Parses a sequence printed by a ModelRunFailure (MODEL_OPS): bigints and bytes are not used by operations. */
+export function parseOps(text: string): Op[] {
+    return JSON.parse(text) as Op[];
 }

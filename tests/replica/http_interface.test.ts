@@ -26,10 +26,12 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PocketIc } from '../../replica';
+import { quietExpectedAgentWarnings } from '../helpers/agent_warnings';
 import { createHash } from 'node:crypto';
 
 import type { IcApi } from '../../replica/http';
 import { Forest, Leaf } from '../../replica/http/hash_tree';
+import { canisterIdFromIndex } from '../../replica/ids';
 import { idlFactory, type ProbeService } from '../fixtures/probe/idl';
 import { serveIcApi } from '../helpers/ic_api';
 import { PROBE_WASM, probeArg } from './probe';
@@ -45,7 +47,10 @@ let host: string;
 let probeId: Principal;
 let certifiedId: Principal;
 
+// Some specs make the replica refuse read_state paths on purpose; the agent would print each refusal.
+let restoreWarnings: () => void = () => {};
 beforeAll(async () => {
+    restoreWarnings = quietExpectedAgentWarnings();
     pic = await PocketIc.create();
     ({ api, host, close } = await serveIcApi(pic.replica));
     await pic.setTime(Date.now());
@@ -55,6 +60,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+    restoreWarnings();
     await close();
 });
 
@@ -93,9 +99,13 @@ describe('@dfinity/agent against the replica', () => {
     });
 
     it('refuses calls to a canister that does not exist before execution (uncertified reject)', async () => {
-        const missing = Actor.createActor<ProbeService>(idlFactory, { agent: await agentFor(), canisterId: Principal.fromText('rrkah-fqaaa-aaaaa-aaaaq-cai') });
+        const missing = Actor.createActor<ProbeService>(idlFactory, { agent: await agentFor(), canisterId: canisterIdFromIndex(70_000n) });
         await expect(missing.inc()).rejects.toThrow(/IC0301/);
         await expect(missing.get()).rejects.toThrow(/IC0301/);
+        // An id outside every subnet's range is refused before any subnet sees it, as the IC's boundary nodes do.
+        const unroutable = Actor.createActor<ProbeService>(idlFactory, { agent: await agentFor(undefined, undefined, true), canisterId: Principal.fromText('rrkah-fqaaa-aaaaa-aaaaq-cai') });
+        await expect(unroutable.inc()).rejects.toThrow(/400[\s\S]*canister_not_found/);
+        await expect(unroutable.get()).rejects.toThrow(/400[\s\S]*canister_not_found/);
     });
 
     it('answers asynchronous calls with 202 and the result through read_state', async () => {

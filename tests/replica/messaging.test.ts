@@ -7,6 +7,7 @@ import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Actor } from '../../replica';
+import { canisterIdFromIndex } from '../../replica/ids';
 import { createPic, type TestPic } from '../helpers/pic';
 import { idlFactory, type ProbeService } from '../fixtures/probe/idl';
 import { setupProbe } from './probe';
@@ -62,9 +63,11 @@ describe('inter-canister messaging', () => {
         expect(await b.get()).toBe(bCounter + 2n); // the calls themselves went through
     });
 
-    it('rejects a call to a missing canister with code 3 (DestinationInvalid)', async () => {
-        const missing = Principal.fromText('rwlgt-iiaaa-aaaaa-aaaaa-cai');
-        expect(await a.call_raw(missing, 'inc')).toEqual({ Err: { code: 3, message: `Canister ${missing.toText()} not found` } });
+    it('rejects a call to a missing canister with code 3 (DestinationInvalid): no route outside the subnet, IC0301 inside it', async () => {
+        const mainnet = Principal.fromText('rwlgt-iiaaa-aaaaa-aaaaa-cai');
+        expect(await a.call_raw(mainnet, 'inc')).toEqual({ Err: { code: 3, message: `No route to canister ${mainnet.toText()}` } });
+        const unused = canisterIdFromIndex(60_000n);
+        expect(await a.call_raw(unused, 'inc')).toEqual({ Err: { code: 3, message: `IC0301: Canister ${unused.toText()} not found` } });
     });
 
     it('rejects a call to a missing method with code 5 and the IC0536 wording', async () => {
@@ -72,7 +75,7 @@ describe('inter-canister messaging', () => {
             Err: {
                 code: 5,
                 message:
-                    `Error from Canister ${bId.toText()}: Canister has no update method 'no_such_method'..\n` +
+                    `IC0536: Error from Canister ${bId.toText()}: Canister has no update method 'no_such_method'..\n` +
                     'Check that the method being called is exported by the target canister. See documentation: http://internetcomputer.org/docs/current/references/execution-errors#method-not-found'
             }
         });
@@ -81,12 +84,12 @@ describe('inter-canister messaging', () => {
     it('rejects a call to a stopped canister, and to an empty one, with code 5', async () => {
         const stopped = await pic.createCanister();
         await pic.stopCanister({ canisterId: stopped });
-        expect(await a.call_raw(stopped, 'inc')).toEqual({ Err: { code: 5, message: `Canister ${stopped.toText()} is stopped` } });
+        expect(await a.call_raw(stopped, 'inc')).toEqual({ Err: { code: 5, message: `IC0508: Canister ${stopped.toText()} is stopped` } });
 
         const empty = await pic.createCanister();
         const outcome = await a.call_raw(empty, 'inc');
         expect(outcome).toMatchObject({ Err: { code: 5 } });
-        expect('Err' in outcome && outcome.Err.message).toContain(`Error from Canister ${empty.toText()}: Attempted to execute a message, but the canister contains no Wasm module.`);
+        expect('Err' in outcome && outcome.Err.message).toContain(`IC0537: Error from Canister ${empty.toText()}: Attempted to execute a message, but the canister contains no Wasm module.`);
     });
 
     it('passes a reply through call_raw unchanged', async () => {

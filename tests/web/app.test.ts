@@ -14,7 +14,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { bytes } from '../helpers/bytes';
-import { CHUNKED_VIDEO_FIXTURE, launchChromium, openApp, pageIdentityPem, pngFixture, type RunningSilo, runCli, startSilo, VIDEO_FIXTURE } from './harness';
+import { identityFromPem, newEd25519Pem } from '../../client/identity';
+import { CHUNKED_VIDEO_FIXTURE, launchChromium, openApp, pngFixture, type RunningSilo, runCli, startSilo, useKeyFile, VIDEO_FIXTURE } from './harness';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 const shots = process.env.SILO_SCREENSHOTS;
@@ -43,8 +44,11 @@ describe('web app in Chromium', () => {
         page.on('filechooser', () => undefined);
         page.on('response', (response) => media.push({ url: response.url(), range: response.request().headers().range, status: response.status() }));
         await openApp(page, silo);
+        // The CLI and the page act as one principal: the page imports the key file the CLI uses.
         identityPem = join(dir, 'browser.pem');
-        writeFileSync(identityPem, await pageIdentityPem(page));
+        const pem = newEd25519Pem();
+        writeFileSync(identityPem, pem);
+        await useKeyFile(page, identityPem, (await identityFromPem(pem)).getPrincipal().toText());
     });
 
     afterAll(async () => {
@@ -239,11 +243,64 @@ describe('web app in Chromium', () => {
         expect(listed.map((a) => a.name)).toEqual(['gradient.png']);
     });
 
+    it('at the address silo start printed, connects to its index without asking, and says who the CLI calls as', async () => {
+        // A fresh context: no ?index=, nothing remembered in localStorage.
+        const context = await browser.newContext();
+        const fresh = await context.newPage();
+        try {
+            await fresh.goto(`${silo.url}/`);
+            await fresh.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+            expect(await fresh.isVisible('#setup')).toBe(false);
+            const cliPrincipal = (await identityFromPem(readFileSync(join(dir, 'state', 'identity.pem'), 'utf8'))).getPrincipal().toText();
+            expect(await fresh.textContent('#cli-principal')).toBe(cliPrincipal);
+            expect(await fresh.isVisible('#cli-note')).toBe(true);
+            // A text file: stored as text/plain by the library's rule, its icon reads TXT, its size in SI units.
+            writeFileSync(join(dir, 'notes.txt'), 'x'.repeat(1500));
+            await fresh.setInputFiles('#file-input', join(dir, 'notes.txt'));
+            await fresh.waitForSelector('.upload[data-name="notes.txt"][data-phase="done"]', { timeout: 60_000 });
+            const card = fresh.locator('.asset[data-name="notes.txt"]');
+            await card.waitFor();
+            expect(await card.locator('.file-icon').textContent()).toBe('TXT');
+            expect(await card.locator('.asset-meta').textContent()).toMatch(/1\.5 kB\s*text\/plain/);
+            // Finished rows do not pile up.
+            expect(await fresh.isVisible('#clear-finished')).toBe(true);
+            await fresh.click('#clear-finished');
+            expect(await fresh.locator('.upload').count()).toBe(0);
+            expect(await fresh.isVisible('#clear-finished')).toBe(false);
+        } finally {
+            await context.close();
+        }
+    });
+
     it('is usable at phone width', async () => {
         await page.setViewportSize({ width: 375, height: 800 });
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         expect(overflow).toBeLessThanOrEqual(0);
         if (shots) await page.screenshot({ path: join(mkdir(shots), 'phone.png'), fullPage: true });
+    });
+
+    // Last: it stops the server.
+    it('with the server gone, says so at once, keeps the list, and fails an upload within seconds', async () => {
+        await page.setViewportSize({ width: 1200, height: 900 });
+        writeFileSync(join(dir, 'kept.txt'), 'kept');
+        await page.setInputFiles('#file-input', join(dir, 'kept.txt'));
+        await page.waitForSelector('.asset[data-name="kept.txt"]', { timeout: 60_000 });
+        await silo.stop();
+
+        let started = Date.now();
+        await page.click('#refresh');
+        await page.waitForSelector('#listing-error', { state: 'visible', timeout: 15_000 });
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expect(await page.textContent('#listing-error')).toMatch(/did not answer/);
+        expect(await page.locator('.asset[data-name="kept.txt"]').count()).toBe(1);
+        expect(await page.isVisible('#empty')).toBe(false);
+
+        writeFileSync(join(dir, 'lost.txt'), 'x'.repeat(24));
+        started = Date.now();
+        await page.setInputFiles('#file-input', join(dir, 'lost.txt'));
+        await page.waitForSelector('.upload[data-name="lost.txt"][data-phase="failed"]', { timeout: 20_000 });
+        expect(Date.now() - started).toBeLessThan(20_000);
+        expect(await page.textContent('.upload[data-name="lost.txt"] .detail')).toMatch(/did not answer/);
     });
 });
 

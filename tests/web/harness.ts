@@ -94,23 +94,17 @@ export async function openApp(page: Page, silo: RunningSilo): Promise<void> {
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
 }
 
-/** The seed of the Ed25519 key the page keeps in IndexedDB, as a PKCS#8 PEM the CLI accepts. */
-export async function pageIdentityPem(page: Page): Promise<string> {
-    const seed: number[] = await page.evaluate(
-        () =>
-            new Promise<number[]>((resolveSeed, reject) => {
-                const open = indexedDB.open('silo-web', 1);
-                open.onerror = () => reject(open.error);
-                open.onsuccess = () => {
-                    const get = open.result.transaction('identity').objectStore('identity').get('ed25519');
-                    get.onsuccess = () => resolveSeed(Array.from(get.result as Uint8Array));
-                    get.onerror = () => reject(get.error);
-                };
-            })
-    );
-    const prefix = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
-    const der = Buffer.from([...prefix, ...seed]);
-    return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`;
+/**
+ * Signs the open app in with a PEM key file through its "Use key file…" control, as a user shares the
+ * CLI's identity with the page (the page's own key cannot be read out); resolves once the reloaded
+ * app shows the key's principal and has listed its files.
+ */
+export async function useKeyFile(page: Page, pemPath: string, principal: string): Promise<void> {
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('#identity-import')]);
+    await Promise.all([page.waitForEvent('load'), chooser.setFiles(pemPath)]);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    const shown = await page.textContent('#principal');
+    if (shown !== principal) throw new Error(`the app shows ${shown} after the key import, not ${principal}`);
 }
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {

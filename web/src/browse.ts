@@ -4,13 +4,18 @@
  */
 import type { Asset, SiloClient } from '../../client/browser';
 import { h } from './dom';
-import { errorSentence, formatBytes, formatDate, previewKind } from './format';
+import { errorSentence, formatBytes, formatDate, iconLabel, previewKind } from './format';
+import { type EncryptedFiles, isEncrypted } from './encrypted';
 import { downloadUrl, type Links } from './links';
 
 export interface BrowseActions {
     share(asset: Asset): void;
     remove(asset: Asset, card: HTMLElement): void;
     notify(message: string, isError?: boolean): void;
+    /** A listing failed (the error), or succeeded again (null): the page says so until it does. */
+    listing(error: unknown): void;
+    /** Encrypted files: decrypted previews and links (encrypted.ts). */
+    encrypted?: EncryptedFiles;
 }
 
 export class AssetBrowser {
@@ -31,16 +36,17 @@ export class AssetBrowser {
         more.addEventListener('click', () => void this.next());
     }
 
-    /** Starts over from the newest page. */
+    /**
+     * Starts over from the newest page. What is shown stays until the first answer arrives: a network
+     * that does not answer leaves the list as it was (and says so), never an empty one.
+     */
     async reload(): Promise<void> {
         this.pages = this.silo.listAssets({ pageSize: this.pageSize });
-        this.shown.clear();
-        this.grid.replaceChildren();
-        await this.next();
+        await this.next(true);
     }
 
-    /** Shows the next `pageSize` assets. */
-    async next(): Promise<void> {
+    /** Shows the next `pageSize` assets; `fresh`: they replace what is shown, once the first answer came. */
+    async next(fresh = false): Promise<void> {
         const pages = this.pages;
         if (pages === undefined || this.loading === pages) return;
         this.loading = pages;
@@ -48,11 +54,18 @@ export class AssetBrowser {
         this.grid.setAttribute('aria-busy', 'true');
         let count = 0;
         let finished = false;
+        let failed = false;
         try {
             while (count < this.pageSize) {
                 const { value, done } = await pages.next();
                 // A reload started meanwhile: its own listing takes over.
                 if (pages !== this.pages) return;
+                if (fresh) {
+                    fresh = false;
+                    this.actions.encrypted?.revokeAll();
+                    this.shown.clear();
+                    this.grid.replaceChildren();
+                }
                 if (done) {
                     finished = true;
                     break;
@@ -61,15 +74,19 @@ export class AssetBrowser {
                 this.append(value);
                 count++;
             }
+            this.actions.listing(null);
         } catch (error) {
-            if (pages === this.pages) this.actions.notify(errorSentence(error), true);
+            failed = true;
+            if (pages === this.pages) this.actions.listing(error);
         } finally {
             if (pages === this.pages) {
                 this.loading = undefined;
                 this.grid.removeAttribute('aria-busy');
-                this.more.hidden = finished;
+                // After a failure the listing cannot continue: Refresh starts it again.
+                this.more.hidden = finished || failed;
                 this.more.disabled = false;
-                this.empty.hidden = this.shown.size > 0;
+                // "No files yet" only when the index said so, never because it did not answer.
+                this.empty.hidden = failed || this.shown.size > 0;
             }
         }
     }
@@ -101,7 +118,11 @@ export class AssetBrowser {
         const download = h('a', { class: 'button secondary' }, 'Download') as HTMLAnchorElement;
         open.setAttribute('aria-label', `Open ${asset.name}`);
         download.setAttribute('aria-label', `Download ${asset.name}`);
-        const share = h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy a link to ${asset.name}` }, 'Copy link');
+        const sealed = isEncrypted(asset) && this.actions.encrypted !== undefined;
+        // An encrypted file is shared with principals, not by link (a link would serve its ciphertext).
+        const share = sealed
+            ? h('button', { type: 'button', class: 'secondary', 'aria-label': `Share ${asset.name} with a principal` }, 'Share')
+            : h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy a link to ${asset.name}` }, 'Copy link');
         const remove = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${asset.name}` }, 'Delete');
         const card = h(
             'li',
@@ -114,13 +135,15 @@ export class AssetBrowser {
                 h('span', {}, formatBytes(asset.size)),
                 h('span', {}, asset.content_type),
                 h('time', { datetime: new Date(Number(asset.created_at / 1_000_000n)).toISOString() }, formatDate(asset.created_at)),
-                h('span', { class: `badge ${isPrivate ? 'private' : 'public'}` }, isPrivate ? 'Private' : 'Public')
+                h('span', { class: `badge ${isPrivate ? 'private' : 'public'}` }, isPrivate ? 'Private' : 'Public'),
+                ...(sealed ? [h('span', { class: 'badge encrypted' }, 'Encrypted')] : [])
             ),
             h('div', { class: 'asset-actions' }, open, download, share, remove)
         );
         share.addEventListener('click', () => this.actions.share(asset));
         remove.addEventListener('click', () => this.actions.remove(asset, card));
-        void this.fillLinks(asset, kind, preview, open, download);
+        if (sealed) void this.actions.encrypted!.fill(asset, preview, open as HTMLAnchorElement, download as HTMLAnchorElement);
+        else void this.fillLinks(asset, kind, preview, open, download);
         return card;
     }
 
@@ -147,8 +170,7 @@ export class AssetBrowser {
     }
 }
 
-/** A file-type glyph: the subtype's short name on a page shape, pure CSS and text. */
+/** A file-type glyph: the type's usual extension on a page shape, pure CSS and text. */
 function icon(contentType: string): HTMLElement {
-    const subtype = (contentType.split('/')[1] ?? 'file').split(/[;+.-]/)[0].slice(0, 4).toUpperCase() || 'FILE';
-    return h('div', { class: 'file-icon', 'aria-hidden': 'true' }, subtype);
+    return h('div', { class: 'file-icon', 'aria-hidden': 'true' }, iconLabel(contentType));
 }

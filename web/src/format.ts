@@ -1,4 +1,6 @@
 /** How the page words sizes, speeds, times and errors. Pure functions, tested in Node. */
+import mime from 'mime';
+
 import {
     AbortedError,
     AssetNotFoundError,
@@ -13,17 +15,27 @@ import {
     UnauthorizedError
 } from '../../client/browser';
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
+const UNITS = ['B', 'kB', 'MB', 'GB', 'TB'];
 
-/** 1536 → "1.5 KB" (powers of 1024, as file managers show them). */
+/** 1536 → "1.5 kB" (SI units, powers of 1000, so the label means what it says). */
 export function formatBytes(bytes: number | bigint): string {
     let value = Number(bytes);
     let unit = 0;
-    while (value >= 1024 && unit < UNITS.length - 1) {
-        value /= 1024;
+    while (value >= 1000 && unit < UNITS.length - 1) {
+        value /= 1000;
         unit++;
     }
     return unit === 0 ? `${value} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${UNITS[unit]}`;
+}
+
+/**
+ * The short label of a file-type icon: the type's usual extension (text/plain → TXT, application/pdf →
+ * PDF), at most four letters; FILE when the type has none.
+ */
+export function iconLabel(contentType: string): string {
+    const essence = contentType.split(';')[0].trim().toLowerCase();
+    const extension = mime.getExtension(essence);
+    return extension !== null && /^[a-z0-9]{1,4}$/.test(extension) ? extension.toUpperCase() : 'FILE';
 }
 
 /** Bytes per second → "3.2 MB/s". */

@@ -21,9 +21,14 @@ const PHASE_LABEL: Record<Phase, string> = {
     cancelled: 'Cancelled'
 };
 
+/** Phases after which a row only reports. */
+const SETTLED = ['done', 'failed', 'cancelled'];
+
 interface Job {
     file: File;
     visibility: 'public' | 'private';
+    /** Encrypted end to end in the page before upload (encrypted.ts reads it back). */
+    encrypt: boolean;
     controller: AbortController;
     row: HTMLElement;
     setPhase(phase: Phase, detail?: string): void;
@@ -39,16 +44,35 @@ export class UploadQueue {
      * @param limit - files uploading at once (each sends its chunks with the library's own concurrency)
      * @param onStored - called with each committed asset
      */
+    /**
+     * @param clear - the "Clear finished" button: shown while settled rows exist, it removes them
+     */
     constructor(
         private readonly silo: SiloClient,
         private readonly list: HTMLElement,
         private readonly onStored: (asset: Asset) => void,
-        private readonly limit = 2
-    ) {}
+        private readonly limit = 2,
+        private readonly clear?: HTMLButtonElement
+    ) {
+        clear?.addEventListener('click', () => this.clearFinished());
+    }
 
-    add(files: Iterable<File>, visibility: 'public' | 'private'): void {
+    /** Removes the rows of uploads that are done, failed or cancelled; running and waiting ones stay. */
+    clearFinished(): void {
+        for (const row of Array.from(this.list.querySelectorAll<HTMLElement>('li.upload'))) {
+            if (SETTLED.includes(row.dataset.phase ?? '')) row.remove();
+        }
+        this.updateClear();
+    }
+
+    private updateClear(): void {
+        if (this.clear === undefined) return;
+        this.clear.hidden = !Array.from(this.list.querySelectorAll<HTMLElement>('li.upload')).some((row) => SETTLED.includes(row.dataset.phase ?? ''));
+    }
+
+    add(files: Iterable<File>, visibility: 'public' | 'private', encrypt = false): void {
         for (const file of files) {
-            const job = this.row(file, visibility);
+            const job = this.row(file, visibility, encrypt);
             this.waiting.push(job);
         }
         this.pump();
@@ -69,10 +93,11 @@ export class UploadQueue {
     private async run(job: Job): Promise<void> {
         job.setPhase('preparing');
         try {
+            // The content type follows the library's rule (the File's type, else its name's extension).
             const asset = await this.silo.upload(job.file, {
                 name: job.file.name,
-                contentType: job.file.type || 'application/octet-stream',
                 visibility: job.visibility,
+                encrypt: job.encrypt,
                 signal: job.controller.signal,
                 onProgress: (p) => job.progress(p)
             });
@@ -85,7 +110,7 @@ export class UploadQueue {
         }
     }
 
-    private row(file: File, visibility: 'public' | 'private'): Job {
+    private row(file: File, visibility: 'public' | 'private', encrypt: boolean): Job {
         const controller = new AbortController();
         const phase = h('span', { class: 'phase' }, PHASE_LABEL.queued);
         const bar = h('progress', { max: '1', value: '0', 'aria-label': `Upload progress of ${file.name}` }) as HTMLProgressElement;
@@ -95,15 +120,17 @@ export class UploadQueue {
         const row = h(
             'li',
             { class: 'upload', 'data-name': file.name, 'data-phase': 'queued' },
-            h('div', { class: 'upload-head' }, h('span', { class: 'name', title: file.name }, file.name), h('span', { class: 'size' }, `${formatBytes(file.size)} · ${visibility}`)),
+            h('div', { class: 'upload-head' }, h('span', { class: 'name', title: file.name }, file.name), h('span', { class: 'size' }, `${formatBytes(file.size)} · ${visibility}${encrypt ? ' · encrypted' : ''}`)),
             bar,
             h('div', { class: 'upload-foot' }, phase, detail, cancel)
         );
         this.list.prepend(row);
         const meter = new RateMeter();
+        const updateClear = () => this.updateClear();
         const job: Job = {
             file,
             visibility,
+            encrypt,
             controller,
             row,
             setPhase(next, text = '') {
@@ -117,6 +144,7 @@ export class UploadQueue {
                     cancel.setAttribute('aria-label', `Dismiss ${file.name}`);
                 }
                 if (next === 'failed') row.setAttribute('role', 'alert');
+                updateClear();
             },
             progress(p) {
                 if (controller.signal.aborted) return;
@@ -136,6 +164,7 @@ export class UploadQueue {
             const settled = ['done', 'failed', 'cancelled'].includes(row.dataset.phase ?? '');
             if (settled) {
                 row.remove();
+                this.updateClear();
                 return;
             }
             controller.abort();

@@ -23,6 +23,7 @@ import {
     setConfig,
     startEpoch,
     taskSerializer,
+    topUpWindowSerializer,
     upgradeSerializer,
     DEFAULT_CONFIG
 } from '../../../canisters/index/state';
@@ -45,7 +46,8 @@ import type { AssetMeta, Config } from '../../../shared/types';
 import { absorbBlocks, decodeState, encodeState, finalize, sha256 } from '../../../shared/sha256';
 import { concatBytes } from '../../../shared/bytes';
 import * as bucketAssets from '../../../canisters/bucket/assets';
-import { urlSecretSerializer } from '../../../canisters/index/urls';
+import { urlSecretSerializer } from '../../../canisters/index/state';
+import { encryptionSerializer, grantKey, grantSerializer, keyUserSerializer } from '../../../canisters/index/keys';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */
@@ -75,7 +77,14 @@ export function newIndexState(config: Partial<Config> = {}): IndexState {
         expiries: new MemoryMap(u64PairKey, bytesSerializer),
         taskQueue: new MemoryMap(u64PairKey, bytesSerializer),
         urlSecrets: new MemoryMap(principalKey, urlSecretSerializer),
-        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo))
+        topUpBudgets: new MemoryMap(principalKey, topUpWindowSerializer),
+        verifier: new MemoryMap(u8Key, candidSerializer(VerifierInfo)),
+        keys: {
+            encryption: new MemoryMap(u64Key, encryptionSerializer),
+            grants: new MemoryMap(grantKey, grantSerializer),
+            sharedPages: new MemoryMap(principalPageKey, u64ListSerializer),
+            keyUsers: new MemoryMap(principalKey, keyUserSerializer)
+        }
     };
     initializeLayout(state);
     // Small chunks and no minimum charge unless a test sets them: the tests' uploads are a few KiB.

@@ -25,7 +25,7 @@ async function setUp(data: Uint8Array): Promise<{ world: World; ticket: UploadTi
     const ticket = unwrap(
         await beginUpload(world.state, world.env(ALICE), world.ports, {
             name: 'f',
-            content_type: 'x',
+            content_type: 'application/octet-stream',
             size: BigInt(data.length),
             sha256: digest,
             chunk_size: CHUNK,

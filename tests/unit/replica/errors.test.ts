@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { ErrorCode, ErrorCodeName, Errors, formatErrorCode, RejectCode, RejectCodeName, rejectCodeOf, UserError } from '../../../replica/errors';
+import { Principal } from '@dfinity/principal';
+
+import { ErrorCode, ErrorCodeName, Errors, formatErrorCode, noRouteReject, RejectCode, RejectCodeName, rejectCodeOf, UserError } from '../../../replica/errors';
+import { canisterIdFromIndex, inSubnetRange, SUBNET_RANGE_SIZE } from '../../../replica/ids';
 
 const DOCS = 'http://internetcomputer.org/docs/current/references/execution-errors';
 const ID = 'lxzze-o7777-77777-aaaaa-cai';
@@ -73,5 +76,22 @@ describe('Errors (IC wording)', () => {
         expect(Errors.stopping(ID).toString()).toBe(`IC0509: Canister ${ID} is stopping`);
         const expired = Errors.deadlineExpired();
         expect([expired.errorCode, expired.rejectCode, expired.message]).toEqual([601, 6, 'Call deadline has expired.']);
+    });
+});
+
+describe('routing and the texts added for issue 18', () => {
+    it('routes the subnet range only: 2^20 opaque ids from lxzze-o7777-77777-aaaaa-cai', () => {
+        expect(inSubnetRange(canisterIdFromIndex(0n))).toBe(true);
+        expect(inSubnetRange(canisterIdFromIndex(SUBNET_RANGE_SIZE - 1n))).toBe(true);
+        expect(inSubnetRange(canisterIdFromIndex(SUBNET_RANGE_SIZE))).toBe(false);
+        for (const id of ['ryjl3-tyaaa-aaaaa-aaaba-cai', 'rrkah-fqaaa-aaaaa-aaaaq-cai', 'aaaaa-aa', '2vxsx-fae']) expect(inSubnetRange(Principal.fromText(id))).toBe(false);
+    });
+
+    it('words the no-route reject and the unknown management method as the IC does', () => {
+        expect(noRouteReject('ryjl3-tyaaa-aaaaa-aaaba-cai')).toEqual({ type: 'reject', code: 3, message: 'No route to canister ryjl3-tyaaa-aaaaa-aaaba-cai' });
+        const unknown = Errors.unknownManagementMethod('start');
+        expect([unknown.rejectCode, unknown.toString()]).toEqual([5, "IC0536: Management canister has no method 'start'"]);
+        expect(Errors.compositeQueryReplicated().toString()).toBe('IC0527: Composite query cannot be called in replicated mode');
+        expect(Errors.functionNotFound(ID, 'Canister requested to invoke a non-existent Wasm function 4294967295 from table 0').toResponse()).toMatchObject({ code: 5, errorCode: 513 });
     });
 });
