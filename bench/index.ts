@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, server, encryption, web, soak)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, certification, server, encryption, web, soak)
  * Sections marked `onlyByName` (the long model-based soak) run only when named.
  */
 import { clientBench } from './client';
 import { encryptionBench } from './encryption';
 import { httpBench } from './http';
+import { certificationBench } from './certification';
 import { httpServingBench } from './http_serving';
 import { meteringBench } from './metering';
 import { replicaBench } from './replica';
@@ -27,6 +28,7 @@ const sections: { name: string; title: string; run: (log: Log) => Promise<void>;
     { name: 'http', title: 'IC HTTP interface with @dfinity/agent (issue 11)', run: httpBench },
     { name: 'scaling', title: 'Per-call costs as data grows (issue 9)', run: scalingBench },
     { name: 'http_serving', title: 'HTTP serving from the buckets (issue 12)', run: httpServingBench },
+    { name: 'certification', title: 'Certified HTTP responses at scale (issue 20)', run: certificationBench },
     { name: 'server', title: 'silo start: the CLI over HTTP against in-process (issue 11)', run: serverBench },
     { name: 'encryption', title: 'End-to-end encryption: uploads, shares and downloads in cycles (issue 21)', run: encryptionBench },
     { name: 'web', title: 'Web app upload from Chromium against the CLI, through silo start (issue 13)', run: webBench },

@@ -18,22 +18,28 @@
 import { DerivedPublicKey, EncryptedVetKey, IbeCiphertext, IbeIdentity, IbeSeed, TransportSecretKey, type VetKey } from '@dfinity/vetkeys';
 import type { Principal } from '@dfinity/principal';
 
-import type { Asset, AssetAccess, AssetUrl, EncryptionInfo, HttpResponse, Result, UploadEncryptionArgs } from '../shared/types';
+import {
+    type Asset,
+    type AssetAccess,
+    type AssetUrl,
+    ciphertextSize,
+    ENCRYPTION_NONCE_PREFIX_BYTES,
+    ENCRYPTION_TAG_BYTES,
+    ENCRYPTION_VERSION,
+    type EncryptionInfo,
+    type HttpResponse,
+    type Result,
+    type UploadEncryptionArgs
+} from '../shared/types';
 import { DecryptionError, fromVariant, IntegrityError, NotSharedError, UnauthorizedError } from './errors';
 import type { UploadSource } from './source';
 
-/** The format version this module writes and reads. */
-export const FORMAT_VERSION = 1;
-/** Bytes an AES-GCM tag adds to each chunk. */
-export const TAG_BYTES = 16;
-/** Random bytes per file at the start of each chunk's nonce. */
-export const NONCE_PREFIX_BYTES = 8;
 const DATA_KEY_BYTES = 32;
 
 /** Plaintext bytes per chunk for a Silo chunk size. */
 export function plaintextChunkSize(chunkSize: number): number {
-    if (chunkSize <= TAG_BYTES) throw new RangeError(`a chunk of an encrypted file must hold more than ${TAG_BYTES} bytes`);
-    return chunkSize - TAG_BYTES;
+    if (chunkSize <= ENCRYPTION_TAG_BYTES) throw new RangeError(`a chunk of an encrypted file must hold more than ${ENCRYPTION_TAG_BYTES} bytes`);
+    return chunkSize - ENCRYPTION_TAG_BYTES;
 }
 
 /** Chunks of an encrypted file of `plaintextSize` bytes (at least one: an empty file is one tag). */
@@ -43,11 +49,12 @@ export function encryptedChunkCount(plaintextSize: number, chunkSize: number): n
 
 /** The ciphertext size (what Silo stores and verifies) of `plaintextSize` bytes. */
 export function encryptedSize(plaintextSize: number, chunkSize: number): number {
-    return plaintextSize + TAG_BYTES * encryptedChunkCount(plaintextSize, chunkSize);
+    plaintextChunkSize(chunkSize); // the RangeError for a chunk no bigger than its tag
+    return Number(ciphertextSize(BigInt(plaintextSize), chunkSize));
 }
 
 function nonce(prefix: Uint8Array, index: number): Uint8Array {
-    if (prefix.length !== NONCE_PREFIX_BYTES) throw new RangeError(`a nonce prefix has ${NONCE_PREFIX_BYTES} bytes`);
+    if (prefix.length !== ENCRYPTION_NONCE_PREFIX_BYTES) throw new RangeError(`a nonce prefix has ${ENCRYPTION_NONCE_PREFIX_BYTES} bytes`);
     const out = new Uint8Array(12);
     out.set(prefix, 0);
     new DataView(out.buffer).setUint32(8, index);
@@ -56,7 +63,7 @@ function nonce(prefix: Uint8Array, index: number): Uint8Array {
 
 function additionalData(index: number, last: boolean): Uint8Array {
     const out = new Uint8Array(6);
-    out[0] = FORMAT_VERSION;
+    out[0] = ENCRYPTION_VERSION;
     new DataView(out.buffer).setUint32(1, index);
     out[5] = last ? 1 : 0;
     return out;
@@ -73,7 +80,7 @@ export async function importDataKey(raw: Uint8Array): Promise<CryptoKey> {
 
 /** A fresh random data key and nonce prefix for one file. */
 export function newFileSecrets(): { dataKey: Uint8Array; noncePrefix: Uint8Array } {
-    return { dataKey: crypto.getRandomValues(new Uint8Array(DATA_KEY_BYTES)), noncePrefix: crypto.getRandomValues(new Uint8Array(NONCE_PREFIX_BYTES)) };
+    return { dataKey: crypto.getRandomValues(new Uint8Array(DATA_KEY_BYTES)), noncePrefix: crypto.getRandomValues(new Uint8Array(ENCRYPTION_NONCE_PREFIX_BYTES)) };
 }
 
 /** Encrypts chunk `index` (`last`: the file's final chunk). */
@@ -225,7 +232,7 @@ export class KeyVault {
     async open(assetId: bigint): Promise<OpenedAsset> {
         const access = await this.access(assetId);
         const { asset, encryption: info } = access;
-        if (info.version !== FORMAT_VERSION) throw new IntegrityError(`Asset ${assetId} uses encryption format v${info.version}; this client reads v${FORMAT_VERSION}. Update the client.`);
+        if (info.version !== ENCRYPTION_VERSION) throw new IntegrityError(`Asset ${assetId} uses encryption format v${info.version}; this client reads v${ENCRYPTION_VERSION}. Update the client.`);
         const expected = encryptedSize(Number(info.plaintext_size), asset.chunk_size);
         if (BigInt(expected) !== asset.size) throw new IntegrityError(`Asset ${assetId} has ${asset.size} bytes, not the ${expected} its encryption record implies.`);
         const key = await importDataKey(await this.dataKey(access));
@@ -280,7 +287,7 @@ export async function sealUpload(vault: KeyVault, owner: Principal, source: Uplo
         source: encryptingSource(source, key, noncePrefix, chunkSize),
         dataKey,
         args: {
-            info: { version: FORMAT_VERSION, plaintext_size: BigInt(source.size), content_type: contentType, nonce_prefix: noncePrefix },
+            info: { version: ENCRYPTION_VERSION, plaintext_size: BigInt(source.size), content_type: contentType, nonce_prefix: noncePrefix },
             owner_key: wrapDataKey(publicKey, owner, dataKey)
         }
     };

@@ -25,7 +25,7 @@ export const DEFAULT_PORT = 4943;
 /** How often the server runs due rounds (timers, queued messages) and considers a checkpoint. */
 const PULSE_MS = 200;
 /** How long a stopping server lets requests in progress finish before it closes their connections. */
-const DRAIN_MS = 1000;
+const DRAIN_MS = 300;
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -53,7 +53,7 @@ export interface StartedSilo {
     readonly silo: EmbeddedSilo;
     readonly server: Server;
     /**
-     * Stops serving (requests in progress get a second, then their connections are closed), takes a last
+     * Stops serving (requests in progress get 300 ms, then their connections are closed), takes a last
      * checkpoint and releases the state directory; rejects with a `CheckpointFailedError`, already
      * reported, when that checkpoint fails.
      */

@@ -23,6 +23,7 @@ import { dirname, join, relative } from 'node:path';
 import { Principal } from '@dfinity/principal';
 
 import type { Canister, CanisterSettings } from './canister';
+import type { CanisterInstance } from './instance';
 import type { CanisterRuntime, MessageState, RestoredCanister, Replica } from './replica';
 import { fromPlain, type Plain, toPlain } from './snapshot';
 import { type PageFile, WASM_PAGE } from './stable_memory';
@@ -96,10 +97,13 @@ export interface LoadedState {
     savedAt: Date;
 }
 
-/** A heap image's page hashes, to find the pages a save must write. */
+/** A heap image's page hashes, to find the pages a save must write, and what the heap was then. */
 interface HeapPrints {
     image: string;
     prints: string[];
+    /** The instance and version saved: every execution that keeps its changes bumps the version. */
+    instance: CanisterInstance | null;
+    version: bigint;
 }
 
 const sha256Hex = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -326,7 +330,8 @@ export class ReplicaStore {
             image.read(page, view);
             prints.push(pagePrint(view));
         }
-        this.heapPrints.set(id, { image: entry.image, prints });
+        // The instance does not exist yet: the first save hashes the heap once more.
+        this.heapPrints.set(id, { image: entry.image, prints, instance: null, version: 0n });
         return { bytes, globals: fromPlain<unknown[]>(entry.globals) };
     }
 
@@ -353,7 +358,7 @@ export class ReplicaStore {
         const modules = new Map<string, FileRef>();
         const entries: CanisterEntry[] = [];
         const pending: { canister: Canister; image: string; pages: [number, Uint8Array][]; fresh: boolean }[] = [];
-        const heaps: { id: string; image: string; pages: [number, Uint8Array][]; prints: string[] }[] = [];
+        const heaps: { id: string; image: string; pages: [number, Uint8Array][]; prints: HeapPrints }[] = [];
         const prior = new Map((this.state?.canisters ?? []).map((c) => [c.id, c]));
         for (const canister of replica.canisters.values()) {
             let module: string | null = null;
@@ -405,7 +410,7 @@ export class ReplicaStore {
             const file = this.image(image);
             for (const [page, content] of pages) file.write(page, content);
             file.sync();
-            this.heapPrints.set(id, { image, prints });
+            this.heapPrints.set(id, prints);
         }
         for (const { canister, image, pages, fresh } of pending) {
             const file = this.image(image);
@@ -436,12 +441,16 @@ export class ReplicaStore {
      * The heap's entry, with the pages that changed since the last save in a write-ahead file (found by
      * comparing page hashes; every non-zero page for a new image); `heaps` gets what to apply after the commit.
      */
-    private saveHeap(canister: Canister, heaps: { id: string; image: string; pages: [number, Uint8Array][]; prints: string[] }[]): HeapEntry | null {
+    private saveHeap(canister: Canister, heaps: { id: string; image: string; pages: [number, Uint8Array][]; prints: HeapPrints }[]): HeapEntry | null {
         const instance = canister.instance;
         if (instance === null) return null;
         const known = this.heapPrints.get(canister.idText);
-        const image = known?.image ?? `heap/${canister.idText}.${++this.generation}.img`;
         const heap = instance.heap();
+        if (known !== undefined && known.instance === instance && known.version === canister.version && known.prints.length === heap.length / WASM_PAGE) {
+            // Nothing ran on this canister since the last save (queries and traps leave no trace): skip the hashing.
+            return { image: known.image, wal: null, bytes: heap.length, globals: toPlain(instance.globalValues()) };
+        }
+        const image = known?.image ?? `heap/${canister.idText}.${++this.generation}.img`;
         const pages: [number, Uint8Array][] = [];
         const prints: string[] = [];
         for (let page = 0; page < heap.length / WASM_PAGE; page++) {
@@ -453,7 +462,7 @@ export class ReplicaStore {
             if (print !== (known === undefined ? ZERO_PAGE_PRINT : known.prints[page])) pages.push([page, content]);
         }
         const wal = this.writeAhead(`heap/${canister.idText}.${this.generation}`, pages);
-        heaps.push({ id: canister.idText, image, pages, prints });
+        heaps.push({ id: canister.idText, image, pages, prints: { image, prints, instance, version: canister.version } });
         return { image, wal, bytes: heap.length, globals: toPlain(instance.globalValues()) };
     }
 

@@ -200,6 +200,11 @@ export const VETKD_DERIVE_KEY_FEES = {
 } as const;
 export type VetKdKeyName = keyof typeof VETKD_DERIVE_KEY_FEES;
 
+/** What `vetkd_derive_key` with key `name` costs, or undefined for a key id no network holds (own keys only: `toString` is none). */
+export function vetkdDeriveKeyFee(name: string): bigint | undefined {
+    return Object.prototype.hasOwnProperty.call(VETKD_DERIVE_KEY_FEES, name) ? VETKD_DERIVE_KEY_FEES[name as VetKdKeyName] : undefined;
+}
+
 export const VetKdCurve = IDL.Variant({ bls12_381_g2: IDL.Null });
 export type VetKdCurve = { bls12_381_g2: null };
 export const VetKdKeyId = IDL.Record({ curve: VetKdCurve, name: IDL.Text });

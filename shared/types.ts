@@ -611,6 +611,23 @@ export interface VerifierInfo {
 /** The `content_type` of every encrypted asset: buckets serve its ciphertext as this, never as the plaintext's type. */
 export const ENCRYPTED_CONTENT_TYPE = 'application/vnd.silo.encrypted';
 
+/** The encryption format version clients write and the index accepts (client/encryption.ts describes it). */
+export const ENCRYPTION_VERSION = 1;
+/** Bytes an AES-GCM tag adds to each chunk of an encrypted asset. */
+export const ENCRYPTION_TAG_BYTES = 16;
+/** Random bytes per file at the start of each chunk's 12-byte nonce. */
+export const ENCRYPTION_NONCE_PREFIX_BYTES = 8;
+
+/**
+ * The ciphertext size (what Silo stores and verifies) of `plaintextSize` bytes encrypted in chunks of
+ * `chunkSize` (more than ENCRYPTION_TAG_BYTES): each chunk loses the tag's bytes; an empty file is one chunk.
+ */
+export function ciphertextSize(plaintextSize: bigint, chunkSize: number): bigint {
+    const perChunk = BigInt(chunkSize - ENCRYPTION_TAG_BYTES);
+    const chunks = plaintextSize === 0n ? 1n : (plaintextSize + perChunk - 1n) / perChunk;
+    return plaintextSize + chunks * BigInt(ENCRYPTION_TAG_BYTES);
+}
+
 /**
  * What a client needs to decrypt an encrypted asset (client/encryption.ts has the format): stored by the
  * index beside the asset, never read by a canister. The asset's own `size`, `sha256` and `chunk_size`

@@ -17,7 +17,7 @@
 import { type Target, HttpCertification, responseHash } from '../../shared/certification/http';
 import { expectedChunkLength } from '../../shared/constants';
 import { readU32, writeU32 } from '../../shared/stable';
-import { Sha256, sha256 } from '../../shared/sha256';
+import { absorbBlocks, decodeState, encodeState, finalize, initialState, SHA256_BLOCK_BYTES, sha256 } from '../../shared/sha256';
 import { visitChunk } from './logic';
 import { assetExtras, chunkVariants, globalResponses, type Response, type ServedAssetInfo, wildcardResponses } from './responses';
 import type { BucketState } from './state';
@@ -30,8 +30,11 @@ export interface Budget {
 
 /** At commit: a file of up to 16 chunks (and 256 KiB hashed here, if digests are missing) is served at once. */
 export const COMMIT_BUDGET: Budget = { chunks: 16, bytes: 256 * 1024 };
-/** A timer message: ~130 chunks a second at ~20 M instructions each; 1 MiB hashed here is ~9 B instructions. */
-export const STEP_BUDGET: Budget = { chunks: 128, bytes: 1024 * 1024 };
+/**
+ * A timer message: ~130 chunks a second at ~20 M instructions each; 512 KiB hashed here is ~4.5 B
+ * instructions, so a message that hashes stays under the index's own hash slices (1 MiB).
+ */
+export const STEP_BUDGET: Budget = { chunks: 128, bytes: 512 * 1024 };
 /** Assets the backfill scan examines per message. */
 export const SCAN_PAGE = 200;
 /** The certJobs key holding the backfill scan's position (u32) — no asset id reaches it. */
@@ -72,16 +75,53 @@ export function assetInfo(state: BucketState, id: bigint): ServedAssetInfo | nul
     return { id, session, meta, size: Number(session.size), public: 'public' in session.visibility };
 }
 
-/** SHA-256 of chunk `index` as stored: the digest kept from its verification, else read back and hashed (counted). */
-function chunkDigest(state: BucketState, id: bigint, index: number, length: number, budget: Budget): Uint8Array {
+/** A chunk hashed here in part: bytes [0, offset) absorbed into `state` (whole SHA-256 blocks). */
+interface PartialDigest {
+    offset: number;
+    state: Uint8Array;
+}
+
+/**
+ * SHA-256 of chunk `index` as stored: the digest kept from its verification, else read back and hashed
+ * here within the budget's bytes — a large chunk over several messages (a 1.9 MiB chunk at ~8,600
+ * instructions a byte would be ~17 B instructions in one), its partial state kept with the job.
+ */
+function chunkDigest(state: BucketState, id: bigint, index: number, length: number, budget: Budget, partial: PartialDigest | undefined): Uint8Array | PartialDigest {
     const kept = state.digests.get([id, index]);
     if (kept !== undefined) return kept;
-    const hash = new Sha256();
-    visitChunk(state, id, index, 0, length, (bytes) => void hash.update(bytes));
-    const digest = hash.digest();
+    let hashState = partial === undefined ? initialState() : decodeState(partial.state);
+    let offset = partial?.offset ?? 0;
+    // Whole blocks only until the chunk's end; at least one block, so every message makes progress.
+    const allowed = Math.max(SHA256_BLOCK_BYTES, budget.bytes - (budget.bytes % SHA256_BLOCK_BYTES));
+    const end = Math.min(length, offset + allowed);
+    let tail = new Uint8Array(0);
+    visitChunk(state, id, index, offset, end, (bytes) => {
+        const blocks = end < length ? bytes.length : bytes.length - (bytes.length % SHA256_BLOCK_BYTES);
+        hashState = absorbBlocks(hashState, bytes.subarray(0, blocks));
+        if (blocks < bytes.length) tail = bytes.slice(blocks);
+    });
+    budget.bytes -= end - offset;
+    offset = end;
+    if (offset < length) return { offset, state: encodeState(hashState) };
+    const digest = finalize(hashState, tail);
     state.digests.insert([id, index], digest);
-    budget.bytes -= length;
     return digest;
+}
+
+/** A job: the next chunk to certify, and that chunk's partial digest when it is being hashed here. */
+function readJob(job: Uint8Array | undefined): { next: number; partial?: PartialDigest } {
+    if (job === undefined) return { next: 0 };
+    if (job.length === 4) return { next: readU32(job, 0) };
+    return { next: readU32(job, 0), partial: { offset: readU32(job, 4), state: job.slice(8) } };
+}
+
+function writeJob(next: number, partial?: PartialDigest): Uint8Array {
+    if (partial === undefined) return u32(next);
+    const out = new Uint8Array(8 + partial.state.length);
+    writeU32(out, 0, next);
+    writeU32(out, 4, partial.offset);
+    out.set(partial.state, 8);
+    return out;
 }
 
 /**
@@ -99,16 +139,20 @@ export function certifyAsset(state: BucketState, id: bigint, budget: Budget): 'd
         state.certJobs.remove(id);
         return 'done';
     }
-    const job = state.certJobs.get(id);
-    let next = job === undefined ? 0 : readU32(job, 0);
+    let { next, partial } = readJob(state.certJobs.get(id));
     while (next < asset.session.chunk_count && budget.chunks > 0 && budget.bytes > 0) {
-        const digest = chunkDigest(state, id, next, expectedChunkLength(asset.session, next), budget);
+        const digest = chunkDigest(state, id, next, expectedChunkLength(asset.session, next), budget, partial);
+        if (!(digest instanceof Uint8Array)) {
+            partial = digest;
+            break;
+        }
+        partial = undefined;
         for (const r of chunkVariants(asset, next)) cert.addResponse(id, hashOf(r, digest));
         next++;
         budget.chunks--;
     }
     if (next < asset.session.chunk_count) {
-        state.certJobs.insert(id, u32(next));
+        state.certJobs.insert(id, writeJob(next, partial));
         return 'pending';
     }
     for (const r of assetExtras(asset)) cert.addResponse(id, hashOf(r, sha256(r.body)));

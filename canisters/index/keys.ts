@@ -11,8 +11,13 @@
 import { Principal } from '@dfinity/principal';
 
 import { MAX_CONTENT_TYPE_BYTES, MAX_LIST_LIMIT } from '../../shared/constants';
+import { VETKD_DERIVE_KEY_FEES, vetkdDeriveKeyFee } from '../../shared/management';
 import {
+    ciphertextSize,
     ENCRYPTED_CONTENT_TYPE,
+    ENCRYPTION_NONCE_PREFIX_BYTES,
+    ENCRYPTION_TAG_BYTES,
+    ENCRYPTION_VERSION,
     type Asset,
     type AssetAccess,
     type AssetPage,
@@ -25,11 +30,6 @@ import { type EncryptionRecord, getConfig, type Env, type IndexState, type KeySt
 
 /** The vetKD derivation context of every Silo file key: one public key for all users, a vetKey per principal. */
 export const ENCRYPTION_CONTEXT = new TextEncoder().encode('silo-e2e-v1');
-/** The format version `set_upload_encryption` accepts. */
-export const ENCRYPTION_VERSION = 1;
-/** AES-GCM tag bytes per chunk: a chunk of ciphertext is its plaintext plus this. */
-export const TAG_BYTES = 16;
-export const NONCE_PREFIX_BYTES = 8;
 /** Principals (besides the owner) one asset may be shared with. */
 export const MAX_READERS = 32;
 /** An IBE ciphertext of a 32-byte key is 152 bytes; room for a later format, not for storage abuse. */
@@ -45,18 +45,8 @@ export const READER_URL_TTL_SECONDS = 3600;
 export const SHARED_PAGE_SIZE = 256;
 const CURSOR_ID_BITS = 40n;
 
-/** The vetKD keys the IC offers (all BLS12-381 G2) and the fee `vetkd_derive_key` charges with each. */
-export const VETKD_KEYS: Record<string, bigint> = {
-    dfx_test_key: 10_000_000_000n,
-    test_key_1: 10_000_000_000n,
-    key_1: 26_153_846_153n
-};
+/** The vetKD key the index uses until a controller picks another (fees: VETKD_DERIVE_KEY_FEES in shared/management). */
 export const DEFAULT_VETKD_KEY = 'dfx_test_key';
-
-// ------------------------------------------------------------------ records and state (in state.ts)
-
-export { EncryptionRecord, encryptionSerializer, GrantRecord, grantKey, grantSerializer, KeyUserRecord, keyUserSerializer } from './state';
-export type { KeyState, VetKdApi } from './state';
 
 const KEY_ENTRY = Principal.managementCanister();
 const same = (a: Principal, b: Principal): boolean => a.toText() === b.toText();
@@ -80,13 +70,6 @@ const anonymousRefusal = { Err: { Unauthorized: 'anonymous callers cannot use en
 
 // ------------------------------------------------------------------ uploads
 
-/** The ciphertext size of `plaintextSize` bytes in chunks of `chunkSize` (each loses TAG_BYTES to its tag; at least one chunk). */
-export function ciphertextSize(plaintextSize: bigint, chunkSize: number): bigint {
-    const perChunk = BigInt(chunkSize - TAG_BYTES);
-    const chunks = plaintextSize === 0n ? 1n : (plaintextSize + perChunk - 1n) / perChunk;
-    return plaintextSize + chunks * BigInt(TAG_BYTES);
-}
-
 /**
  * Marks an open upload session as encrypted (owner only; its content type must be ENCRYPTED_CONTENT_TYPE
  * and its size the ciphertext size of `plaintext_size`) and stores the owner's wrapped data key. Sent
@@ -101,9 +84,9 @@ export function setUploadEncryption(state: IndexState, env: Env, sessionId: bigi
     const { info } = args;
     if (session.content_type !== ENCRYPTED_CONTENT_TYPE) return { Err: { InvalidArgument: `an encrypted upload's content_type must be ${ENCRYPTED_CONTENT_TYPE}` } };
     if (info.version !== ENCRYPTION_VERSION) return { Err: { InvalidArgument: `encryption format version ${info.version} is not supported (only ${ENCRYPTION_VERSION})` } };
-    if (info.nonce_prefix.length !== NONCE_PREFIX_BYTES) return { Err: { InvalidArgument: `nonce_prefix must be ${NONCE_PREFIX_BYTES} bytes` } };
+    if (info.nonce_prefix.length !== ENCRYPTION_NONCE_PREFIX_BYTES) return { Err: { InvalidArgument: `nonce_prefix must be ${ENCRYPTION_NONCE_PREFIX_BYTES} bytes` } };
     if (new TextEncoder().encode(info.content_type).length > MAX_CONTENT_TYPE_BYTES) return { Err: { InvalidArgument: `the plaintext content_type is longer than ${MAX_CONTENT_TYPE_BYTES} bytes` } };
-    if (session.chunk_size <= TAG_BYTES || ciphertextSize(info.plaintext_size, session.chunk_size) !== session.size) {
+    if (session.chunk_size <= ENCRYPTION_TAG_BYTES || ciphertextSize(info.plaintext_size, session.chunk_size) !== session.size) {
         return { Err: { InvalidArgument: `${info.plaintext_size} bytes of plaintext in chunks of ${session.chunk_size} do not make the session's ${session.size} bytes of ciphertext` } };
     }
     if (args.owner_key.length === 0 || args.owner_key.length > MAX_WRAPPED_KEY_BYTES) return { Err: { InvalidArgument: `a wrapped key has 1 to ${MAX_WRAPPED_KEY_BYTES} bytes` } };
@@ -253,12 +236,14 @@ export function listSharedWithMe(state: IndexState, env: Env, args: ListSharedAr
 /** Which vetKD key the index uses, and the fee of a derivation with it. */
 export function vetKdKey(state: IndexState): { name: string; fee: bigint } {
     const { name } = keyEntry(keys(state));
-    return { name, fee: VETKD_KEYS[name] ?? VETKD_KEYS.key_1 };
+    return { name, fee: vetkdDeriveKeyFee(name) ?? VETKD_DERIVE_KEY_FEES.key_1 };
 }
 
 /** Switches the vetKD key (controllers): the cached public key is dropped, and data keys wrapped under the old one no longer open. */
 export function setVetKdKey(state: IndexState, name: string): Result<null> {
-    if (!(name in VETKD_KEYS)) return { Err: { InvalidArgument: `unknown vetKD key ${JSON.stringify(name)}: use one of ${Object.keys(VETKD_KEYS).join(', ')}` } };
+    if (vetkdDeriveKeyFee(name) === undefined) {
+        return { Err: { InvalidArgument: `unknown vetKD key ${JSON.stringify(name)}: use one of ${Object.keys(VETKD_DERIVE_KEY_FEES).join(', ')}` } };
+    }
     keys(state).keyUsers.insert(KEY_ENTRY, { key: { name, public_key: [] } });
     return { Ok: null };
 }

@@ -6,8 +6,7 @@ import { bucketMethods } from '../../shared/idl';
 import { installModule, type Installer } from '../../shared/install';
 import { emptySettings, type ManagementMethod, ManagementMethods } from '../../shared/management';
 import { BUCKET_FREEZING_THRESHOLD_SECONDS, BUCKET_RESERVED_CYCLES_LIMIT } from './cycles';
-import type { VetKdApi } from './keys';
-import type { BucketApi, ManagementApi, Ports } from './state';
+import type { BucketApi, ManagementApi, Ports, VetKdApi } from './state';
 
 type BucketMethod = keyof typeof bucketMethods;
 

@@ -20,7 +20,7 @@ import { chainingValue, decodeState, encodeState, finalize, initialState, toHex 
 import { writeU64 } from '../../shared/stable';
 import { type Asset, type BeginUploadArgs, type Result, type SessionInfo, sessionInfoFields, type SiloError, type UploadTicket } from '../../shared/types';
 import { adjustOwner, getOwner, insertAsset, openSessions } from './assets';
-import { adjustBucket, allocateBucket, bucketCreationRefusal, bucketLimit, createBucket } from './buckets';
+import { adjustBucket, allocateBucket, bucketCreationRefusal, createBucket } from './buckets';
 import { dueSessions, putSession, removeSession, SWEEP_BATCH } from './schedule';
 import { fundUpload, planUploadFunding, uploadCost } from './cycles';
 import { forgetEncryption } from './keys';

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { VETKD_DERIVE_KEY_FEES, type VetKdKeyName } from '../../shared/management';
+import { VETKD_DERIVE_KEY_FEES, type VetKdKeyName, vetkdDeriveKeyFee } from '../../shared/management';
 import { CURVE_ORDER, type KeyPair, masterKey } from './scheme';
 
 /**
@@ -27,9 +27,7 @@ export const VETKD_KEY_NAMES = Object.keys(VETKD_KEYS) as VetKdKeyName[];
 export const VETKD_KEYS_FILE = 'vetkd_keys.json';
 
 /** What `vetkd_derive_key` with key `name` costs, or undefined for a key id no network holds. */
-export function vetkdFee(name: string): bigint | undefined {
-    return Object.hasOwn(VETKD_KEYS, name) ? VETKD_KEYS[name as VetKdKeyName].fee : undefined;
-}
+export const vetkdFee = vetkdDeriveKeyFee;
 
 /** A scalar in [1, r) from 64 bytes (uniform enough: the bias is below 2^-250). */
 function scalarFrom(bytes: Uint8Array): bigint {

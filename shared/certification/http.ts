@@ -62,6 +62,18 @@ function compare(a: Uint8Array, b: Uint8Array): number {
     return a.length - b.length;
 }
 
+/** SHA-256 of short texts (header names and values repeat across an asset's responses), kept per message. */
+const textHashes = new Map<string, Uint8Array>();
+function textHash(text: string): Uint8Array {
+    let hash = textHashes.get(text);
+    if (hash === undefined) {
+        if (textHashes.size >= 512) textHashes.clear();
+        hash = sha256(utf8(text));
+        textHashes.set(text, hash);
+    }
+    return hash;
+}
+
 /**
  * The v2 response hash: SHA-256 of the representation-independent hash of the headers (names lower-cased,
  * `IC-Certificate` left out, the expression header and `:ic-cert-status` added) followed by the body's SHA-256.
@@ -71,10 +83,10 @@ export function responseHash(status: number, headers: readonly [string, string][
     for (const [name, value] of headers) {
         const lower = name.toLowerCase();
         if (lower === 'ic-certificate' || lower === 'ic-certificateexpression') continue;
-        pairs.push(concatBytes([sha256(utf8(lower)), sha256(utf8(value))]));
+        pairs.push(concatBytes([textHash(lower), textHash(value)]));
     }
-    pairs.push(concatBytes([sha256(utf8('ic-certificateexpression')), sha256(utf8(CERT_EXPRESSION))]));
-    pairs.push(concatBytes([sha256(utf8(':ic-cert-status')), sha256(leb128(status))]));
+    pairs.push(concatBytes([textHash('ic-certificateexpression'), textHash(CERT_EXPRESSION)]));
+    pairs.push(concatBytes([textHash(':ic-cert-status'), sha256(leb128(status))]));
     pairs.sort(compare);
     return sha256(concatBytes([sha256(concatBytes(pairs)), bodyHash]));
 }

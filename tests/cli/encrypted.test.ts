@@ -68,5 +68,18 @@ describe('silo CLI: encrypted files', () => {
         const after = await as('bob', ['download', asset.id, '-o', join(dir, 'bob2.jpg')]);
         expect(after.code).toBe(1);
         expect(after.stderr).toMatch(/not shared with you/);
+
+        // A URL of an encrypted asset says it serves ciphertext; re-encryption makes a new asset under a new key.
+        const url = await as('alice', ['url', asset.id]);
+        expect(url.code, url.stderr).toBe(0);
+        expect(url.stderr).toMatch(/is encrypted: this URL serves its ciphertext/);
+        const again = await as('alice', ['reencrypt', asset.id, '--json']);
+        expect(again.code, again.stderr).toBe(0);
+        const fresh = JSON.parse(again.stdout);
+        expect(fresh.id).not.toBe(asset.id);
+        const copy = await as('alice', ['download', fresh.id, '-o', join(dir, 'fresh.jpg')]);
+        expect(copy.code, copy.stderr).toBe(0);
+        expect(new Uint8Array(readFileSync(join(dir, 'fresh.jpg')))).toEqual(data);
+        expect((await as('alice', ['info', asset.id])).code).toBe(1);
     });
 });

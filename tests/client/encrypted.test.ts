@@ -68,6 +68,15 @@ describe('encrypted files over the HTTP interface', () => {
         await expect(bob.download(asset.id)).rejects.toBeInstanceOf(NotSharedError);
         await expect(bob.download(asset.id)).rejects.toThrow(/silo share/);
         await expect(bob.assetUrl(asset.id)).rejects.toBeInstanceOf(UnauthorizedError);
+        // Nor its ciphertext from the bucket, nor its wrapped key from the index.
+        const asBob = bob['transport'].actor<any>(bucketIdlFactory, asset.bucket);
+        expect(await asBob.get_chunk(asset.id, 0)).toMatchObject({ Err: { Unauthorized: expect.any(String) } });
+        expect(await bob['transport'].actor<any>(indexIdlFactory, indexId).asset_access(asset.id)).toMatchObject({ Err: { Unauthorized: expect.any(String) } });
+        // Anonymous callers get nothing: their key calls are dropped before they cost the index anything.
+        const anonymous = (await AgentTransport.create({ host: server.url, fetchRootKey: true })).actor<any>(indexIdlFactory, indexId);
+        await expect(anonymous.derive_user_key(new Uint8Array(48))).rejects.toThrow(/rejected/);
+        await expect(anonymous.encryption_public_key()).rejects.toThrow(/rejected/);
+        expect(await anonymous.asset_access(asset.id)).toMatchObject({ Err: { Unauthorized: expect.stringContaining('anonymous') } });
 
         await alice.share(asset.id, bob.principal);
         expect((await alice.encryption(asset.id)).readers.map((p) => p.toText())).toEqual([bob.principal.toText()]);

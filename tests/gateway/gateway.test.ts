@@ -146,6 +146,19 @@ describe('gateway response verification', () => {
         }
     });
 
+    it('v2 full certification: the certified body passes; another body answers 503 on the verifying host and passes on raw', async () => {
+        const good = await send('/certified_v2', { host: host() });
+        expect(good.status).toBe(200);
+        expect(good.body.toString()).toBe('certified body');
+        const forged = await send('/forged_v2', { host: host() });
+        expect(forged.status).toBe(503);
+        expect(forged.body.toString()).toMatch(/Response verification failed/);
+        expect(forged.body.toString()).not.toMatch(/forged body/);
+        const raw = await send('/forged_v2', { host: `${canister.toText()}.raw.localhost:${base.port}` });
+        expect(raw.status).toBe(200);
+        expect(raw.body.toString()).toBe('forged body');
+    });
+
     it('skips verification on the raw host', async () => {
         const answer = await send('/forged', { host: `${canister.toText()}.raw.localhost:${base.port}` });
         expect(answer.status).toBe(200);

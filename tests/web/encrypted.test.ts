@@ -23,6 +23,7 @@ describe('encrypted files in the web app', () => {
     beforeAll(async () => {
         dir = mkdtempSync(join(tmpdir(), 'silo-web-e2e-'));
         writeFileSync(join(dir, 'secret.png'), pngFixture(320, 200));
+        writeFileSync(join(dir, 'notes.txt'), 'not for everyone\n');
         silo = await startSilo(join(dir, 'state'));
         browser = await launchChromium();
         const open = async (): Promise<Page> => {
@@ -58,6 +59,11 @@ describe('encrypted files in the web app', () => {
         const card = '#assets .asset[data-name="secret.png"]';
         expect(await decodedWidth(alice, card)).toBe(320);
         expect(await alice.textContent(`${card} .badge.encrypted`)).toBe('Encrypted');
+        // Decrypted content that is no image or video gets the same type glyph as a plain file's card.
+        await alice.setInputFiles('#file-input', join(dir, 'notes.txt'));
+        await alice.waitForSelector('.upload[data-name="notes.txt"][data-phase="done"]', { timeout: 90_000 });
+        const notes = await alice.waitForSelector('#assets .asset[data-name="notes.txt"] .preview[data-decrypted="true"] .file-icon', { timeout: 90_000 });
+        expect(await notes.textContent()).toBe('TXT');
 
         await alice.click(`${card} button:has-text("Share")`);
         await alice.fill('#e2e-share-principal', bobPrincipal);

@@ -16,6 +16,8 @@ const root = resolve(import.meta.dirname, '../..');
 export const SILO_BIN = join(root, 'client/bin/silo.mjs');
 export const CHROMIUM = process.env.SILO_CHROMIUM ?? '/usr/bin/chromium';
 export const VIDEO_FIXTURE = join(root, 'tests/web/fixtures/clip.webm');
+/** 330 KB: six chunks when uploaded with 64 KiB chunks. */
+export const CHUNKED_VIDEO_FIXTURE = join(root, 'tests/web/fixtures/clip_chunks.webm');
 
 /** Headless Chromium with nothing that calls home. */
 export async function launchChromium(): Promise<Browser> {

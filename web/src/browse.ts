@@ -3,8 +3,8 @@
  * size, type, date and visibility, with Open, Download, Copy link and Delete.
  */
 import type { Asset, SiloClient } from '../../client/browser';
-import { h } from './dom';
-import { errorSentence, formatBytes, formatDate, iconLabel, previewKind } from './format';
+import { fileIcon, h, mediaPreview } from './dom';
+import { errorSentence, formatBytes, formatDate, previewKind } from './format';
 import { type EncryptedFiles, isEncrypted } from './encrypted';
 import { downloadUrl, type Links } from './links';
 
@@ -152,25 +152,12 @@ export class AssetBrowser {
             const view = await this.links.url(asset);
             open.href = view;
             download.href = downloadUrl(view);
-            if (kind === 'image') {
-                preview.append(h('img', { src: view, alt: asset.name, loading: 'lazy', decoding: 'async' }));
-            } else if (kind === 'video') {
-                const video = h('video', { src: view, controls: '', preload: 'metadata', muted: '', playsinline: '' }) as HTMLVideoElement;
-                video.setAttribute('aria-label', asset.name);
-                preview.append(video);
-            } else {
-                preview.append(icon(asset.content_type));
-            }
+            preview.append(mediaPreview(kind, view, asset.name, asset.content_type, true));
         } catch (error) {
-            preview.append(icon(asset.content_type));
+            preview.append(fileIcon(asset.content_type));
             preview.title = errorSentence(error);
             open.removeAttribute('href');
             download.removeAttribute('href');
         }
     }
-}
-
-/** A file-type glyph: the type's usual extension on a page shape, pure CSS and text. */
-function icon(contentType: string): HTMLElement {
-    return h('div', { class: 'file-icon', 'aria-hidden': 'true' }, iconLabel(contentType));
 }

@@ -7,7 +7,7 @@
 import { Principal } from '@dfinity/principal';
 
 import { type Asset, ENCRYPTED_CONTENT_TYPE, type SiloClient } from '../../client/browser';
-import { h } from './dom';
+import { h, mediaPreview } from './dom';
 import { errorSentence, formatBytes, previewKind } from './format';
 
 /** Encrypted files up to this size are decrypted for a preview as soon as they are listed; larger ones on Open. */
@@ -58,7 +58,7 @@ export class EncryptedFiles {
             open.href = url;
             download.href = url;
             download.download = asset.name;
-            preview.replaceChildren(media(previewKind(type), url, asset.name, type));
+            preview.replaceChildren(mediaPreview(previewKind(type), url, asset.name, type, false));
         };
         preview.append(h('div', { class: 'file-icon', 'aria-hidden': 'true' }, 'LOCK'));
         const decrypt = async (): Promise<void> => {
@@ -159,15 +159,4 @@ export class EncryptedFiles {
         }
         empty.hidden = list.childElementCount > 0;
     }
-}
-
-function media(kind: ReturnType<typeof previewKind>, url: string, name: string, type: string): HTMLElement {
-    if (kind === 'image') return h('img', { src: url, alt: name, decoding: 'async' });
-    if (kind === 'video') {
-        const video = h('video', { src: url, controls: '', preload: 'metadata', muted: '', playsinline: '' });
-        video.setAttribute('aria-label', name);
-        return video;
-    }
-    const subtype = (type.split('/')[1] ?? 'file').split(/[;+.-]/)[0].slice(0, 4).toUpperCase() || 'FILE';
-    return h('div', { class: 'file-icon', 'aria-hidden': 'true' }, subtype);
 }

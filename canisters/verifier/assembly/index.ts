@@ -266,6 +266,9 @@ function decodeArgs(p: usize, size: i32): void {
     if (at != end) fail("trailing bytes after the Candid arguments");
 }
 
+/** A state's byte count stays below this: 2^61 bytes is SHA-256's limit (the bit length must fit 64 bits), less slack. */
+const MAX_LENGTH: i64 = (<i64>1 << 61) - (<i64>1 << 32);
+
 /** The byte count encoded in the state, or -1 (and `error` set) when the state is malformed. */
 function loadState(): i64 {
     if (stateLen != 40) {
@@ -274,8 +277,8 @@ function loadState(): i64 {
     }
     for (let i = 0; i < 8; i++) store<u32>(H + <usize>(i << 2), bswap<u32>(load<u32>(statePtr + <usize>(i << 2))));
     const length = <i64>bswap<u64>(load<u64>(statePtr + 32));
-    // 2^61 bytes is SHA-256's limit (the bit length must fit 64 bits); a state must sit on a block boundary.
-    if (length < 0 || length >= (<i64>1 << 61) - (<i64>1 << 32) || (length & 63) != 0) {
+    // A state must sit on a block boundary, below SHA-256's limit.
+    if (length < 0 || length >= MAX_LENGTH || (length & 63) != 0) {
         fail("state length field must be a multiple of 64 below 2^61");
         return -1;
     }
@@ -335,16 +338,25 @@ function replyArea(): usize {
 
 // ------------------------------------------------------------------ methods
 
-export function canister_update_absorb(): void {
+/** `begin`, then the checks of every method: whole 64-byte blocks when `absorbing`, and the total below 2^61 bytes. */
+function beginChecked(absorbing: bool): i64 {
     const length = begin();
-    if (length >= 0 && (dataLen & 63) != 0) fail("absorb takes whole 64-byte blocks; send a partial tail to digest");
-    if (length >= 0 && length + <i64>dataLen >= (<i64>1 << 61) - (<i64>1 << 32)) fail("state length would pass 2^61 bytes");
+    if (absorbing && length >= 0 && (dataLen & 63) != 0) fail("absorb takes whole 64-byte blocks; send a partial tail to digest");
+    if (length >= 0 && length + <i64>dataLen >= MAX_LENGTH) fail("state length would pass 2^61 bytes");
+    return length;
+}
+
+/** Compresses the data (whole blocks) into H and stores the new state at `out + 64`: H, then the big-endian length. */
+function absorbInto(out: usize, length: i64): void {
+    compress(dataPtr, dataLen >> 6);
+    storeHash(out + 64);
+    store<u64>(out + 96, bswap<u64>(<u64>(length + <i64>dataLen)));
+}
+
+export function canister_update_absorb(): void {
+    const length = beginChecked(true);
     const out = replyArea();
-    if (error === null) {
-        compress(dataPtr, dataLen >> 6);
-        storeHash(out + 64);
-        store<u64>(out + 96, bswap<u64>(<u64>(length + <i64>dataLen)));
-    }
+    if (error === null) absorbInto(out, length);
     reply(out, out + 64, 40);
 }
 
@@ -378,8 +390,7 @@ function digestInto(out: usize, length: i64): void {
 }
 
 export function canister_update_digest(): void {
-    const length = begin();
-    if (length >= 0 && length + <i64>dataLen >= (<i64>1 << 61) - (<i64>1 << 32)) fail("state length would pass 2^61 bytes");
+    const length = beginChecked(false);
     const out = replyArea();
     if (error === null) digestInto(out, length);
     reply(out, out + 64, 32);
@@ -387,8 +398,7 @@ export function canister_update_digest(): void {
 
 /** `digest`, then the data's own SHA-256: 64 bytes. */
 export function canister_update_digest_chunk(): void {
-    const length = begin();
-    if (length >= 0 && length + <i64>dataLen >= (<i64>1 << 61) - (<i64>1 << 32)) fail("state length would pass 2^61 bytes");
+    const length = beginChecked(false);
     const out = replyArea();
     if (error === null) {
         digestInto(out, length);
@@ -399,14 +409,10 @@ export function canister_update_digest_chunk(): void {
 
 /** `absorb`, then the data's own SHA-256: 72 bytes. */
 export function canister_update_absorb_chunk(): void {
-    const length = begin();
-    if (length >= 0 && (dataLen & 63) != 0) fail("absorb takes whole 64-byte blocks; send a partial tail to digest");
-    if (length >= 0 && length + <i64>dataLen >= (<i64>1 << 61) - (<i64>1 << 32)) fail("state length would pass 2^61 bytes");
+    const length = beginChecked(true);
     const out = replyArea();
     if (error === null) {
-        compress(dataPtr, dataLen >> 6);
-        storeHash(out + 64);
-        store<u64>(out + 96, bswap<u64>(<u64>(length + <i64>dataLen)));
+        absorbInto(out, length);
         dataDigest(out + 104, out + 256);
     }
     reply(out, out + 64, 72);

@@ -46,8 +46,7 @@ import type { AssetMeta, Config } from '../../../shared/types';
 import { absorbBlocks, decodeState, encodeState, finalize, sha256 } from '../../../shared/sha256';
 import { concatBytes } from '../../../shared/bytes';
 import * as bucketAssets from '../../../canisters/bucket/assets';
-import { urlSecretSerializer } from '../../../canisters/index/state';
-import { encryptionSerializer, grantKey, grantSerializer, keyUserSerializer } from '../../../canisters/index/keys';
+import { encryptionSerializer, grantKey, grantSerializer, keyUserSerializer, urlSecretSerializer } from '../../../canisters/index/state';
 
 export const INDEX = Principal.fromText('lxzze-o7777-77777-aaaaa-cai');
 /** A self-authenticating user principal (29 bytes ending in 0x02), distinct per seed. */

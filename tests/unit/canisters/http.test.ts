@@ -3,10 +3,14 @@
  * (bounded batches, a position that survives deletions and insertions, resumption after failures) and the
  * per-bucket URL secrets behind `asset_url`.
  */
+import { createHash } from 'node:crypto';
+
 import { describe, expect, it } from 'vitest';
 
 import { httpRequest } from '../../../canisters/bucket/http';
 import { urlSecret } from '../../../canisters/bucket/assets';
+import { certification, destroyResponses, isPublished, setUpCertification, startBackfill, step } from '../../../canisters/bucket/certify';
+import { bytesSerializer, idIndexKey, MemoryMap, u64Key } from '../../../shared/stable';
 import { checkLayout } from '../../../canisters/bucket/logic';
 import { MetaKey } from '../../../canisters/bucket/state';
 import { deleteAsset } from '../../../canisters/index/assets';
@@ -93,6 +97,93 @@ describe('metadata backfill', () => {
         expect(status(world, asset)).toBe(503);
         await backfillMeta(world.state, world.ports);
         expect(status(world, asset)).toBe(200);
+    });
+});
+
+describe('certification', () => {
+    it('a bucket upgraded from before certification backfills: a scan page, then bounded batches; 503 until certified', async () => {
+        const world = worldWithBuckets();
+        const assets = [await commit(world, bytes(3 * CHUNK + 5, 1)), await commit(world, bytes(10, 2)), await commit(world, bytes(2 * CHUNK, 3))];
+        const bucket = world.bucket(assets[0].bucket);
+        for (const asset of assets) expect(status(world, asset)).not.toBe(503);
+        // The module before: no certification maps at all.
+        bucket.certNodes = new MemoryMap(idIndexKey, bytesSerializer);
+        bucket.digests = new MemoryMap(idIndexKey, bytesSerializer);
+        bucket.certJobs = new MemoryMap(u64Key, bytesSerializer);
+        // What postUpgrade does: nothing per asset.
+        setUpCertification(bucket);
+        startBackfill(bucket);
+        expect(bucket.certNodes.len()).toBeLessThanOrEqual(12);
+        for (const asset of assets) expect(status(world, asset)).toBe(503);
+        let steps = 0;
+        while (step(bucket, { chunks: 2, bytes: 1 << 20 })) {
+            steps++;
+            // A step certifies at most 2 chunks: never more than one asset's worth published per step here.
+            expect(steps).toBeLessThan(20);
+        }
+        expect(steps).toBeGreaterThanOrEqual(3);
+        for (const asset of assets) expect(isPublished(bucket, asset.id), `asset ${asset.id}`).toBe(true);
+        expect(status(world, assets[0])).toBe(206);
+        expect(status(world, assets[1])).toBe(200);
+        // The chunk digests were read back once and kept.
+        expect(bucket.digests.len()).toBe(4 + 1 + 2);
+    });
+
+    it('a large asset is served (certified 503 meanwhile) once timer steps finish what the commit began', async () => {
+        const world = worldWithBuckets();
+        const asset = await commit(world, bytes(40 * CHUNK, 4));
+        const bucket = world.bucket(asset.bucket);
+        expect(status(world, asset)).toBe(503);
+        expect(bucket.certJobs.get(asset.id)).toEqual(Uint8Array.of(0, 0, 0, 16));
+        while (step(bucket)) {}
+        expect(status(world, asset)).toBe(206);
+    });
+
+    it('a chunk whose digest was not kept is hashed over several messages within the byte budget, to its true SHA-256', async () => {
+        const world = worldWithBuckets();
+        const data = bytes(3 * CHUNK + 5, 6);
+        const asset = await commit(world, data);
+        const bucket = world.bucket(asset.bucket);
+        // As after the in-canister fallback (or a bucket from before digests were kept): no digests, no tree.
+        bucket.certNodes = new MemoryMap(idIndexKey, bytesSerializer);
+        bucket.digests = new MemoryMap(idIndexKey, bytesSerializer);
+        bucket.certJobs = new MemoryMap(u64Key, bytesSerializer);
+        setUpCertification(bucket);
+        startBackfill(bucket);
+        const budget = Math.floor(CHUNK / 3 / 64) * 64;
+        let steps = 0;
+        let partials = 0;
+        while (step(bucket, { chunks: 8, bytes: budget })) {
+            steps++;
+            const job = bucket.certJobs.get(asset.id);
+            // A job longer than its chunk number carries the partial digest of a chunk hashed part way.
+            if (job !== undefined && job.length > 4) partials++;
+            expect(steps).toBeLessThan(40);
+        }
+        expect(partials).toBeGreaterThan(0);
+        expect(isPublished(bucket, asset.id)).toBe(true);
+        for (let i = 0; i < 4; i++) {
+            const chunk = data.subarray(i * CHUNK, Math.min(data.length, (i + 1) * CHUNK));
+            expect(Buffer.from(bucket.digests.get([asset.id, i])!).toString('hex')).toBe(createHash('sha256').update(chunk).digest('hex'));
+        }
+        expect(status(world, asset)).toBe(206);
+    });
+
+    it('a deletion takes the asset out of the tree in its first call; its map goes in batches', async () => {
+        const world = worldWithBuckets();
+        const asset = await commit(world, bytes(8 * CHUNK, 5));
+        const bucket = world.bucket(asset.bucket);
+        setUpCertification(bucket); // as the canister's init does
+        const root = certification(bucket).rootHash();
+        const nodes = bucket.certNodes.len();
+        unwrap(await deleteAsset(world.state, world.env(ALICE), world.ports, asset.id));
+        expect(isPublished(bucket, asset.id)).toBe(false);
+        expect(certification(bucket).rootHash()).not.toEqual(root);
+        expect(status(world, asset)).toBe(404);
+        let left = destroyResponses(bucket, asset.id, 10);
+        expect(left).toBeGreaterThan(0);
+        while (left > 0) left = destroyResponses(bucket, asset.id, 10);
+        expect(Number(bucket.certNodes.len())).toBeLessThan(Number(nodes) - 30);
     });
 });
 

@@ -11,7 +11,6 @@ import { registerBucket } from '../../../canisters/index/buckets';
 import { inspectIndexMessage } from '../../../canisters/index/inspect';
 import {
     assetAccess,
-    ciphertextSize,
     DERIVE_WINDOW_NS,
     deriveUserKey,
     DERIVES_PER_WINDOW,
@@ -22,13 +21,13 @@ import {
     setUploadEncryption,
     setVetKdKey,
     share,
-    unshare,
-    VETKD_KEYS,
-    type VetKdApi
+    unshare
 } from '../../../canisters/index/keys';
+import type { VetKdApi } from '../../../canisters/index/state';
 import { abortUpload, beginUpload, finishUpload } from '../../../canisters/index/uploads';
 import { assetUrl } from '../../../canisters/index/urls';
-import { ENCRYPTED_CONTENT_TYPE, type Asset, type AssetPage, type UploadEncryptionArgs } from '../../../shared/types';
+import { VETKD_DERIVE_KEY_FEES } from '../../../shared/management';
+import { ciphertextSize, ENCRYPTED_CONTENT_TYPE, type Asset, type AssetPage, type UploadEncryptionArgs } from '../../../shared/types';
 import { ADMIN, ALICE, BOB, bytes, split, unwrap, user, World } from './harness';
 
 const CHUNK = 256;
@@ -223,7 +222,7 @@ describe('vetKey derivations', () => {
         const w = world();
         const vetkd = new FakeVetKd();
         expect(unwrap(await deriveUserKey(w.state, w.env(ALICE), vetkd, tpk)).length).toBe(192);
-        expect(vetkd.calls).toEqual([{ method: 'deriveKey', key: 'dfx_test_key', input: ALICE.toUint8Array(), fee: VETKD_KEYS.dfx_test_key }]);
+        expect(vetkd.calls).toEqual([{ method: 'deriveKey', key: 'dfx_test_key', input: ALICE.toUint8Array(), fee: VETKD_DERIVE_KEY_FEES.dfx_test_key }]);
         expect(await deriveUserKey(w.state, w.env(ANONYMOUS), vetkd, tpk)).toMatchObject({ Err: { Unauthorized: expect.any(String) } });
         expect(await deriveUserKey(w.state, w.env(ALICE), vetkd, new Uint8Array(47))).toMatchObject({ Err: { InvalidArgument: expect.any(String) } });
         expect(vetkd.calls.length).toBe(1);
@@ -231,6 +230,9 @@ describe('vetKey derivations', () => {
         unwrap(await deriveUserKey(w.state, w.env(ALICE), vetkd, tpk));
         expect(vetkd.calls[1]).toMatchObject({ key: 'key_1', fee: 26_153_846_153n });
         expect(setVetKdKey(w.state, 'nope')).toMatchObject({ Err: { InvalidArgument: expect.any(String) } });
+        for (const inherited of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+            expect(setVetKdKey(w.state, inherited)).toMatchObject({ Err: { InvalidArgument: expect.any(String) } });
+        }
     });
 
     it('rate limits each principal per window; a failed derivation gives its slot back', async () => {
@@ -253,8 +255,8 @@ describe('vetKey derivations', () => {
         const w = new World({ index_cycles_reserve: 5_000_000_000_000n });
         unwrap(registerBucket(w.state, w.env(ADMIN), w.addBucket(), 10_000_000n, false));
         const vetkd = new FakeVetKd();
-        w.cycles = 5_000_000_000_000n + VETKD_KEYS.dfx_test_key - 1n;
-        expect(await deriveUserKey(w.state, w.env(ALICE), vetkd, tpk)).toMatchObject({ Err: { InsufficientCycles: { needed: VETKD_KEYS.dfx_test_key, available: VETKD_KEYS.dfx_test_key - 1n } } });
+        w.cycles = 5_000_000_000_000n + VETKD_DERIVE_KEY_FEES.dfx_test_key - 1n;
+        expect(await deriveUserKey(w.state, w.env(ALICE), vetkd, tpk)).toMatchObject({ Err: { InsufficientCycles: { needed: VETKD_DERIVE_KEY_FEES.dfx_test_key, available: VETKD_DERIVE_KEY_FEES.dfx_test_key - 1n } } });
         expect(vetkd.calls).toEqual([]);
         w.cycles += 1n;
         unwrap(await deriveUserKey(w.state, w.env(ALICE), vetkd, tpk));

@@ -16,12 +16,12 @@ import {
     importDataKey,
     newFileSecrets,
     plaintextChunkSize,
-    TAG_BYTES,
     unwrapDataKey,
     wrapDataKey
 } from '../../../client/encryption';
 import { DecryptionError } from '../../../client/errors';
 import { bytesSource } from '../../../client/source';
+import { ENCRYPTION_TAG_BYTES } from '../../../shared/types';
 
 const CHUNK = 256;
 
@@ -81,7 +81,7 @@ describe('chunk format', () => {
         await expect(decryptAll(key, noncePrefix, [chunks[0], chunks[1], chunks[2].subarray(0, 100)])).rejects.toBeInstanceOf(DecryptionError);
         // An empty file is one tag: dropping it is no empty file either.
         const empty = await encryptAll(new Uint8Array());
-        expect(empty.chunks[0].length).toBe(TAG_BYTES);
+        expect(empty.chunks[0].length).toBe(ENCRYPTION_TAG_BYTES);
         expect(await decryptAll(empty.key, empty.noncePrefix, empty.chunks)).toEqual(new Uint8Array());
         await expect(decryptChunk(empty.key, empty.noncePrefix, 0, 1, new Uint8Array())).rejects.toBeInstanceOf(DecryptionError);
     });
