@@ -39,6 +39,14 @@ export const TRANSPORT_PUBLIC_KEY_BYTES = 48;
 /** vetKey derivations per principal per window (each costs the index the vetKD fee). */
 export const DERIVES_PER_WINDOW = 10;
 export const DERIVE_WINDOW_NS = 3_600_000_000_000n;
+/**
+ * vetKey derivations the index pays for per window across all principals: one user with many identities
+ * (each under its own limit) cannot spend the index's cycles down to its reserve, stalling bucket top-ups
+ * and creation for everyone. 100 an hour is 1 T cycles at the test keys' fee, 2.6 T with `key_1`.
+ */
+export const INDEX_DERIVES_PER_WINDOW = 100;
+/** The keyUsers entry counting every derivation (the anonymous principal never derives: it is refused first). */
+const ALL_USERS = Principal.anonymous();
 /** Longest-lived URL token a reader gets (`asset_url`): readers fetch ciphertext with it, so unsharing ends that soon after. */
 export const READER_URL_TTL_SECONDS = 3600;
 /** Asset ids per shared-with page. */
@@ -284,6 +292,12 @@ export async function deriveUserKey(state: IndexState, env: Env, vetkd: VetKdApi
         user.derived = 0;
     }
     if (user.derived >= DERIVES_PER_WINDOW) return { Err: { RateLimited: { what: 'vetKey derivations', retry_at: user.window_start + DERIVE_WINDOW_NS } } };
+    const all = userRecord(k, ALL_USERS);
+    if (env.now - all.window_start >= DERIVE_WINDOW_NS) {
+        all.window_start = env.now;
+        all.derived = 0;
+    }
+    if (all.derived >= INDEX_DERIVES_PER_WINDOW) return { Err: { RateLimited: { what: 'vetKey derivations (all users)', retry_at: all.window_start + DERIVE_WINDOW_NS } } };
     const reserve = getConfig(state).index_cycles_reserve;
     const balance = env.cycles();
     if (balance < reserve + fee) {
@@ -292,14 +306,18 @@ export async function deriveUserKey(state: IndexState, env: Env, vetkd: VetKdApi
     // Counted before the call, so concurrent calls cannot overrun the limit while it is in flight.
     user.derived += 1;
     k.keyUsers.insert(env.caller, { user });
+    all.derived += 1;
+    k.keyUsers.insert(ALL_USERS, { user: all });
     try {
         const encrypted = await vetkd.deriveKey(name, env.caller.toUint8Array(), ENCRYPTION_CONTEXT, transportPublicKey, fee);
         return { Ok: encrypted };
     } catch (error) {
-        const after = userRecord(k, env.caller);
-        if (after.window_start === user.window_start && after.derived > 0) {
-            after.derived -= 1;
-            k.keyUsers.insert(env.caller, { user: after });
+        for (const [who, counted] of [[env.caller, user], [ALL_USERS, all]] as const) {
+            const after = userRecord(k, who);
+            if (after.window_start === counted.window_start && after.derived > 0) {
+                after.derived -= 1;
+                k.keyUsers.insert(who, { user: after });
+            }
         }
         return { Err: { Busy: `vetkd_derive_key failed: ${error instanceof Error ? error.message : String(error)}; retry later` } };
     }

@@ -14,6 +14,7 @@ import {
     DERIVE_WINDOW_NS,
     deriveUserKey,
     DERIVES_PER_WINDOW,
+    INDEX_DERIVES_PER_WINDOW,
     ENCRYPTION_CONTEXT,
     encryptionPublicKey,
     listSharedWithMe,
@@ -249,6 +250,22 @@ describe('vetKey derivations', () => {
         unwrap(await deriveUserKey(w.state, w.env(BOB), vetkd, tpk));
         w.now += DERIVE_WINDOW_NS;
         unwrap(await deriveUserKey(w.state, w.env(ALICE), vetkd, tpk));
+    });
+
+    it('bounds what all principals together spend on derivations per window: many identities cannot drain the index', async () => {
+        const w = world();
+        const vetkd = new FakeVetKd();
+        // Each identity stays under its own limit; together they reach the index-wide one.
+        let n = 0;
+        for (let seed = 1000; n < INDEX_DERIVES_PER_WINDOW; seed++) {
+            for (let i = 0; i < DERIVES_PER_WINDOW && n < INDEX_DERIVES_PER_WINDOW; i++, n++) unwrap(await deriveUserKey(w.state, w.env(user(seed)), vetkd, tpk));
+        }
+        const refused = await deriveUserKey(w.state, w.env(user(999_999)), vetkd, tpk);
+        expect(refused).toEqual({ Err: { RateLimited: { what: 'vetKey derivations (all users)', retry_at: w.now + DERIVE_WINDOW_NS } } });
+        // Refused before any call: the index paid for exactly the admitted derivations.
+        expect(vetkd.calls.length).toBe(INDEX_DERIVES_PER_WINDOW);
+        w.now += DERIVE_WINDOW_NS;
+        unwrap(await deriveUserKey(w.state, w.env(user(999_999)), vetkd, tpk));
     });
 
     it('never spends below the index reserve: refused calls call nothing', async () => {
