@@ -13,7 +13,7 @@
 import type { Principal } from '@dfinity/principal';
 
 import type { Asset, HttpRequest, HttpResponse } from '../shared/types';
-import { IntegrityError, NotSharedError, UnauthorizedError } from './errors';
+import { AssetNotFoundError, IntegrityError, NotSharedError, UnauthorizedError } from './errors';
 import type { VerifyResponse } from './node_io';
 
 /** How many times one chunk is fetched before a verification failure is final. */
@@ -37,13 +37,19 @@ export interface CertifiedChunkSource {
     principal: Principal;
     /** Nanoseconds since the epoch; default: the local clock. */
     now?: () => bigint;
+    /**
+     * Reads a chunk the bucket does not serve over HTTP yet (its certified 503: a large asset is certified
+     * by timers for a while after its commit); such a chunk is covered by the whole-file SHA-256 only.
+     */
+    uncertified: (chunk: number) => Promise<Uint8Array>;
 }
 
 /**
  * A reader of `asset`'s chunks that returns a chunk only once its response verified, re-fetching a chunk
  * that does not up to {@link CHUNK_ATTEMPTS} times in all.
  * @throws (from the reader) {@link IntegrityError} naming the chunk when no attempt verified;
- *   {@link NotSharedError} / {@link UnauthorizedError} when the bucket refuses the token (403)
+ *   {@link NotSharedError} / {@link UnauthorizedError} when the bucket refuses the token (403);
+ *   {@link AssetNotFoundError} when the asset is gone (a certified 404)
  */
 export function certifiedChunkReader(source: CertifiedChunkSource): (chunk: number) => Promise<Uint8Array> {
     const { asset, path } = source;
@@ -72,6 +78,8 @@ export function certifiedChunkReader(source: CertifiedChunkSource): (chunk: numb
                 continue;
             }
             // Certified, so what it says is the bucket's own answer: a refusal is final, not corruption.
+            if (response.status_code === 503) return source.uncertified(chunk);
+            if (response.status_code === 404) throw new AssetNotFoundError(asset.id);
             if (response.status_code === 403) {
                 throw asset.owner.toText() === source.principal.toText()
                     ? new UnauthorizedError(`The bucket refused the download token for asset ${asset.id}: download it again for a fresh one.`)

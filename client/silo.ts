@@ -514,11 +514,13 @@ export class SiloClient {
         const asset = opened?.asset ?? found;
         const bucket = this.bucket(asset.bucket);
         const failures = { count: 0 };
-        const readChunk =
-            (await this.certifiedReader(asset, bucket, opened !== undefined, options, failures)) ??
-            (opened && 'private' in asset.visibility && asset.owner.toText() !== this.principal.toText()
-                ? await tokenChunkReader(this.index, bucket, asset, this.principal)
-                : (index: number) => this.attempt<Uint8Array>(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures));
+        // A reader of someone else's encrypted private asset reads chunks over HTTP with a token (made on first use).
+        let tokenReader: Promise<(chunk: number) => Promise<Uint8Array>> | undefined;
+        const uncertified =
+            opened && 'private' in asset.visibility && asset.owner.toText() !== this.principal.toText()
+                ? async (index: number) => (await (tokenReader ??= tokenChunkReader(this.index, bucket, asset, this.principal)))(index)
+                : (index: number) => this.attempt<Uint8Array>(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures);
+        const readChunk = (await this.certifiedReader(asset, bucket, uncertified, opened !== undefined, options, failures)) ?? uncertified;
         const concurrency = options.concurrency ?? 4;
         const total = Number(opened?.info.plaintext_size ?? asset.size);
         const report = reporter(options.onProgress, total);
@@ -579,7 +581,7 @@ export class SiloClient {
      * the transport knows the network's root key and the platform has the verifier; else undefined. A
      * private asset's token comes from the index once per download (owner, or reader of an encrypted asset).
      */
-    private async certifiedReader(asset: Asset, bucket: Service, encrypted: boolean, options: DownloadOptions, failures: { count: number }): Promise<((chunk: number) => Promise<Uint8Array>) | undefined> {
+    private async certifiedReader(asset: Asset, bucket: Service, uncertified: (chunk: number) => Promise<Uint8Array>, encrypted: boolean, options: DownloadOptions, failures: { count: number }): Promise<((chunk: number) => Promise<Uint8Array>) | undefined> {
         const rootKey = this.transport.rootKey?.();
         if (rootKey === undefined || asset.chunk_count === 0) return undefined;
         const verify = await responseVerifier();
@@ -597,6 +599,7 @@ export class SiloClient {
             rootKey,
             verify,
             principal: this.principal,
+            uncertified,
             httpRequest: (request) => this.attempt<HttpResponse>(options.retry, options.signal, async () => ({ Ok: await bucket.http_request(request) }), failures)
         });
     }
