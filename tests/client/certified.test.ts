@@ -88,21 +88,33 @@ describe('per-chunk certified downloads over the HTTP interface', () => {
         tamper = new Tampering(await AgentTransport.create({ host: server.url, identity: alice, fetchRootKey: true }));
         silo = new SiloClient({ transport: tamper, indexId });
         const data = bytes(5 * CHUNK + 321, 7);
-        publicFile = { asset: await silo.upload(data, { chunkSize: CHUNK, name: 'public.bin', visibility: { public: null } }), data };
+        publicFile = { asset: await silo.upload(data, { chunkSize: CHUNK, name: 'public.bin', visibility: 'public' }), data };
         const secret = bytes(3 * CHUNK + 5, 8);
-        privateFile = { asset: await silo.upload(secret, { chunkSize: CHUNK, name: 'private.bin', visibility: { private: null } }), data: secret };
+        privateFile = { asset: await silo.upload(secret, { chunkSize: CHUNK, name: 'private.bin', visibility: 'private' }), data: secret };
     }, 120_000);
     afterAll(async () => {
         expect(await server?.stop(), server?.stderr()).toBe(0);
     });
 
     it('fetches every chunk of a public and a private file as a verified certified response', async () => {
+        expect(publicFile.asset.visibility).toEqual({ public: null });
+        expect(privateFile.asset.visibility).toEqual({ private: null });
         tamper.ranges.length = 0;
         expect(await silo.download(publicFile.asset.id)).toEqual(publicFile.data);
         expect([...tamper.ranges].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5].map((i) => i * CHUNK));
         tamper.ranges.length = 0;
         expect(await silo.download(privateFile.asset.id)).toEqual(privateFile.data);
         expect([...tamper.ranges].sort((a, b) => a - b)).toEqual([0, 1, 2, 3].map((i) => i * CHUNK));
+    });
+
+    it('an encrypted file: the verified ciphertext chunks are decrypted', async () => {
+        const plain = bytes(3 * CHUNK, 9);
+        const sealed = await silo.upload(plain, { encrypt: true, chunkSize: CHUNK, name: 'sealed.bin' });
+        tamper.ranges.length = 0;
+        tamper.corrupt = { start: CHUNK, times: 1 };
+        expect(await silo.download(sealed.id)).toEqual(plain);
+        expect(tamper.corrupt.times).toBe(0);
+        expect([...tamper.ranges].sort((a, b) => a - b)).toEqual([0, 1, 1, 2, 3].map((i) => i * CHUNK));
     });
 
     it('detects a corrupted chunk on arrival and fetches it again', async () => {
