@@ -82,3 +82,11 @@ export async function fileSink(path: string): Promise<DownloadSink & { finish(ok
         }
     };
 }
+
+/** `@dfinity/response-verification`'s checker (Node build, its Wasm loaded synchronously on first use). */
+export type VerifyResponse = (typeof import('@dfinity/response-verification'))['verifyRequestResponsePair'];
+
+export async function responseVerifier(): Promise<VerifyResponse | undefined> {
+    const { createRequire } = await import('node:module');
+    return (createRequire(import.meta.url)('@dfinity/response-verification') as typeof import('@dfinity/response-verification')).verifyRequestResponsePair;
+}

@@ -13,6 +13,7 @@ import type {
     BucketInfo,
     Config,
     EncryptionInfo,
+    HttpResponse,
     Result,
     SessionInfo,
     Stats,
@@ -41,7 +42,8 @@ import {
 import { chunkSizeProblem } from './chunk_size';
 import { contentTypeFor } from './content_type';
 import type { DownloadSink } from './io';
-import { fileSink } from './node_io';
+import { fileSink, responseVerifier } from './node_io';
+import { certifiedChunkReader } from './certified';
 import { hashSource, nextTurn, type SourceInput, toSource, type UploadSource, YIELD_EVERY_MS } from './source';
 import type { Transport } from './transport';
 import { type AssetUrlOptions, gatewayUrl } from './urls';
@@ -512,10 +514,13 @@ export class SiloClient {
         const asset = opened?.asset ?? found;
         const bucket = this.bucket(asset.bucket);
         const failures = { count: 0 };
-        const readChunk =
+        // A reader of someone else's encrypted private asset reads chunks over HTTP with a token (made on first use).
+        let tokenReader: Promise<(chunk: number) => Promise<Uint8Array>> | undefined;
+        const uncertified =
             opened && 'private' in asset.visibility && asset.owner.toText() !== this.principal.toText()
-                ? await tokenChunkReader(this.index, bucket, asset, this.principal)
+                ? async (index: number) => (await (tokenReader ??= tokenChunkReader(this.index, bucket, asset, this.principal)))(index)
                 : (index: number) => this.attempt<Uint8Array>(options.retry, options.signal, () => bucket.get_chunk(asset.id, index), failures);
+        const readChunk = (await this.certifiedReader(asset, bucket, uncertified, opened !== undefined, options, failures)) ?? uncertified;
         const concurrency = options.concurrency ?? 4;
         const total = Number(opened?.info.plaintext_size ?? asset.size);
         const report = reporter(options.onProgress, total);
@@ -569,6 +574,34 @@ export class SiloClient {
         }
         if (buffer !== undefined) return buffer;
         return typeof destination === 'string' ? { path: destination, asset } : { asset };
+    }
+
+    /**
+     * Reads chunks as certified `http_request` responses verified one by one (client/certified.ts), when
+     * the transport knows the network's root key and the platform has the verifier; else undefined. A
+     * private asset's token comes from the index once per download (owner, or reader of an encrypted asset).
+     */
+    private async certifiedReader(asset: Asset, bucket: Service, uncertified: (chunk: number) => Promise<Uint8Array>, encrypted: boolean, options: DownloadOptions, failures: { count: number }): Promise<((chunk: number) => Promise<Uint8Array>) | undefined> {
+        const rootKey = this.transport.rootKey?.();
+        if (rootKey === undefined || asset.chunk_count === 0) return undefined;
+        const verify = await responseVerifier();
+        if (verify === undefined) return undefined;
+        let path = `/a/${asset.id}`;
+        if ('private' in asset.visibility) {
+            const url = await this.attempt<AssetUrl>(options.retry, options.signal, () => this.index.asset_url(asset.id, [3600])).catch((error) => {
+                throw encrypted && error instanceof UnauthorizedError ? new NotSharedError(asset.id, this.principal) : error;
+            });
+            path = url.path;
+        }
+        return certifiedChunkReader({
+            asset,
+            path,
+            rootKey,
+            verify,
+            principal: this.principal,
+            uncertified,
+            httpRequest: (request) => this.attempt<HttpResponse>(options.retry, options.signal, async () => ({ Ok: await bucket.http_request(request) }), failures)
+        });
     }
 
     /**

@@ -19,6 +19,12 @@ export interface Transport {
      * rejects (unreachable canister, trap, network failure) throws a {@link TransportError}.
      */
     actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T;
+    /**
+     * The network's root key (DER), which certified query replies verify against; absent (or returning
+     * `undefined`) when the transport cannot supply one. Downloads then check each chunk against its
+     * certified response only if it is present, and the whole file's SHA-256 always.
+     */
+    rootKey?(): Uint8Array | undefined;
 }
 
 /**
@@ -127,6 +133,11 @@ export class AgentTransport implements Transport {
         const { Actor, HttpAgent } = await import('@dfinity/agent');
         const agent = await HttpAgent.create({ host: options.host, identity: options.identity, shouldFetchRootKey: options.fetchRootKey ?? false });
         return new AgentTransport(agent, Actor.createActor.bind(Actor), await agent.getPrincipal());
+    }
+
+    /** The agent's root key: the IC's, or the local replica's when `fetchRootKey` was set. */
+    rootKey(): Uint8Array | undefined {
+        return this.agent.rootKey ?? undefined;
     }
 
     actor<T>(idlFactory: IDL.InterfaceFactory, canisterId: Principal): T {
