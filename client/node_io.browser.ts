@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from './errors';
 import type { UploadSource } from './io';
+import type { VerifyResponse } from './node_io';
 
 const browserOnly = (what: string): InvalidArgumentError =>
     new InvalidArgumentError(`${what} needs Node.js; in a browser, upload a File, Blob or Uint8Array and download to memory.`);
@@ -21,9 +22,20 @@ export async function fileSink(_path: string): Promise<never> {
 }
 
 /**
- * No verifier in browser bundles yet: the package's web build needs its Wasm fetched and initialised
- * first. Downloads in a page fall back to the whole-file SHA-256 check.
+ * The verifier of `@dfinity/response-verification`'s web build, once its Wasm (`web_bg.wasm`, fetched
+ * next to the script that bundles this module: a bundler that understands `new URL(…, import.meta.url)`
+ * emits it; the web app's build copies it into web/dist) is compiled and initialised. The page needs
+ * `'wasm-unsafe-eval'` in its CSP's script-src and the file served as `application/wasm`. When the Wasm
+ * cannot be loaded, undefined: downloads fall back to the whole-file SHA-256 check.
  */
-export async function responseVerifier(): Promise<undefined> {
-    return undefined;
+export function responseVerifier(): Promise<VerifyResponse | undefined> {
+    verifier ??= import('@dfinity/response-verification')
+        .then(async (module) => {
+            await module.default();
+            return module.verifyRequestResponsePair;
+        })
+        .catch(() => undefined);
+    return verifier;
 }
+
+let verifier: Promise<VerifyResponse | undefined> | undefined;

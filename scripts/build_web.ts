@@ -1,8 +1,11 @@
 /**
  * Builds the web app (web/) into web/dist (what `silo start` serves): index.html, app.js (the page and the Silo client library,
- * bundled for browsers by esbuild) and app.css. Skipped when no input changed since the last build.
+ * bundled for browsers by esbuild), app.css, and web_bg.wasm: the response verifier's Wasm, which the
+ * bundle fetches next to app.js (`new URL('web_bg.wasm', import.meta.url)` in @dfinity/response-verification's
+ * web build) to check each downloaded chunk's certification. Skipped when no input changed since the last build.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 
 import type { BuildOptions } from 'esbuild';
@@ -37,7 +40,7 @@ function inputHash(): string {
 export async function buildWeb(log: (line: string) => void = console.log): Promise<'built' | 'cached'> {
     const stamp = join(webOutDir, 'inputs.sha256');
     const wanted = inputHash();
-    if (existsSync(join(webOutDir, 'app.js')) && existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) {
+    if (existsSync(join(webOutDir, 'app.js')) && existsSync(join(webOutDir, 'web_bg.wasm')) && existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) {
         log(`cached ${relative(root, webOutDir)}/`);
         return 'cached';
     }
@@ -47,6 +50,7 @@ export async function buildWeb(log: (line: string) => void = console.log): Promi
     copyFileSync(join(root, 'web', 'index.html'), join(webOutDir, 'index.html'));
     copyFileSync(join(root, 'web', 'app.css'), join(webOutDir, 'app.css'));
     copyFileSync(join(root, 'web', 'favicon.svg'), join(webOutDir, 'favicon.svg'));
+    copyFileSync(createRequire(import.meta.url).resolve('@dfinity/response-verification/dist/web/web_bg.wasm'), join(webOutDir, 'web_bg.wasm'));
     writeFileSync(stamp, wanted);
     log(`built  ${relative(root, webOutDir)}/`);
     return 'built';
