@@ -7,8 +7,9 @@
  * cannot make the client hash a whole file before noticing.
  *
  * Used by `SiloClient.download` when its transport knows the network's root key (`AgentTransport`) and
- * the platform has the verifier (Node). Otherwise (the embedded `ReplicaTransport`, whose in-process
- * queries need no proof, and browser bundles) only the end-of-download SHA-256 check applies.
+ * the platform has the verifier (Node's build, or in a browser the web build once its Wasm loads).
+ * Otherwise (the embedded `ReplicaTransport`, whose in-process queries need no proof, or a page where the
+ * Wasm cannot be fetched) only the end-of-download SHA-256 check applies.
  */
 import type { Principal } from '@dfinity/principal';
 
@@ -30,6 +31,12 @@ export interface CertifiedChunkSource {
     httpRequest: (request: HttpRequest) => Promise<HttpResponse>;
     /** The asset's path, `/a/<id>`, with `?token=…` for a private asset. */
     path: string;
+    /**
+     * A private asset's fresh path (a new token from the index's `asset_url`): asked for when the bucket
+     * answers a chunk with its certified 403, as when a download outlasts its token. The chunk is then
+     * fetched once more with it; a second 403 is final. Concurrent refusals share one refresh.
+     */
+    refreshPath?: () => Promise<string>;
     /** The network's root key (DER), what certificates are signed with. */
     rootKey: Uint8Array;
     verify: VerifyResponse;
@@ -52,15 +59,35 @@ export interface CertifiedChunkSource {
  *   {@link AssetNotFoundError} when the asset is gone (a certified 404)
  */
 export function certifiedChunkReader(source: CertifiedChunkSource): (chunk: number) => Promise<Uint8Array> {
-    const { asset, path } = source;
+    const { asset } = source;
+    let path = source.path;
+    let refreshing: Promise<string> | undefined;
+    // The path after `stale` was refused: a chunk refused with an older token than the current one just retries.
+    const refresh = (stale: string): Promise<string> => {
+        if (path !== stale) return Promise.resolve(path);
+        refreshing ??= source.refreshPath!().then(
+            (fresh) => {
+                path = fresh;
+                refreshing = undefined;
+                return fresh;
+            },
+            (error: unknown) => {
+                refreshing = undefined;
+                throw error;
+            }
+        );
+        return refreshing;
+    };
     const size = Number(asset.size);
     const now = source.now ?? (() => BigInt(Date.now()) * 1_000_000n);
     return async (chunk) => {
         const start = chunk * asset.chunk_size;
         const end = Math.min(start + asset.chunk_size, size) - 1;
         let problem = '';
+        let url = path;
+        let refreshed = false;
         for (let attempt = 1; attempt <= CHUNK_ATTEMPTS; attempt++) {
-            const request: HttpRequest = { method: 'GET', url: path, headers: [['Range', `bytes=${start}-`]], body: new Uint8Array(), certificate_version: [MIN_VERSION] };
+            const request: HttpRequest = { method: 'GET', url, headers: [['Range', `bytes=${start}-`]], body: new Uint8Array(), certificate_version: [MIN_VERSION] };
             const response = await source.httpRequest(request);
             const body = new Uint8Array(response.body);
             try {
@@ -80,6 +107,13 @@ export function certifiedChunkReader(source: CertifiedChunkSource): (chunk: numb
             // Certified, so what it says is the bucket's own answer: a refusal is final, not corruption.
             if (response.status_code === 503) return source.uncertified(chunk);
             if (response.status_code === 404) throw new AssetNotFoundError(asset.id);
+            if (response.status_code === 403 && source.refreshPath !== undefined && !refreshed) {
+                // The token may have expired mid-download: one fresh token, and this fetch does not count as an attempt.
+                refreshed = true;
+                url = await refresh(url);
+                attempt--;
+                continue;
+            }
             if (response.status_code === 403) {
                 throw asset.owner.toText() === source.principal.toText()
                     ? new UnauthorizedError(`The bucket refused the download token for asset ${asset.id}: download it again for a fresh one.`)

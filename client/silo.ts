@@ -579,23 +579,26 @@ export class SiloClient {
     /**
      * Reads chunks as certified `http_request` responses verified one by one (client/certified.ts), when
      * the transport knows the network's root key and the platform has the verifier; else undefined. A
-     * private asset's token comes from the index once per download (owner, or reader of an encrypted asset).
+     * private asset's token comes from the index at the start of a download (owner, or reader of an encrypted
+     * asset), and again if the bucket refuses it mid-download.
      */
     private async certifiedReader(asset: Asset, bucket: Service, uncertified: (chunk: number) => Promise<Uint8Array>, encrypted: boolean, options: DownloadOptions, failures: { count: number }): Promise<((chunk: number) => Promise<Uint8Array>) | undefined> {
         const rootKey = this.transport.rootKey?.();
         if (rootKey === undefined || asset.chunk_count === 0) return undefined;
         const verify = await responseVerifier();
         if (verify === undefined) return undefined;
-        let path = `/a/${asset.id}`;
-        if ('private' in asset.visibility) {
+        const priv = 'private' in asset.visibility;
+        const tokenPath = async (): Promise<string> => {
             const url = await this.attempt<AssetUrl>(options.retry, options.signal, () => this.index.asset_url(asset.id, [3600])).catch((error) => {
                 throw encrypted && error instanceof UnauthorizedError ? new NotSharedError(asset.id, this.principal) : error;
             });
-            path = url.path;
-        }
+            return url.path;
+        };
         return certifiedChunkReader({
             asset,
-            path,
+            path: priv ? await tokenPath() : `/a/${asset.id}`,
+            // A download that outlasts its token (an hour) gets a fresh one on the bucket's 403.
+            refreshPath: priv ? tokenPath : undefined,
             rootKey,
             verify,
             principal: this.principal,

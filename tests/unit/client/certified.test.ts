@@ -2,7 +2,7 @@
  * The certified chunk reader's decisions, with a stand-in verifier (the real one, against a real
  * certificate, is exercised in tests/client/certified.test.ts): what verifies and is the chunk asked for
  * is returned; what does not is fetched again, then fails naming the chunk; the bucket's certified
- * refusals (403, 404) are final, and its certified 503 (asset still being certified) falls back.
+ * refusals (403, 404) are final (a 403 after one fresh token, for a private download that outlasts its token), and its certified 503 (asset still being certified) falls back.
  */
 import { Principal } from '@dfinity/principal';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ function chunkResponse(request: HttpRequest): HttpResponse {
     return { status_code: 206, headers: [['Content-Range', `bytes ${start}-${end}/250`]], body: new Uint8Array(end - start + 1).fill(start / 100 + 1), upgrade: [], streaming_strategy: [] } as unknown as HttpResponse;
 }
 
-function reader(answer: (request: HttpRequest, call: number) => HttpResponse, verifies: (call: number) => boolean, principal = owner) {
+function reader(answer: (request: HttpRequest, call: number) => HttpResponse, verifies: (call: number) => boolean, principal = owner, refreshPath?: () => Promise<string>) {
     const calls: string[] = [];
     const fallbacks: number[] = [];
     const verify = ((_request: unknown, _response: unknown, _id: unknown, now: bigint) => {
@@ -33,6 +33,7 @@ function reader(answer: (request: HttpRequest, call: number) => HttpResponse, ve
     const read = certifiedChunkReader({
         asset,
         path: '/a/9?token=t',
+        refreshPath,
         rootKey: new Uint8Array(1),
         verify,
         principal,
@@ -79,5 +80,30 @@ describe('certifiedChunkReader', () => {
         expect(await preparing.read(1)).toEqual(new Uint8Array([42]));
         expect(preparing.fallbacks).toEqual([1]);
         expect(preparing.calls).toHaveLength(1);
+    });
+
+    it('on a 403 (a token that expired mid-download), fetches one fresh token and retries the chunk with it', async () => {
+        const expired = (request: HttpRequest) => (request.url.endsWith('token=t') ? ({ status_code: 403, headers: [], body: new Uint8Array() } as unknown as HttpResponse) : chunkResponse(request));
+        let refreshes = 0;
+        const fresh = async () => {
+            refreshes++;
+            await new Promise((r) => setTimeout(r, 5));
+            return '/a/9?token=u';
+        };
+        const { read, calls } = reader(expired, () => true, owner, fresh);
+        // Two chunks refused at once share one refresh; a later chunk uses the fresh token from the start.
+        expect(await Promise.all([read(0), read(1)])).toEqual([new Uint8Array(100).fill(1), new Uint8Array(100).fill(2)]);
+        expect(await read(2)).toEqual(new Uint8Array(50).fill(3));
+        expect(refreshes).toBe(1);
+        expect(calls).toEqual(['/a/9?token=t bytes=0-', '/a/9?token=t bytes=100-', '/a/9?token=u bytes=0-', '/a/9?token=u bytes=100-', '/a/9?token=u bytes=200-']);
+        // A refusal of the fresh token too is final: one refresh per chunk, then the typed error.
+        refreshes = 0;
+        const refused = reader(() => ({ status_code: 403, headers: [], body: new Uint8Array() }) as unknown as HttpResponse, () => true, owner, fresh);
+        await expect(refused.read(0)).rejects.toThrow(UnauthorizedError);
+        expect(refused.calls).toEqual(['/a/9?token=t bytes=0-', '/a/9?token=u bytes=0-']);
+        expect(refreshes).toBe(1);
+        // An index that no longer hands out a token (unshared meanwhile) fails the chunk with its error.
+        const gone = reader(() => ({ status_code: 403, headers: [], body: new Uint8Array() }) as unknown as HttpResponse, () => true, other, () => Promise.reject(new NotSharedError(9n, other)));
+        await expect(gone.read(0)).rejects.toThrow(NotSharedError);
     });
 });
