@@ -8,3 +8,15 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
     }
     return out;
 }
+
+/** Unsigned LEB128 of a non-negative integer below 2^53 (Candid lengths, certified status codes). */
+export function leb128(value: number): Uint8Array {
+    const out: number[] = [];
+    do {
+        let b = value & 0x7f;
+        value = Math.floor(value / 128);
+        if (value !== 0) b |= 0x80;
+        out.push(b);
+    } while (value !== 0);
+    return Uint8Array.from(out);
+}

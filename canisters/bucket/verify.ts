@@ -17,6 +17,7 @@
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
+import { leb128 } from '../../shared/bytes';
 import { expectedChunkLength } from '../../shared/constants';
 import { encodeState, initialState, SHA256_DIGEST_BYTES, SHA256_STATE_BYTES } from '../../shared/sha256';
 import type { KvMap } from '../../shared/stable';
@@ -211,21 +212,11 @@ function requeueIfUnverified(state: BucketState, v: VerifyState, sessionId: bigi
 /** Candid `(blob, blob)` header: one type (vec nat8), two arguments of it. */
 const ARG_HEADER = Uint8Array.of(0x44, 0x49, 0x44, 0x4c, 0x01, 0x6d, 0x7b, 0x02, 0x00, 0x00);
 
-function leb(value: number): number[] {
-    const out: number[] = [];
-    do {
-        let b = value & 0x7f;
-        value = Math.floor(value / 128);
-        if (value !== 0) b |= 0x80;
-        out.push(b);
-    } while (value !== 0);
-    return out;
-}
 
 /** The verifier's argument `(state, bytes of the chunk)`, the chunk read straight from the pieces into it. */
 function verifierArg(state: BucketState, session: BucketSession, index: number, hashState: Uint8Array): Uint8Array {
     const length = expectedChunkLength(session, index);
-    const head = [...ARG_HEADER, ...leb(hashState.length), ...hashState, ...leb(length)];
+    const head = [...ARG_HEADER, ...leb128(hashState.length), ...hashState, ...leb128(length)];
     const arg = new Uint8Array(head.length + length);
     arg.set(head, 0);
     let at = head.length;

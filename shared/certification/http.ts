@@ -15,7 +15,7 @@
  * body and every header; the query string is not certified, so `?download` (which changes
  * `Content-Disposition`) has its own certified variant of each response.
  */
-import { concatBytes } from '../bytes';
+import { concatBytes, leb128 } from '../bytes';
 import { sha256 } from '../sha256';
 import { base64, encodePath, encodeTree, type HashTree } from '../certification';
 import { forkHash, labeledHash, leafHash, MerkleMap, type NodeStore } from './tree';
@@ -45,17 +45,6 @@ const WILD = utf8('<*>');
 const EXACT = utf8('<$>');
 const NO_REQUEST = new Uint8Array(0);
 const EMPTY_LEAF = leafHash(new Uint8Array(0));
-
-function leb128(value: number): Uint8Array {
-    const out: number[] = [];
-    do {
-        let b = value & 0x7f;
-        value = Math.floor(value / 128);
-        if (value !== 0) b |= 0x80;
-        out.push(b);
-    } while (value !== 0);
-    return Uint8Array.from(out);
-}
 
 function compare(a: Uint8Array, b: Uint8Array): number {
     for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
