@@ -36,8 +36,8 @@ function dfxTargets(dfxRoot: string): Target[] {
         .map(([name, c]) => ({
             dfxRoot,
             name,
-            // A canister depends on the folder of its entry point and on shared/ (and on the Azle version).
-            inputs: [dirname(join(dfxRoot, c.main!)), join(root, 'shared')],
+            // A canister depends on the folder of its entry point, on canisters/runtime/ and shared/ (and on the Azle version).
+            inputs: [dirname(join(dfxRoot, c.main!)), join(root, 'canisters', 'runtime'), join(root, 'shared')],
             env: c.silo_build_env ?? {},
             candid: c.candid !== undefined && !c.candid.startsWith('.azle/') ? join(dfxRoot, c.candid) : undefined
         }));

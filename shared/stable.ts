@@ -7,6 +7,8 @@
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { decodeCandid, encodeCandid, prepareCandid } from './candid_codec';
+
 export interface Serializer<T> {
     toBytes(value: T): Uint8Array;
     fromBytes(bytes: Uint8Array): T;
@@ -121,9 +123,12 @@ export const u64ListSerializer: Serializer<bigint[]> = {
 
 /** Records are stored as Candid: self-describing, so later layouts can add optional fields. */
 export function candidSerializer<T>(type: IDL.Type): Serializer<T> {
+    // One list for the serializer's lifetime, its table built now: the codec keeps tables per list.
+    const types = [type];
+    prepareCandid(types);
     return {
-        toBytes: (value) => new Uint8Array(IDL.encode([type], [value])),
-        fromBytes: (bytes) => IDL.decode([type], bytes)[0] as T
+        toBytes: (value) => encodeCandid(types, [value]),
+        fromBytes: (bytes) => decodeCandid(types, bytes)[0] as T
     };
 }
 

@@ -2,11 +2,12 @@
  * Silo bucket canister: holds chunks in a StableBTreeMap, in 64 KiB pieces. Clients write their
  * session's chunks here directly; the index (its only privileged caller) opens, seals, verifies, commits and deletes sessions.
  */
-import { IDL } from '@dfinity/candid';
-import { call, certifiedDataSet, dataCertificate, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, query, setTimer, StableBTreeMap, time, trap, update } from 'azle';
+import { call, certifiedDataSet, dataCertificate, init, inspectMessage, msgArgData, msgCaller, msgMethodName, postUpgrade, setTimer, StableBTreeMap, time, trap } from 'azle';
 
 import { DELETE_BATCH_CHUNKS } from '../../shared/constants';
 import { bytesSerializer, candidSerializer, idIndexKey, idIndexPieceKey, u64Key, u8Key } from '../../shared/stable';
+import { candidQuery, candidUpdate } from '../runtime/endpoints';
+import { decodeCandid } from '../../shared/candid_codec';
 import { bucketMethods as b } from '../../shared/idl';
 import { AssetMeta as AssetMetaRecord, BucketInitArgs } from '../../shared/types';
 import type {
@@ -104,7 +105,7 @@ export default class {
         certified();
     }
 
-    @query(b.http_request.argTypes, b.http_request.retTypes[0])
+    @candidQuery(b.http_request)
     http_request(request: HttpRequest): HttpResponse {
         return httpRequest(state, { now: time(), certificate: dataCertificate() }, request);
     }
@@ -113,11 +114,11 @@ export default class {
     @inspectMessage({ manual: true })
     inspect_message(): boolean {
         const arg = msgArgData();
-        const reason = inspectBucketMessage(state, msgCaller(), msgMethodName(), arg.length, () => IDL.decode(b.put_chunk.argTypes, arg) as unknown as [bigint, number]);
+        const reason = inspectBucketMessage(state, msgCaller(), msgMethodName(), arg.length, () => decodeCandid(b.put_chunk.argTypes, arg) as [bigint, number]);
         return reason === null;
     }
 
-    @update(b.put_chunk.argTypes, b.put_chunk.retTypes[0])
+    @candidUpdate(b.put_chunk)
     put_chunk(sessionId: bigint, index: number, bytes: Uint8Array): ResultT<null> {
         const refused = verify.refusePut(verification, sessionId, index);
         if (refused !== null) return refused;
@@ -126,32 +127,32 @@ export default class {
         return result;
     }
 
-    @query(b.upload_status.argTypes, b.upload_status.retTypes[0])
+    @candidQuery(b.upload_status)
     upload_status(sessionId: bigint): ResultT<UploadStatus> {
         return logic.uploadStatus(state, env(), sessionId, logic.indexPrincipal(state));
     }
 
-    @query(b.get_chunk.argTypes, b.get_chunk.retTypes[0])
+    @candidQuery(b.get_chunk)
     get_chunk(assetId: bigint, index: number): ResultT<Uint8Array> {
         return logic.getChunk(state, env(), assetId, index);
     }
 
-    @query(b.stats.argTypes, b.stats.retTypes[0])
+    @candidQuery(b.stats)
     stats(): BucketStats {
         return logic.stats(state);
     }
 
-    @update(b.c2c_open_session.argTypes, b.c2c_open_session.retTypes[0])
+    @candidUpdate(b.c2c_open_session)
     c2c_open_session(args: OpenArgsT): ResultT<null> {
         return fromIndex('c2c_open_session', () => logic.openSession(state, env(), args));
     }
 
-    @update(b.c2c_seal_session.argTypes, b.c2c_seal_session.retTypes[0])
+    @candidUpdate(b.c2c_seal_session)
     c2c_seal_session(sessionId: bigint): ResultT<null> {
         return fromIndex('c2c_seal_session', () => verify.takeMismatch(state, verification, sessionId) ?? logic.sealSession(state, sessionId));
     }
 
-    @update(b.c2c_reopen_session.argTypes, b.c2c_reopen_session.retTypes[0])
+    @candidUpdate(b.c2c_reopen_session)
     c2c_reopen_session(sessionId: bigint, from: number, dropChunk: boolean): ResultT<null> {
         return fromIndex('c2c_reopen_session', () => {
             const result = logic.reopenSession(state, sessionId, from, dropChunk);
@@ -160,13 +161,13 @@ export default class {
         });
     }
 
-    @update(b.c2c_hash_chunk.argTypes, b.c2c_hash_chunk.retTypes[0])
+    @candidUpdate(b.c2c_hash_chunk)
     c2c_hash_chunk(args: HashArgsT): ResultT<HashChunkResult> {
         if (FAULT === 'trap_on_hash') trap(`fault injection: c2c_hash_chunk traps (chunk ${args.index})`);
         return fromIndex('c2c_hash_chunk', () => logic.hashChunk(state, args));
     }
 
-    @update(b.c2c_commit_session.argTypes, b.c2c_commit_session.retTypes[0])
+    @candidUpdate(b.c2c_commit_session)
     c2c_commit_session(args: CommitArgsT): ResultT<null> {
         return fromIndex('c2c_commit_session', () => {
             const result = commitWithMeta(state, args);
@@ -176,7 +177,7 @@ export default class {
         });
     }
 
-    @update(b.c2c_delete.argTypes, b.c2c_delete.retTypes[0])
+    @candidUpdate(b.c2c_delete)
     c2c_delete(id: bigint): ResultT<DeleteProgress> {
         return fromIndex('c2c_delete', () => {
             forgetMeta(state, id);
@@ -190,7 +191,7 @@ export default class {
         });
     }
 
-    @update(b.c2c_put_asset_meta.argTypes, b.c2c_put_asset_meta.retTypes[0])
+    @candidUpdate(b.c2c_put_asset_meta)
     c2c_put_asset_meta(metas: AssetMeta[]): ResultT<number> {
         return fromIndex('c2c_put_asset_meta', () => {
             const result = putAssetMeta(state, metas);
@@ -199,24 +200,24 @@ export default class {
         });
     }
 
-    @update(b.c2c_set_url_secret.argTypes, b.c2c_set_url_secret.retTypes[0])
+    @candidUpdate(b.c2c_set_url_secret)
     c2c_set_url_secret(secret: Uint8Array): ResultT<null> {
         return fromIndex('c2c_set_url_secret', () => setUrlSecret(state, secret));
     }
 
-    @update(b.c2c_plan_verification.argTypes, b.c2c_plan_verification.retTypes[0])
+    @candidUpdate(b.c2c_plan_verification)
     c2c_plan_verification(sessionId: bigint, plan: VerificationPlan): ResultT<null> {
         return fromIndex('c2c_plan_verification', () => verify.planVerification(state, verification, sessionId, plan));
     }
 
-    @update(b.c2c_verify_session.argTypes, b.c2c_verify_session.retTypes[0])
+    @candidUpdate(b.c2c_verify_session)
     async c2c_verify_session(sessionId: bigint): Promise<ResultT<VerifyProgress>> {
         const refused = fromIndex<VerifyProgress>('c2c_verify_session', () => ({ Ok: { no_plan: null } }));
         if ('Err' in refused) return refused;
         return verify.verifySession(state, verification, verifyPorts, sessionId);
     }
 
-    @query(b.c2c_session_activity.argTypes, b.c2c_session_activity.retTypes[0])
+    @candidQuery(b.c2c_session_activity)
     c2c_session_activity(ids: BigUint64Array): ResultT<SessionActivity[]> {
         return fromIndex('c2c_session_activity', () => ({ Ok: logic.sessionActivity(state, ids) }));
     }

@@ -18,6 +18,7 @@ import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
 import { leb128 } from '../../shared/bytes';
+import { decodeCandid, prepareCandid } from '../../shared/candid_codec';
 import { expectedChunkLength } from '../../shared/constants';
 import { encodeState, initialState, SHA256_DIGEST_BYTES, SHA256_STATE_BYTES } from '../../shared/sha256';
 import type { KvMap } from '../../shared/stable';
@@ -28,6 +29,10 @@ import { hasChunk } from './presence';
 import type { BucketSession, BucketState } from './state';
 
 /** A session's plan as stored: the verifier, the digest, and which chunks matched. */
+/** The verifier's reply type, as a long-lived list for the codec. */
+const VERIFY_RESULT = [VerifyResult];
+prepareCandid(VERIFY_RESULT);
+
 export const PlanRecord = IDL.Record({
     verifier: IDL.Principal,
     sha256: IDL.Vec(IDL.Nat8),
@@ -256,7 +261,7 @@ async function verifyChunk(state: BucketState, v: VerifyState, ports: VerifyPort
     if (now === undefined || current === undefined || !('open' in now.state || 'sealed' in now.state)) return 'stale';
     if ((heap.writes.get(key(sessionId, index)) ?? 0) !== generation || !hasChunk(state, now, index) || isVerified(current, index)) return 'stale';
     if (current.verifier.toText() !== plan.verifier.toText()) return 'stale';
-    const [result] = IDL.decode([VerifyResult], reply) as unknown as [VerifyResult];
+    const [result] = decodeCandid(VERIFY_RESULT, reply) as [VerifyResult];
     if ('Err' in result) return { error: `the verifier refused chunk ${index}: ${result.Err.InvalidArgument}` };
 
     const expected = last ? current.sha256 : expectedState(v, now, index);

@@ -14,15 +14,15 @@ import {
     msgCaller,
     msgMethodName,
     postUpgrade,
-    query,
     setTimerInterval,
     StableBTreeMap,
     time,
-    trap,
-    update
+    trap
 } from 'azle';
 import type { Principal } from 'azle';
 
+import { candidQuery, candidUpdate } from '../runtime/endpoints';
+import { decodeCandid } from '../../shared/candid_codec';
 import { indexMethods } from '../../shared/idl';
 import { IndexInitArgs, VerifierInfo } from '../../shared/types';
 import { bytesSerializer, candidSerializer, idIndexKey, principalKey, principalPageKey, u64Key, u64ListSerializer, u64PairKey, u8Key } from '../../shared/stable';
@@ -184,52 +184,52 @@ export default class {
             method,
             argBytes: arg.length,
             isController,
-            decode: () => IDL.decode(func.argTypes, arg)
+            decode: () => decodeCandid(func.argTypes, arg)
         });
         return reason === null;
     }
 
-    @update(m.begin_upload.argTypes, m.begin_upload.retTypes[0])
+    @candidUpdate(m.begin_upload)
     async begin_upload(args: BeginUploadArgs): Promise<Result<UploadTicket>> {
         return beginUpload(state, env(), ports, args);
     }
 
-    @update(m.finish_upload.argTypes, m.finish_upload.retTypes[0])
+    @candidUpdate(m.finish_upload)
     async finish_upload(sessionId: bigint): Promise<Result<Asset>> {
         return finishUpload(state, env(), ports, sessionId);
     }
 
-    @update(m.abort_upload.argTypes, m.abort_upload.retTypes[0])
+    @candidUpdate(m.abort_upload)
     async abort_upload(sessionId: bigint): Promise<Result<null>> {
         return abortUpload(state, env(), ports, sessionId);
     }
 
-    @query(m.upload_session.argTypes, m.upload_session.retTypes[0])
+    @candidQuery(m.upload_session)
     upload_session(sessionId: bigint): Result<SessionInfo> {
         return sessionInfo(state, env(), sessionId);
     }
 
-    @query(m.get_asset.argTypes, m.get_asset.retTypes[0])
+    @candidQuery(m.get_asset)
     get_asset(id: bigint): Result<Asset> {
         return getAsset(state, env(), id);
     }
 
-    @query(m.list_assets.argTypes, m.list_assets.retTypes[0])
+    @candidQuery(m.list_assets)
     list_assets(args: ListAssetsArgs): Result<AssetPage> {
         return listAssets(state, env(), args);
     }
 
-    @update(m.delete_asset.argTypes, m.delete_asset.retTypes[0])
+    @candidUpdate(m.delete_asset)
     async delete_asset(id: bigint): Promise<Result<null>> {
         return deleteAsset(state, env(), ports, id);
     }
 
-    @query(m.buckets.argTypes, m.buckets.retTypes[0])
+    @candidQuery(m.buckets)
     buckets(): BucketInfo[] {
         return state.buckets.items().map(([, b]) => b);
     }
 
-    @query(m.stats.argTypes, m.stats.retTypes[0])
+    @candidQuery(m.stats)
     stats(): Stats {
         const sum = totals(state);
         const hash = activeWasmHash(state);
@@ -247,17 +247,17 @@ export default class {
         };
     }
 
-    @query(m.config.argTypes, m.config.retTypes[0])
+    @candidQuery(m.config)
     config(): Config {
         return getConfig(state);
     }
 
-    @query(m.bucket_upgrade_status.argTypes, m.bucket_upgrade_status.retTypes[0])
+    @candidQuery(m.bucket_upgrade_status)
     bucket_upgrade_status(): UpgradeStatus {
         return upgradeStatus(state);
     }
 
-    @update(m.admin_set_config.argTypes, m.admin_set_config.retTypes[0])
+    @candidUpdate(m.admin_set_config)
     admin_set_config(update: ConfigUpdate): Result<Config> {
         return controllerOnly('admin_set_config', () => {
             const invalid = updateConfig(state, update);
@@ -267,34 +267,34 @@ export default class {
         });
     }
 
-    @update(m.admin_register_bucket.argTypes, m.admin_register_bucket.retTypes[0])
+    @candidUpdate(m.admin_register_bucket)
     admin_register_bucket(bucket: Principal, capacity: [] | [bigint]): Result<BucketInfo> {
         return controllerOnly('admin_register_bucket', () =>
             registerBucket(state, env(), bucket, capacity[0] ?? getConfig(state).bucket_capacity_bytes, false)
         );
     }
 
-    @update(m.admin_begin_bucket_wasm.argTypes, m.admin_begin_bucket_wasm.retTypes[0])
+    @candidUpdate(m.admin_begin_bucket_wasm)
     admin_begin_bucket_wasm(): Result<bigint> {
         return controllerOnly('admin_begin_bucket_wasm', () => ({ Ok: beginBucketWasm(state) }));
     }
 
-    @update(m.admin_put_bucket_wasm.argTypes, m.admin_put_bucket_wasm.retTypes[0])
+    @candidUpdate(m.admin_put_bucket_wasm)
     admin_put_bucket_wasm(generation: bigint, index: number, bytes: Uint8Array): Result<null> {
         return controllerOnly('admin_put_bucket_wasm', () => putBucketWasmPiece(state, generation, index, bytes));
     }
 
-    @update(m.admin_commit_bucket_wasm.argTypes, m.admin_commit_bucket_wasm.retTypes[0])
+    @candidUpdate(m.admin_commit_bucket_wasm)
     admin_commit_bucket_wasm(generation: bigint, sha256: Uint8Array): Result<null> {
         return controllerOnly('admin_commit_bucket_wasm', () => commitBucketWasm(state, generation, sha256));
     }
 
-    @update(m.admin_create_bucket.argTypes, m.admin_create_bucket.retTypes[0])
+    @candidUpdate(m.admin_create_bucket)
     async admin_create_bucket(): Promise<Result<BucketInfo>> {
         return controllerOnly('admin_create_bucket', () => createBucket(state, env(), ports));
     }
 
-    @update(m.admin_upgrade_buckets.argTypes, m.admin_upgrade_buckets.retTypes[0])
+    @candidUpdate(m.admin_upgrade_buckets)
     async admin_upgrade_buckets(): Promise<Result<UpgradeStatus>> {
         return controllerOnly('admin_upgrade_buckets', async () => {
             const scheduled = scheduleUpgrades(state, env());
@@ -304,23 +304,23 @@ export default class {
         });
     }
 
-    @update(m.asset_url.argTypes, m.asset_url.retTypes[0])
+    @candidUpdate(m.asset_url)
     async asset_url(id: bigint, ttlSeconds: [] | [number]): Promise<Result<AssetUrl>> {
         return assetUrl(state, env(), ports, id, ttlSeconds[0]);
     }
 
-    @query(m.verifier.argTypes, m.verifier.retTypes[0])
+    @candidQuery(m.verifier)
     verifier(): [] | [VerifierInfoT] {
         const v = currentVerifier(state.verifier!);
         return v === null ? [] : [v];
     }
 
-    @update(m.admin_set_verifier.argTypes, m.admin_set_verifier.retTypes[0])
+    @candidUpdate(m.admin_set_verifier)
     async admin_set_verifier(info: [] | [VerifierInfoT]): Promise<Result<null>> {
         return controllerOnly('admin_set_verifier', () => setVerifier(state.verifier!, ports, info));
     }
 
-    @update(m.admin_run_maintenance.argTypes, m.admin_run_maintenance.retTypes[0])
+    @candidUpdate(m.admin_run_maintenance)
     async admin_run_maintenance(): Promise<Result<null>> {
         return controllerOnly('admin_run_maintenance', async () => {
             const ran = await runMaintenance(state, env(), ports);
@@ -328,42 +328,42 @@ export default class {
         });
     }
 
-    @update(m.set_upload_encryption.argTypes, m.set_upload_encryption.retTypes[0])
+    @candidUpdate(m.set_upload_encryption)
     set_upload_encryption(sessionId: bigint, args: UploadEncryptionArgs): Result<null> {
         return setUploadEncryption(state, env(), sessionId, args);
     }
 
-    @update(m.encryption_public_key.argTypes, m.encryption_public_key.retTypes[0])
+    @candidUpdate(m.encryption_public_key)
     async encryption_public_key(): Promise<Result<Uint8Array>> {
         return encryptionPublicKey(state, env(), ports.vetkd!);
     }
 
-    @update(m.derive_user_key.argTypes, m.derive_user_key.retTypes[0])
+    @candidUpdate(m.derive_user_key)
     async derive_user_key(transportPublicKey: Uint8Array): Promise<Result<Uint8Array>> {
         return deriveUserKey(state, env(), ports.vetkd!, transportPublicKey);
     }
 
-    @update(m.share.argTypes, m.share.retTypes[0])
+    @candidUpdate(m.share)
     share(id: bigint, reader: Principal, wrappedKey: Uint8Array): Result<null> {
         return share(state, env(), id, reader, wrappedKey);
     }
 
-    @update(m.unshare.argTypes, m.unshare.retTypes[0])
+    @candidUpdate(m.unshare)
     unshare(id: bigint, reader: Principal): Result<null> {
         return unshare(state, env(), id, reader);
     }
 
-    @query(m.asset_access.argTypes, m.asset_access.retTypes[0])
+    @candidQuery(m.asset_access)
     asset_access(id: bigint): Result<AssetAccess> {
         return assetAccess(state, env(), id);
     }
 
-    @query(m.list_shared_with_me.argTypes, m.list_shared_with_me.retTypes[0])
+    @candidQuery(m.list_shared_with_me)
     list_shared_with_me(args: ListSharedArgs): Result<AssetPage> {
         return listSharedWithMe(state, env(), args);
     }
 
-    @update(m.admin_set_vetkd_key.argTypes, m.admin_set_vetkd_key.retTypes[0])
+    @candidUpdate(m.admin_set_vetkd_key)
     admin_set_vetkd_key(name: string): Result<null> {
         return controllerOnly('admin_set_vetkd_key', () => setVetKdKey(state, name));
     }

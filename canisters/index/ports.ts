@@ -1,7 +1,13 @@
-/** The index's real calls to buckets and the management canister, made with Azle's `call`. */
+/**
+ * The index's real calls to buckets and the management canister, made with Azle's `call` on raw bytes
+ * and encoded and decoded by the cached codec (see shared/candid_codec.ts): Azle's own encoding would
+ * rebuild both type tables on every call.
+ */
+import type { IDL } from '@dfinity/candid';
 import { call } from 'azle';
 import type { Principal } from 'azle';
 
+import { decodeCandid, encodeCandid } from '../../shared/candid_codec';
 import { bucketMethods } from '../../shared/idl';
 import { installModule, type Installer } from '../../shared/install';
 import { emptySettings, type ManagementMethod, ManagementMethods } from '../../shared/management';
@@ -10,9 +16,15 @@ import type { BucketApi, ManagementApi, Ports, VetKdApi } from './state';
 
 type BucketMethod = keyof typeof bucketMethods;
 
+/** One call with Candid arguments and a single Candid result; `argTypes` and `retTypes` must be long-lived lists. */
+async function candidCall<T>(canister: Principal | string, method: string, argTypes: readonly IDL.Type[], retTypes: readonly IDL.Type[], args: unknown[], cycles?: bigint): Promise<T> {
+    const reply: Uint8Array = await call(canister, method, { raw: true, args: encodeCandid(argTypes, args), cycles });
+    return decodeCandid(retTypes, reply)[0] as T;
+}
+
 function callBucket<T>(bucket: Principal, method: BucketMethod, args: unknown[]): Promise<T> {
     const func = bucketMethods[method];
-    return call(bucket, method, { paramIdlTypes: func.argTypes, returnIdlType: func.retTypes[0], args });
+    return candidCall(bucket, method, func.argTypes, func.retTypes, args);
 }
 
 const bucketApi: BucketApi = {
@@ -32,7 +44,7 @@ const bucketApi: BucketApi = {
 /** Calls a management canister method with its Candid types from shared/management. */
 function management<T>(method: ManagementMethod, arg: unknown, cycles?: bigint): Promise<T> {
     const types = ManagementMethods[method];
-    return call('aaaaa-aa', method, { paramIdlTypes: types.args, returnIdlType: types.result[0], args: [arg], cycles });
+    return candidCall('aaaaa-aa', method, types.args, types.result, [arg], cycles);
 }
 
 const installer: Installer = {
@@ -71,7 +83,7 @@ const managementApi: ManagementApi = {
         const status = await management<{ module_hash: [] | [Uint8Array] }>('canister_status', { canister_id: canister });
         return status.module_hash[0] ?? null;
     },
-    rawRand: () => call('aaaaa-aa', 'raw_rand', { paramIdlTypes: [], returnIdlType: ManagementMethods.raw_rand.result[0], args: [] })
+    rawRand: () => candidCall('aaaaa-aa', 'raw_rand', ManagementMethods.raw_rand.args, ManagementMethods.raw_rand.result, [])
 };
 
 const vetkdApi: VetKdApi = {
