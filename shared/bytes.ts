@@ -20,3 +20,15 @@ export function leb128(value: number): Uint8Array {
     } while (value !== 0);
     return Uint8Array.from(out);
 }
+
+/** Signed LEB128 of an integer in the 32-bit range (Candid type opcodes and type-table indices). */
+export function sleb128(value: number): Uint8Array {
+    const out: number[] = [];
+    for (;;) {
+        const b = value & 0x7f;
+        value = Math.floor(value / 128);
+        const done = (value === 0 && (b & 0x40) === 0) || (value === -1 && (b & 0x40) !== 0);
+        out.push(done ? b : b | 0x80);
+        if (done) return Uint8Array.from(out);
+    }
+}

@@ -16,8 +16,10 @@
  * Lists are cached by identity: pass a list that lives as long as the types (a `Func`'s `argTypes`, or a
  * constant), not a fresh array per call.
  */
-import { IDL, PipeArrayBuffer } from '@dfinity/candid';
+import { IDL, idlLabelToId, PipeArrayBuffer } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
+
+import { concatBytes as concat, leb128 as lebEncode, sleb128 as slebEncode } from './bytes';
 
 const prefixes = new WeakMap<readonly IDL.Type[], Uint8Array>();
 const wires = new WeakMap<IDL.Type, IDL.Type>();
@@ -43,18 +45,6 @@ function wireType(t: IDL.Type): IDL.Type {
     else if (t instanceof IDL.ServiceClass) rec.fill(t);
     else throw new Error(`candid codec: no wire type for ${t.display()}`);
     return rec;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-    let length = 0;
-    for (const p of parts) length += p.length;
-    const out = new Uint8Array(length);
-    let at = 0;
-    for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-    }
-    return out;
 }
 
 function encodeValues(types: readonly IDL.Type[], values: readonly unknown[]): Uint8Array[] {
@@ -107,15 +97,105 @@ class Smallest extends IDL.Visitor<number, unknown> {
 }
 const smallest = new Smallest();
 
+const MAGIC = new TextEncoder().encode('DIDL');
+const primitiveRefs = new WeakMap<IDL.Type, Uint8Array>();
+/** A primitive's reference is its opcode, which needs no table. */
+function primitiveRef(t: IDL.Type): Uint8Array {
+    let ref = primitiveRefs.get(t);
+    if (ref === undefined) primitiveRefs.set(t, (ref = t.encodeType(undefined as never)));
+    return ref;
+}
 /**
- * Builds and keeps the bytes before the values for `types`, and the wire types the fast decode reads
- * with. A canister calls this while it initialises, for every list it encodes or decodes: what a query
- * computes is rolled back with the rest of its heap, so a table first built in a query is built again by
- * every query. Returns null for a list no value can be written for (then `IDL` does all the work).
+ * A short key per type that is equal for two types exactly when their `name`s are (the library's
+ * structural strings, by which its table shares entries): built from the children's interned numbers,
+ * so it costs O(1) per type instead of a string of the whole structure. Undefined for the types
+ * `buildPrefix` leaves to IDL.
+ */
+const keys = new WeakMap<IDL.Type, string>();
+const interned = new Map<string, number>();
+function keyOf(t: IDL.Type): string | undefined {
+    let key = keys.get(t);
+    if (key !== undefined) return key;
+    const id = (child: IDL.Type): string | undefined => {
+        const k = keyOf(child);
+        if (k === undefined) return undefined;
+        let n = interned.get(k);
+        if (n === undefined) interned.set(k, (n = interned.size));
+        return String(n);
+    };
+    const fields = (fs: [string, IDL.Type][]): string | undefined => {
+        const parts: string[] = [];
+        for (const [label, ty] of fs) {
+            const child = id(ty);
+            if (child === undefined) return undefined;
+            parts.push(`${label}:${child}`);
+        }
+        return parts.join(';');
+    };
+    let inner: string | undefined;
+    if (!(t instanceof IDL.ConstructType)) key = `=${t.name}`;
+    else if (t instanceof IDL.VecClass) key = (inner = id(t._type)) === undefined ? undefined : `vec ${inner}`;
+    else if (t instanceof IDL.OptClass) key = (inner = id(t._type)) === undefined ? undefined : `opt ${inner}`;
+    // A tuple's name lists its components without labels: not the name of a record with labels _0_, _1_, ...
+    else if (t instanceof IDL.TupleClass) key = (inner = fields(t._fields)) === undefined ? undefined : `tuple {${inner}}`;
+    else if (t instanceof IDL.RecordClass) key = (inner = fields(t._fields)) === undefined ? undefined : `record {${inner}}`;
+    else if (t instanceof IDL.VariantClass) key = (inner = fields(t._fields)) === undefined ? undefined : `variant {${inner}}`;
+    if (key !== undefined) keys.set(t, key);
+    return key;
+}
+const OPCODE = { opt: -18, vec: -19, record: -20, variant: -21 } as const;
+
+/**
+ * The bytes `IDL.encode` writes before the values, built the way it builds them (each type's children
+ * first, then the type; structurally equal types share one entry) but keyed by {@link keyOf}: the
+ * library recomputes a type's `name`, a string of its whole structure, at every reference, which makes
+ * its table cost quadratic. Null for a list with a recursive, function or service type (IDL's own
+ * encoder builds those). The unit tests hold this to `IDL.encode`'s bytes.
+ */
+function buildPrefix(types: readonly IDL.Type[]): Uint8Array | null {
+    const entries: Uint8Array[] = [];
+    const index = new Map<string, number>();
+    const ref = (t: IDL.Type): Uint8Array => (t instanceof IDL.ConstructType ? slebEncode(index.get(keyOf(t)!)!) : primitiveRef(t));
+    const fieldsOf = (fields: [string, IDL.Type][]) => [lebEncode(fields.length), ...fields.flatMap(([k, ty]) => [lebEncode(idlLabelToId(k)), ref(ty)])];
+    const add = (t: IDL.Type): boolean => {
+        if (!(t instanceof IDL.ConstructType)) return true;
+        const key = keyOf(t);
+        if (key === undefined) return false;
+        if (index.has(key)) return true;
+        let entry: Uint8Array[];
+        if (t instanceof IDL.VecClass || t instanceof IDL.OptClass) {
+            if (!add(t._type)) return false;
+            entry = [slebEncode(t instanceof IDL.VecClass ? OPCODE.vec : OPCODE.opt), ref(t._type)];
+        } else if (t instanceof IDL.RecordClass || t instanceof IDL.VariantClass) {
+            // A tuple is a record whose fields are named _0_, _1_, ...
+            for (const [, ty] of t._fields) if (!add(ty)) return false;
+            entry = [slebEncode(t instanceof IDL.VariantClass ? OPCODE.variant : OPCODE.record), ...fieldsOf(t._fields)];
+        } else {
+            return false;
+        }
+        index.set(key, entries.length);
+        entries.push(concat(entry));
+        return true;
+    };
+    for (const t of types) if (!add(t)) return null;
+    return concat([MAGIC, lebEncode(entries.length), ...entries, lebEncode(types.length), ...types.map(ref)]);
+}
+
+/**
+ * Builds and keeps the bytes before the values for `types`, and the decoders the fast path reads with.
+ * A canister calls this while it initialises, for every list it encodes or decodes: what a query computes
+ * is rolled back with the rest of its heap, so a table first built in a query is built again by every
+ * query. Returns null for a list no value can be written for (then `IDL` does all the work).
  */
 export function prepareCandid(types: readonly IDL.Type[]): Uint8Array | null {
     const known = prefixes.get(types);
     if (known !== undefined) return known;
+    const built = buildPrefix(types);
+    if (built !== null) {
+        prefixes.set(types, built);
+        types.forEach(decoderOf);
+        return built;
+    }
     let values: unknown[];
     try {
         values = types.map((t) => t.accept(smallest, 0));
@@ -126,7 +206,7 @@ export function prepareCandid(types: readonly IDL.Type[]): Uint8Array | null {
     const valueBytes = encodeValues(types, values).reduce((n, v) => n + v.length, 0);
     const prefix = whole.slice(0, whole.length - valueBytes);
     prefixes.set(types, prefix);
-    types.forEach(wireType);
+    types.forEach(decoderOf);
     return prefix;
 }
 
@@ -144,6 +224,162 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
     return true;
 }
 
+/** A read position in a message; every read checks it stays inside. */
+class Reader {
+    at = 0;
+    private view: DataView;
+    constructor(readonly bytes: Uint8Array) {
+        this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    take(n: number): number {
+        const at = this.at;
+        if (n < 0 || at + n > this.bytes.length) throw new Error('decode: message truncated');
+        this.at = at + n;
+        return at;
+    }
+    byte(): number {
+        return this.bytes[this.take(1)];
+    }
+    nat(): bigint {
+        let small = 0;
+        let scale = 1;
+        let big = 0n;
+        for (let shift = 0n; ; shift += 7n) {
+            const b = this.byte();
+            if (scale < 2 ** 46) {
+                small += (b & 0x7f) * scale;
+                scale *= 128;
+            } else big |= BigInt(b & 0x7f) << shift;
+            if ((b & 0x80) === 0) return big === 0n ? BigInt(small) : big | BigInt(small);
+        }
+    }
+    int(): bigint {
+        let value = 0n;
+        let shift = 0n;
+        for (;;) {
+            const b = this.byte();
+            value |= BigInt(b & 0x7f) << shift;
+            shift += 7n;
+            if ((b & 0x80) === 0) return b & 0x40 ? value - (1n << shift) : value;
+        }
+    }
+    length(): number {
+        const n = this.nat();
+        if (n > BigInt(this.bytes.length - this.at)) throw new Error('decode: length beyond the message');
+        return Number(n);
+    }
+    get data(): DataView {
+        return this.view;
+    }
+}
+
+type Decode = (r: Reader) => unknown;
+const decoders = new WeakMap<IDL.Type, Decode | null>();
+const utf8 = new TextDecoder('utf8', { fatal: true });
+
+/**
+ * A decoder for values of `t` sent with `t` itself as the wire type (the fast path's condition), giving
+ * exactly what `IDL.decode` gives; null for types it leaves to the library (recursive, function and
+ * service types, vectors of numbers other than nat8).
+ */
+function decoderOf(t: IDL.Type): Decode | null {
+    const known = decoders.get(t);
+    if (known !== undefined) return known;
+    decoders.set(t, null); // a cycle (only through Rec, which is refused below) reads as unsupported
+    const d = makeDecoder(t);
+    decoders.set(t, d);
+    return d;
+}
+
+function makeDecoder(t: IDL.Type): Decode | null {
+    if (t instanceof IDL.NullClass || t instanceof IDL.ReservedClass) return () => null;
+    if (t instanceof IDL.BoolClass)
+        return (r) => {
+            const b = r.byte();
+            if (b > 1) throw new Error('Boolean value out of range');
+            return b === 1;
+        };
+    if (t instanceof IDL.TextClass)
+        return (r) => {
+            const n = r.length();
+            const at = r.take(n);
+            return utf8.decode(r.bytes.subarray(at, at + n));
+        };
+    if (t instanceof IDL.NatClass) return (r) => r.nat();
+    if (t instanceof IDL.IntClass) return (r) => r.int();
+    if (t instanceof IDL.FixedNatClass || t instanceof IDL.FixedIntClass) {
+        const signed = t instanceof IDL.FixedIntClass;
+        switch (t._bits) {
+            case 8:
+                return signed ? (r) => r.data.getInt8(r.take(1)) : (r) => r.byte();
+            case 16:
+                return signed ? (r) => r.data.getInt16(r.take(2), true) : (r) => r.data.getUint16(r.take(2), true);
+            case 32:
+                return signed ? (r) => r.data.getInt32(r.take(4), true) : (r) => r.data.getUint32(r.take(4), true);
+            case 64:
+                return signed ? (r) => r.data.getBigInt64(r.take(8), true) : (r) => r.data.getBigUint64(r.take(8), true);
+        }
+        return null;
+    }
+    if (t instanceof IDL.FloatClass) return t._bits === 32 ? (r) => r.data.getFloat32(r.take(4), true) : (r) => r.data.getFloat64(r.take(8), true);
+    if (t instanceof IDL.PrincipalClass)
+        return (r) => {
+            if (r.byte() !== 1) throw new Error('Cannot decode principal');
+            const n = r.length();
+            const at = r.take(n);
+            return Principal.fromUint8Array(r.bytes.slice(at, at + n));
+        };
+    if (t instanceof IDL.VecClass) {
+        if (t._type instanceof IDL.FixedNatClass && t._type._bits === 8)
+            return (r) => {
+                const n = r.length();
+                const at = r.take(n);
+                return r.bytes.slice(at, at + n);
+            };
+        if (t._type instanceof IDL.FixedNatClass || t._type instanceof IDL.FixedIntClass) return null; // typed arrays: the library's
+        const item = decoderOf(t._type);
+        if (item === null) return null;
+        return (r) => {
+            const n = Number(r.nat());
+            const out: unknown[] = [];
+            for (let i = 0; i < n; i++) out.push(item(r));
+            return out;
+        };
+    }
+    if (t instanceof IDL.OptClass) {
+        const inner = decoderOf(t._type);
+        if (inner === null) return null;
+        return (r) => {
+            const flag = r.byte();
+            if (flag === 0) return [];
+            if (flag === 1) return [inner(r)];
+            throw new Error('Not an option value');
+        };
+    }
+    if (t instanceof IDL.RecordClass || t instanceof IDL.VariantClass) {
+        const fields: [string, Decode][] = [];
+        for (const [k, ty] of t._fields) {
+            const d = decoderOf(ty);
+            if (d === null) return null;
+            fields.push([k, d]);
+        }
+        if (t instanceof IDL.VariantClass)
+            return (r) => {
+                const i = Number(r.nat());
+                if (i >= fields.length) throw new Error(`Invalid variant index: ${i}`);
+                const [k, d] = fields[i];
+                return { [k]: d(r) };
+            };
+        if (t instanceof IDL.TupleClass) return (r) => fields.map(([, d]) => d(r));
+        return (r) => {
+            const out: Record<string, unknown> = {};
+            for (const [k, d] of fields) out[k] = d(r);
+            return out;
+        };
+    }
+    return null;
+}
+
 /**
  * `IDL.decode(types, bytes)`, skipping the type table when it is exactly the one `types` encode to.
  * Unlike `IDL.decode` (whose pipe reads the view's whole underlying buffer from offset 0), this reads a
@@ -153,6 +389,14 @@ export function decodeCandid(types: readonly IDL.Type[], bytes: Uint8Array): unk
     const own = bytes.byteOffset === 0 ? bytes : bytes.slice();
     const prefix = prepareCandid(types);
     if (prefix !== null && startsWith(own, prefix)) {
+        const ds = types.map(decoderOf);
+        if (ds.every((d) => d !== null)) {
+            const r = new Reader(own);
+            r.take(prefix.length);
+            const values = ds.map((d) => d!(r));
+            if (r.at !== own.length) throw new Error('decode: Left-over bytes');
+            return values;
+        }
         const pipe = new PipeArrayBuffer(own);
         pipe.read(prefix.length);
         const values = types.map((t) => t.decodeValue(pipe, wireType(t)));

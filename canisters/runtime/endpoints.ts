@@ -27,7 +27,8 @@ function reply(types: readonly IDL.Type[], result: unknown): void {
 }
 
 function manual(func: IDL.FuncClass, original: Method): Method {
-    // Now, while the canister initialises: built in a query, the tables would be rolled back with it.
+    // Now, while the canister initialises: a table first built in a query (or in inspect_message, which
+    // decodes update arguments) is rolled back with the rest of its heap and built again by every call.
     prepareCandid(func.argTypes);
     prepareCandid(func.retTypes);
     return function (this: unknown) {

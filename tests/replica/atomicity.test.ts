@@ -88,4 +88,20 @@ describe('atomic execution', () => {
         expect(await probe.stored()).toBe(stored);
         expect(await probe.get_value(999n)).toEqual([]);
     });
+
+    // The replica skips the heap copy before an execution that follows a rollback (the copy still equals
+    // the heap): every interleaving of discarded and kept executions must still restore the right state.
+    it('keeps what each update wrote through any interleaving of queries, updates and traps', async () => {
+        const start = await probe.get();
+        expect(await probe.query_write()).toBe(start + 1000n); // rolled back
+        expect(await probe.inc()).toBe(start + 1n); // runs right after a rollback: kept
+        expect(await probe.query_write()).toBe(start + 1001n); // sees the update, rolled back
+        await expect(probe.put_then_trap(5n, new Uint8Array([5]))).rejects.toThrow('deliberate trap');
+        expect(await probe.inc()).toBe(start + 2n); // after a trap's rollback: kept
+        expect(await probe.inc()).toBe(start + 3n); // after a kept update: kept
+        await expect(probe.put_then_trap(6n, new Uint8Array([6]))).rejects.toThrow('deliberate trap'); // undoes only itself
+        expect(await probe.get()).toBe(start + 3n);
+        expect(await probe.get_value(5n)).toEqual([]);
+        expect(await probe.get_value(6n)).toEqual([]);
+    });
 });

@@ -3,13 +3,18 @@
  * argument and result list of both canisters' public interfaces, on the first (uncached) call and on
  * every later one; and a message whose table is not exactly ours must take `IDL.decode`'s path.
  */
-import { IDL } from '@dfinity/candid';
+import { IDL, lebEncode, slebEncode } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { leb128, sleb128 } from '../../../shared/bytes';
 import { decodeCandid, encodeCandid } from '../../../shared/candid_codec';
+import { BucketSessionRecord } from '../../../canisters/bucket/state';
+import { PlanRecord } from '../../../canisters/bucket/verify';
+import * as indexState from '../../../canisters/index/state';
 import { bucketMethods, indexMethods } from '../../../shared/idl';
+import { AssetMeta, ConfigUpdate, VerifyResult } from '../../../shared/types';
 
 /** A fast-check arbitrary for values of a Candid type (recursion bounded by `depth`). */
 class Arbitraries extends IDL.Visitor<number, fc.Arbitrary<unknown>> {
@@ -73,12 +78,18 @@ class Arbitraries extends IDL.Visitor<number, fc.Arbitrary<unknown>> {
 const arbitraries = new Arbitraries();
 const valuesOf = (types: readonly IDL.Type[]) => fc.tuple(...types.map((t) => t.accept(arbitraries, 0)));
 
-const lists: [string, readonly IDL.Type[]][] = [indexMethods, bucketMethods].flatMap((methods) =>
+// What the canisters keep in stable maps, besides their interfaces.
+const records = { ...indexState, BucketSessionRecord, PlanRecord, AssetMeta, ConfigUpdate, VerifyResult } as Record<string, unknown>;
+const stored: [string, readonly IDL.Type[]][] = Object.entries(records)
+    .filter((entry): entry is [string, IDL.RecordClass | IDL.VariantClass] => entry[1] instanceof IDL.RecordClass || entry[1] instanceof IDL.VariantClass)
+    .map(([name, t]) => [`stored ${name}`, [t]]);
+
+const lists: [string, readonly IDL.Type[]][] = [...stored, ...[indexMethods, bucketMethods].flatMap((methods) =>
     Object.entries(methods).flatMap(([name, f]): [string, readonly IDL.Type[]][] => [
         [`${name} arguments`, f.argTypes],
         [`${name} result`, f.retTypes]
     ])
-);
+)];
 
 describe('the cached Candid codec', () => {
     it.each(lists)('encodes and decodes %s exactly as IDL does', (_name, types) => {
@@ -88,10 +99,22 @@ describe('the cached Candid codec', () => {
             fc.property(valuesOf(list), (values) => {
                 const expected = new Uint8Array(IDL.encode(list as IDL.Type[], values));
                 expect(encodeCandid(list, values)).toEqual(expected);
-                expect(decodeCandid(list, expected)).toEqual(IDL.decode(list as IDL.Type[], expected));
+                expect(decodeCandid(list, expected)).toStrictEqual(IDL.decode(list as IDL.Type[], expected));
             }),
             { numRuns: 40, seed: 20261202 }
         );
+    });
+
+    it('encodes recursive and function types (built by IDL itself) exactly as IDL does', () => {
+        const tree = IDL.Rec();
+        tree.fill(IDL.Variant({ leaf: IDL.Nat8, node: IDL.Vec(tree) }));
+        const list = [tree, IDL.Func([IDL.Text], [IDL.Nat], ['query']), IDL.Opt(tree)];
+        const values = [{ node: [{ leaf: 1 }, { node: [] }] }, [Principal.fromText('aaaaa-aa'), 'f'], [{ leaf: 2 }]];
+        for (let i = 0; i < 2; i++) {
+            const expected = new Uint8Array(IDL.encode(list, values));
+            expect(encodeCandid(list, values)).toEqual(expected);
+            expect(decodeCandid(list, expected)).toStrictEqual(IDL.decode(list, expected));
+        }
     });
 
     it('learns the table from a decode, then reads later messages on the fast path', () => {
@@ -99,6 +122,13 @@ describe('the cached Candid codec', () => {
         const message = IDL.encode(list, [{ id: 7n, name: 'a' }]);
         expect(decodeCandid(list, message)).toEqual([{ id: 7n, name: 'a' }]);
         expect(decodeCandid(list, IDL.encode(list, [{ id: 8n, name: 'b' }]))).toEqual([{ id: 8n, name: 'b' }]);
+    });
+
+    it('reads vectors of wider numbers as the typed arrays IDL gives', () => {
+        const list = [IDL.Vec(IDL.Nat16), IDL.Vec(IDL.Int64), IDL.Opt(IDL.Vec(IDL.Nat32)), IDL.Vec(IDL.Nat8)];
+        const values = [Uint16Array.of(1, 65535), BigInt64Array.of(-5n), [Uint32Array.of(7)], Uint8Array.of(9)];
+        const message = IDL.encode(list, values);
+        expect(decodeCandid(list, encodeCandid(list, values))).toStrictEqual(IDL.decode(list, message));
     });
 
     it('refuses what IDL refuses, cached or not', () => {
@@ -136,5 +166,17 @@ describe('a view into a larger buffer', () => {
         expect(() => IDL.decode(list, view)).toThrow(); // the library's own behaviour, the reason for the copy
         expect(decodeCandid(list, view)).toEqual([42n]); // uncached
         expect(decodeCandid(list, view)).toEqual([42n]); // cached
+    });
+});
+
+describe('the LEB128 encoders the table is written with', () => {
+    it('match the library for every 32-bit integer tried', () => {
+        fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (n) => {
+            expect(sleb128(n)).toEqual(slebEncode(n));
+        }), { seed: 7, numRuns: 2000 });
+        fc.assert(fc.property(fc.nat({ max: 2 ** 53 - 1 }), (n) => {
+            expect(leb128(n)).toEqual(lebEncode(n));
+        }), { seed: 7, numRuns: 2000 });
+        for (const n of [0, 63, 64, -64, -65, 127, 128, -128, -129, -24, -18]) expect(sleb128(n)).toEqual(slebEncode(n));
     });
 });
