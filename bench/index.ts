@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: builds the canisters, then prints one run's figures on this machine, section by section.
  *     npm run bench                      all sections
- *     npx tsx bench/index.ts metering    only the named sections (replica, metering, silo_costs, verifier, client, http, scaling, http_serving, certification, server, encryption, web, soak)
+ *     npx tsx bench/index.ts metering    only the named sections (replica, metering, calls, silo_costs, verifier, client, http, scaling, http_serving, certification, server, encryption, web, soak)
  * Sections marked `onlyByName` (the long model-based soak) run only when named.
  */
+import { callsBench } from './calls';
 import { clientBench } from './client';
 import { encryptionBench } from './encryption';
 import { httpBench } from './http';
@@ -22,6 +23,7 @@ import { webBench } from './web';
 const sections: { name: string; title: string; run: (log: Log) => Promise<void>; onlyByName?: boolean }[] = [
     { name: 'replica', title: 'Replica (issue 2)', run: replicaBench },
     { name: 'metering', title: 'Instruction metering and SHA-256 (issue 4)', run: meteringBench },
+    { name: 'calls', title: 'Instructions per canister call over a seeded model run', run: (log) => callsBench(log, process.argv.slice(3)) },
     { name: 'silo_costs', title: 'Silo upload costs on the IC (issue 4)', run: siloCostsBench },
     { name: 'verifier', title: 'Native verification vs in-canister hashing (issue 14)', run: verifierBench },
     { name: 'client', title: 'Client and silo CLI on the embedded replica (issue 5)', run: clientBench },
