@@ -5,6 +5,7 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { concatBytes } from '../shared/bytes';
+import { decodeCandid } from '../shared/candid_codec';
 import {
     type CanisterInstallMode,
     type CanisterSettings,
@@ -65,7 +66,7 @@ export class ManagementCanister {
         let args: { canister_id: Principal };
         try {
             checkCandidBounds(arg);
-            [args] = IDL.decode(ManagementMethods.fetch_canister_logs.args, arg) as unknown as [typeof args];
+            [args] = decodeCandid(ManagementMethods.fetch_canister_logs.args, arg) as [typeof args];
         } catch (error) {
             return userErrorResponse(Errors.invalidPayload(method, (error as Error).message));
         }
@@ -115,7 +116,7 @@ export class ManagementCanister {
         let args: any[];
         try {
             checkCandidBounds(message.arg);
-            args = IDL.decode(ManagementMethods[method as ManagementMethod].args, message.arg) as any[];
+            args = decodeCandid(ManagementMethods[method as ManagementMethod].args, message.arg) as any[];
         } catch (error) {
             return Errors.invalidPayload(method, (error as Error).message);
         }

@@ -424,7 +424,9 @@ function checkManagementTarget(envelope: Envelope, ecid: Principal): void {
     let target: Principal;
     try {
         checkCandidBounds(envelope.arg!);
-        [{ [fieldName]: target }] = IDL.decode([IDL.Record({ [fieldName]: IDL.Principal })], envelope.arg!) as unknown as [Record<string, Principal>];
+        // A copy (not `slice`, a view again on a Buffer): the CBOR decoder may hand back a view into the
+        // body, which IDL.decode would read from the start of the body's buffer.
+        [{ [fieldName]: target }] = IDL.decode([IDL.Record({ [fieldName]: IDL.Principal })], new Uint8Array(envelope.arg!)) as unknown as [Record<string, Principal>];
     } catch (error) {
         if (error instanceof CandidBoundsError) throw new HttpError(400, error.message);
         throw new HttpError(400, `Could not find the effective canister id of the management canister call '${method}': its argument has no '${fieldName}' principal.`);

@@ -69,4 +69,16 @@ describe('management canister calls from canisters', () => {
             pic.updateCall({ canisterId: Principal.managementCanister(), method: 'raw_rand', arg: new Uint8Array(IDL.encode([], [])) })
         ).rejects.toThrow('Only canisters can call ic00 method raw_rand');
     });
+
+    // A Node Buffer is often a view into a larger pooled buffer; IDL.decode reads a view from its
+    // buffer's first byte, so the replica once read such an argument as junk (InvalidManagementPayload).
+    it('reads an argument passed as a view into a larger buffer, as PocketIC reads its bytes', async () => {
+        const controller = Principal.fromUint8Array(Uint8Array.of(0x5c, 0x0b));
+        const canisterId = await pic.createCanister({ sender: controller, controllers: [controller] });
+        const arg = IDL.encode([IDL.Record({ canister_id: IDL.Principal })], [{ canister_id: canisterId }]);
+        const view = Buffer.concat([Buffer.alloc(9, 0x44), Buffer.from(arg)]).subarray(9);
+        expect(view.byteOffset).toBeGreaterThan(0);
+        const reply = await pic.updateCall({ canisterId: Principal.fromText('aaaaa-aa'), method: 'canister_status', arg: view, sender: controller });
+        expect(reply).toEqual(await pic.updateCall({ canisterId: Principal.fromText('aaaaa-aa'), method: 'canister_status', arg: new Uint8Array(arg), sender: controller }));
+    });
 });
