@@ -7,11 +7,14 @@
  * a canister (QuickJS inside Wasm) 40–65 M instructions per reply against ~1 M for the value itself.
  *
  * Here the bytes before the values (magic number, type table, argument count and type references) are
- * kept per list of types, built once by encoding the list's smallest values. The output is exactly
+ * built once per list of types ({@link buildPrefix}; lists with recursive, function or service types
+ * have `IDL.encode` write them once, for the list's smallest values). The output is exactly
  * `IDL.encode`'s. Decoding takes the fast path only when the message begins with exactly those bytes, so
- * its wire types are ours and each value is read with its own type, as `IDL.decode` would read it after
- * rebuilding the same types from the table; any other message (another table order, a subtype, junk)
- * goes through `IDL.decode` unchanged.
+ * its wire types are ours: each value is read by a decoder made once per type ({@link decoderOf}), or
+ * else by the type's own `decodeValue` against the wire type `IDL.decode` would have rebuilt, and gives
+ * what `IDL.decode` gives. Any other message (another table order, a subtype, junk) goes through
+ * `IDL.decode` unchanged. Every vector in Silo's interfaces has elements of at least one byte, so a
+ * claimed length is bounded by the message's size.
  *
  * Lists are cached by identity: pass a list that lives as long as the types (a `Func`'s `argTypes`, or a
  * constant), not a fresh array per call.
