@@ -156,6 +156,27 @@ describe('the cached Candid codec', () => {
     });
 });
 
+describe("Silo's interfaces", () => {
+    // A vector of zero-sized elements (vec null, vec record {}) can claim 2^60 elements in a few bytes;
+    // with none, a claimed length is bounded by the bytes the message has left (see the codec's header).
+    it('have no vector of zero-sized elements', () => {
+        const zeroSized = (t: IDL.Type): boolean => t instanceof IDL.NullClass || t instanceof IDL.ReservedClass || (t instanceof IDL.RecordClass && t._fields.every(([, f]) => zeroSized(f)));
+        const seen = new Set<IDL.Type>();
+        const found: string[] = [];
+        const walk = (t: IDL.Type): void => {
+            if (seen.has(t)) return;
+            seen.add(t);
+            if (t instanceof IDL.VecClass || t instanceof IDL.OptClass) {
+                if (t instanceof IDL.VecClass && zeroSized(t._type)) found.push(t.display());
+                walk(t._type);
+            } else if (t instanceof IDL.RecordClass || t instanceof IDL.VariantClass) t._fields.forEach(([, f]) => walk(f));
+        };
+        lists.forEach(([, types]) => types.forEach(walk));
+        expect(seen.size).toBeGreaterThan(50);
+        expect(found).toEqual([]);
+    });
+});
+
 describe('a view into a larger buffer', () => {
     it('decodes the bytes it shows, where IDL.decode reads from the buffer start', () => {
         const list = [IDL.Nat64];
