@@ -632,14 +632,43 @@ export class ModelRun {
                 s.held[index] = undefined;
                 s.maybeSealed = false;
                 s.mismatches++;
+                if (uncertain) await this.settleReopen(s, index);
                 return;
             }
             case 'HashMismatch':
                 s.frozenBelow = 0;
                 s.maybeSealed = false;
                 s.mismatches++;
+                if (uncertain) await this.settleReopen(s, null);
                 return;
         }
+    }
+
+    /**
+     * After a verification failure the index re-opens the bucket's session, dropping the bad chunk (or the
+     * bucket dropped it itself, on the verifier's path). With the bucket stopped meanwhile that call may not
+     * have landed (uploads.ts `reopen`): the session is then still sealed and, on the checkpoint path, the
+     * bad chunk still held, until the next finish seals again (a no-op), finds the same chunk and re-opens.
+     * So the model asks the bucket which of these it is, and checks it is one of them: a re-opened session
+     * must not hold the dropped chunk.
+     */
+    private async settleReopen(s: ModelSession, dropped: number | null): Promise<void> {
+        if (this.down(s.bucket)) {
+            s.maybeSealed = true;
+            return;
+        }
+        const status = await this.bucketActor(s.bucket, s.owner).upload_status(s.id);
+        if (!('Ok' in status)) fail(`upload_status ${s.id} after a mismatch gave ${json(status)}`);
+        const received = new Set(Array.from(status.Ok.received as ArrayLike<number>));
+        if ('open' in status.Ok.state) {
+            if (dropped !== null && received.has(dropped)) fail(`session ${s.id} was re-opened but still holds chunk ${dropped}, which verification rejected`);
+            return;
+        }
+        if (!('sealed' in status.Ok.state)) fail(`session ${s.id} is ${json(status.Ok.state)} after a mismatch`);
+        s.maybeSealed = true;
+        // Still sealed: the re-open did not land. The chunk it was to drop is still there unless the bucket
+        // dropped it while verifying.
+        if (dropped !== null && received.has(dropped)) s.held[dropped] = 'bad';
     }
 
     private drop(s: ModelSession, fate: 'aborted' | 'expired'): void {
