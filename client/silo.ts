@@ -375,18 +375,30 @@ export class SiloClient {
             if (round >= MAX_FINISH_ROUNDS) throw error;
             track.phase = 'sending';
             if (error instanceof ChecksumMismatchError) {
-                await this.sendChunks(ticket, source, [error.chunkIndex], options, progress);
+                await this.resend(ticket, source, [error.chunkIndex], options, progress);
             } else if (error instanceof MissingChunksError) {
                 // `missing` lists at most 1,000 chunks: ask the bucket for the full picture.
                 const { missing } = await this.missingChunks(ticket, options);
                 await this.sendChunks(ticket, source, missing, options, progress);
             } else if (error instanceof HashMismatchError && round === 0) {
                 // Without a checkpoint to blame, send everything once more; a second mismatch is final.
-                await this.sendChunks(ticket, source, range(ticket.chunk_count), options, progress);
+                await this.resend(ticket, source, range(ticket.chunk_count), options, progress);
             } else {
                 throw error;
             }
         }
+    }
+
+    /**
+     * Sends again what a failed verification asks for. The index re-opens the bucket's session before it
+     * answers; when the bucket was stopped meanwhile that call is lost and the session stays sealed, and
+     * the bucket refuses chunks until the next finish_upload verifies again and re-opens it. So a sealed
+     * session sends nothing and goes on to that next round.
+     */
+    private async resend(ticket: UploadTicket, source: UploadSource, indexes: number[], options: UploadOptions, progress: { bytesSent: number; report: Report }): Promise<void> {
+        const status = await this.uploadStatus(ticket.bucket, ticket.session_id, options);
+        if ('sealed' in status.state) return;
+        await this.sendChunks(ticket, source, indexes, options, progress);
     }
 
     /** One finish_upload, reporting the index's verification progress while it runs (when asked to). */
