@@ -186,11 +186,22 @@ export function openSession(state: BucketState, env: Env, args: OpenSessionArgs)
     return ok(null);
 }
 
-/** Closes the session to writes once every chunk is present. */
+/**
+ * Closes the session to writes once every chunk is present. Sealing a sealed session is a no-op, unless
+ * verification dropped a chunk from it (the verifier's path drops a bad chunk while sealed) and the
+ * index's re-open never arrived, the bucket having been stopped: then the session is re-opened here, as
+ * that call would have, and the missing chunks named, so the client can send them again.
+ */
 export function sealSession(state: BucketState, sessionId: bigint): Result<null> {
     const session = state.sessions.get(sessionId);
     if (session === undefined) return err({ SessionNotFound: sessionId });
-    if ('sealed' in session.state || 'committed' in session.state) return ok(null);
+    if ('committed' in session.state) return ok(null);
+    if ('sealed' in session.state) {
+        if (session.received_count === session.chunk_count) return ok(null);
+        session.state = { open: null };
+        state.sessions.insert(sessionId, session);
+        return err({ MissingChunks: missingChunks(state, session) });
+    }
     if (!('open' in session.state)) return err({ SessionClosed: { session_id: sessionId, state: stateName(session) } });
     if (session.received_count !== session.chunk_count) return err({ MissingChunks: missingChunks(state, session) });
     session.state = { sealed: null };

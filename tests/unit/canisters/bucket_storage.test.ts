@@ -1,7 +1,7 @@
 /** The bucket's chunk storage: chunks in pieces, and the whole chunks a layout v1 bucket left behind. */
 import { describe, expect, it } from 'vitest';
 
-import { checkLayout, commitSession, getChunk, hashChunk, openSession, putChunk, readChunk, removeChunk, sealSession, visitChunk, writeChunk } from '../../../canisters/bucket/logic';
+import { checkLayout, commitSession, dropChunkOf, getChunk, hashChunk, openSession, putChunk, readChunk, removeChunk, sealSession, visitChunk, writeChunk } from '../../../canisters/bucket/logic';
 import { MetaKey } from '../../../canisters/bucket/state';
 import { BUCKET_LAYOUT_VERSION } from '../../../shared/constants';
 import { absorbBlocks, encodeState, initialState } from '../../../shared/sha256';
@@ -105,5 +105,27 @@ describe('hashing part of a chunk', () => {
         expect(hashChunk(state, { session_id: 9n, index: 0, offset: 64, length: 0, state: start })).toEqual({ Ok: { state: encodeState(absorbBlocks(initialState(), data.subarray(64, 128))), tail: new Uint8Array() } });
         // The final chunk is 44 bytes: no whole block, all of it comes back as the tail.
         expect(hashChunk(state, { session_id: 9n, index: 2, offset: 0, length: 0, state: start })).toEqual({ Ok: { state: start, tail: data.slice(256) } });
+    });
+});
+
+describe('sealing a session that is sealed already', () => {
+    // On the verifier's path the bucket drops a chunk that fails verification while the session is sealed,
+    // and the index re-opens the session. If that re-open is lost (the bucket was being stopped), the next
+    // finish_upload seals again: a sealed session with a chunk missing would stay sealed for good, every
+    // finish failing and every resend refused, until the session expired.
+    it('re-opens it and names the missing chunks when verification dropped one', () => {
+        const state = newBucketState();
+        const data = bytes(300, 7);
+        expect(openSession(state, { caller: INDEX, now: 1n }, { session_id: 11n, owner: ALICE, size: 300n, chunk_size: 128, chunk_count: 3, visibility: { private: null } })).toEqual({ Ok: null });
+        for (const i of [0, 1, 2]) expect(putChunk(state, { caller: ALICE, now: 1n }, 11n, i, data.subarray(i * 128, i * 128 + 128))).toEqual({ Ok: null });
+        expect(sealSession(state, 11n)).toEqual({ Ok: null });
+        expect(sealSession(state, 11n)).toEqual({ Ok: null }); // all chunks there: a no-op, as before
+        const sealed = state.sessions.get(11n)!;
+        dropChunkOf(state, sealed, 1); // as verification does on a mismatch
+        state.sessions.insert(11n, sealed);
+        expect(sealSession(state, 11n)).toEqual({ Err: { MissingChunks: { count: 1, missing: [1] } } });
+        expect(state.sessions.get(11n)!.state).toEqual({ open: null });
+        expect(putChunk(state, { caller: ALICE, now: 2n }, 11n, 1, data.subarray(128, 256))).toEqual({ Ok: null });
+        expect(sealSession(state, 11n)).toEqual({ Ok: null });
     });
 });
