@@ -389,7 +389,8 @@ function makeDecoder(t: IDL.Type): Decode | null {
  * view that does not start at its buffer's first byte correctly, such as a pooled Node `Buffer`.
  */
 export function decodeCandid(types: readonly IDL.Type[], bytes: Uint8Array): unknown[] {
-    const own = bytes.byteOffset === 0 ? bytes : bytes.slice();
+    // A copy, not `slice()`: on a Node Buffer that is a view again.
+    const own = bytes.byteOffset === 0 ? bytes : new Uint8Array(bytes);
     const prefix = prepareCandid(types);
     if (prefix !== null && startsWith(own, prefix)) {
         const ds = types.map(decoderOf);

@@ -188,6 +188,14 @@ describe('a view into a larger buffer', () => {
         expect(decodeCandid(list, view)).toEqual([42n]); // uncached
         expect(decodeCandid(list, view)).toEqual([42n]); // cached
     });
+
+    it('reads a pooled Node Buffer whose table is not ours (IDL.decode\'s path) too: its slice() is a view again', () => {
+        const list = [IDL.Record({ a: IDL.Nat32, b: IDL.Opt(IDL.Text) })];
+        const older = IDL.encode([IDL.Record({ a: IDL.Nat32 })], [{ a: 5 }]);
+        const view = Buffer.concat([Buffer.alloc(9, 0x44), Buffer.from(older)]).subarray(9);
+        expect(view.byteOffset).toBeGreaterThan(0);
+        expect(decodeCandid(list, view)).toEqual([{ a: 5, b: [] }]);
+    });
 });
 
 describe('the LEB128 encoders the table is written with', () => {
