@@ -10,45 +10,20 @@
  * built once per list of types ({@link buildPrefix}; lists with recursive, function or service types
  * have `IDL.encode` write them once, for the list's smallest values). The output is exactly
  * `IDL.encode`'s. Decoding takes the fast path only when the message begins with exactly those bytes, so
- * its wire types are ours: each value is read by a decoder made once per type ({@link decoderOf}), or
- * else by the type's own `decodeValue` against the wire type `IDL.decode` would have rebuilt, and gives
- * what `IDL.decode` gives. Any other message (another table order, a subtype, junk) goes through
- * `IDL.decode` unchanged. Every vector in Silo's interfaces has elements of at least one byte, so a
+ * its wire types are ours: each value is read by a decoder made once per type ({@link decoderOf}) and
+ * comes out as `IDL.decode` gives it. Any other message (another table order, a subtype, junk), and any
+ * list with a recursive, function or service type, goes through `IDL.decode` unchanged. Every vector in Silo's interfaces has elements of at least one byte, so a
  * claimed length is bounded by the message's size.
  *
  * Lists are cached by identity: pass a list that lives as long as the types (a `Func`'s `argTypes`, or a
  * constant), not a fresh array per call.
  */
-import { IDL, idlLabelToId, PipeArrayBuffer } from '@dfinity/candid';
+import { IDL, idlLabelToId } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
 import { concatBytes as concat, leb128 as lebEncode, sleb128 as slebEncode } from './bytes';
 
 const prefixes = new WeakMap<readonly IDL.Type[], Uint8Array>();
-const wires = new WeakMap<IDL.Type, IDL.Type>();
-
-/**
- * The type `IDL.decode` would build from our own table: the same structure with every constructed type
- * wrapped in a `Rec`, which is what each type's `decodeValue` expects as the wire type.
- */
-function wireType(t: IDL.Type): IDL.Type {
-    if (t instanceof IDL.RecClass) return wireType(t.getType()!);
-    if (!(t instanceof IDL.ConstructType)) return t;
-    const known = wires.get(t);
-    if (known !== undefined) return known;
-    const rec = IDL.Rec();
-    wires.set(t, rec); // before the fields: a recursive type refers back to it
-    const fields = (fs: [string, IDL.Type][]) => Object.fromEntries(fs.map(([k, ty]) => [k, wireType(ty)]));
-    if (t instanceof IDL.VecClass) rec.fill(IDL.Vec(wireType(t._type)));
-    else if (t instanceof IDL.OptClass) rec.fill(IDL.Opt(wireType(t._type)));
-    else if (t instanceof IDL.TupleClass) rec.fill(IDL.Tuple(...(t as unknown as { _components: IDL.Type[] })._components.map(wireType)));
-    else if (t instanceof IDL.RecordClass) rec.fill(IDL.Record(fields(t._fields)));
-    else if (t instanceof IDL.VariantClass) rec.fill(IDL.Variant(fields(t._fields)));
-    else if (t instanceof IDL.FuncClass) rec.fill(IDL.Func(t.argTypes.map(wireType) as IDL.GenericIdlFuncArgs, t.retTypes.map(wireType) as IDL.GenericIdlFuncRets, t.annotations));
-    else if (t instanceof IDL.ServiceClass) rec.fill(t);
-    else throw new Error(`candid codec: no wire type for ${t.display()}`);
-    return rec;
-}
 
 function encodeValues(types: readonly IDL.Type[], values: readonly unknown[]): Uint8Array[] {
     return types.map((t, i) => {
@@ -277,13 +252,21 @@ class Reader {
 }
 
 type Decode = (r: Reader) => unknown;
+type NumberArray = { [index: number]: unknown };
+/** Vectors of fixed-width numbers other than nat8 decode to these, by bits: [unsigned, signed]. */
+const TYPED_ARRAYS: Record<number, [new (n: number) => NumberArray, new (n: number) => NumberArray]> = {
+    8: [Uint8Array, Int8Array],
+    16: [Uint16Array, Int16Array],
+    32: [Uint32Array, Int32Array],
+    64: [BigUint64Array, BigInt64Array]
+};
 const decoders = new WeakMap<IDL.Type, Decode | null>();
 const utf8 = new TextDecoder('utf8', { fatal: true });
 
 /**
  * A decoder for values of `t` sent with `t` itself as the wire type (the fast path's condition), giving
- * exactly what `IDL.decode` gives; null for types it leaves to the library (recursive, function and
- * service types, vectors of numbers other than nat8).
+ * exactly what `IDL.decode` gives; null for the types it leaves to the library (recursive, function and
+ * service types).
  */
 function decoderOf(t: IDL.Type): Decode | null {
     const known = decoders.get(t);
@@ -339,7 +322,21 @@ function makeDecoder(t: IDL.Type): Decode | null {
                 const at = r.take(n);
                 return r.bytes.slice(at, at + n);
             };
-        if (t._type instanceof IDL.FixedNatClass || t._type instanceof IDL.FixedIntClass) return null; // typed arrays: the library's
+        if (t._type instanceof IDL.FixedNatClass || t._type instanceof IDL.FixedIntClass) {
+            // Typed arrays, as the library gives them, read little-endian whatever the host.
+            const Make = TYPED_ARRAYS[t._type._bits]?.[t._type instanceof IDL.FixedIntClass ? 1 : 0];
+            const item = decoderOf(t._type);
+            if (Make === undefined || item === null) return null;
+            const size = t._type._bits / 8;
+            return (r) => {
+                const n = Number(r.nat());
+                const at = r.take(n * size);
+                const items = new Reader(r.bytes.subarray(at, at + n * size));
+                const out = new Make(n);
+                for (let i = 0; i < n; i++) out[i] = item(items);
+                return out;
+            };
+        }
         const item = decoderOf(t._type);
         if (item === null) return null;
         return (r) => {
@@ -389,23 +386,15 @@ function makeDecoder(t: IDL.Type): Decode | null {
  * view that does not start at its buffer's first byte correctly, such as a pooled Node `Buffer`.
  */
 export function decodeCandid(types: readonly IDL.Type[], bytes: Uint8Array): unknown[] {
-    // A copy, not `slice()`: on a Node Buffer that is a view again.
-    const own = bytes.byteOffset === 0 ? bytes : new Uint8Array(bytes);
     const prefix = prepareCandid(types);
-    if (prefix !== null && startsWith(own, prefix)) {
-        const ds = types.map(decoderOf);
-        if (ds.every((d) => d !== null)) {
-            const r = new Reader(own);
-            r.take(prefix.length);
-            const values = ds.map((d) => d!(r));
-            if (r.at !== own.length) throw new Error('decode: Left-over bytes');
-            return values;
-        }
-        const pipe = new PipeArrayBuffer(own);
-        pipe.read(prefix.length);
-        const values = types.map((t) => t.decodeValue(pipe, wireType(t)));
-        if (pipe.byteLength > 0) throw new Error('decode: Left-over bytes');
+    const ds = types.map(decoderOf);
+    if (prefix !== null && startsWith(bytes, prefix) && ds.every((d) => d !== null)) {
+        const r = new Reader(bytes);
+        r.take(prefix.length);
+        const values = ds.map((d) => d!(r));
+        if (r.at !== bytes.length) throw new Error('decode: Left-over bytes');
         return values;
     }
-    return IDL.decode(types as IDL.Type[], own) as unknown[];
+    // A copy, not `slice()`: on a Node Buffer that is a view again.
+    return IDL.decode(types as IDL.Type[], bytes.byteOffset === 0 ? bytes : new Uint8Array(bytes)) as unknown[];
 }
