@@ -28,11 +28,11 @@ import { dropChunkOf, stateName, visitChunk } from './logic';
 import { hasChunk } from './presence';
 import type { BucketSession, BucketState } from './state';
 
-/** A session's plan as stored: the verifier, the digest, and which chunks matched. */
 /** The verifier's reply type, as a long-lived list for the codec. */
 const VERIFY_RESULT = [VerifyResult];
 prepareCandid(VERIFY_RESULT);
 
+/** A session's plan as stored: the verifier, the digest, and which chunks matched. */
 export const PlanRecord = IDL.Record({
     verifier: IDL.Principal,
     sha256: IDL.Vec(IDL.Nat8),
@@ -216,7 +216,6 @@ function requeueIfUnverified(state: BucketState, v: VerifyState, sessionId: bigi
 
 /** Candid `(blob, blob)` header: one type (vec nat8), two arguments of it. */
 const ARG_HEADER = Uint8Array.of(0x44, 0x49, 0x44, 0x4c, 0x01, 0x6d, 0x7b, 0x02, 0x00, 0x00);
-
 
 /** The verifier's argument `(state, bytes of the chunk)`, the chunk read straight from the pieces into it. */
 function verifierArg(state: BucketState, session: BucketSession, index: number, hashState: Uint8Array): Uint8Array {

@@ -5,8 +5,8 @@
  * type table on every call: 40–65 M instructions per call for Silo's result types, most of a query's
  * cost. These decorators register the method with Azle in manual mode and decode and reply through
  * `shared/candid_codec.ts`, which builds each table once, when the canister initialises; the bytes on
- * the wire are the same. A method
- * that throws (or whose arguments do not decode) traps, as with Azle's own decorators.
+ * the wire are the same. A method that throws (or whose arguments do not decode) traps, as with Azle's
+ * own decorators.
  */
 import type { IDL } from '@dfinity/candid';
 import { msgArgData, msgReply, query, update } from 'azle';
