@@ -29,6 +29,7 @@ import { Cbor } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 
+import { decodeCandid } from '../../shared/candid_codec';
 import { CandidBoundsError, checkCandidBounds } from '../candid_bounds';
 import type { Response } from '../execution';
 import { formatErrorCode, RejectCode } from '../errors';
@@ -412,6 +413,12 @@ function statusOf(response: Response) {
     return { status: 'rejected' as const, rejectCode: reject_code, rejectMessage: reject_message, errorCode: error_code };
 }
 
+/** What checkManagementTarget reads of a management call's argument, by the field naming the canister. */
+const TARGET_ARGS = {
+    canister_id: [IDL.Record({ canister_id: IDL.Principal })],
+    target_canister: [IDL.Record({ target_canister: IDL.Principal })]
+};
+
 /**
  * Calls to the management canister go to the subnet of the canister they are about: the `canister_id`
  * (or, for install_chunked_code, `target_canister`) of their Candid record must be the URL's effective
@@ -424,9 +431,9 @@ function checkManagementTarget(envelope: Envelope, ecid: Principal): void {
     let target: Principal;
     try {
         checkCandidBounds(envelope.arg!);
-        // A copy (not `slice`, a view again on a Buffer): the CBOR decoder may hand back a view into the
-        // body, which IDL.decode would read from the start of the body's buffer.
-        [{ [fieldName]: target }] = IDL.decode([IDL.Record({ [fieldName]: IDL.Principal })], new Uint8Array(envelope.arg!)) as unknown as [Record<string, Principal>];
+        // Through the codec: the CBOR decoder may hand back a view into the body, which IDL.decode alone
+        // would read from the start of the body's buffer.
+        [{ [fieldName]: target }] = decodeCandid(TARGET_ARGS[fieldName], envelope.arg!) as [Record<string, Principal>];
     } catch (error) {
         if (error instanceof CandidBoundsError) throw new HttpError(400, error.message);
         throw new HttpError(400, `Could not find the effective canister id of the management canister call '${method}': its argument has no '${fieldName}' principal.`);
