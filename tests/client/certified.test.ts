@@ -4,22 +4,15 @@
  * @dfinity/response-verification against the replica's root key. A corrupted chunk is detected on that
  * chunk and fetched again; one that never verifies fails the download naming it, before later chunks.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import type { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { stateIdentity } from '../../client/embedded';
 import { IntegrityError } from '../../client/errors';
 import { SiloClient } from '../../client/silo';
 import { AgentTransport, type Transport } from '../../client/transport';
-import { indexIdlFactory } from '../../shared/idl';
-import { type Asset, emptyConfigUpdate, type HttpRequest, type HttpResponse } from '../../shared/types';
-import { unwrap } from '../helpers/result';
-import { spawnSiloStart, type SpawnedServer } from '../helpers/server';
+import type { Asset, HttpRequest, HttpResponse } from '../../shared/types';
+import { spawnConfiguredSilo, type SpawnedServer } from '../helpers/server';
 import { bytes, identity } from '../helpers/silo';
 
 const CHUNK = 1024;
@@ -80,11 +73,7 @@ describe('per-chunk certified downloads over the HTTP interface', () => {
     let privateFile: { asset: Asset; data: Uint8Array };
 
     beforeAll(async () => {
-        const state = mkdtempSync(join(tmpdir(), 'silo-certified-'));
-        server = await spawnSiloStart(state);
-        indexId = Principal.fromText(server.index);
-        const admin = (await AgentTransport.create({ host: server.url, identity: await stateIdentity(state), fetchRootKey: true })).actor<any>(indexIdlFactory, indexId);
-        unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), min_chunk_size: [64] }));
+        ({ server, indexId } = await spawnConfiguredSilo('silo-certified-'));
         tamper = new Tampering(await AgentTransport.create({ host: server.url, identity: alice, fetchRootKey: true }));
         silo = new SiloClient({ transport: tamper, indexId });
         const data = bytes(5 * CHUNK + 321, 7);

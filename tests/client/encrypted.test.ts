@@ -4,22 +4,19 @@
  * plaintext (their vetKeys derived by the replica's vetKD and verified by @dfinity/vetkeys), nobody else
  * can, and unsharing stops the key being released.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { Identity } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { stateIdentity } from '../../client/embedded';
 import { AssetNotFoundError, NotSharedError, UnauthorizedError } from '../../client/errors';
 import { SiloClient } from '../../client/silo';
 import { AgentTransport } from '../../client/transport';
 import { bucketIdlFactory, indexIdlFactory } from '../../shared/idl';
-import { emptyConfigUpdate, ENCRYPTED_CONTENT_TYPE, type HttpResponse } from '../../shared/types';
+import { ENCRYPTED_CONTENT_TYPE, type HttpResponse } from '../../shared/types';
 import { unwrap } from '../helpers/result';
-import { spawnSiloStart, type SpawnedServer } from '../helpers/server';
+import { spawnConfiguredSilo, type SpawnedServer } from '../helpers/server';
 import { identity } from '../helpers/silo';
 
 const CHUNK = 1024;
@@ -35,11 +32,7 @@ describe('encrypted files over the HTTP interface', () => {
     let carol: SiloClient;
 
     beforeAll(async () => {
-        const state = mkdtempSync(join(tmpdir(), 'silo-e2e-'));
-        server = await spawnSiloStart(state);
-        indexId = Principal.fromText(server.index);
-        const admin = (await AgentTransport.create({ host: server.url, identity: await stateIdentity(state), fetchRootKey: true })).actor<any>(indexIdlFactory, indexId);
-        unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), min_chunk_size: [64] }));
+        ({ server, indexId } = await spawnConfiguredSilo('silo-e2e-'));
         alice = await client(identity('alice'));
         bob = await client(identity('bob'));
         carol = await client(identity('carol'));

@@ -28,7 +28,7 @@ import { sha256 } from '../../shared/sha256';
 import { emptyConfigUpdate } from '../../shared/types';
 import { createPic, type TestPic } from '../helpers/pic';
 import { unwrap } from '../helpers/result';
-import { spawnSiloStart, type SpawnedServer } from '../helpers/server';
+import { spawnConfiguredSilo } from '../helpers/server';
 import { ADMIN, bytes, deploySilo, identity } from '../helpers/silo';
 
 const CHUNK = 1024;
@@ -74,11 +74,11 @@ async function inProcess(): Promise<Network> {
 
 /** A `silo start` in a child process, reached with HttpAgent; its index is configured and given a second bucket like the other. */
 async function overHttp(): Promise<Network> {
-    const state = mkdtempSync(join(tmpdir(), 'silo-client-http-'));
-    const server: SpawnedServer = await spawnSiloStart(state);
+    // The same configuration as the in-process deployment (tests/helpers/silo): small chunks allowed.
+    const { server, state, indexId, admin } = await spawnConfiguredSilo('silo-client-http-');
     const transport = (caller?: Identity) => AgentTransport.create({ host: server.url, identity: caller, fetchRootKey: true });
     const network: Network = {
-        indexId: Principal.fromText(server.index),
+        indexId,
         transport,
         // The state directory's identity deployed the Silo: it controls the index.
         admin: async () => transport(await stateIdentity(state)),
@@ -86,9 +86,6 @@ async function overHttp(): Promise<Network> {
             expect(await server.stop(), server.stderr()).toBe(0);
         }
     };
-    // The same configuration as the in-process deployment (tests/helpers/silo): small chunks allowed.
-    const admin = (await network.admin()).actor<any>(indexIdlFactory, network.indexId);
-    unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), min_chunk_size: [64] }));
     unwrap(await admin.admin_create_bucket());
     return network;
 }

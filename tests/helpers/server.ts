@@ -1,6 +1,16 @@
 /** Runs `silo start` in a child process, as a user would, for specs that talk to it over HTTP. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { Principal } from '@dfinity/principal';
+
+import { stateIdentity } from '../../client/embedded';
+import { AgentTransport } from '../../client/transport';
+import { indexIdlFactory } from '../../shared/idl';
+import { emptyConfigUpdate } from '../../shared/types';
+import { unwrap } from './result';
 
 export const SILO_BIN = resolve(import.meta.dirname, '../../client/bin/silo.mjs');
 
@@ -51,4 +61,18 @@ export function spawnSiloStart(stateDir: string, env: Record<string, string> = {
             });
         });
     });
+}
+
+/**
+ * A `silo start` on a fresh state directory whose index is configured as the in-process deployment's
+ * (tests/helpers/silo.ts): chunks down to 64 bytes. `admin` is the index as the state directory's
+ * identity, which deployed it and controls it.
+ */
+export async function spawnConfiguredSilo(prefix: string): Promise<{ server: SpawnedServer; state: string; indexId: Principal; admin: any }> {
+    const state = mkdtempSync(join(tmpdir(), prefix));
+    const server = await spawnSiloStart(state);
+    const indexId = Principal.fromText(server.index);
+    const admin = (await AgentTransport.create({ host: server.url, identity: await stateIdentity(state), fetchRootKey: true })).actor<any>(indexIdlFactory, indexId);
+    unwrap(await admin.admin_set_config({ ...emptyConfigUpdate(), min_chunk_size: [64] }));
+    return { server, state, indexId, admin };
 }
